@@ -1,0 +1,67 @@
+# SafeTrain: `make run` serves the demo, `make test` runs everything. Both install what is missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PY := .venv/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# System packages the suite needs (browser tests in Debian's Chromium; CJK fonts so pages render Chinese).
+SYSTEM_PACKAGES := chromium fonts-noto-cjk
+
+.PHONY: run test install uv python-deps assets env system-deps lint format migrations-check reset-local-db messages
+
+run: install env
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "SafeTrain is at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+
+test: system-deps install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+install: python-deps assets
+
+uv:
+	@command -v $(UV) >/dev/null 2>&1 || $(PYTHON) -m pip install --user --quiet uv
+
+python-deps: uv
+	$(UV) sync --frozen --python $(PYTHON)
+
+assets:
+	@if [ ! -d node_modules/htmx.org ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+		npm ci --no-audit --no-fund --loglevel=error; fi
+	$(PYTHON) scripts/vendor_assets.py
+
+env: python-deps
+	$(PY) scripts/make_env.py
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			echo "installing system packages:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "missing system packages:$$missing (run as root, or: sudo apt-get install$$missing)"; exit 1; \
+		fi; \
+	fi
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format:
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
+
+migrations-check:
+	$(PY) manage.py makemigrations --check --dry-run
+
+messages:
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --ignore=node_modules --ignore=.venv
+	$(PY) scripts/compile_messages.py
+
+reset-local-db:
+	rm -f var/safetrain.sqlite3
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo

@@ -1,0 +1,72 @@
+"""The JSON API under /api/v1 (django-ninja), OpenAPI at /api/v1/openapi.json (INT-03).
+
+Errors have one shape: `{"code", "message", "field"?}` for domain errors (status from the error type), and
+`{"code": "invalid_input", "message", "detail": [{"loc", "msg", "type"}]}` with 422 for malformed input:
+never a 500 for bad input.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from safetrain.accounts.api import router as accounts_router
+from safetrain.accounts.apiauth import api_auth
+from safetrain.core.errors import DomainError
+from safetrain.orgs.api import router as orgs_router
+from safetrain.records.api import router as records_router
+
+api = NinjaAPI(
+    title="SafeTrain API",
+    version="1",
+    urls_namespace="api",
+    description="安训 安全生产网络培训平台 API. Authenticate with `POST /api/v1/auth/login`, then send "
+    "`Authorization: Bearer <token>`.",
+    auth=api_auth,
+)
+
+
+@api.exception_handler(DomainError)
+def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return api.create_response(request, exc.as_dict(), status=exc.status_code)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    detail = [
+        {"loc": list(e.get("loc", [])), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors
+    ]
+    fields = ", ".join(".".join(str(p) for p in d["loc"][1:] or d["loc"]) for d in detail)
+    return api.create_response(
+        request,
+        {"code": "invalid_input", "message": f"请求数据不正确，请检查这些字段：{fields}", "detail": detail},
+        status=422,
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(request, {"code": "not_authenticated", "message": "请先登录。"}, status=401)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if exc.status_code == 400 and str(exc).startswith("Cannot parse request body"):
+        # Malformed JSON is bad input like any other: 422 with where it went wrong.
+        return api.create_response(
+            request,
+            {
+                "code": "invalid_json",
+                "message": "请求体不是合法的JSON，请检查引号、逗号和括号。",
+                "detail": [{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}],
+            },
+            status=422,
+        )
+    return api.create_response(request, {"code": "http_error", "message": str(exc)}, status=exc.status_code)
+
+
+api.add_router("/", accounts_router)
+api.add_router("/", orgs_router)
+api.add_router("/", records_router)

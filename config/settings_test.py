@@ -1,0 +1,22 @@
+"""Test settings: only what tests need differs from production settings."""
+
+import os
+
+os.environ.setdefault("SAFETRAIN_ENV_FILE", "/nonexistent")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789")
+# Two keys, so every test runs with rotation in place: new data is encrypted with the first.
+os.environ.setdefault(
+    "FIELD_ENCRYPTION_KEYS",
+    "6oPNn1nwuQlN3jnuex50SuZcPvXSkEymXL8WzX6UfzU=,JCrUnuqE6tF9-xxzO1GqZWkiMI9d1j9a2tsYaomAbsk=",
+)
+os.environ.setdefault("BLIND_INDEX_KEY", "test-blind-index-key-0123456789abcdef")
+os.environ.setdefault("REQUIRE_2FA_FOR_STAFF", "true")
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
+CELERY_TASK_ALWAYS_EAGER = True

@@ -1,0 +1,27 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from config.api import api
+from safetrain.accounts.views import home_view, login_view
+from safetrain.core.views import healthz
+
+admin.site.site_header = "安训 SafeTrain 运营管理"
+admin.site.site_title = "安训 SafeTrain"
+admin.site.login = login_view  # one sign-in page with lockout, captcha and two-factor for everybody
+
+urlpatterns = [
+    path("", home_view, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("accounts/", include("safetrain.accounts.urls")),
+    path("records/", include("safetrain.records.urls")),
+    path("api/v1/", api.urls),
+    path("captcha/", include("captcha.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

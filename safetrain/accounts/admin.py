@@ -1,0 +1,76 @@
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from safetrain.accounts.models import Membership, User
+from safetrain.accounts.services import password_reset_to_initial
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    raw_id_fields = ("organisation",)
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    """Accounts are created by the services (registration, roster import, seed_demo); the admin views them,
+    manages roles and resets passwords. Personal data is shown masked in lists."""
+
+    list_display = (
+        "pk",
+        "masked_name",
+        "masked_id_number",
+        "primary_organisation",
+        "is_active",
+        "must_change_password",
+    )
+    list_filter = ("is_active", "must_change_password", "id_type")
+    readonly_fields = (
+        "id_type",
+        "masked_id_number",
+        "sex",
+        "birth_date",
+        "id_region_code",
+        "date_joined",
+        "last_login",
+        "password_changed_at",
+    )
+    fields = (
+        "id_type",
+        "masked_id_number",
+        "name",
+        "sex",
+        "birth_date",
+        "id_region_code",
+        "primary_organisation",
+        "education",
+        "years_in_safety_work",
+        "is_active",
+        "is_staff",
+        "must_change_password",
+        "date_joined",
+        "last_login",
+        "password_changed_at",
+    )
+    raw_id_fields = ("primary_organisation",)
+    inlines = [MembershipInline]
+    actions = ["reset_to_initial_password"]
+
+    def get_queryset(self, request):
+        return User.objects.visible_to(request.user).select_related("primary_organisation")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Reset to the initial password (last 6 ID characters)"))
+    def reset_to_initial_password(self, request, queryset):
+        for user in queryset:
+            password_reset_to_initial(user=user)
+        messages.success(
+            request,
+            _("%(n)d accounts reset; they must change the password at next sign-in.")
+            % {"n": queryset.count()},
+        )

@@ -1,0 +1,472 @@
+"""Account services: creating real-name users, roles, passwords, sign-in and sessions (ACC-01..05, ACC-08)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from axes.handlers.proxy import AxesProxyHandler
+from captcha.models import CaptchaStore
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django_otp import devices_for_user
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from safetrain.accounts.identity import IdType, initial_password_for, parse_identity
+from safetrain.accounts.models import (
+    AuthSession,
+    Membership,
+    PasswordHistory,
+    Role,
+    SessionEndReason,
+    SessionKind,
+    User,
+    id_index_of,
+    phone_index_of,
+)
+from safetrain.core.crypto import token_digest
+from safetrain.core.errors import DomainError
+from safetrain.core.http import client_ip, user_agent
+from safetrain.orgs.models import Organisation, OrganisationKind
+from safetrain.records.services import audit_log
+
+# Which organisation kinds each role may be held in.
+ROLE_ORGANISATION_KINDS: dict[str, set[str]] = {
+    Role.LEARNER: {
+        OrganisationKind.ENTERPRISE,
+        OrganisationKind.PROJECT,
+        OrganisationKind.TEAM,
+        OrganisationKind.INSTITUTION,
+    },
+    Role.ENTERPRISE_ADMIN: {OrganisationKind.ENTERPRISE, OrganisationKind.PROJECT},
+    Role.INSTITUTION_ADMIN: {OrganisationKind.INSTITUTION},
+    Role.OPERATOR: {OrganisationKind.PLATFORM},
+    Role.REGULATOR: {OrganisationKind.REGULATOR},
+}
+
+
+def normalise_phone(phone: str) -> str:
+    phone = "".join(ch for ch in (phone or "") if ch.isdigit())
+    if phone and (len(phone) != 11 or not phone.startswith("1")):
+        raise DomainError("invalid_phone", "手机号码应为以1开头的11位数字，请核对后重新输入。", field="phone")
+    return phone
+
+
+# Users ---------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_create(
+    *,
+    id_number: str,
+    name: str,
+    id_type: str = IdType.RESIDENT_ID,
+    organisation: Organisation | None = None,
+    role: str = Role.LEARNER,
+    password: str | None = None,
+    phone: str = "",
+    birth_date: dt.date | None = None,
+    sex: str = "",
+    education: str = "",
+) -> User:
+    """Create a real-name account and its membership.
+
+    Without a password the account gets the initial password (last 6 characters of the ID number) and must
+    change it at first sign-in (ACC-03). A given password must satisfy the password rules.
+    """
+    identity = parse_identity(id_type, id_number, birth_date=birth_date, sex=sex)
+    name = " ".join((name or "").split())
+    if not name:
+        raise DomainError("name_required", "请填写姓名（与证件一致）。", field="name")
+    if len(name) > 60:
+        raise DomainError("name_too_long", "姓名过长，请核对。", field="name")
+    index = id_index_of(identity.number)
+    if User.objects.filter(id_index=index).exists():
+        raise DomainError(
+            "duplicate_id_number",
+            "该证件号码已注册，不能重复注册。如忘记密码，请使用“忘记密码”或联系客服。",
+            field="id_number",
+        )
+    phone = normalise_phone(phone) if settings.POLICY_KEEP_PHONES else ""
+    if phone and User.objects.filter(phone_index=phone_index_of(phone)).exists():
+        raise DomainError("duplicate_phone", "该手机号码已被其他账号使用。", field="phone")
+    if organisation is not None:
+        _check_role_fits(role, organisation)
+    user = User(
+        id_type=identity.id_type,
+        id_number=identity.number,
+        id_index=index,
+        name=name,
+        sex=identity.sex,
+        birth_date=identity.birth_date,
+        id_region_code=identity.region_code,
+        phone=phone,
+        phone_index=phone_index_of(phone) if phone else None,
+        primary_organisation=organisation,
+        education=education,
+    )
+    if password:
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise DomainError("weak_password", "；".join(exc.messages), field="password") from exc
+        user.set_password(password)
+        user.password_changed_at = timezone.now()
+    else:
+        user.set_password(initial_password_for(identity.number))
+        user.must_change_password = True
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:  # a concurrent registration of the same number
+        raise DomainError(
+            "duplicate_id_number", "该证件号码已注册，不能重复注册。", field="id_number"
+        ) from exc
+    audit_log(
+        action="account.create",
+        obj=user,
+        organisation_id=organisation.pk if organisation else None,
+        detail={"id_type": identity.id_type, "initial_password": not password, "role": role},
+    )
+    if organisation is not None:
+        membership_grant(user=user, organisation=organisation, role=role)
+    return user
+
+
+def _check_role_fits(role: str, organisation: Organisation) -> None:
+    if role not in Role.values:
+        raise DomainError("invalid_role", "角色无效。", field="role")
+    if organisation.kind not in ROLE_ORGANISATION_KINDS[role]:
+        raise DomainError(
+            "role_not_allowed",
+            f"“{Role(role).label}”角色不能设在{OrganisationKind(organisation.kind).label}“{organisation.name}”。",
+            field="role",
+        )
+
+
+@transaction.atomic
+def membership_grant(*, user: User, organisation: Organisation, role: str) -> Membership:
+    _check_role_fits(role, organisation)
+    membership, created = Membership.objects.get_or_create(user=user, organisation=organisation, role=role)
+    if not membership.is_active:
+        membership.is_active = True
+        membership.save(update_fields=["is_active"])
+        created = True
+    if user.primary_organisation_id is None:
+        user.primary_organisation = organisation
+        user.save(update_fields=["primary_organisation"])
+    if created:
+        audit_log(
+            action="role.grant",
+            obj=user,
+            organisation_id=organisation.pk,
+            detail={"role": role, "organisation": organisation.pk},
+        )
+    user.__dict__.pop("_memberships_cache", None)
+    return membership
+
+
+@transaction.atomic
+def membership_revoke(*, membership: Membership) -> None:
+    if not membership.is_active:
+        return
+    membership.is_active = False
+    membership.save(update_fields=["is_active"])
+    audit_log(
+        action="role.revoke",
+        obj=membership.user,
+        organisation_id=membership.organisation_id,
+        detail={"role": membership.role, "organisation": membership.organisation_id},
+    )
+
+
+@transaction.atomic
+def profile_update(
+    *,
+    user: User,
+    education: str | None = None,
+    years_in_safety_work: int | None = None,
+    address: str | None = None,
+) -> User:
+    """The learner edits what is not bound to the identity document (ACC-06); name and ID stay as registered."""
+    changed = []
+    if education is not None and education != user.education:
+        user.education = education.strip()[:40]
+        changed.append("education")
+    if years_in_safety_work is not None and years_in_safety_work != user.years_in_safety_work:
+        if not 0 <= years_in_safety_work <= 60:
+            raise DomainError(
+                "invalid_years", "从事安全工作年限应在0到60之间。", field="years_in_safety_work"
+            )
+        user.years_in_safety_work = years_in_safety_work
+        changed.append("years_in_safety_work")
+    if address is not None and address != user.address:
+        user.address = address.strip()[:200]
+        changed.append("address")
+    if changed:
+        user.save(update_fields=changed)
+        audit_log(action="account.profile_update", obj=user, detail={"fields": changed})
+    return user
+
+
+# Passwords -----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def password_change(*, user: User, new_password: str, old_password: str | None = None) -> User:
+    """Change a password under the password rules; the old hash goes into the history (ACC-03)."""
+    if old_password is not None and not user.check_password(old_password):
+        audit_log(
+            action="auth.password_change",
+            obj=user,
+            actor=user,
+            result="failure",
+            detail={"reason": "wrong_old_password"},
+        )
+        raise DomainError("wrong_password", "原密码不正确。", field="old_password")
+    try:
+        validate_password(new_password, user)
+    except ValidationError as exc:
+        raise DomainError("weak_password", "；".join(exc.messages), field="new_password") from exc
+    if user.password:
+        PasswordHistory.objects.create(user=user, password=user.password)
+    user.set_password(new_password)
+    user.must_change_password = False
+    user.password_changed_at = timezone.now()
+    user.save(update_fields=["password", "must_change_password", "password_changed_at"])
+    audit_log(action="auth.password_change", obj=user, actor=user)
+    return user
+
+
+@transaction.atomic
+def password_reset_to_initial(*, user: User) -> str:
+    """An admin resets an account to its initial password; the user must change it at next sign-in."""
+    initial = initial_password_for(user.id_number)
+    if user.password:
+        PasswordHistory.objects.create(user=user, password=user.password)
+    user.set_password(initial)
+    user.must_change_password = True
+    user.save(update_fields=["password", "must_change_password"])
+    sessions_end_all(user=user, reason=SessionEndReason.PASSWORD_CHANGED)
+    audit_log(action="auth.password_reset", obj=user)
+    return initial
+
+
+def password_expired(user: User) -> bool:
+    if not user.password_changed_at or not settings.PASSWORD_MAX_AGE_DAYS:
+        return False
+    return timezone.now() - user.password_changed_at > dt.timedelta(days=settings.PASSWORD_MAX_AGE_DAYS)
+
+
+# Sign-in ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginState:
+    failures: int
+    locked: bool
+    captcha_required: bool
+
+
+def login_state(*, request: HttpRequest, username: str) -> LoginState:
+    credentials = {"username": username}
+    failures = AxesProxyHandler.get_failures(request, credentials) if username else 0
+    locked = bool(username) and AxesProxyHandler.is_locked(request, credentials)
+    return LoginState(failures, locked, failures >= settings.CAPTCHA_AFTER_FAILURES)
+
+
+def captcha_check(*, key: str, value: str) -> bool:
+    """django-simple-captcha: a key is single-use and expires."""
+    if not key or not value:
+        return False
+    store = CaptchaStore.objects.filter(hashkey=key, expiration__gt=timezone.now()).first()
+    if store is None:
+        return False
+    store.delete()
+    return store.response == value.strip().lower()
+
+
+def lockout_message() -> str:
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return (
+        f"登录失败次数过多，该账号已被锁定{minutes}分钟。请稍后再试；如忘记密码，请联系单位管理员或客服重置。"
+    )
+
+
+def login_authenticate(
+    *, request: HttpRequest, username: str, password: str, captcha_key: str = "", captcha_value: str = ""
+) -> User:
+    """Check lockout and captcha, then the password. Raises DomainError with the reason shown to the user.
+
+    django-axes counts the failure (through Django's user_login_failed signal) and locks the account after
+    AXES_FAILURE_LIMIT failures; the captcha is asked for from CAPTCHA_AFTER_FAILURES on (ACC-02, ACC-04).
+    """
+    username = (username or "").strip().upper()
+    if not username or not password:
+        raise DomainError("credentials_required", "请输入身份证号（或手机号）和密码。")
+    state = login_state(request=request, username=username)
+    if state.locked:
+        raise DomainError("account_locked", lockout_message(), captcha_required=True)
+    if state.captcha_required and not captcha_check(key=captcha_key, value=captcha_value):
+        raise DomainError(
+            "captcha_required" if not captcha_value else "captcha_invalid",
+            "请输入图片验证码。" if not captcha_value else "验证码不正确或已过期，请重新输入。",
+            field="captcha",
+            captcha_required=True,
+        )
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        state = login_state(request=request, username=username)
+        if state.locked or getattr(request, "axes_locked_out", False):
+            raise DomainError("account_locked", lockout_message(), captcha_required=True)
+        left = settings.AXES_FAILURE_LIMIT - state.failures
+        raise DomainError(
+            "invalid_credentials",
+            f"证件号码或密码不正确。再错{left}次账号将被锁定{int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)}分钟。",
+            captcha_required=state.captcha_required,
+        )
+    return user
+
+
+# Sessions (ACC-05: one active session per user) --------------------------------------------------------------
+
+
+@transaction.atomic
+def auth_session_start(
+    *, user: User, kind: str, secret: str, request: HttpRequest | None = None
+) -> AuthSession:
+    """Record a new signed-in session and end every other open one of the user (they are told why)."""
+    others = list(
+        AuthSession.objects.select_for_update()
+        .filter(user=user, ended_at__isnull=True)
+        .exclude(key_digest=token_digest(secret))
+    )
+    now = timezone.now()
+    for other in others:
+        other.ended_at = now
+        other.end_reason = SessionEndReason.ELSEWHERE
+        other.save(update_fields=["ended_at", "end_reason"])
+    session, _ = AuthSession.objects.update_or_create(
+        key_digest=token_digest(secret),
+        defaults={
+            "user": user,
+            "kind": kind,
+            "created_at": now,
+            "last_seen_at": now,
+            "ip": client_ip(request),
+            "user_agent": user_agent(request),
+            "ended_at": None,
+            "end_reason": "",
+        },
+    )
+    if others:
+        audit_log(
+            action="auth.sessions_ended",
+            obj=user,
+            actor=user,
+            request=request,
+            detail={"reason": SessionEndReason.ELSEWHERE, "count": len(others), "new_kind": kind},
+        )
+    return session
+
+
+def auth_session_end(*, secret: str, reason: str) -> None:
+    AuthSession.objects.filter(key_digest=token_digest(secret), ended_at__isnull=True).update(
+        ended_at=timezone.now(), end_reason=reason
+    )
+
+
+def sessions_end_all(*, user: User, reason: str, except_secret: str | None = None) -> int:
+    qs = AuthSession.objects.filter(user=user, ended_at__isnull=True)
+    if except_secret:
+        qs = qs.exclude(key_digest=token_digest(except_secret))
+    return qs.update(ended_at=timezone.now(), end_reason=reason)
+
+
+def auth_session_for(secret: str) -> AuthSession | None:
+    return AuthSession.objects.select_related("user").filter(key_digest=token_digest(secret)).first()
+
+
+def auth_session_touch(session: AuthSession) -> None:
+    """Refresh last_seen_at at most once a minute: no write on every request."""
+    now = timezone.now()
+    if now - session.last_seen_at > dt.timedelta(seconds=60):
+        AuthSession.objects.filter(pk=session.pk).update(last_seen_at=now)
+        session.last_seen_at = now
+
+
+def session_end_message(reason: str) -> str:
+    return {
+        SessionEndReason.ELSEWHERE: "您的账号已在其他地方登录，本次登录已被结束。如非本人操作，请立即修改密码。",
+        SessionEndReason.PASSWORD_CHANGED: "密码已被修改或重置，请重新登录。",
+        SessionEndReason.IDLE: "长时间未操作，已自动退出，请重新登录。",
+        SessionEndReason.DEACTIVATED: "账号已停用，请联系单位管理员。",
+    }.get(reason, "您已退出登录，请重新登录。")
+
+
+# API tokens --------------------------------------------------------------------------------------------------
+
+
+def api_token_issue(*, user: User, request: HttpRequest | None = None) -> str:
+    """A bearer token for the player and machine clients; only its digest is stored."""
+    token = secrets.token_urlsafe(32)
+    auth_session_start(user=user, kind=SessionKind.API, secret=token, request=request)
+    audit_log(action="auth.token_issue", obj=user, actor=user, request=request)
+    return token
+
+
+# Two-factor sign-in (NAT-07) -----------------------------------------------------------------------------------
+
+
+def two_factor_required(user: User) -> bool:
+    return settings.REQUIRE_2FA_FOR_STAFF and user.needs_two_factor()
+
+
+def totp_device(user: User, *, confirmed: bool = True) -> TOTPDevice | None:
+    for device in devices_for_user(user, confirmed=confirmed):
+        if isinstance(device, TOTPDevice):
+            return device
+    return None
+
+
+@transaction.atomic
+def totp_device_start(*, user: User) -> TOTPDevice:
+    """Create (or reuse) an unconfirmed authenticator for the user to scan."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+    return device
+
+
+@transaction.atomic
+def totp_device_confirm(*, user: User, token: str) -> TOTPDevice:
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None or not device.verify_token((token or "").strip()):
+        raise DomainError(
+            "invalid_otp", "动态验证码不正确，请在验证器中查看最新的6位数字后重试。", field="otp_token"
+        )
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    audit_log(action="auth.2fa_enrol", obj=user, actor=user)
+    return device
+
+
+def totp_verify(*, user: User, token: str) -> TOTPDevice:
+    device = totp_device(user)
+    if device is None:
+        raise DomainError(
+            "two_factor_setup_required", "该账号需要先在网页上绑定身份验证器（双因素认证）后才能登录。"
+        )
+    if not device.verify_token((token or "").strip()):
+        audit_log(action="auth.2fa_verify", obj=user, actor=user, result="failure")
+        raise DomainError(
+            "invalid_otp", "动态验证码不正确，请在验证器中查看最新的6位数字后重试。", field="otp_token"
+        )
+    audit_log(action="auth.2fa_verify", obj=user, actor=user)
+    return device

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from safetrain.accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("password/", views.password_change_view, name="password_change"),
+    path("two-factor/", views.two_factor_view, name="two_factor"),
+    path("profile/", views.profile_view, name="profile"),
+    path("people/", views.people_view, name="people"),
+]

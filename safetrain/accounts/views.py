@@ -1,0 +1,229 @@
+"""Sign-in, sign-out, password change, two-factor sign-in, profile, dashboard and the people list."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+from captcha.helpers import captcha_image_url
+from captcha.models import CaptchaStore
+from django.contrib import messages
+from django.contrib.auth import login, logout, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+
+from safetrain.accounts.forms import LoginForm, OtpForm, PasswordChangeForm, PeopleFilterForm, ProfileForm
+from safetrain.accounts.selectors import people_search
+from safetrain.accounts.services import (
+    lockout_message,
+    login_authenticate,
+    password_change,
+    profile_update,
+    session_end_message,
+    sessions_end_all,
+    totp_device,
+    totp_device_confirm,
+    totp_device_start,
+    totp_verify,
+)
+from safetrain.core.errors import DomainError
+
+
+def _captcha() -> dict[str, str]:
+    key = CaptchaStore.generate_key()
+    return {"key": key, "image_url": captcha_image_url(key)}
+
+
+def _render_login(
+    request: HttpRequest, form: LoginForm, *, error: str = "", captcha: bool = False, status: int = 200
+):
+    return render(
+        request,
+        "accounts/login.html",
+        {
+            "form": form,
+            "error": error,
+            "captcha": _captcha() if captcha else None,
+            "ended_message": session_end_message(request.GET["ended"]) if request.GET.get("ended") else "",
+        },
+        status=status,
+    )
+
+
+def login_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and request.method == "GET":
+        return redirect("home")
+    if request.method != "POST":
+        return _render_login(request, LoginForm())
+    form = LoginForm(request.POST)
+    if not form.is_valid():
+        return _render_login(
+            request, form, error=_("Enter your ID number (or phone) and password."), status=400
+        )
+    data = form.cleaned_data
+    try:
+        user = login_authenticate(
+            request=request,
+            username=data["username"],
+            password=data["password"],
+            captcha_key=data["captcha_key"],
+            captcha_value=data["captcha_value"],
+        )
+    except DomainError as exc:
+        return _render_login(
+            request,
+            LoginForm(initial={"username": data["username"]}),
+            error=exc.message,
+            captcha=bool(exc.details.get("captcha_required")),
+            status=400,
+        )
+    login(request, user, backend="safetrain.accounts.backends.IdentityBackend")
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = ""
+    return redirect(target or "home")
+
+
+def lockout_response(
+    request: HttpRequest, original_response: Any = None, credentials: Any = None
+) -> HttpResponse:
+    """django-axes' lockout page: the login form (or JSON for the API) with the reason."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "account_locked", "message": lockout_message()}, status=423)
+    username = (credentials or {}).get("username", "") if isinstance(credentials, dict) else ""
+    return _render_login(
+        request, LoginForm(initial={"username": username}), error=lockout_message(), captcha=True, status=423
+    )
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("accounts:login")
+
+
+@login_required
+def password_change_view(request: HttpRequest) -> HttpResponse:
+    form = PasswordChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            password_change(
+                user=request.user,
+                old_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["new_password1"],
+            )
+        except DomainError as exc:
+            form.add_error("new_password1" if exc.field == "new_password" else exc.field, exc.message)
+        else:
+            update_session_auth_hash(request, request.user)
+            sessions_end_all(
+                user=request.user, reason="password_changed", except_secret=request.session.session_key
+            )
+            messages.success(request, _("Your password has been changed."))
+            return redirect("home")
+    return render(
+        request,
+        "accounts/password_change.html",
+        {"form": form, "forced": request.user.must_change_password},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _qr_svg(text: str) -> str:
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return buffer.getvalue().decode()
+
+
+@login_required
+def two_factor_view(request: HttpRequest) -> HttpResponse:
+    """Set up (scan + confirm) or use the authenticator for two-factor sign-in."""
+    device = totp_device(request.user)
+    form = OtpForm(request.POST or None)
+    setup = device is None
+    if request.method == "POST" and form.is_valid():
+        try:
+            if setup:
+                device = totp_device_confirm(user=request.user, token=form.cleaned_data["otp_token"])
+            else:
+                device = totp_verify(user=request.user, token=form.cleaned_data["otp_token"])
+        except DomainError as exc:
+            form.add_error("otp_token", exc.message)
+        else:
+            otp_login(request, device)
+            return redirect("home")
+    context: dict[str, Any] = {"form": form, "setup": setup}
+    if setup:
+        pending = totp_device_start(user=request.user)
+        context["qr_svg"] = _qr_svg(pending.config_url)
+        context["secret"] = pending.config_url.split("secret=")[1].split("&")[0]
+    return render(
+        request, "accounts/two_factor.html", context, status=400 if request.method == "POST" else 200
+    )
+
+
+@login_required
+def profile_view(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = ProfileForm(
+        request.POST or None,
+        initial={
+            "education": user.education,
+            "years_in_safety_work": user.years_in_safety_work,
+            "address": user.address,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            profile_update(user=user, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(exc.field, exc.message)
+        else:
+            messages.success(request, _("Your profile has been saved."))
+            return redirect("accounts:profile")
+    return render(request, "accounts/profile.html", {"form": form, "memberships": user.active_memberships()})
+
+
+@login_required
+def home_view(request: HttpRequest) -> HttpResponse:
+    """The role-aware dashboard (LRN-08 grows here with the learning issue)."""
+    user = request.user
+    return render(
+        request,
+        "accounts/home.html",
+        {"memberships": user.active_memberships(), "roles": user.roles(), "sees_people": _sees_people(user)},
+    )
+
+
+def _sees_people(user: Any) -> bool:
+    return user.sees_everything() or user.has_role("regulator", "enterprise_admin", "institution_admin")
+
+
+@login_required
+def people_view(request: HttpRequest) -> HttpResponse:
+    """People in the viewer's scope (its organisation subtree or region subtree)."""
+    if not _sees_people(request.user):
+        return render(request, "core/forbidden.html", status=403)
+    form = PeopleFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    people = people_search(
+        viewer=request.user,
+        organisation_id=filters.get("organisation"),
+        id_number=filters.get("id_number") or "",
+    )
+    page = Paginator(people, 50).get_page(request.GET.get("page"))
+    organisations = request.user.visible_organisations().select_related("region")[:500]
+    return render(
+        request, "accounts/people.html", {"form": form, "page": page, "organisations": organisations}
+    )

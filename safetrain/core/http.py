@@ -1,0 +1,27 @@
+"""Request helpers: the client's address behind the configured number of trusted proxies."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+
+
+def client_ip(request: HttpRequest | None) -> str:
+    if request is None:
+        return ""
+    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    if proxies:
+        forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR", "") or ""
+
+
+def user_agent(request: HttpRequest | None) -> str:
+    if request is None:
+        return ""
+    return request.META.get("HTTP_USER_AGENT", "")[:400]
+
+
+def axes_client_ip(request: HttpRequest) -> str:
+    return client_ip(request)

@@ -1,0 +1,147 @@
+"""Append-only, hash-chained records: the audit trail (操作日志, REC-03) now, study and exam records later (REC-04).
+
+A chained model is append-only: the model refuses updates and deletes, its QuerySet refuses bulk update and
+delete, and database triggers (SQLite and PostgreSQL, created by `append_only_sql`) refuse both in SQL. Each row
+carries the SHA-256 of its own content and of the previous row, and the chain's head (last seq and hash) is kept
+in `ChainHead`, so an edited, removed, inserted or cut-off row is found by `verify_chain`
+(`manage.py verify_audit_chain`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+GENESIS_HASH = "0" * 64
+
+
+class AppendOnlyError(RuntimeError):
+    pass
+
+
+class ChainedQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError(f"{self.model._meta.label} rows are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError(f"{self.model._meta.label} rows are append-only")
+
+
+class ChainedRecord(models.Model):
+    """Base for append-only rows in one hash chain per concrete model."""
+
+    chain_name: ClassVar[str]
+    hashed_fields: ClassVar[tuple[str, ...]]
+
+    seq = models.BigIntegerField(_("sequence"), unique=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(f"{self._meta.label} rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError(f"{self._meta.label} rows are append-only")
+
+    def canonical(self) -> str:
+        """The exact text the row's hash covers: its sequence, its fields and the previous hash."""
+        values: list[Any] = [self.seq]
+        for name in self.hashed_fields:
+            value = getattr(self, name)
+            if isinstance(value, dt.datetime):
+                value = value.astimezone(dt.UTC).isoformat()
+            values.append(value)
+        values.append(self.prev_hash)
+        return json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(self.canonical().encode()).hexdigest()
+
+
+class ChainHead(models.Model):
+    """The last sequence number and hash of each chain. Its row is locked while appending, so appends are
+    serialised and a cut-off tail is detected."""
+
+    name = models.CharField(max_length=60, unique=True)
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default=GENESIS_HASH)
+
+    class Meta:
+        verbose_name = _("chain head")
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.seq}"
+
+
+class AuditEntryQuerySet(ChainedQuerySet):
+    def visible_to(self, user: Any) -> AuditEntryQuerySet:
+        """Scoped by the organisation each entry belongs to; the user object knows what it may see."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        if user.sees_everything():
+            return self
+        return self.filter(organisation_id__in=user.visible_organisations().values("id"))
+
+
+class AuditResult(models.TextChoices):
+    SUCCESS = "success", _("Success")
+    FAILURE = "failure", _("Failure")
+    DENIED = "denied", _("Denied")
+
+
+class AuditEntry(ChainedRecord):
+    chain_name = "audit"
+    hashed_fields = (
+        "at",
+        "actor_id",
+        "actor_label",
+        "organisation_id",
+        "ip",
+        "user_agent",
+        "action",
+        "object_type",
+        "object_id",
+        "result",
+        "detail",
+    )
+
+    at = models.DateTimeField(_("time"), db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_label = models.CharField(_("user label"), max_length=120, blank=True)
+    organisation_id = models.BigIntegerField(_("organisation"), null=True, blank=True, db_index=True)
+    ip = models.CharField(_("IP address"), max_length=64, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=400, blank=True)
+    action = models.CharField(_("action"), max_length=80, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=80, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    result = models.CharField(_("result"), max_length=16, choices=AuditResult.choices)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-seq"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.result}"

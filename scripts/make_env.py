@@ -1,0 +1,42 @@
+"""Write a .env for the local embedded demo with freshly generated secrets (never committed).
+
+Keeps an existing .env untouched: its keys decrypt the data already in the local database.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    path = ROOT / ".env"
+    if path.exists():
+        return 0
+    path.write_text(
+        "\n".join(
+            [
+                "# Local demo settings written by scripts/make_env.py. See .env.example for every variable.",
+                "DEBUG=true",
+                f"SECRET_KEY={secrets.token_urlsafe(50)}",
+                f"FIELD_ENCRYPTION_KEYS={Fernet.generate_key().decode()}",
+                f"BLIND_INDEX_KEY={secrets.token_urlsafe(32)}",
+                "REQUIRE_2FA_FOR_STAFF=false",
+                "SECURE_COOKIES=false",
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    print(f"wrote {path} with new secrets")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

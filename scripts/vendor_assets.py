@@ -1,0 +1,32 @@
+"""Copy front-end packages installed by npm (package.json + package-lock.json) into safetrain/static/vendor.
+
+Nothing is pasted into the repository: `npm ci` fetches the pinned versions, this script copies the files the
+pages load. Run by `make assets` (part of `make run` and `make test`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = {
+    "node_modules/htmx.org/dist/htmx.min.js": "htmx.min.js",
+}
+
+
+def main() -> int:
+    target = ROOT / "safetrain" / "static" / "vendor"
+    target.mkdir(parents=True, exist_ok=True)
+    missing = [src for src in FILES if not (ROOT / src).is_file()]
+    if missing:
+        print(f"missing {', '.join(missing)}: run `npm ci` first", file=sys.stderr)
+        return 1
+    for src, name in FILES.items():
+        shutil.copyfile(ROOT / src, target / name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
