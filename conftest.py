@@ -43,7 +43,9 @@ def make_user(
     )
 
 
-def make_org(name: str, kind: str, region_code: str, parent: Organisation | None = None, **kw) -> Organisation:
+def make_org(
+    name: str, kind: str, region_code: str, parent: Organisation | None = None, **kw
+) -> Organisation:
     return organisation_create(
         name=name, kind=kind, region=Region.objects.get(code=region_code), parent=parent, **kw
     )
@@ -76,12 +78,22 @@ def world(db) -> World:
     reg_city = make_org("深圳市应急管理局", OrganisationKind.REGULATOR, "440300")
     reg_ns = make_org("南山区应急管理局", OrganisationKind.REGULATOR, "440305", reg_city)
     reg_ft = make_org("福田区应急管理局", OrganisationKind.REGULATOR, "440304", reg_city)
-    ent_ns = make_org("南山建设公司", OrganisationKind.ENTERPRISE, "440305", industry=Industry.CONSTRUCTION,
-                      uscc=make_uscc("440305", 901))
+    ent_ns = make_org(
+        "南山建设公司",
+        OrganisationKind.ENTERPRISE,
+        "440305",
+        industry=Industry.CONSTRUCTION,
+        uscc=make_uscc("440305", 901),
+    )
     project = make_org("南山一号项目", OrganisationKind.PROJECT, "440305", ent_ns)
     team = make_org("钢筋班组", OrganisationKind.TEAM, "440305", project)
-    ent_ft = make_org("福田化工公司", OrganisationKind.ENTERPRISE, "440304", industry=Industry.HAZARDOUS_CHEMICALS,
-                      uscc=make_uscc("440304", 902))
+    ent_ft = make_org(
+        "福田化工公司",
+        OrganisationKind.ENTERPRISE,
+        "440304",
+        industry=Industry.HAZARDOUS_CHEMICALS,
+        uscc=make_uscc("440304", 902),
+    )
     return World(
         platform=platform,
         reg_city=reg_city,
@@ -143,9 +155,9 @@ def api_client():
             from django_otp.oath import totp
             from django_otp.plugins.otp_totp.models import TOTPDevice
 
-            device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
-                user=user, name="api", confirmed=True
-            )
+            device = TOTPDevice.objects.filter(
+                user=user, confirmed=True
+            ).first() or TOTPDevice.objects.create(user=user, name="api", confirmed=True)
             otp = f"{totp(device.bin_key, device.step, device.t0, device.digits, device.drift):06d}"
         token = api_token_for(client, user, otp=otp)
         client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token}"

@@ -8,6 +8,7 @@ never a 500 for bad input.
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -41,14 +42,21 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
     fields = ", ".join(".".join(str(p) for p in d["loc"][1:] or d["loc"]) for d in detail)
     return api.create_response(
         request,
-        {"code": "invalid_input", "message": f"请求数据不正确，请检查这些字段：{fields}", "detail": detail},
+        {
+            "code": "invalid_input",
+            "message": _("The request data is not valid. Please check these fields: %(fields)s")
+            % {"fields": fields},
+            "detail": detail,
+        },
         status=422,
     )
 
 
 @api.exception_handler(AuthenticationError)
 def authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return api.create_response(request, {"code": "not_authenticated", "message": "请先登录。"}, status=401)
+    return api.create_response(
+        request, {"code": "not_authenticated", "message": _("Please sign in first.")}, status=401
+    )
 
 
 @api.exception_handler(HttpError)
@@ -59,7 +67,7 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
             request,
             {
                 "code": "invalid_json",
-                "message": "请求体不是合法的JSON，请检查引号、逗号和括号。",
+                "message": _("The request body is not valid JSON. Please check quotes, commas and brackets."),
                 "detail": [{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}],
             },
             status=422,

@@ -194,7 +194,8 @@ X_FRAME_OPTIONS = "DENY"
 
 # Language and time: Chinese by default, English available (UX-02).
 LANGUAGE_CODE = "zh-hans"
-LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+# The switcher in base.html shows each language in its own name (name_local), whatever the current language.
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "safetrain" / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True

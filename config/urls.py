@@ -1,13 +1,15 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from config.api import api
 from safetrain.accounts.views import home_view, login_view
 from safetrain.core.views import healthz
 
-admin.site.site_header = "安训 SafeTrain 运营管理"
-admin.site.site_title = "安训 SafeTrain"
+admin.site.site_header = _("SafeTrain operations administration")
+admin.site.site_title = _("SafeTrain administration")
+admin.site.index_title = _("Administration")
 admin.site.login = login_view  # one sign-in page with lockout, captcha and two-factor for everybody
 
 urlpatterns = [

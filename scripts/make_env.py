@@ -34,7 +34,7 @@ def main() -> int:
         encoding="utf-8",
     )
     path.chmod(0o600)
-    print(f"wrote {path} with new secrets")
+    print(f"wrote {path} with new secrets")  # noqa: T201 - a command-line script
     return 0
 
 

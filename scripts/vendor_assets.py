@@ -21,7 +21,7 @@ def main() -> int:
     target.mkdir(parents=True, exist_ok=True)
     missing = [src for src in FILES if not (ROOT / src).is_file()]
     if missing:
-        print(f"missing {', '.join(missing)}: run `npm ci` first", file=sys.stderr)
+        print(f"missing {', '.join(missing)}: run `npm ci` first", file=sys.stderr)  # noqa: T201
         return 1
     for src, name in FILES.items():
         shutil.copyfile(ROOT / src, target / name)

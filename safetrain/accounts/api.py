@@ -8,7 +8,7 @@ from captcha.helpers import captcha_image_url
 from captcha.models import CaptchaStore
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from safetrain.accounts.models import User
 from safetrain.accounts.selectors import people_search
@@ -26,11 +26,13 @@ router = Router(tags=["accounts"])
 
 
 class LoginIn(Schema):
-    username: str = Field(..., min_length=1, max_length=40, description="身份证号（或手机号）")
+    username: str = Field(..., min_length=1, max_length=40, description="ID number (or mobile phone)")
     password: str = Field(..., min_length=1, max_length=128)
     captcha_key: str = Field("", max_length=64)
     captcha_value: str = Field("", max_length=16)
-    otp: str = Field("", max_length=10, description="双因素动态码（运营和监管账号）")
+    otp: str = Field(
+        "", max_length=10, description="Two-factor dynamic code (operator and regulator accounts)"
+    )
 
 
 class OrganisationRef(Schema):
@@ -154,9 +156,11 @@ def login(request: HttpRequest, payload: LoginIn):
         if exc.details.get("captcha_required"):
             key = CaptchaStore.generate_key()
             body["captcha"] = {"key": key, "image_url": request.build_absolute_uri(captcha_image_url(key))}
-        return LOGIN_STATUS.get(exc.code, 400), body
+        return Status(LOGIN_STATUS.get(exc.code, 400), body)
     token = api_token_issue(user=user, request=request)
-    return 200, LoginOut(token=token, must_change_password=user.must_change_password, user=me_out(user))
+    return Status(
+        200, LoginOut(token=token, must_change_password=user.must_change_password, user=me_out(user))
+    )
 
 
 @router.post("/auth/logout", response=OkOut, summary="End this token's session")
@@ -169,7 +173,14 @@ def logout(request: HttpRequest):
 
 @router.put("/auth/password", response={200: OkOut, 400: ErrorOut}, summary="Change the password")
 def change_password(request: HttpRequest, payload: PasswordIn):
-    password_change(user=request.auth, old_password=payload.old_password, new_password=payload.new_password)
+    header = request.headers.get("Authorization", "")
+    token = header.split(" ", 1)[1].strip() if header.lower().startswith("bearer ") else None
+    password_change(
+        user=request.auth,
+        old_password=payload.old_password,
+        new_password=payload.new_password,
+        keep_secret=token or request.session.session_key,
+    )
     return OkOut()
 
 
@@ -195,4 +206,4 @@ def learner(request: HttpRequest, user_id: int):
     user = get_object_or_404(
         User.objects.visible_to(request.auth).select_related("primary_organisation"), pk=user_id
     )
-    return 200, person_out(user)
+    return Status(200, person_out(user))

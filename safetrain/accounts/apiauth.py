@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja.security import APIKeyCookie, HttpBearer
 
 from safetrain.accounts.models import SessionEndReason, SessionKind
@@ -38,7 +39,8 @@ class MustChangePassword(DomainError):
 def _ready(request: HttpRequest, user: Any) -> Any:
     if user.must_change_password and not request.path.startswith(ALLOWED_BEFORE_PASSWORD_CHANGE):
         raise MustChangePassword(
-            "must_change_password", "首次登录请先修改初始密码（PUT /api/v1/auth/password）。"
+            "must_change_password",
+            _("Please change your initial password first (PUT /api/v1/auth/password)."),
         )
     return user
 

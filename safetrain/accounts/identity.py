@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidComponent
@@ -60,37 +61,76 @@ def region_code_known(code: str) -> bool:
 def parse_resident_id(value: str, *, today: dt.date | None = None) -> Identity:
     number = ric.compact(value or "")
     if not number:
-        raise _fault("请填写身份证号码。")
+        raise _fault(gettext("Please enter the ID number."))
     if len(number) != 18:
-        raise _fault(f"身份证号码应为18位，您输入的是{len(number)}位，请核对后重新输入。")
+        raise _fault(
+            gettext(
+                "The ID number must have 18 characters; you entered %(n)d. Please check it and try again."
+            )
+            % {"n": len(number)}
+        )
     if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
-        raise _fault("身份证号码前17位只能是数字，最后一位是数字或字母X，请核对后重新输入。")
+        raise _fault(
+            gettext(
+                "The first 17 characters of the ID number must be digits and the last one a digit or the "
+                "letter X. Please check it and try again."
+            )
+        )
     try:
         birth = ric.get_birth_date(number)
     except InvalidComponent:
         raise _fault(
-            f"身份证号码中的出生日期“{number[6:14]}”不是真实日期（第7至14位），请核对后重新输入。"
+            gettext(
+                "The date of birth “%(date)s” in the ID number (characters 7 to 14) is not a real date. "
+                "Please check it and try again."
+            )
+            % {"date": number[6:14]}
         ) from None
     today = today or dt.date.today()  # noqa: DTZ011 - a calendar date, compared with a birth date
     if birth > today or birth.year < 1900:
-        raise _fault(f"身份证号码中的出生日期“{number[6:14]}”不合理，请核对后重新输入。")
+        raise _fault(
+            gettext(
+                "The date of birth “%(date)s” in the ID number is not plausible. Please check it and try again."
+            )
+            % {"date": number[6:14]}
+        )
     if not region_code_known(number[:6]):
-        raise _fault(f"身份证号码前6位地区码“{number[:6]}”不存在，请核对后重新输入。")
+        raise _fault(
+            gettext(
+                "The region code “%(code)s” (the first 6 digits of the ID number) does not exist. "
+                "Please check it and try again."
+            )
+            % {"code": number[:6]}
+        )
     if ric.calc_check_digit(number) != number[17]:
-        raise _fault("身份证号码校验位（最后一位）不正确，可能有数字输错，请逐位核对后重新输入。")
+        raise _fault(
+            gettext(
+                "The check digit (the last character) of the ID number is wrong; a digit may have been "
+                "mistyped. Please check the number digit by digit and try again."
+            )
+        )
     sex = Sex.MALE if int(number[16]) % 2 else Sex.FEMALE
     return Identity(IdType.RESIDENT_ID, number, birth, sex, number[:6])
 
 
 _OTHER_PATTERNS = {
-    IdType.PASSPORT: (re.compile(r"^[A-Z0-9]{5,17}$"), "护照号码应为5至17位字母或数字，请按护照资料页填写。"),
+    IdType.PASSPORT: (
+        re.compile(r"^[A-Z0-9]{5,17}$"),
+        _("A passport number has 5 to 17 letters or digits. Please copy it from the passport's data page."),
+    ),
     IdType.HK_MACAO_PERMIT: (
         re.compile(r"^[HM]\d{8}(\d{2})?$"),
-        "港澳居民来往内地通行证号码应为H或M开头加8位（或10位）数字，请按证件填写。",
+        _(
+            "A Mainland travel permit number for Hong Kong and Macao residents is H or M followed by 8 "
+            "(or 10) digits. Please copy it from the permit."
+        ),
     ),
     IdType.TAIWAN_PERMIT: (
         re.compile(r"^\d{8}(\d{2})?$"),
-        "台湾居民来往大陆通行证号码应为8位（或10位）数字，请按证件填写。",
+        _(
+            "A Mainland travel permit number for Taiwan residents has 8 (or 10) digits. "
+            "Please copy it from the permit."
+        ),
     ),
 }
 
@@ -101,14 +141,19 @@ def parse_identity(id_type: str, value: str, *, birth_date: dt.date | None = Non
         return parse_resident_id(value)
     if id_type not in _OTHER_PATTERNS:
         raise DomainError(
-            "invalid_id_type", "证件类型无效，请选择身份证、护照或港澳台通行证。", field="id_type"
+            "invalid_id_type",
+            gettext(
+                "Invalid identity document type. Please choose resident ID card, passport or a Hong Kong, "
+                "Macao or Taiwan travel permit."
+            ),
+            field="id_type",
         )
     number = re.sub(r"[\s-]", "", value or "").upper()
     pattern, message = _OTHER_PATTERNS[IdType(id_type)]
     if not number:
-        raise _fault("请填写证件号码。")
+        raise _fault(gettext("Please enter the document number."))
     if not pattern.match(number):
-        raise _fault(message)
+        raise _fault(str(message))
     return Identity(id_type, number, birth_date, sex if sex in Sex.values else "", "")
 
 

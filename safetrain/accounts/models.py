@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from safetrain.accounts.identity import IdType, Sex, mask_id_number, mask_name
 from safetrain.core.crypto import blind_index
@@ -73,7 +74,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     id_number = EncryptedTextField(_("ID number"))
     id_index = models.CharField(max_length=64, unique=True, editable=False)
-    name = EncryptedTextField(_("name"))
+    name = EncryptedTextField(pgettext_lazy("person", "name"))
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     id_region_code = models.CharField(_("region code of ID"), max_length=6, blank=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
@@ -46,4 +47,19 @@ def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = Non
         request=request,
         # Only a short prefix of the blind index: enough to group attempts, never the number itself.
         detail={"username_ref": index[:12], "known_account": target is not None},
+    )
+
+
+@receiver(user_locked_out, dispatch_uid="safetrain_locked_out")
+def on_locked_out(sender: Any, request: Any = None, username: str | None = None, **kwargs: Any) -> None:
+    """django-axes locked an account (ACC-04). `username` is already the blind index (AXES_USERNAME_CALLABLE)."""
+    target = User.objects.filter(id_index=username).first() if username else None
+    audit_log(
+        action="auth.lockout",
+        result="denied",
+        object_type="accounts.user" if target else "",
+        object_id=target.pk if target else "",
+        organisation_id=target.primary_organisation_id if target else None,
+        request=request,
+        detail={"username_ref": (username or "")[:12]},
     )

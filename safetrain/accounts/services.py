@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django_otp import devices_for_user
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -54,7 +56,11 @@ ROLE_ORGANISATION_KINDS: dict[str, set[str]] = {
 def normalise_phone(phone: str) -> str:
     phone = "".join(ch for ch in (phone or "") if ch.isdigit())
     if phone and (len(phone) != 11 or not phone.startswith("1")):
-        raise DomainError("invalid_phone", "手机号码应为以1开头的11位数字，请核对后重新输入。", field="phone")
+        raise DomainError(
+            "invalid_phone",
+            _("The mobile phone number must have 11 digits starting with 1. Please check it and try again."),
+            field="phone",
+        )
     return phone
 
 
@@ -83,19 +89,28 @@ def user_create(
     identity = parse_identity(id_type, id_number, birth_date=birth_date, sex=sex)
     name = " ".join((name or "").split())
     if not name:
-        raise DomainError("name_required", "请填写姓名（与证件一致）。", field="name")
+        raise DomainError(
+            "name_required", _("Please enter your name (as on your identity document)."), field="name"
+        )
     if len(name) > 60:
-        raise DomainError("name_too_long", "姓名过长，请核对。", field="name")
+        raise DomainError("name_too_long", _("The name is too long. Please check it."), field="name")
     index = id_index_of(identity.number)
     if User.objects.filter(id_index=index).exists():
         raise DomainError(
             "duplicate_id_number",
-            "该证件号码已注册，不能重复注册。如忘记密码，请使用“忘记密码”或联系客服。",
+            _(
+                "This ID number is already registered and cannot be registered again. If you have forgotten "
+                "your password, use “Forgot password” or contact customer service."
+            ),
             field="id_number",
         )
     phone = normalise_phone(phone) if settings.POLICY_KEEP_PHONES else ""
     if phone and User.objects.filter(phone_index=phone_index_of(phone)).exists():
-        raise DomainError("duplicate_phone", "该手机号码已被其他账号使用。", field="phone")
+        raise DomainError(
+            "duplicate_phone",
+            _("This mobile phone number is already used by another account."),
+            field="phone",
+        )
     if organisation is not None:
         _check_role_fits(role, organisation)
     user = User(
@@ -115,7 +130,7 @@ def user_create(
         try:
             validate_password(password, user)
         except ValidationError as exc:
-            raise DomainError("weak_password", "；".join(exc.messages), field="password") from exc
+            raise DomainError("weak_password", " ".join(exc.messages), field="password") from exc
         user.set_password(password)
         user.password_changed_at = timezone.now()
     else:
@@ -126,7 +141,9 @@ def user_create(
             user.save()
     except IntegrityError as exc:  # a concurrent registration of the same number
         raise DomainError(
-            "duplicate_id_number", "该证件号码已注册，不能重复注册。", field="id_number"
+            "duplicate_id_number",
+            _("This ID number is already registered and cannot be registered again."),
+            field="id_number",
         ) from exc
     audit_log(
         action="account.create",
@@ -141,11 +158,16 @@ def user_create(
 
 def _check_role_fits(role: str, organisation: Organisation) -> None:
     if role not in Role.values:
-        raise DomainError("invalid_role", "角色无效。", field="role")
+        raise DomainError("invalid_role", _("Invalid role."), field="role")
     if organisation.kind not in ROLE_ORGANISATION_KINDS[role]:
         raise DomainError(
             "role_not_allowed",
-            f"“{Role(role).label}”角色不能设在{OrganisationKind(organisation.kind).label}“{organisation.name}”。",
+            _("The role “%(role)s” is not allowed in “%(organisation)s” (%(kind)s).")
+            % {
+                "role": Role(role).label,
+                "kind": OrganisationKind(organisation.kind).label,
+                "organisation": organisation.name,
+            },
             field="role",
         )
 
@@ -202,7 +224,9 @@ def profile_update(
     if years_in_safety_work is not None and years_in_safety_work != user.years_in_safety_work:
         if not 0 <= years_in_safety_work <= 60:
             raise DomainError(
-                "invalid_years", "从事安全工作年限应在0到60之间。", field="years_in_safety_work"
+                "invalid_years",
+                _("Years in safety work must be between 0 and 60."),
+                field="years_in_safety_work",
             )
         user.years_in_safety_work = years_in_safety_work
         changed.append("years_in_safety_work")
@@ -218,9 +242,14 @@ def profile_update(
 # Passwords -----------------------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def password_change(*, user: User, new_password: str, old_password: str | None = None) -> User:
-    """Change a password under the password rules; the old hash goes into the history (ACC-03)."""
+def password_change(
+    *, user: User, new_password: str, old_password: str | None = None, keep_secret: str | None = None
+) -> User:
+    """Change a password under the password rules; the old hash goes into the history (ACC-03).
+
+    Every other session and token of the user ends; `keep_secret` names the one that made the change.
+    A wrong current password is audited (outside the change's transaction, so the entry stays).
+    """
     if old_password is not None and not user.check_password(old_password):
         audit_log(
             action="auth.password_change",
@@ -229,18 +258,22 @@ def password_change(*, user: User, new_password: str, old_password: str | None =
             result="failure",
             detail={"reason": "wrong_old_password"},
         )
-        raise DomainError("wrong_password", "原密码不正确。", field="old_password")
+        raise DomainError("wrong_password", _("The current password is not correct."), field="old_password")
     try:
         validate_password(new_password, user)
     except ValidationError as exc:
-        raise DomainError("weak_password", "；".join(exc.messages), field="new_password") from exc
-    if user.password:
-        PasswordHistory.objects.create(user=user, password=user.password)
-    user.set_password(new_password)
-    user.must_change_password = False
-    user.password_changed_at = timezone.now()
-    user.save(update_fields=["password", "must_change_password", "password_changed_at"])
-    audit_log(action="auth.password_change", obj=user, actor=user)
+        raise DomainError("weak_password", " ".join(exc.messages), field="new_password") from exc
+    with transaction.atomic():
+        if user.password:
+            PasswordHistory.objects.create(user=user, password=user.password)
+        user.set_password(new_password)
+        user.must_change_password = False
+        user.password_changed_at = timezone.now()
+        user.save(update_fields=["password", "must_change_password", "password_changed_at"])
+        ended = sessions_end_all(
+            user=user, reason=SessionEndReason.PASSWORD_CHANGED, except_secret=keep_secret
+        )
+        audit_log(action="auth.password_change", obj=user, actor=user, detail={"sessions_ended": ended})
     return user
 
 
@@ -294,9 +327,15 @@ def captcha_check(*, key: str, value: str) -> bool:
 
 def lockout_message() -> str:
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return (
-        f"登录失败次数过多，该账号已被锁定{minutes}分钟。请稍后再试；如忘记密码，请联系单位管理员或客服重置。"
-    )
+    return ngettext(
+        "Too many failed sign-in attempts: this account is locked for %(minutes)d minute. Please try again "
+        "later; if you have forgotten your password, ask your organisation's administrator or customer "
+        "service to reset it.",
+        "Too many failed sign-in attempts: this account is locked for %(minutes)d minutes. Please try again "
+        "later; if you have forgotten your password, ask your organisation's administrator or customer "
+        "service to reset it.",
+        minutes,
+    ) % {"minutes": minutes}
 
 
 def login_authenticate(
@@ -309,14 +348,18 @@ def login_authenticate(
     """
     username = (username or "").strip().upper()
     if not username or not password:
-        raise DomainError("credentials_required", "请输入身份证号（或手机号）和密码。")
+        raise DomainError(
+            "credentials_required", _("Please enter your ID number (or mobile phone) and password.")
+        )
     state = login_state(request=request, username=username)
     if state.locked:
         raise DomainError("account_locked", lockout_message(), captcha_required=True)
     if state.captcha_required and not captcha_check(key=captcha_key, value=captcha_value):
         raise DomainError(
             "captcha_required" if not captcha_value else "captcha_invalid",
-            "请输入图片验证码。" if not captcha_value else "验证码不正确或已过期，请重新输入。",
+            _("Please enter the characters shown in the captcha image.")
+            if not captcha_value
+            else _("The captcha is wrong or has expired. Please try again."),
             field="captcha",
             captcha_required=True,
         )
@@ -326,9 +369,17 @@ def login_authenticate(
         if state.locked or getattr(request, "axes_locked_out", False):
             raise DomainError("account_locked", lockout_message(), captcha_required=True)
         left = settings.AXES_FAILURE_LIMIT - state.failures
+        minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
         raise DomainError(
             "invalid_credentials",
-            f"证件号码或密码不正确。再错{left}次账号将被锁定{int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)}分钟。",
+            ngettext(
+                "The ID number or password is not correct. After %(left)d more failed attempt the account "
+                "will be locked for %(minutes)d minutes.",
+                "The ID number or password is not correct. After %(left)d more failed attempts the account "
+                "will be locked for %(minutes)d minutes.",
+                left,
+            )
+            % {"left": left, "minutes": minutes},
             captcha_required=state.captcha_required,
         )
     return user
@@ -352,7 +403,7 @@ def auth_session_start(
         other.ended_at = now
         other.end_reason = SessionEndReason.ELSEWHERE
         other.save(update_fields=["ended_at", "end_reason"])
-    session, _ = AuthSession.objects.update_or_create(
+    session, _created = AuthSession.objects.update_or_create(
         key_digest=token_digest(secret),
         defaults={
             "user": user,
@@ -382,6 +433,14 @@ def auth_session_end(*, secret: str, reason: str) -> None:
     )
 
 
+def auth_session_rekey(*, old_secret: str, new_secret: str) -> None:
+    """Follow a browser session whose key Django cycled (it does on a password change): same record, new key."""
+    if old_secret and new_secret and old_secret != new_secret:
+        AuthSession.objects.filter(key_digest=token_digest(old_secret), ended_at__isnull=True).update(
+            key_digest=token_digest(new_secret)
+        )
+
+
 def sessions_end_all(*, user: User, reason: str, except_secret: str | None = None) -> int:
     qs = AuthSession.objects.filter(user=user, ended_at__isnull=True)
     if except_secret:
@@ -402,12 +461,18 @@ def auth_session_touch(session: AuthSession) -> None:
 
 
 def session_end_message(reason: str) -> str:
-    return {
-        SessionEndReason.ELSEWHERE: "您的账号已在其他地方登录，本次登录已被结束。如非本人操作，请立即修改密码。",
-        SessionEndReason.PASSWORD_CHANGED: "密码已被修改或重置，请重新登录。",
-        SessionEndReason.IDLE: "长时间未操作，已自动退出，请重新登录。",
-        SessionEndReason.DEACTIVATED: "账号已停用，请联系单位管理员。",
-    }.get(reason, "您已退出登录，请重新登录。")
+    if reason == SessionEndReason.ELSEWHERE:
+        return _(
+            "Your account has been signed in somewhere else, so this session has ended. If that was not you, "
+            "change your password at once."
+        )
+    if reason == SessionEndReason.PASSWORD_CHANGED:
+        return _("Your password has been changed or reset. Please sign in again.")
+    if reason == SessionEndReason.IDLE:
+        return _("You were signed out after a long time without activity. Please sign in again.")
+    if reason == SessionEndReason.DEACTIVATED:
+        return _("This account has been deactivated. Please contact your organisation's administrator.")
+    return _("You have been signed out. Please sign in again.")
 
 
 # API tokens --------------------------------------------------------------------------------------------------
@@ -444,13 +509,18 @@ def totp_device_start(*, user: User) -> TOTPDevice:
     return device
 
 
+def _invalid_otp_message() -> str:
+    return _(
+        "The dynamic code is not correct. Look up the latest 6-digit code in your authenticator app and "
+        "try again."
+    )
+
+
 @transaction.atomic
 def totp_device_confirm(*, user: User, token: str) -> TOTPDevice:
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None or not device.verify_token((token or "").strip()):
-        raise DomainError(
-            "invalid_otp", "动态验证码不正确，请在验证器中查看最新的6位数字后重试。", field="otp_token"
-        )
+        raise DomainError("invalid_otp", _invalid_otp_message(), field="otp_token")
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     audit_log(action="auth.2fa_enrol", obj=user, actor=user)
@@ -461,12 +531,14 @@ def totp_verify(*, user: User, token: str) -> TOTPDevice:
     device = totp_device(user)
     if device is None:
         raise DomainError(
-            "two_factor_setup_required", "该账号需要先在网页上绑定身份验证器（双因素认证）后才能登录。"
+            "two_factor_setup_required",
+            _(
+                "This account must first link an authenticator app (two-factor authentication) on the website "
+                "before it can sign in."
+            ),
         )
     if not device.verify_token((token or "").strip()):
         audit_log(action="auth.2fa_verify", obj=user, actor=user, result="failure")
-        raise DomainError(
-            "invalid_otp", "动态验证码不正确，请在验证器中查看最新的6位数字后重试。", field="otp_token"
-        )
+        raise DomainError("invalid_otp", _invalid_otp_message(), field="otp_token")
     audit_log(action="auth.2fa_verify", obj=user, actor=user)
     return device

@@ -23,12 +23,12 @@ from django_otp import login as otp_login
 from safetrain.accounts.forms import LoginForm, OtpForm, PasswordChangeForm, PeopleFilterForm, ProfileForm
 from safetrain.accounts.selectors import people_search
 from safetrain.accounts.services import (
+    auth_session_rekey,
     lockout_message,
     login_authenticate,
     password_change,
     profile_update,
     session_end_message,
-    sessions_end_all,
     totp_device,
     totp_device_confirm,
     totp_device_start,
@@ -121,14 +121,14 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
                 user=request.user,
                 old_password=form.cleaned_data["old_password"],
                 new_password=form.cleaned_data["new_password1"],
+                keep_secret=request.session.session_key,
             )
         except DomainError as exc:
             form.add_error("new_password1" if exc.field == "new_password" else exc.field, exc.message)
         else:
-            update_session_auth_hash(request, request.user)
-            sessions_end_all(
-                user=request.user, reason="password_changed", except_secret=request.session.session_key
-            )
+            old_key = request.session.session_key or ""
+            update_session_auth_hash(request, request.user)  # cycles the session key
+            auth_session_rekey(old_secret=old_key, new_secret=request.session.session_key or "")
             messages.success(request, _("Your password has been changed."))
             return redirect("home")
     return render(

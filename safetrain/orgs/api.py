@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from safetrain.orgs.models import Organisation, Region
 
@@ -59,7 +59,7 @@ def organisations(
 @router.get("/organisations/{org_id}", response={200: OrganisationOut, 404: dict}, summary="One organisation")
 def organisation(request: HttpRequest, org_id: int):
     org = get_object_or_404(Organisation.objects.visible_to(request.auth).select_related("region"), pk=org_id)
-    return 200, org_out(org)
+    return Status(200, org_out(org))
 
 
 @router.get(

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class RegionLevel(models.TextChoices):
@@ -54,8 +55,8 @@ class Region(models.Model):
 
 
 class OrganisationKind(models.TextChoices):
-    PLATFORM = "platform", _("Platform operator")
-    REGULATOR = "regulator", _("Regulator")
+    PLATFORM = "platform", pgettext_lazy("organisation kind", "Platform operator")
+    REGULATOR = "regulator", pgettext_lazy("organisation kind", "Regulator")
     INSTITUTION = "institution", _("Training institution")
     ENTERPRISE = "enterprise", _("Enterprise")
     PROJECT = "project", _("Construction project")

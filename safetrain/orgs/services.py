@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from stdnum.cn import uscc as stdnum_uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
@@ -60,7 +61,11 @@ def normalise_uscc(value: str) -> str:
     except StdnumError as exc:
         raise DomainError(
             "invalid_uscc",
-            f"统一社会信用代码“{value}”无效：应为18位，由数字和大写字母组成且校验位正确，请核对营业执照。",
+            _(
+                "The unified social credit code “%(code)s” is not valid: it must have 18 digits and capital "
+                "letters with a correct check character. Please check it against the business licence."
+            )
+            % {"code": value},
             field="uscc",
         ) from exc
 
@@ -70,11 +75,16 @@ def _check_parent(kind: str, parent: Organisation | None) -> None:
     parent_kind = parent.kind if parent else None
     if parent_kind not in allowed:
         label = OrganisationKind(kind).label
-        raise DomainError(
-            "invalid_parent",
-            f"{label}不能挂在“{parent.name if parent else '顶层'}”之下，请选择正确的上级单位。",
-            field="parent",
-        )
+        if parent is None:
+            message = _(
+                "A unit of the type “%(kind)s” cannot be at the top level. Please choose the correct parent unit."
+            ) % {"kind": label}
+        else:
+            message = _(
+                "A unit of the type “%(kind)s” cannot be placed under “%(parent)s”. Please choose the correct "
+                "parent unit."
+            ) % {"kind": label, "parent": parent.name}
+        raise DomainError("invalid_parent", message, field="parent")
 
 
 @transaction.atomic
@@ -94,13 +104,17 @@ def organisation_create(
 ) -> Organisation:
     name = (name or "").strip()
     if not name:
-        raise DomainError("name_required", "请填写单位名称。", field="name")
+        raise DomainError("name_required", _("Please enter the name of the unit."), field="name")
     if kind not in OrganisationKind.values:
-        raise DomainError("invalid_kind", "单位类型无效。", field="kind")
+        raise DomainError("invalid_kind", _("Invalid unit type."), field="kind")
     _check_parent(kind, parent)
     uscc = normalise_uscc(uscc)
     if uscc and Organisation.objects.filter(uscc=uscc).exists():
-        raise DomainError("duplicate_uscc", f"统一社会信用代码 {uscc} 已被其他单位使用。", field="uscc")
+        raise DomainError(
+            "duplicate_uscc",
+            _("The unified social credit code %(code)s is already used by another unit.") % {"code": uscc},
+            field="uscc",
+        )
     if kind == OrganisationKind.PROJECT and not project_status:
         project_status = ProjectStatus.UNDER_CONSTRUCTION
     if is_high_risk is None:
@@ -134,9 +148,9 @@ def organisation_create(
 @transaction.atomic
 def project_status_set(*, project: Organisation, status: str) -> Organisation:
     if project.kind != OrganisationKind.PROJECT:
-        raise DomainError("not_a_project", "只有施工项目有项目状态。")
+        raise DomainError("not_a_project", _("Only construction projects have a project status."))
     if status not in ProjectStatus.values:
-        raise DomainError("invalid_status", "项目状态无效。", field="project_status")
+        raise DomainError("invalid_status", _("Invalid project status."), field="project_status")
     old = project.project_status
     project.project_status = status
     project.save(update_fields=["project_status"])

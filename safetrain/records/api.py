@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from django.utils.translation import gettext as _
+from ninja import Query, Router, Schema, Status
 
 from safetrain.core.errors import PermissionDenied
 from safetrain.records.selectors import audit_search, can_search_audit
@@ -39,7 +40,7 @@ def audit(
     offset: int = Query(0, ge=0),
 ):
     if not can_search_audit(request.auth):
-        raise PermissionDenied("forbidden", "您没有查看操作日志的权限。")
+        raise PermissionDenied("forbidden", _("You are not allowed to view the operation log."))
     qs = audit_search(
         viewer=request.auth,
         action=action,
@@ -48,4 +49,4 @@ def audit(
         date_from=date_from,
         date_to=date_to,
     )
-    return 200, list(qs[offset : offset + limit])
+    return Status(200, list(qs[offset : offset + limit]))

@@ -13,7 +13,7 @@ def forbid_changes(table: str) -> Any:
     def forwards(apps: Any, schema_editor: Any) -> None:
         vendor = schema_editor.connection.vendor
         for statement in _sql(vendor, table):
-            schema_editor.execute(statement)
+            schema_editor.execute(statement, params=None)
 
     def backwards(apps: Any, schema_editor: Any) -> None:
         vendor = schema_editor.connection.vendor

@@ -30,7 +30,9 @@ def test_acc_01_a_valid_number_gives_birth_date_sex_and_region():
 
 def test_acc_01_a_lower_case_x_check_digit_is_upper_cased():
     number = next(
-        n for n in (make_resident_id("440106", dt.date(1981, 12, 12), s) for s in range(1000)) if n.endswith("X")
+        n
+        for n in (make_resident_id("440106", dt.date(1981, 12, 12), s) for s in range(1000))
+        if n.endswith("X")
     )
     assert parse_identity(IdType.RESIDENT_ID, number.lower()).number == number
 
@@ -53,7 +55,16 @@ def test_acc_01_a_number_issued_after_its_district_was_created_is_accepted():
         (with_check_digit_broken(VALID), "校验位"),
         ("", "请填写身份证号码"),
     ],
-    ids=["short", "long", "letter-inside", "bad-last-char", "feb-30", "unknown-region", "check-digit", "empty"],
+    ids=[
+        "short",
+        "long",
+        "letter-inside",
+        "bad-last-char",
+        "feb-30",
+        "unknown-region",
+        "check-digit",
+        "empty",
+    ],
 )
 def test_acc_01_each_kind_of_fault_gets_its_own_message_and_creates_nothing(db, value, fragment):
     before = User.objects.count()
@@ -90,7 +101,9 @@ def test_acc_01_a_duplicate_id_number_is_refused_and_changes_nothing(db):
     ],
 )
 def test_acc_01_the_second_identity_type_has_its_own_validation(db, id_type, good, bad):
-    user = user_create(id_type=id_type, id_number=good.lower(), name="Chan Tai Man", birth_date=dt.date(1988, 1, 2))
+    user = user_create(
+        id_type=id_type, id_number=good.lower(), name="Chan Tai Man", birth_date=dt.date(1988, 1, 2)
+    )
     assert user.id_type == id_type
     assert user.id_number == good
     assert user.birth_date == dt.date(1988, 1, 2)

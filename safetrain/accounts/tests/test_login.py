@@ -30,7 +30,8 @@ def test_acc_02_a_learner_signs_in_with_the_id_number_and_lands_on_the_dashboard
     user = make_user(name="王五")
     client = Client()
     response = login(client, user.id_number.lower(), PASSWORD)
-    assert response.status_code == 302 and response.url == "/"
+    assert response.status_code == 302
+    assert response.url == "/"
     page = client.get("/")
     assert page.status_code == 200
     assert "王五" in page.content.decode()
@@ -50,7 +51,8 @@ def test_acc_04_a_wrong_password_says_so_and_counts_down(db):
     response = login(Client(), user.id_number, "Wrong#Pass1")
     assert response.status_code == 400
     text = response.content.decode()
-    assert "证件号码或密码不正确" in text and "再错4次" in text
+    assert "证件号码或密码不正确" in text
+    assert "再错4次" in text
 
 
 def test_acc_02_a_captcha_is_required_after_three_failures_and_checked(db):
@@ -61,7 +63,8 @@ def test_acc_02_a_captcha_is_required_after_three_failures_and_checked(db):
     assert b'name="captcha_key"' in response.content
     # The right password alone is no longer enough.
     response = login(client, user.id_number, PASSWORD)
-    assert response.status_code == 400 and "请输入图片验证码" in response.content.decode()
+    assert response.status_code == 400
+    assert "请输入图片验证码" in response.content.decode()
     answer = captcha_answer(response)
     wrong = {**answer, "captcha_value": "zzzz"}
     response = login(client, user.id_number, PASSWORD, **wrong)
@@ -77,20 +80,30 @@ def test_acc_04_five_failures_lock_the_account_for_fifteen_minutes(db):
     with time_machine.travel(start, tick=False):
         response = None
         for _ in range(5):
-            extra = captcha_answer(response) if response is not None and b"captcha_key" in response.content else {}
+            extra = (
+                captcha_answer(response)
+                if response is not None and b"captcha_key" in response.content
+                else {}
+            )
             response = login(client, user.id_number, "Wrong#Pass1", **extra)
         assert response.status_code == 423
         assert "锁定15分钟" in response.content.decode()
         # Even the right password (with a solved captcha) is refused while locked.
         response = login(client, user.id_number, PASSWORD, **captcha_answer(response))
-        assert response.status_code in (400, 423) and "锁定" in response.content.decode()
+        assert response.status_code in (400, 423)
+        assert "锁定" in response.content.decode()
         assert not client.session.get("_auth_user_id")
     with time_machine.travel(start + dt.timedelta(minutes=16), tick=False):
         fresh = Client()
         first = login(fresh, user.id_number, PASSWORD)
         assert first.status_code == 302
-    failures = AuditEntry.objects.filter(action="auth.login", result="failure", object_id=str(user.pk)).count()
+    failures = AuditEntry.objects.filter(
+        action="auth.login", result="failure", object_id=str(user.pk)
+    ).count()
     assert failures >= 5
+    lockout = AuditEntry.objects.filter(action="auth.lockout", object_id=str(user.pk)).first()
+    assert lockout is not None
+    assert lockout.result == "denied"
 
 
 def test_acc_04_every_sign_in_attempt_is_in_the_audit_trail_without_the_id_number(db):
@@ -99,9 +112,11 @@ def test_acc_04_every_sign_in_attempt_is_in_the_audit_trail_without_the_id_numbe
     login(Client(), user.id_number, PASSWORD)
     entries = list(AuditEntry.objects.filter(action="auth.login").order_by("seq"))
     assert [e.result for e in entries] == ["failure", "success"]
-    assert entries[1].actor_id == user.pk and entries[1].ip == "127.0.0.1"
+    assert entries[1].actor_id == user.pk
+    assert entries[1].ip == "127.0.0.1"
     for e in entries:
-        assert user.id_number not in repr(e.detail) and user.id_number not in e.actor_label
+        assert user.id_number not in repr(e.detail)
+        assert user.id_number not in e.actor_label
 
 
 def test_acc_03_an_initial_password_must_be_changed_before_anything_else(db):
@@ -110,27 +125,37 @@ def test_acc_03_an_initial_password_must_be_changed_before_anything_else(db):
     client = Client()
     assert login(client, user.id_number, initial_password_for(user.id_number)).status_code == 302
     response = client.get("/")
-    assert response.status_code == 302 and response.url == "/accounts/password/"
+    assert response.status_code == 302
+    assert response.url == "/accounts/password/"
     assert client.get("/accounts/profile/").url == "/accounts/password/"
     page = client.get("/accounts/password/")
     assert "初始密码" in page.content.decode()
     # A weak password is refused with the rule, and nothing changes.
     weak = client.post(
         "/accounts/password/",
-        {"old_password": initial_password_for(user.id_number), "new_password1": "abcdefgh", "new_password2": "abcdefgh"},
+        {
+            "old_password": initial_password_for(user.id_number),
+            "new_password1": "abcdefgh",
+            "new_password2": "abcdefgh",
+        },
     )
-    assert weak.status_code == 400 and "至少" in weak.content.decode()
+    assert weak.status_code == 400
+    assert "至少" in weak.content.decode()
     user.refresh_from_db()
     assert user.must_change_password
     done = client.post(
         "/accounts/password/",
-        {"old_password": initial_password_for(user.id_number), "new_password1": "New#Pass2026",
-         "new_password2": "New#Pass2026"},
+        {
+            "old_password": initial_password_for(user.id_number),
+            "new_password1": "New#Pass2026",
+            "new_password2": "New#Pass2026",
+        },
     )
     assert done.status_code == 302
     assert client.get("/").status_code == 200
     user.refresh_from_db()
-    assert not user.must_change_password and user.check_password("New#Pass2026")
+    assert not user.must_change_password
+    assert user.check_password("New#Pass2026")
 
 
 def test_acc_04_an_idle_session_expires(db, settings):
@@ -140,12 +165,15 @@ def test_acc_04_an_idle_session_expires(db, settings):
     with time_machine.travel(start, tick=False):
         login(client, user.id_number, PASSWORD)
         assert client.get("/").status_code == 200
-    with time_machine.travel(start + dt.timedelta(minutes=settings.SESSION_IDLE_TIMEOUT_MINUTES - 1), tick=False):
+    with time_machine.travel(
+        start + dt.timedelta(minutes=settings.SESSION_IDLE_TIMEOUT_MINUTES - 1), tick=False
+    ):
         assert client.get("/").status_code == 200  # activity keeps it alive
     later = start + dt.timedelta(minutes=2 * settings.SESSION_IDLE_TIMEOUT_MINUTES + 1)
     with time_machine.travel(later, tick=False):
         response = client.get("/")
-        assert response.status_code == 302 and response.url.startswith("/accounts/login/")
+        assert response.status_code == 302
+        assert response.url.startswith("/accounts/login/")
 
 
 def test_acc_05_a_new_login_ends_the_older_session_and_tells_it_why(db):
@@ -170,8 +198,11 @@ def test_acc_05_an_api_login_ends_the_browser_session_too(db):
     browser = Client()
     login(browser, user.id_number, PASSWORD)
     api = Client()
-    token = api.post("/api/v1/auth/login", {"username": user.id_number, "password": PASSWORD},
-                     content_type="application/json").json()["token"]
+    token = api.post(
+        "/api/v1/auth/login",
+        {"username": user.id_number, "password": PASSWORD},
+        content_type="application/json",
+    ).json()["token"]
     assert browser.get("/").status_code == 302
     # ... and a later browser login ends the token.
     login(browser, user.id_number, PASSWORD)
@@ -199,12 +230,14 @@ def test_nat_07_operators_and_regulators_need_a_second_factor(world, role):
     client = Client()
     login(client, user.id_number, PASSWORD)
     response = client.get("/accounts/people/")
-    assert response.status_code == 302 and response.url == "/accounts/two-factor/"
+    assert response.status_code == 302
+    assert response.url == "/accounts/two-factor/"
     page = client.get("/accounts/two-factor/")
     assert b"<svg" in page.content  # QR code to scan
     device = TOTPDevice.objects.get(user=user, confirmed=False)
     bad = client.post("/accounts/two-factor/", {"otp_token": "000000"})
-    assert bad.status_code == 400 and "动态验证码不正确" in bad.content.decode()
+    assert bad.status_code == 400
+    assert "动态验证码不正确" in bad.content.decode()
     code = totp(device.bin_key, device.step, device.t0, device.digits, device.drift)
     assert client.post("/accounts/two-factor/", {"otp_token": f"{code:06d}"}).status_code == 302
     assert client.get("/accounts/people/").status_code == 200

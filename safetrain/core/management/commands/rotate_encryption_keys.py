@@ -42,7 +42,9 @@ class Command(BaseCommand):
                     for row in rows:
                         values = [rotate_token(v) if v else v for v in row[1:]]
                         sets = ", ".join(f"{qn(c)} = %s" for c in columns)
-                        cursor.execute(f"UPDATE {qn(table)} SET {sets} WHERE {qn(pk)} = %s", [*values, row[0]])
+                        cursor.execute(
+                            f"UPDATE {qn(table)} SET {sets} WHERE {qn(pk)} = %s", [*values, row[0]]
+                        )
                     rotated += len(rows)
                 if len(rows) < size:
                     break

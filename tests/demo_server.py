@@ -1,0 +1,93 @@
+"""The `make run` path as a fixture: a fresh SQLite database, `migrate`, `seed_demo`, and a real server process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def demo_env(workdir: Path) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_", "REDIS_", "CELERY_"))
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "SAFETRAIN_ENV_FILE": "/nonexistent",
+            "DATABASE_URL": f"sqlite:///{workdir / 'demo.sqlite3'}",
+            "MEDIA_ROOT": str(workdir / "media"),
+            "DEBUG": "true",
+            "SECRET_KEY": "demo-path-test-secret-key-0123456789abcdef",
+            "FIELD_ENCRYPTION_KEYS": "6oPNn1nwuQlN3jnuex50SuZcPvXSkEymXL8WzX6UfzU=",
+            "BLIND_INDEX_KEY": "demo-path-blind-index-key",
+            "REQUIRE_2FA_FOR_STAFF": "false",
+            "SECURE_COOKIES": "false",
+        }
+    )
+    return env
+
+
+def manage(env: dict[str, str], *args: str, timeout: int = 300) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class DemoServer:
+    url: str
+    accounts: list[dict[str, str]]
+    env: dict[str, str]
+    process: subprocess.Popen
+
+    def account(self, role: str) -> dict[str, str]:
+        return next(a for a in self.accounts if a["role"] == role)
+
+
+def start_demo_server(workdir: Path) -> DemoServer:
+    env = demo_env(workdir)
+    manage(env, "migrate", "--noinput")
+    accounts = json.loads(manage(env, "seed_demo", "--json"))
+    port = free_port()
+    log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return DemoServer(url, accounts, env, process)
+        except OSError:
+            time.sleep(0.3)
+    process.terminate()
+    raise AssertionError(f"demo server did not start; log:\n{(workdir / 'server.log').read_text()}")
