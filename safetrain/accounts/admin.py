@@ -1,8 +1,10 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from safetrain.accounts.models import Membership, User
 from safetrain.accounts.services import password_reset_to_initial
+from safetrain.records.services import audit_log
 
 
 class MembershipInline(admin.TabularInline):
@@ -62,6 +64,10 @@ class UserAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit_log(action="account.admin_update", obj=obj, detail={"fields": form.changed_data})
+
     def has_delete_permission(self, request, obj=None):
         return False
 
@@ -71,6 +77,10 @@ class UserAdmin(admin.ModelAdmin):
             password_reset_to_initial(user=user)
         messages.success(
             request,
-            _("%(n)d accounts reset; they must change the password at next sign-in.")
+            ngettext(
+                "%(n)d account reset; it must change the password at next sign-in.",
+                "%(n)d accounts reset; they must change the password at next sign-in.",
+                queryset.count(),
+            )
             % {"n": queryset.count()},
         )

@@ -148,6 +148,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     def sees_everything(self) -> bool:
         return self.is_superuser or self.has_role(Role.OPERATOR)
 
+    def has_perm(self, perm: str, obj: Any = None) -> bool:
+        # Operators run the admin (content, settings, customer service): every model permission, scoped data.
+        return (self.is_active and self.has_role(Role.OPERATOR)) or super().has_perm(perm, obj)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return (self.is_active and self.has_role(Role.OPERATOR)) or super().has_module_perms(app_label)
+
     def visible_organisations(self) -> models.QuerySet[Organisation]:
         return Organisation.objects.visible_to(self)
 

@@ -183,6 +183,9 @@ def membership_grant(*, user: User, organisation: Organisation, role: str) -> Me
     if user.primary_organisation_id is None:
         user.primary_organisation = organisation
         user.save(update_fields=["primary_organisation"])
+    if role == Role.OPERATOR and not user.is_staff:
+        user.is_staff = True  # operators work in the admin site
+        user.save(update_fields=["is_staff"])
     if created:
         audit_log(
             action="role.grant",
@@ -542,3 +545,26 @@ def totp_verify(*, user: User, token: str) -> TOTPDevice:
         raise DomainError("invalid_otp", _invalid_otp_message(), field="otp_token")
     audit_log(action="auth.2fa_verify", obj=user, actor=user)
     return device
+
+
+def auth_housekeeping() -> dict[str, int]:
+    """Drop expired browser sessions and captchas; mark their AuthSession records as ended by idleness.
+
+    The audit trail keeps the sign-in history; these tables only serve live sessions.
+    """
+    from django.contrib.sessions.models import Session
+
+    now = timezone.now()
+    expired_keys = list(
+        Session.objects.filter(expire_date__lt=now).values_list("session_key", flat=True)[:10000]
+    )
+    idle = AuthSession.objects.filter(
+        kind=SessionKind.WEB, ended_at__isnull=True, key_digest__in=[token_digest(k) for k in expired_keys]
+    ).update(ended_at=now, end_reason=SessionEndReason.IDLE)
+    idle_cutoff = now - dt.timedelta(minutes=settings.API_TOKEN_IDLE_MINUTES)
+    idle += AuthSession.objects.filter(
+        kind=SessionKind.API, ended_at__isnull=True, last_seen_at__lt=idle_cutoff
+    ).update(ended_at=now, end_reason=SessionEndReason.IDLE)
+    sessions, _deleted = Session.objects.filter(session_key__in=expired_keys).delete()
+    captchas, _deleted = CaptchaStore.objects.filter(expiration__lt=now).delete()
+    return {"sessions_deleted": sessions, "auth_sessions_ended": idle, "captchas_deleted": captchas}

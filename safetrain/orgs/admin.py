@@ -1,22 +1,16 @@
 from django.contrib import admin
 
+from safetrain.core.admin import ReadOnlyAdmin
 from safetrain.orgs.models import Organisation, Region
+from safetrain.orgs.services import organisation_create
+from safetrain.records.services import audit_log
 
 
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
+class RegionAdmin(ReadOnlyAdmin):
     list_display = ("code", "name", "level", "parent")
     list_filter = ("level",)
     search_fields = ("code", "name")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Organisation)
@@ -30,6 +24,34 @@ class OrganisationAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
+
+    def get_readonly_fields(self, request, obj=None):
+        # The tree position decides who sees what: it is set once, by the service.
+        return ("path", "kind", "parent") if obj else ("path",)
+
+    def save_model(self, request, obj, form, change):
+        """New organisations go through the service (tree path, checks, audit); edits are audited."""
+        if not change:
+            data = {f: form.cleaned_data.get(f) for f in form.cleaned_data}
+            created = organisation_create(
+                name=data["name"],
+                kind=data["kind"],
+                region=data["region"],
+                parent=data.get("parent"),
+                uscc=data.get("uscc") or "",
+                industry=data.get("industry") or "",
+                is_high_risk=data.get("is_high_risk"),
+                project_status=data.get("project_status") or "",
+                contact_name=data.get("contact_name") or "",
+                contact_phone=data.get("contact_phone") or "",
+                address=data.get("address") or "",
+            )
+            obj.pk, obj.path = created.pk, created.path
+            return
+        super().save_model(request, obj, form, change)
+        audit_log(
+            action="org.admin_update", obj=obj, organisation_id=obj.pk, detail={"fields": form.changed_data}
+        )
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from safetrain.core.admin import ReadOnlyAdmin
 from safetrain.records.models import AuditEntry
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     """Read-only: the trail is append-only for everybody, operators included (REC-04)."""
 
     list_display = ("seq", "at", "actor_label", "ip", "action", "object_type", "object_id", "result")
@@ -14,12 +15,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

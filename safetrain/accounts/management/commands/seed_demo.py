@@ -113,10 +113,6 @@ class Command(BaseCommand):
                 )
             else:
                 membership_grant(user=user, organisation=orgs[org_key], role=role)
-            if role == Role.OPERATOR and not user.is_staff:
-                user.is_staff = True
-                user.is_superuser = True
-                user.save(update_fields=["is_staff", "is_superuser"])
             accounts.append(
                 {
                     "key": key,
