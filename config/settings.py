@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "safetrain.records",
     "safetrain.orgs",
     "safetrain.accounts",
+    "safetrain.catalog",
+    "safetrain.learning",
 ]
 
 MIDDLEWARE = [
@@ -210,7 +212,7 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "safetrain" / "static"]
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
-MEDIA_URL = "/media/"
+MEDIA_URL = "/files/"
 S3_BUCKET = env.str("S3_BUCKET", default="")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -234,6 +236,12 @@ if S3_BUCKET:
             "querystring_expire": env.int("S3_URL_EXPIRE_SECONDS", default=300),
         },
     }
+
+# Uploads: videos are probed and transcoded (ffmpeg) into HLS renditions; materials are served to enrolled learners.
+VIDEO_MAX_UPLOAD_MB = env.int("VIDEO_MAX_UPLOAD_MB", default=2048)
+MATERIAL_MAX_UPLOAD_MB = env.int("MATERIAL_MAX_UPLOAD_MB", default=50)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads go to a temporary file, not memory
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # Customer service contacts shown on every page (UX-04).
 CUSTOMER_SERVICE_PHONE = env.str("CUSTOMER_SERVICE_PHONE", default="400-800-1234")

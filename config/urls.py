@@ -1,11 +1,10 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from config.api import api
 from safetrain.accounts.views import home_view, login_view
-from safetrain.core.views import healthz
+from safetrain.core.views import healthz, public_file
 
 admin.site.site_header = _("SafeTrain operations administration")
 admin.site.site_title = _("SafeTrain administration")
@@ -15,15 +14,15 @@ admin.site.login = login_view  # one sign-in page with lockout, captcha and two-
 urlpatterns = [
     path("", home_view, name="home"),
     path("healthz", healthz, name="healthz"),
+    # Uploaded files are never served from a public folder: only these public prefixes, the rest via views
+    # that check enrolment (videos, materials, documents).
+    path("files/<path:path>", public_file, name="public_file"),
     path("accounts/", include("safetrain.accounts.urls")),
     path("records/", include("safetrain.records.urls")),
+    path("catalog/", include("safetrain.catalog.urls")),
+    path("", include("safetrain.learning.urls")),
     path("api/v1/", api.urls),
     path("captcha/", include("captcha.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FILES = {
     "node_modules/htmx.org/dist/htmx.min.js": "htmx.min.js",
+    "node_modules/hls.js/dist/hls.min.js": "hls.min.js",
 }
 
 

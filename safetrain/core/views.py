@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import mimetypes
+import posixpath
+
 from django.core.cache import cache
+from django.core.files.storage import default_storage
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, JsonResponse
+
+# Uploads anyone may see: course covers and teacher photos. Everything else is served by checked views.
+PUBLIC_PREFIXES = ("covers/", "teachers/")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -21,3 +28,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
         status["cache"] = f"error: {exc.__class__.__name__}"
     ok = all(v == "ok" for v in status.values())
     return JsonResponse({"status": "ok" if ok else "degraded", **status}, status=200 if ok else 503)
+
+
+def public_file(request: HttpRequest, path: str) -> FileResponse:
+    clean = posixpath.normpath(path)
+    if clean.startswith(("..", "/")) or not clean.startswith(PUBLIC_PREFIXES) or not default_storage.exists(clean):
+        raise Http404
+    response = FileResponse(default_storage.open(clean, "rb"), content_type=mimetypes.guess_type(clean)[0])
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

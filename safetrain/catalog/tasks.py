@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from safetrain.catalog.services import video_transcode
+
+
+@shared_task(name="catalog.transcode_video", acks_late=True, time_limit=4 * 3600)
+def transcode_video(video_id: int) -> str:
+    return video_transcode(video_id=video_id).status

@@ -1,0 +1,80 @@
+"""Operator pages: video upload with transcoding progress, the course review cycle, low-rated courses."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from safetrain.catalog.models import Video
+from safetrain.catalog.selectors import course_review_states, low_rated_courses, unmapped_job_codes
+from safetrain.catalog.services import video_retry, video_upload
+from safetrain.core.errors import DomainError
+
+
+def operator_required(view):
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.sees_everything():
+            return render(request, "core/forbidden.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class VideoUploadForm(forms.Form):
+    title = forms.CharField(label=gettext_lazy("Title"), max_length=200, required=False)
+    file = forms.FileField(label=gettext_lazy("Video file"))
+
+
+@operator_required
+def videos_view(request: HttpRequest) -> HttpResponse:
+    form = VideoUploadForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                video = video_upload(file=form.cleaned_data["file"], title=form.cleaned_data["title"],
+                                     uploaded_by=request.user)
+            except DomainError as exc:
+                form.add_error("file", exc.message)
+                status = 400
+            else:
+                messages.success(request, _("“%(t)s” was uploaded and is being transcoded.") % {"t": video.title})
+                return redirect("catalog:videos")
+        else:
+            status = 400
+    videos = Video.objects.select_related("uploaded_by")[:100]
+    return render(request, "catalog/videos.html", {"form": form, "videos": videos}, status=status)
+
+
+@operator_required
+def video_status_view(request: HttpRequest, video_id: int) -> HttpResponse:
+    """The htmx-polled row of one video: status, progress, error."""
+    video = get_object_or_404(Video, pk=video_id)
+    return render(request, "catalog/_video_row.html", {"video": video})
+
+
+@operator_required
+@require_POST
+def video_retry_view(request: HttpRequest, video_id: int) -> HttpResponse:
+    try:
+        video_retry(video=get_object_or_404(Video, pk=video_id))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("catalog:videos")
+
+
+@operator_required
+def review_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "catalog/review.html", {
+        "states": course_review_states(), "low_rated": low_rated_courses(), "unmapped": unmapped_job_codes(),
+    })

@@ -1,0 +1,34 @@
+"""`manage.py seed_demo [--json]`: the whole demo (accounts, catalogue with transcoded videos, enrolments)."""
+
+from __future__ import annotations
+
+import json
+
+from django.core.management.base import BaseCommand
+
+from safetrain.accounts.demo import seed_accounts
+from safetrain.catalog.demo import seed_catalogue
+from safetrain.learning.demo import seed_enrolments
+
+
+class Command(BaseCommand):
+    help = "Load the demo: regions, organisations, accounts, courses with real HLS videos, programmes, enrolments."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--json", action="store_true", help="print the accounts as a JSON list")
+
+    def handle(self, *args, **options) -> None:
+        accounts = seed_accounts()
+        catalogue = seed_catalogue()
+        seed_enrolments(accounts, catalogue)
+        rows = accounts.accounts
+        if options["json"]:
+            keys = ("role", "username", "password", "organisation")
+            self.stdout.write(json.dumps([{k: a[k] for k in keys} for a in rows], ensure_ascii=False, indent=1))
+            return
+        self.stdout.write(self.style.SUCCESS("Demo accounts (sign in at http://127.0.0.1:8000/accounts/login/):"))
+        for a in rows:
+            self.stdout.write(f"  {a['role']:<18} {a['username']}  {a['password']:<10} {a['organisation']}  {a['name']}")
+        self.stdout.write("Learners start with the initial password (last 6 ID characters) and must change it.")
+        self.stdout.write(f"Courses: {', '.join(sorted(catalogue.courses))}; programmes: "
+                          f"{', '.join(sorted(catalogue.programmes))}.")

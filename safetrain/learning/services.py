@@ -1,0 +1,42 @@
+"""Enrolment writes (LRN-07 groundwork; the crediting engine arrives with LRN-01..05)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from safetrain.catalog.models import JobType, Programme
+from safetrain.core.errors import DomainError
+from safetrain.learning.models import Enrolment
+from safetrain.orgs.models import Organisation
+from safetrain.records.services import audit_log
+
+
+@transaction.atomic
+def enrolment_create(
+    *,
+    learner: Any,
+    programme: Programme,
+    organisation: Organisation | None = None,
+    job_type: JobType | None = None,
+    opened_on: dt.date | None = None,
+) -> Enrolment:
+    """Enrol a learner; the deadline follows the programme's rule (fixed date or N days after opening)."""
+    if not programme.is_published:
+        raise DomainError("programme_not_published", _("The programme %(p)s is not open for enrolment.")
+                          % {"p": programme.name})
+    if Enrolment.objects.filter(learner=learner, programme=programme).exists():
+        raise DomainError("already_enrolled", _("%(name)s is already enrolled in %(p)s.")
+                          % {"name": learner.masked_name, "p": programme.name})
+    opened_on = opened_on or timezone.localdate()
+    enrolment = Enrolment.objects.create(
+        learner=learner, programme=programme, organisation=organisation or learner.primary_organisation,
+        job_type=job_type, opened_on=opened_on, deadline=programme.deadline_for(opened_on),
+    )
+    audit_log(action="enrolment.create", obj=enrolment,
+              organisation_id=enrolment.organisation_id, detail={"programme": programme.pk, "learner": learner.pk})
+    return enrolment

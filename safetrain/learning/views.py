@@ -1,0 +1,156 @@
+"""Learner-facing pages: catalogue, course page, lesson player, my programmes; media served only to the enrolled."""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from safetrain.catalog.models import ConstructionCategory, Course, CourseMaterial, CourseStatus, Lesson, Video
+from safetrain.catalog.search import search
+from safetrain.catalog.selectors import course_outline, rating_summary
+from safetrain.catalog.services import question_ask, rating_set
+from safetrain.core.errors import DomainError
+from safetrain.learning.selectors import (
+    can_open_course_media,
+    can_open_video,
+    course_enrolment,
+    my_programmes,
+)
+
+
+@login_required
+def my_programmes_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "learning/my_programmes.html", {"cards": my_programmes(request.user)})
+
+
+@login_required
+def catalogue_view(request: HttpRequest) -> HttpResponse:
+    courses = Course.objects.published().with_rating().prefetch_related("teachers")
+    query = request.GET.get("q", "")
+    category = request.GET.get("category", "")
+    kind = request.GET.get("kind", "")
+    if category in ConstructionCategory.values:
+        courses = courses.filter(construction_category=category)
+    if kind == "public":
+        courses = courses.filter(is_public=True)
+    elif kind == "professional":
+        courses = courses.filter(is_public=False)
+    courses = search(courses, query)
+    page = Paginator(courses.order_by("code"), 20).get_page(request.GET.get("page"))
+    return render(request, "learning/catalogue.html", {
+        "page": page, "q": query, "category": category, "kind": kind, "categories": ConstructionCategory.choices,
+    })
+
+
+def _published_course(code: str, user) -> Course:
+    course = get_object_or_404(Course, code=code)
+    if course.status != CourseStatus.PUBLISHED and not user.sees_everything():
+        raise Http404
+    return course
+
+
+@login_required
+def course_view(request: HttpRequest, code: str) -> HttpResponse:
+    course = _published_course(code, request.user)
+    enrolled = can_open_course_media(request.user, course)
+    return render(request, "learning/course.html", {
+        "course": course,
+        "outline": course_outline(course),
+        "enrolled": enrolled,
+        "enrolment": course_enrolment(request.user, course),
+        "rating": rating_summary(course),
+        "my_rating": course.ratings.filter(learner=request.user).first(),
+        "questions": course.questions.select_related("asker").order_by("-created_at")[:50],
+        "materials": course.materials.all() if enrolled else [],
+    })
+
+
+@login_required
+@require_POST
+def course_rate_view(request: HttpRequest, code: str) -> HttpResponse:
+    course = _published_course(code, request.user)
+    if course_enrolment(request.user, course) is None:
+        return HttpResponseForbidden(_("Only learners enrolled in this course can rate it."))
+    try:
+        stars = int(request.POST.get("stars", "0"))
+        rating_set(course=course, learner=request.user, stars=stars, comment=request.POST.get("comment", ""))
+    except (ValueError, DomainError) as exc:
+        messages.error(request, exc.message if isinstance(exc, DomainError) else _("Rate the course with 1 to 5 stars."))
+    else:
+        messages.success(request, _("Thank you for rating the course."))
+    return redirect("learning:course", code=course.code)
+
+
+@login_required
+@require_POST
+def course_ask_view(request: HttpRequest, code: str) -> HttpResponse:
+    course = _published_course(code, request.user)
+    if course_enrolment(request.user, course) is None:
+        return HttpResponseForbidden(_("Only learners enrolled in this course can ask questions."))
+    try:
+        question_ask(course=course, asker=request.user, text=request.POST.get("text", ""))
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Your question was sent; a teacher will answer it here."))
+    return redirect("learning:course", code=course.code)
+
+
+@login_required
+def lesson_view(request: HttpRequest, code: str, lesson_id: int) -> HttpResponse:
+    course = _published_course(code, request.user)
+    lesson = get_object_or_404(Lesson.objects.select_related("video", "chapter"), pk=lesson_id, chapter__course=course)
+    if not can_open_course_media(request.user, course):
+        return render(request, "learning/not_enrolled.html", {"course": course}, status=403)
+    return render(request, "learning/lesson.html", {"course": course, "lesson": lesson, "outline": course_outline(course)})
+
+
+@login_required
+def material_view(request: HttpRequest, code: str, material_id: int) -> HttpResponse:
+    course = _published_course(code, request.user)
+    material = get_object_or_404(CourseMaterial, pk=material_id, course=course)
+    if not can_open_course_media(request.user, course):
+        return HttpResponseForbidden(_("Course materials are for learners enrolled in the course."))
+    return FileResponse(material.file.open("rb"), as_attachment=True, filename=material.file.name.rsplit("/", 1)[-1])
+
+
+@login_required
+def lesson_document_view(request: HttpRequest, code: str, lesson_id: int) -> HttpResponse:
+    course = _published_course(code, request.user)
+    lesson = get_object_or_404(Lesson, pk=lesson_id, chapter__course=course, kind="document")
+    if not can_open_course_media(request.user, course):
+        return HttpResponseForbidden(_("Course materials are for learners enrolled in the course."))
+    return FileResponse(lesson.document.open("rb"), filename=lesson.document.name.rsplit("/", 1)[-1])
+
+
+def video_media_view(request: HttpRequest, video_uuid: str, path: str) -> HttpResponse:
+    """HLS playlists and segments, from the storage backend, for enrolled learners only (CAT-05).
+
+    Playlists are always streamed from here, so the relative segment URIs in them come back here too; segments on
+    S3-compatible storage are redirected to a signed URL that expires within minutes.
+    """
+    video = get_object_or_404(Video, uuid=video_uuid, status="ready")
+    if not can_open_video(request.user, video):
+        return HttpResponseForbidden(_("Videos are for signed-in learners enrolled in the course."))
+    clean = posixpath.normpath(path)
+    if clean.startswith(("..", "/")) or not clean.endswith((".m3u8", ".ts", ".jpg")):
+        raise Http404
+    name = f"{video.hls_prefix}/{clean}"
+    if not default_storage.exists(name):
+        raise Http404
+    if clean.endswith(".ts") and not hasattr(default_storage, "path"):
+        return redirect(default_storage.url(name))
+    content_type = "application/vnd.apple.mpegurl" if clean.endswith(".m3u8") else (
+        mimetypes.guess_type(clean)[0] or "application/octet-stream")
+    response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
+    response["Cache-Control"] = "private, max-age=300"
+    return response
