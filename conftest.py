@@ -164,3 +164,12 @@ def api_client():
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Counters kept in the cache (sign-in failures per address, access checks) never leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -7,7 +7,7 @@ never a 500 for bad input.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -50,6 +50,11 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
         },
         status=422,
     )
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return api.create_response(request, {"code": "not_found", "message": _("Not found.")}, status=404)
 
 
 @api.exception_handler(AuthenticationError)

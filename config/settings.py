@@ -106,7 +106,8 @@ VAR_DIR.mkdir(exist_ok=True)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'safetrain.sqlite3'}")}
 DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+    # IMMEDIATE: writers take the lock at BEGIN, so concurrent requests wait instead of failing mid-transaction.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache and Celery: Redis when REDIS_URL is set; otherwise local memory and eager tasks.
@@ -174,6 +175,7 @@ AXES_LOCKOUT_CALLABLE = "safetrain.accounts.views.lockout_response"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 CAPTCHA_AFTER_FAILURES = env.int("CAPTCHA_AFTER_FAILURES", default=3)
+CAPTCHA_AFTER_IP_FAILURES = env.int("CAPTCHA_AFTER_IP_FAILURES", default=10)
 CAPTCHA_IMAGE_SIZE = (120, 40)
 CAPTCHA_LENGTH = 4
 CAPTCHA_CHALLENGE_FUNCT = "captcha.helpers.random_char_challenge"
@@ -261,6 +263,7 @@ LOGGING = {
 
 # django-axes keeps request data of failed logins: mask everything personal.
 AXES_SENSITIVE_PARAMETERS = [
+    "next",
     "username",
     "ip_address",
     "id_number",

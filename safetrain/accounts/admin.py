@@ -8,9 +8,21 @@ from safetrain.records.services import audit_log
 
 
 class MembershipInline(admin.TabularInline):
+    """Shown, never edited here: roles change through the services (checks and audit)."""
+
     model = Membership
     extra = 0
-    raw_id_fields = ("organisation",)
+    fields = ("organisation", "role", "is_active", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(User)

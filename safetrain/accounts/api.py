@@ -6,6 +6,8 @@ import datetime as dt
 
 from captcha.helpers import captcha_image_url
 from captcha.models import CaptchaStore
+from django.contrib.auth import logout as django_logout
+from django.contrib.auth import update_session_auth_hash
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
@@ -15,12 +17,14 @@ from safetrain.accounts.selectors import people_search
 from safetrain.accounts.services import (
     api_token_issue,
     auth_session_end,
+    auth_session_rekey,
     login_authenticate,
     password_change,
     totp_verify,
     two_factor_required,
 )
 from safetrain.core.errors import DomainError
+from safetrain.records.services import audit_log
 
 router = Router(tags=["accounts"])
 
@@ -163,24 +167,35 @@ def login(request: HttpRequest, payload: LoginIn):
     )
 
 
-@router.post("/auth/logout", response=OkOut, summary="End this token's session")
+@router.post("/auth/logout", response=OkOut, summary="End this token's (or browser's) session")
 def logout(request: HttpRequest):
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        auth_session_end(secret=header.split(" ", 1)[1].strip(), reason="logout")
+    token = _bearer(request)
+    if token:
+        auth_session_end(secret=token, reason="logout")
+        audit_log(action="auth.logout", obj=request.auth, actor=request.auth, detail={"channel": "api"})
+    else:
+        django_logout(request)  # ends the AuthSession and audits through the user_logged_out receiver
     return OkOut()
+
+
+def _bearer(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header.split(" ", 1)[1].strip() if header.lower().startswith("bearer ") else None
 
 
 @router.put("/auth/password", response={200: OkOut, 400: ErrorOut}, summary="Change the password")
 def change_password(request: HttpRequest, payload: PasswordIn):
-    header = request.headers.get("Authorization", "")
-    token = header.split(" ", 1)[1].strip() if header.lower().startswith("bearer ") else None
+    token = _bearer(request)
+    old_key = request.session.session_key or ""
     password_change(
         user=request.auth,
         old_password=payload.old_password,
         new_password=payload.new_password,
-        keep_secret=token or request.session.session_key,
+        keep_secret=token or old_key,
     )
+    if not token:  # a browser session stays signed in under its new key
+        update_session_auth_hash(request, request.auth)
+        auth_session_rekey(old_secret=old_key, new_secret=request.session.session_key or "")
     return OkOut()
 
 
@@ -193,12 +208,26 @@ def me(request: HttpRequest):
 def learners(
     request: HttpRequest,
     organisation_id: int | None = None,
-    id_number: str = "",
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
 ):
-    people = people_search(viewer=request.auth, organisation_id=organisation_id, id_number=id_number)
+    people = people_search(viewer=request.auth, organisation_id=organisation_id)
     return [person_out(u) for u in people[offset : offset + limit]]
+
+
+class PeopleSearchIn(Schema):
+    id_number: str = Field(..., min_length=1, max_length=20)
+    organisation_id: int | None = None
+
+
+@router.post(
+    "/learners/search", response=list[PersonOut], summary="Find people by ID number (scoped; in the body)"
+)
+def learners_search(request: HttpRequest, payload: PeopleSearchIn):
+    people = people_search(
+        viewer=request.auth, organisation_id=payload.organisation_id, id_number=payload.id_number
+    )
+    return [person_out(u) for u in people[:50]]
 
 
 @router.get("/learners/{user_id}", response={200: PersonOut, 404: ErrorOut}, summary="One person (scoped)")

@@ -20,9 +20,11 @@ from safetrain.accounts.services import (
     auth_session_end,
     auth_session_for,
     auth_session_touch,
+    password_expired,
     session_end_message,
+    two_factor_required,
 )
-from safetrain.core.errors import DomainError
+from safetrain.core.errors import DomainError, PermissionDenied
 
 # Endpoints a user with the initial password may still call.
 ALLOWED_BEFORE_PASSWORD_CHANGE = ("/api/v1/me", "/api/v1/auth/password", "/api/v1/auth/logout")
@@ -37,7 +39,9 @@ class MustChangePassword(DomainError):
 
 
 def _ready(request: HttpRequest, user: Any) -> Any:
-    if user.must_change_password and not request.path.startswith(ALLOWED_BEFORE_PASSWORD_CHANGE):
+    if (user.must_change_password or password_expired(user)) and not request.path.startswith(
+        ALLOWED_BEFORE_PASSWORD_CHANGE
+    ):
         raise MustChangePassword(
             "must_change_password",
             _("Please change your initial password first (PUT /api/v1/auth/password)."),
@@ -74,9 +78,12 @@ class BrowserSession(APIKeyCookie):
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            return _ready(request, user)
-        return None
+        if user is None or not user.is_authenticated:
+            return None
+        if two_factor_required(user) and not user.is_verified():
+            # The browser session passed the password only: the API is closed until the second factor.
+            raise PermissionDenied("two_factor_required", _("Complete two-factor sign-in first."))
+        return _ready(request, user)
 
 
 api_auth = [BearerToken(), BrowserSession()]

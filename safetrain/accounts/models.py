@@ -124,6 +124,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_short_name(self) -> str:
         return self.name
 
+    @property
+    def audit_organisation_id(self) -> int | None:
+        return self.primary_organisation_id
+
     def audit_label(self) -> str:
         return f"{self.masked_name} {self.masked_id_number}"
 

@@ -9,7 +9,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from safetrain.accounts.models import SessionEndReason, SessionKind, User, id_index_of
-from safetrain.accounts.services import auth_session_end, auth_session_start
+from safetrain.accounts.services import auth_session_end, auth_session_start, two_factor_required
 from safetrain.records.services import audit_log
 
 
@@ -18,8 +18,13 @@ def on_logged_in(sender: Any, request: Any, user: User, **kwargs: Any) -> None:
     if request is not None and hasattr(request, "session"):
         if request.session.session_key is None:
             request.session.save()
+        # Staff with a second factor end their other sessions only once it is verified (two_factor_view).
         auth_session_start(
-            user=user, kind=SessionKind.WEB, secret=request.session.session_key, request=request
+            user=user,
+            kind=SessionKind.WEB,
+            secret=request.session.session_key,
+            request=request,
+            end_others=not two_factor_required(user),
         )
     audit_log(action="auth.login", actor=user, obj=user, request=request, detail={"channel": "web"})
 
@@ -36,7 +41,7 @@ def on_logged_out(sender: Any, request: Any, user: User | None, **kwargs: Any) -
 def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
     raw = str(credentials.get("username") or "").strip().upper()
     index = id_index_of(raw) if raw else ""
-    target = User.objects.filter(id_index=index).first() if index else None
+    target = User.objects.by_login(raw).first() if raw else None
     audit_log(
         action="auth.login",
         result="failure",

@@ -7,10 +7,12 @@ import secrets
 from dataclasses import dataclass
 
 from axes.handlers.proxy import AxesProxyHandler
+from axes.utils import reset as axes_reset
 from captcha.models import CaptchaStore
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
@@ -22,6 +24,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from safetrain.accounts.identity import IdType, initial_password_for, parse_identity
 from safetrain.accounts.models import (
+    TWO_FACTOR_ROLES,
     AuthSession,
     Membership,
     PasswordHistory,
@@ -113,6 +116,13 @@ def user_create(
         )
     if organisation is not None:
         _check_role_fits(role, organisation)
+    if not password and role in TWO_FACTOR_ROLES:
+        # Anyone who knows the ID number would know an initial password and could enrol their own second factor.
+        raise DomainError(
+            "staff_password_required",
+            _("Operator and regulator accounts need a strong password set at creation."),
+            field="password",
+        )
     user = User(
         id_type=identity.id_type,
         id_number=identity.number,
@@ -175,6 +185,12 @@ def _check_role_fits(role: str, organisation: Organisation) -> None:
 @transaction.atomic
 def membership_grant(*, user: User, organisation: Organisation, role: str) -> Membership:
     _check_role_fits(role, organisation)
+    if role in TWO_FACTOR_ROLES and user.must_change_password:
+        raise DomainError(
+            "staff_password_required",
+            _("Operator and regulator accounts need a strong password set at creation."),
+            field="password",
+        )
     membership, created = Membership.objects.get_or_create(user=user, organisation=organisation, role=role)
     if not membership.is_active:
         membership.is_active = True
@@ -328,6 +344,39 @@ def captcha_check(*, key: str, value: str) -> bool:
     return store.response == value.strip().lower()
 
 
+def _ip_key(request: HttpRequest) -> str:
+    return f"login-ip-failures:{client_ip(request)}"
+
+
+def ip_failures(request: HttpRequest) -> int:
+    """Failed sign-ins from this address in the lockout window: many accounts tried from one address get a
+    captcha too (never a lockout: a building site's workers share one address)."""
+    return int(cache.get(_ip_key(request)) or 0)
+
+
+def ip_failure_count(request: HttpRequest) -> None:
+    key = _ip_key(request)
+    timeout = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    if not cache.add(key, 1, timeout):
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, timeout)
+
+
+def _audit_refused(request: HttpRequest, username: str, reason: str) -> None:
+    target = User.objects.by_login(username).only("pk", "primary_organisation_id").first()
+    audit_log(
+        action="auth.login",
+        result="denied",
+        object_type="accounts.user" if target else "",
+        object_id=target.pk if target else "",
+        organisation_id=target.primary_organisation_id if target else None,
+        request=request,
+        detail={"reason": reason, "username_ref": id_index_of(username)[:12]},
+    )
+
+
 def lockout_message() -> str:
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     return ngettext(
@@ -356,8 +405,12 @@ def login_authenticate(
         )
     state = login_state(request=request, username=username)
     if state.locked:
+        _audit_refused(request, username, "locked")
         raise DomainError("account_locked", lockout_message(), captcha_required=True)
-    if state.captcha_required and not captcha_check(key=captcha_key, value=captcha_value):
+    if (
+        state.captcha_required or ip_failures(request) >= settings.CAPTCHA_AFTER_IP_FAILURES
+    ) and not captcha_check(key=captcha_key, value=captcha_value):
+        _audit_refused(request, username, "captcha_missing" if not captcha_value else "captcha_wrong")
         raise DomainError(
             "captcha_required" if not captcha_value else "captcha_invalid",
             _("Please enter the characters shown in the captcha image.")
@@ -368,6 +421,7 @@ def login_authenticate(
         )
     user = authenticate(request, username=username, password=password)
     if user is None:
+        ip_failure_count(request)
         state = login_state(request=request, username=username)
         if state.locked or getattr(request, "axes_locked_out", False):
             raise DomainError("account_locked", lockout_message(), captcha_required=True)
@@ -393,13 +447,22 @@ def login_authenticate(
 
 @transaction.atomic
 def auth_session_start(
-    *, user: User, kind: str, secret: str, request: HttpRequest | None = None
+    *, user: User, kind: str, secret: str, request: HttpRequest | None = None, end_others: bool = True
 ) -> AuthSession:
-    """Record a new signed-in session and end every other open one of the user (they are told why)."""
-    others = list(
-        AuthSession.objects.select_for_update()
-        .filter(user=user, ended_at__isnull=True)
-        .exclude(key_digest=token_digest(secret))
+    """Record a new signed-in session and end every other open one of the user (they are told why).
+
+    `end_others=False` for a sign-in still waiting for its second factor: a password alone must not be able to
+    sign a staff member out elsewhere; the verified second factor calls this again with the default.
+    """
+    User.objects.select_for_update().filter(pk=user.pk).first()  # concurrent sign-ins of one user serialise
+    others = (
+        []
+        if not end_others
+        else list(
+            AuthSession.objects.select_for_update()
+            .filter(user=user, ended_at__isnull=True)
+            .exclude(key_digest=token_digest(secret))
+        )
     )
     now = timezone.now()
     for other in others:
@@ -485,6 +548,8 @@ def api_token_issue(*, user: User, request: HttpRequest | None = None) -> str:
     """A bearer token for the player and machine clients; only its digest is stored."""
     token = secrets.token_urlsafe(32)
     auth_session_start(user=user, kind=SessionKind.API, secret=token, request=request)
+    # A successful sign-in clears the failure count, as django-axes does for browser sign-ins.
+    axes_reset(username=user.id_index)
     audit_log(action="auth.token_issue", obj=user, actor=user, request=request)
     return token
 

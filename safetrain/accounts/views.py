@@ -21,9 +21,11 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from safetrain.accounts.forms import LoginForm, OtpForm, PasswordChangeForm, PeopleFilterForm, ProfileForm
+from safetrain.accounts.models import SessionKind
 from safetrain.accounts.selectors import people_search
 from safetrain.accounts.services import (
     auth_session_rekey,
+    auth_session_start,
     lockout_message,
     login_authenticate,
     password_change,
@@ -162,6 +164,10 @@ def two_factor_view(request: HttpRequest) -> HttpResponse:
             form.add_error("otp_token", exc.message)
         else:
             otp_login(request, device)
+            # Now the sign-in is complete: it becomes the one active session (ACC-05).
+            auth_session_start(
+                user=request.user, kind=SessionKind.WEB, secret=request.session.session_key, request=request
+            )
             return redirect("home")
     context: dict[str, Any] = {"form": form, "setup": setup}
     if setup:
@@ -215,7 +221,10 @@ def people_view(request: HttpRequest) -> HttpResponse:
     """People in the viewer's scope (its organisation subtree or region subtree)."""
     if not _sees_people(request.user):
         return render(request, "core/forbidden.html", status=403)
-    form = PeopleFilterForm(request.GET or None)
+    # The organisation filter travels in the URL; an ID number only in a POST body (no logs, no history).
+    form = PeopleFilterForm(
+        {**request.GET.dict(), **request.POST.dict()} if request.GET or request.POST else None
+    )
     filters = form.cleaned_data if form.is_valid() else {}
     people = people_search(
         viewer=request.user,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.core.files import File
 from django.core.files.base import ContentFile
+from django.utils import timezone
 
 from safetrain.catalog import transcode
 from safetrain.catalog.models import (
@@ -85,39 +86,89 @@ def _minutes(*courses: Course) -> int:
 def seed_catalogue() -> DemoCatalogue:
     videos = {key: _video(title, pattern, tone, seconds) for key, title, pattern, tone, seconds in CLIPS}
     teacher, _ = Teacher.objects.get_or_create(
-        name="张建安", defaults={"title": "高级工程师", "qualifications": "注册安全工程师；建筑施工安全专家",
-                              "introduction": "从事建筑施工安全管理二十年，主讲施工现场通用安全知识。"})
+        name="张建安",
+        defaults={
+            "title": "高级工程师",
+            "qualifications": "注册安全工程师；建筑施工安全专家",
+            "introduction": "从事建筑施工安全管理二十年，主讲施工现场通用安全知识。",
+        },
+    )
     lawyer, _ = Teacher.objects.get_or_create(
-        name="李法明", defaults={"title": "安全生产法律顾问", "qualifications": "律师执业证",
-                              "introduction": "长期为企业提供安全生产法律法规培训。"})
+        name="李法明",
+        defaults={
+            "title": "安全生产法律顾问",
+            "qualifications": "律师执业证",
+            "introduction": "长期为企业提供安全生产法律法规培训。",
+        },
+    )
     rebar = JobType.objects.get(code="GJ")
     carpenter = JobType.objects.get(code="MG")
-    general = _course("SZ-GEN", "上岗前通用安全常识", "施工现场安全常识：三宝四口五临边、安全帽与安全带的正确使用、临时用电。",
-                      [("安全帽、安全带与个人防护", videos["general"]), ("临时用电与防火", videos["cases"])],
-                      is_public=True, construction_category=ConstructionCategory.GENERAL, teachers=[teacher])
+    general = _course(
+        "SZ-GEN",
+        "上岗前通用安全常识",
+        "施工现场安全常识：三宝四口五临边、安全帽与安全带的正确使用、临时用电。",
+        [("安全帽、安全带与个人防护", videos["general"]), ("临时用电与防火", videos["cases"])],
+        is_public=True,
+        construction_category=ConstructionCategory.GENERAL,
+        teachers=[teacher],
+    )
     if not general.materials.exists():
-        material_add(course=general, title="导学资料（施工现场安全须知）",
-                     file=ContentFile("施工现场安全须知：进入现场必须正确佩戴安全帽……\n".encode(), name="guide.txt"))
-    rebar_course = _course("SZ-GJ", "钢筋工典型事故案例", "钢筋加工与绑扎作业中的物体打击、机械伤害案例分析。",
-                           [("钢筋加工机械伤害案例", videos["cases"])],
-                           construction_category=ConstructionCategory.JOB_TYPE_CASES, job_types=[rebar],
-                           teachers=[teacher])
-    _course("SZ-MG", "木工典型事故案例", "模板支撑体系坍塌与高处坠落案例分析。",
-            [("模板坍塌案例", videos["cases"])],
-            construction_category=ConstructionCategory.JOB_TYPE_CASES, job_types=[carpenter], teachers=[teacher])
-    _course("SZ-WD", "危险性较大工程典型事故案例", "深基坑、高支模、起重吊装等危大工程事故案例（只学不考）。",
-            [("深基坑坍塌案例", videos["cases"])], construction_category=ConstructionCategory.HAZARDOUS_WORKS,
-            teachers=[teacher])
-    principal = _course("GZ-PRI", "主要负责人安全生产知识和管理能力",
-                        "《安全生产法》规定的主要负责人职责、安全生产责任制、隐患排查治理与应急管理。",
-                        [("安全生产法与主要负责人职责", videos["law"]), ("隐患排查治理", videos["general"])],
-                        is_public=True, teachers=[lawyer])
+        material_add(
+            course=general,
+            title="导学资料（施工现场安全须知）",
+            file=ContentFile("施工现场安全须知：进入现场必须正确佩戴安全帽……\n".encode(), name="guide.txt"),
+        )
+    rebar_course = _course(
+        "SZ-GJ",
+        "钢筋工典型事故案例",
+        "钢筋加工与绑扎作业中的物体打击、机械伤害案例分析。",
+        [("钢筋加工机械伤害案例", videos["cases"])],
+        construction_category=ConstructionCategory.JOB_TYPE_CASES,
+        job_types=[rebar],
+        teachers=[teacher],
+    )
+    _course(
+        "SZ-MG",
+        "木工典型事故案例",
+        "模板支撑体系坍塌与高处坠落案例分析。",
+        [("模板坍塌案例", videos["cases"])],
+        construction_category=ConstructionCategory.JOB_TYPE_CASES,
+        job_types=[carpenter],
+        teachers=[teacher],
+    )
+    _course(
+        "SZ-WD",
+        "危险性较大工程典型事故案例",
+        "深基坑、高支模、起重吊装等危大工程事故案例（只学不考）。",
+        [("深基坑坍塌案例", videos["cases"])],
+        construction_category=ConstructionCategory.HAZARDOUS_WORKS,
+        teachers=[teacher],
+    )
+    principal = _course(
+        "GZ-PRI",
+        "主要负责人安全生产知识和管理能力",
+        "《安全生产法》规定的主要负责人职责、安全生产责任制、隐患排查治理与应急管理。",
+        [("安全生产法与主要负责人职责", videos["law"]), ("隐患排查治理", videos["general"])],
+        is_public=True,
+        teachers=[lawyer],
+    )
     if not principal.legal_bases.exists():
-        law = legal_basis_add(course=principal, title="中华人民共和国安全生产法", kind=LegalBasisKind.LAW,
-                              effective_date=dt.date(2002, 11, 1), document_no="主席令第88号")
+        law = legal_basis_add(
+            course=principal,
+            title="中华人民共和国安全生产法",
+            kind=LegalBasisKind.LAW,
+            effective_date=dt.date(2002, 11, 1),
+            document_no="主席令第88号",
+        )
         legal_basis_changed(basis=law, changed_on=dt.date(2021, 9, 1))
-    tianjin = _course("TJ-CE", "建设工程安全生产法规标准", "建设法规与安全标准解读（继续教育公共课）。",
-                      [("建设工程安全生产管理条例解读", videos["law"])], is_public=True, teachers=[lawyer])
+    tianjin = _course(
+        "TJ-CE",
+        "建设工程安全生产法规标准",
+        "建设法规与安全标准解读（继续教育公共课）。",
+        [("建设工程安全生产管理条例解读", videos["law"])],
+        is_public=True,
+        teachers=[lawyer],
+    )
 
     profiles = {p.code: p for p in RegionProfile.objects.all()}
     programmes: dict[str, Programme] = {}
@@ -133,15 +184,40 @@ def seed_catalogue() -> DemoCatalogue:
         programmes[code] = programme_publish(programme=created)
         return created
 
-    programme("sz-construction-worker", [general], name="深圳市建筑施工人员安全教育培训",
-              profile=profiles["shenzhen_construction"], kind="initial", audience="construction_worker",
-              required_minutes=_minutes(general, rebar_course), required_public_minutes=_minutes(general),
-              includes_job_type_course=True)
-    programme("gz-principal-initial-32h", [principal], name="广州市非高危行业主要负责人和安全生产管理人员初次培训（32学时）",
-              profile=profiles["guangdong_online"], kind="initial", audience="principal_safety_manager",
-              industry="other", high_risk=False, deadline_kind=DeadlineKind.AFTER_OPENING, deadline_days=30)
-    programme("tj-ce-16h", [tianjin], name="天津市建设系统继续教育（16学时）", profile=profiles["tianjin_ce"],
-              kind="continuing", audience="other", required_minutes=640, required_public_minutes=320,
-              deadline_kind=DeadlineKind.FIXED, deadline_date=dt.date(dt.date.today().year, 12, 31))  # noqa: DTZ011
+    programme(
+        "sz-construction-worker",
+        [general],
+        name="深圳市建筑施工人员安全教育培训",
+        profile=profiles["shenzhen_construction"],
+        kind="initial",
+        audience="construction_worker",
+        required_minutes=_minutes(general, rebar_course),
+        required_public_minutes=_minutes(general),
+        includes_job_type_course=True,
+    )
+    programme(
+        "gz-principal-initial-32h",
+        [principal],
+        name="广州市非高危行业主要负责人和安全生产管理人员初次培训（32学时）",
+        profile=profiles["guangdong_online"],
+        kind="initial",
+        audience="principal_safety_manager",
+        industry="other",
+        high_risk=False,
+        deadline_kind=DeadlineKind.AFTER_OPENING,
+        deadline_days=30,
+    )
+    programme(
+        "tj-ce-16h",
+        [tianjin],
+        name="天津市建设系统继续教育（16学时）",
+        profile=profiles["tianjin_ce"],
+        kind="continuing",
+        audience="other",
+        required_minutes=640,
+        required_public_minutes=320,
+        deadline_kind=DeadlineKind.FIXED,
+        deadline_date=dt.date(timezone.localdate().year, 12, 31),
+    )
     courses = {c.code: c for c in Course.objects.filter(status=CourseStatus.PUBLISHED)}
     return DemoCatalogue(programmes, courses)

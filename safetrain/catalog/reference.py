@@ -31,7 +31,8 @@ def load_reference_data(apps: Any = None) -> dict[str, int]:
         counts["categories"] += 1
         for item_order, (code, name) in enumerate(group["items"], start=1):
             Item.objects.update_or_create(
-                category=category, name=name,
+                category=category,
+                name=name,
                 defaults={"code": code, "order": item_order, "industry": group.get("industry", "")},
             )
             counts["items"] += 1
@@ -44,7 +45,8 @@ def load_reference_data(apps: Any = None) -> dict[str, int]:
     source = data["job_code_mappings"]["source"]
     for external_code, external_name, ours in data["job_code_mappings"]["rows"]:
         mapping, created = Mapping.objects.get_or_create(
-            source=source, external_code=external_code,
+            source=source,
+            external_code=external_code,
             defaults={"external_name": external_name, "job_type": job_types.get(ours) if ours else None},
         )
         counts["mappings"] += int(created)

@@ -33,7 +33,9 @@ def search_document(*texts: str) -> str:
     return " ".join(seen)
 
 
-def search(queryset: QuerySet, query: str, *, fields: tuple[str, ...] = ("title", "introduction")) -> QuerySet:
+def search(
+    queryset: QuerySet, query: str, *, fields: tuple[str, ...] = ("title", "introduction")
+) -> QuerySet:
     query = (query or "").strip()[:100]
     if not query:
         return queryset

@@ -28,13 +28,19 @@ def rating_summary(course: Course) -> dict[str, Any]:
 
 
 def is_low_rated(avg: float | None, count: int) -> bool:
-    return avg is not None and count >= getattr(settings, "LOW_RATING_MIN_VOTES", LOW_RATING_MIN_VOTES) and (
-        avg < getattr(settings, "LOW_RATING_THRESHOLD", LOW_RATING_THRESHOLD))
+    return (
+        avg is not None
+        and count >= getattr(settings, "LOW_RATING_MIN_VOTES", LOW_RATING_MIN_VOTES)
+        and (avg < getattr(settings, "LOW_RATING_THRESHOLD", LOW_RATING_THRESHOLD))
+    )
 
 
 def low_rated_courses() -> list[Course]:
-    return [c for c in Course.objects.exclude(status=CourseStatus.WITHDRAWN).with_rating()
-            if is_low_rated(c.rating_avg, c.rating_count)]
+    return [
+        c
+        for c in Course.objects.exclude(status=CourseStatus.WITHDRAWN).with_rating()
+        if is_low_rated(c.rating_avg, c.rating_count)
+    ]
 
 
 @dataclass(frozen=True)
@@ -50,8 +56,11 @@ def course_review_states(today: dt.date | None = None) -> list[ReviewState]:
     today = today or timezone.localdate()
     states = []
     for course in Course.objects.exclude(status=CourseStatus.WITHDRAWN).prefetch_related("legal_bases"):
-        changed = [b for b in course.legal_bases.all()
-                   if b.changed_on and (course.reviewed_on is None or b.changed_on > course.reviewed_on)]
+        changed = [
+            b
+            for b in course.legal_bases.all()
+            if b.changed_on and (course.reviewed_on is None or b.changed_on > course.reviewed_on)
+        ]
         due = min((b.review_due() for b in changed), default=None)
         states.append(ReviewState(course, due, due is not None and due < today, changed))
     return sorted(states, key=lambda s: (not s.overdue, s.due or dt.date.max, s.course.code))

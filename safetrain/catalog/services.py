@@ -55,10 +55,25 @@ from safetrain.records.services import audit_log
 logger = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = {"mp4", "m4v", "mov", "avi", "mkv", "webm", "flv", "wmv", "mpg", "mpeg", "ts", "3gp"}
-MATERIAL_EXTENSIONS = {"pdf", "zip", "rar", "7z", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "txt", "jpg", "png"}
+MATERIAL_EXTENSIONS = {
+    "pdf",
+    "zip",
+    "rar",
+    "7z",
+    "doc",
+    "docx",
+    "xls",
+    "xlsx",
+    "ppt",
+    "pptx",
+    "txt",
+    "jpg",
+    "png",
+}
 
 
 # Courses ---------------------------------------------------------------------------------------------------
+
 
 @transaction.atomic
 def course_create(
@@ -77,15 +92,24 @@ def course_create(
     if not code or not title:
         raise DomainError("course_fields_required", _("A course needs a code and a title."))
     if Course.objects.filter(code=code).exists():
-        raise DomainError("duplicate_course_code", _("The course code %(code)s is taken.") % {"code": code},
-                          field="code")
+        raise DomainError(
+            "duplicate_course_code", _("The course code %(code)s is taken.") % {"code": code}, field="code"
+        )
     if construction_category and construction_category not in ConstructionCategory.values:
-        raise DomainError("invalid_category", _("Unknown construction course category."), field="construction_category")
-    if is_study_only is None:  # hazardous sub-project courses are studied and recorded, never examined (CAT-01)
+        raise DomainError(
+            "invalid_category", _("Unknown construction course category."), field="construction_category"
+        )
+    if (
+        is_study_only is None
+    ):  # hazardous sub-project courses are studied and recorded, never examined (CAT-01)
         is_study_only = construction_category == ConstructionCategory.HAZARDOUS_WORKS
     course = Course.objects.create(
-        code=code, title=title, introduction=introduction, is_public=is_public,
-        construction_category=construction_category, is_study_only=is_study_only,
+        code=code,
+        title=title,
+        introduction=introduction,
+        is_public=is_public,
+        construction_category=construction_category,
+        is_study_only=is_study_only,
         search_document=search_document(title, introduction),
     )
     course.teachers.set(teachers)
@@ -100,7 +124,9 @@ def course_update(course: Course, **fields: Any) -> Course:
     allowed = {"title", "introduction", "is_public", "construction_category", "is_study_only"}
     unknown = set(fields) - allowed
     if unknown:
-        raise DomainError("invalid_fields", _("These fields cannot be changed here: %(f)s") % {"f": ", ".join(unknown)})
+        raise DomainError(
+            "invalid_fields", _("These fields cannot be changed here: %(f)s") % {"f": ", ".join(unknown)}
+        )
     for name, value in fields.items():
         setattr(course, name, value)
     course.search_document = search_document(course.title, course.introduction)
@@ -115,7 +141,9 @@ def course_publish(*, course: Course) -> Course:
     if not lessons:
         raise DomainError("course_empty", _("A course needs at least one lesson before it is published."))
     if any(lesson.kind == LessonKind.VIDEO and not lesson.video.is_ready for lesson in lessons):
-        raise DomainError("video_not_ready", _("Every video of the course must be transcoded before publishing."))
+        raise DomainError(
+            "video_not_ready", _("Every video of the course must be transcoded before publishing.")
+        )
     course.status = CourseStatus.PUBLISHED
     course.save(update_fields=["status", "updated_at"])
     audit_log(action="course.publish", obj=course)
@@ -141,21 +169,34 @@ def chapter_add(*, course: Course, title: str) -> Chapter:
 
 
 @transaction.atomic
-def lesson_add(*, chapter: Chapter, title: str, video: Video | None = None, document: UploadedFile | None = None) -> Lesson:
+def lesson_add(
+    *, chapter: Chapter, title: str, video: Video | None = None, document: UploadedFile | None = None
+) -> Lesson:
     """A video lesson takes its duration from the transcoded file (never typed in); or a document lesson."""
     if (video is None) == (document is None):
         raise DomainError("lesson_content", _("A lesson is either one video or one document."))
     if video is not None and not video.is_ready:
-        raise DomainError("video_not_ready", _("The video %(t)s is not transcoded yet (status: %(s)s).")
-                          % {"t": video.title, "s": video.get_status_display()}, field="video")
+        raise DomainError(
+            "video_not_ready",
+            _("The video %(t)s is not transcoded yet (status: %(s)s).")
+            % {"t": video.title, "s": video.get_status_display()},
+            field="video",
+        )
     lesson = Lesson(
-        chapter=chapter, title=(title or "").strip() or (video.title if video else ""),
-        order=chapter.lessons.count() + 1, kind=LessonKind.VIDEO if video else LessonKind.DOCUMENT, video=video,
+        chapter=chapter,
+        title=(title or "").strip() or (video.title if video else ""),
+        order=chapter.lessons.count() + 1,
+        kind=LessonKind.VIDEO if video else LessonKind.DOCUMENT,
+        video=video,
     )
     if document is not None:
         lesson.document.save(document.name, document, save=False)
     lesson.save()
-    audit_log(action="course.lesson_add", obj=lesson, detail={"chapter": chapter.pk, "video": getattr(video, "pk", None)})
+    audit_log(
+        action="course.lesson_add",
+        obj=lesson,
+        detail={"chapter": chapter.pk, "video": getattr(video, "pk", None)},
+    )
     return lesson
 
 
@@ -166,11 +207,18 @@ def _extension(name: str) -> str:
 @transaction.atomic
 def material_add(*, course: Course, title: str, file: UploadedFile) -> CourseMaterial:
     if _extension(file.name) not in MATERIAL_EXTENSIONS:
-        raise DomainError("material_type", _("Materials may be PDF, Office, text, image or archive files (%(ext)s).")
-                          % {"ext": ", ".join(sorted(MATERIAL_EXTENSIONS))}, field="file")
+        raise DomainError(
+            "material_type",
+            _("Materials may be PDF, Office, text, image or archive files (%(ext)s).")
+            % {"ext": ", ".join(sorted(MATERIAL_EXTENSIONS))},
+            field="file",
+        )
     if file.size > settings.MATERIAL_MAX_UPLOAD_MB * 1024 * 1024:
-        raise DomainError("material_too_large", _("A material may be at most %(mb)d MB.")
-                          % {"mb": settings.MATERIAL_MAX_UPLOAD_MB}, field="file")
+        raise DomainError(
+            "material_too_large",
+            _("A material may be at most %(mb)d MB.") % {"mb": settings.MATERIAL_MAX_UPLOAD_MB},
+            field="file",
+        )
     material = CourseMaterial(course=course, title=(title or file.name).strip(), size=file.size)
     material.file.save(file.name, file, save=False)
     material.save()
@@ -180,14 +228,16 @@ def material_add(*, course: Course, title: str, file: UploadedFile) -> CourseMat
 
 # Review cycle (CAT-07) -------------------------------------------------------------------------------------------
 
+
 @transaction.atomic
 def legal_basis_add(
     *, course: Course, title: str, kind: str, effective_date: dt.date, document_no: str = ""
 ) -> LegalBasis:
     if kind not in LegalBasisKind.values:
         raise DomainError("invalid_kind", _("A legal basis is a law or a standard."), field="kind")
-    basis = LegalBasis.objects.create(course=course, title=title, kind=kind, effective_date=effective_date,
-                                      document_no=document_no)
+    basis = LegalBasis.objects.create(
+        course=course, title=title, kind=kind, effective_date=effective_date, document_no=document_no
+    )
     audit_log(action="course.legal_basis_add", obj=basis, detail={"course": course.pk, "kind": kind})
     return basis
 
@@ -197,8 +247,11 @@ def legal_basis_changed(*, basis: LegalBasis, changed_on: dt.date) -> LegalBasis
     """A law or standard the course rests on changed: the course is due for update (2 / 3 months)."""
     basis.changed_on = changed_on
     basis.save(update_fields=["changed_on"])
-    audit_log(action="course.legal_basis_changed", obj=basis, detail={"course": basis.course_id,
-                                                                     "changed_on": changed_on.isoformat()})
+    audit_log(
+        action="course.legal_basis_changed",
+        obj=basis,
+        detail={"course": basis.course_id, "changed_on": changed_on.isoformat()},
+    )
     return basis
 
 
@@ -212,12 +265,15 @@ def course_mark_reviewed(*, course: Course, on: dt.date | None = None) -> Course
 
 # Ratings and Q&A (CAT-08) -----------------------------------------------------------------------------------------
 
+
 @transaction.atomic
 def rating_set(*, course: Course, learner: Any, stars: int, comment: str = "") -> CourseRating:
     if not isinstance(stars, int) or not 1 <= stars <= 5:
         raise DomainError("invalid_stars", _("Rate the course with 1 to 5 stars."), field="stars")
     if len(comment) > 1000:
-        raise DomainError("comment_too_long", _("A comment may have at most 1000 characters."), field="comment")
+        raise DomainError(
+            "comment_too_long", _("A comment may have at most 1000 characters."), field="comment"
+        )
     rating, _created = CourseRating.objects.update_or_create(
         course=course, learner=learner, defaults={"stars": stars, "comment": comment.strip()}
     )
@@ -248,6 +304,7 @@ def question_answer(*, question: CourseQuestion, answer: str, answered_by: Any) 
 
 # Video pipeline (CAT-05) -------------------------------------------------------------------------------------------
 
+
 def _local_copy(file: UploadedFile, workdir: Path) -> Path:
     path = getattr(file, "temporary_file_path", None)
     if path:
@@ -267,21 +324,40 @@ def video_upload(*, file: UploadedFile, title: str, uploaded_by: Any = None) -> 
     """
     title = (title or "").strip() or file.name.rsplit(".", 1)[0]
     if _extension(file.name) not in VIDEO_EXTENSIONS:
-        raise DomainError("video_type", _("“%(name)s” is not a video file. Upload MP4, MOV, AVI, MKV, WEBM, FLV, WMV or MPEG.")
-                          % {"name": file.name}, field="file")
+        raise DomainError(
+            "video_type",
+            _("“%(name)s” is not a video file. Upload MP4, MOV, AVI, MKV, WEBM, FLV, WMV or MPEG.")
+            % {"name": file.name},
+            field="file",
+        )
     if file.size > settings.VIDEO_MAX_UPLOAD_MB * 1024 * 1024:
-        raise DomainError("video_too_large", _("A video may be at most %(mb)d MB.") % {"mb": settings.VIDEO_MAX_UPLOAD_MB},
-                          field="file")
+        raise DomainError(
+            "video_too_large",
+            _("A video may be at most %(mb)d MB.") % {"mb": settings.VIDEO_MAX_UPLOAD_MB},
+            field="file",
+        )
     with tempfile.TemporaryDirectory(prefix="safetrain-upload-") as tmp:
         try:
             info = transcode.probe(_local_copy(file, Path(tmp)))
         except transcode.TranscodeError as exc:
-            raise DomainError("video_unreadable", _("“%(name)s” cannot be read as a video (%(why)s). Check the file "
-                                                    "plays on your computer, then upload it again.")
-                              % {"name": file.name, "why": exc}, field="file") from exc
+            raise DomainError(
+                "video_unreadable",
+                _(
+                    "“%(name)s” cannot be read as a video (%(why)s). Check the file "
+                    "plays on your computer, then upload it again."
+                )
+                % {"name": file.name, "why": exc},
+                field="file",
+            ) from exc
     with transaction.atomic():
-        video = Video(title=title[:200], original_name=file.name[:200], uploaded_by=uploaded_by,
-                      duration_seconds=info.duration, width=info.width, height=info.height)
+        video = Video(
+            title=title[:200],
+            original_name=file.name[:200],
+            uploaded_by=uploaded_by,
+            duration_seconds=info.duration,
+            width=info.width,
+            height=info.height,
+        )
         video.original.save(file.name, file, save=False)
         video.save()
         audit_log(action="video.upload", obj=video, detail={"name": file.name[:100], "size": file.size})
@@ -321,38 +397,74 @@ def video_transcode(*, video_id: int) -> Video:
             count = len(transcode.RENDITIONS)
             for index, rendition in enumerate(transcode.RENDITIONS):
                 transcode.hls_rendition(
-                    source, work / rendition.name, rendition, info,
+                    source,
+                    work / rendition.name,
+                    rendition,
+                    info,
                     on_progress=lambda f, i=index: _set_progress(video_id, (i + f) / count, last),
                 )
                 produced = transcode.probe(work / rendition.name / "index.m3u8")
                 done.append((rendition, produced.width))
-            (work / "master.m3u8").write_text(transcode.master_playlist(done, info.has_audio), encoding="utf-8")
+            (work / "master.m3u8").write_text(
+                transcode.master_playlist(done, info.has_audio), encoding="utf-8"
+            )
             transcode.poster(source, work / "poster.jpg", info)
             for path in sorted(work.rglob("*")):
                 if path.is_file() and path != source:
                     name = f"{prefix}/{path.relative_to(work).as_posix()}"
                     with open(path, "rb") as fh:
                         stored.append(default_storage.save(name, File(fh)))
-        renditions = [{"name": r.name, "label": r.label, "height": r.height, "width": w, "bandwidth": r.bandwidth,
-                       "playlist": f"{r.name}/index.m3u8"} for r, w in done]
+        renditions = [
+            {
+                "name": r.name,
+                "label": r.label,
+                "height": r.height,
+                "width": w,
+                "bandwidth": r.bandwidth,
+                "playlist": f"{r.name}/index.m3u8",
+            }
+            for r, w in done
+        ]
         with transaction.atomic():
             Video.objects.filter(pk=video_id).update(
-                status=VideoStatus.READY, progress=100, duration_seconds=info.duration, width=info.width,
-                height=info.height, hls_prefix=prefix, poster=f"{prefix}/poster.jpg", renditions=renditions,
-                finished_at=timezone.now(), error="",
+                status=VideoStatus.READY,
+                progress=100,
+                duration_seconds=info.duration,
+                width=info.width,
+                height=info.height,
+                hls_prefix=prefix,
+                poster=f"{prefix}/poster.jpg",
+                renditions=renditions,
+                finished_at=timezone.now(),
+                error="",
             )
-            audit_log(action="video.transcode", object_type="catalog.video", object_id=video_id,
-                      detail={"renditions": [r["name"] for r in renditions], "duration": round(info.duration, 2)})
+            audit_log(
+                action="video.transcode",
+                object_type="catalog.video",
+                object_id=video_id,
+                detail={"renditions": [r["name"] for r in renditions], "duration": round(info.duration, 2)},
+            )
     except Exception as exc:  # any failure: remove what was stored, say why, keep the original for a retry
         for name in stored:
             default_storage.delete(name)
         reason = str(exc) if isinstance(exc, transcode.TranscodeError) else f"{exc.__class__.__name__}: {exc}"
         logger.warning("transcoding video %s failed: %s", video_id, reason)
         with transaction.atomic():
-            Video.objects.filter(pk=video_id).update(status=VideoStatus.FAILED, error=reason[:2000], hls_prefix="",
-                                                     renditions=[], poster="", finished_at=timezone.now())
-            audit_log(action="video.transcode", result="failure", object_type="catalog.video", object_id=video_id,
-                      detail={"reason": reason[:200]})
+            Video.objects.filter(pk=video_id).update(
+                status=VideoStatus.FAILED,
+                error=reason[:2000],
+                hls_prefix="",
+                renditions=[],
+                poster="",
+                finished_at=timezone.now(),
+            )
+            audit_log(
+                action="video.transcode",
+                result="failure",
+                object_type="catalog.video",
+                object_id=video_id,
+                detail={"reason": reason[:200]},
+            )
     return Video.objects.get(pk=video_id)
 
 
@@ -408,28 +520,50 @@ def programme_create(
     if kind not in ProgrammeKind.values or audience not in Audience.values:
         raise DomainError("invalid_programme", _("Choose the programme's kind and audience."))
     if Programme.objects.filter(code=code).exists():
-        raise DomainError("duplicate_programme_code", _("The programme code %(code)s is taken.") % {"code": code},
-                          field="code")
+        raise DomainError(
+            "duplicate_programme_code",
+            _("The programme code %(code)s is taken.") % {"code": code},
+            field="code",
+        )
     class_minutes = overrides.get("class_hour_minutes") or profile.class_hour_minutes
     if required_minutes is None:
         hours = preset_class_hours(audience=audience, kind=kind, high_risk=bool(high_risk))
         if hours is None:
-            raise DomainError("minutes_required", _("This audience has no hour preset: give the required minutes."),
-                              field="required_minutes")
+            raise DomainError(
+                "minutes_required",
+                _("This audience has no hour preset: give the required minutes."),
+                field="required_minutes",
+            )
         required_minutes = hours * class_minutes
     if required_public_minutes > required_minutes:
-        raise DomainError("public_exceeds_total", _("Public-course minutes cannot exceed the total."),
-                          field="required_public_minutes")
+        raise DomainError(
+            "public_exceeds_total",
+            _("Public-course minutes cannot exceed the total."),
+            field="required_public_minutes",
+        )
     if deadline_kind == "fixed" and deadline_date is None:
         raise DomainError("deadline_date_required", _("Give the deadline date."), field="deadline_date")
     share = overrides.get("offline_min_share")
     if share is not None and not Decimal("0") <= Decimal(share) < Decimal("1"):
-        raise DomainError("invalid_share", _("The offline share is a fraction below 1."), field="offline_min_share")
+        raise DomainError(
+            "invalid_share", _("The offline share is a fraction below 1."), field="offline_min_share"
+        )
     programme = Programme.objects.create(
-        code=code, name=name, profile=profile, kind=kind, audience=audience, required_minutes=required_minutes,
-        required_public_minutes=required_public_minutes, industry=industry, high_risk=high_risk,
-        qualification_item=qualification_item, includes_job_type_course=includes_job_type_course,
-        deadline_kind=deadline_kind, deadline_date=deadline_date, deadline_days=deadline_days, exam_rule=exam_rule,
+        code=code,
+        name=name,
+        profile=profile,
+        kind=kind,
+        audience=audience,
+        required_minutes=required_minutes,
+        required_public_minutes=required_public_minutes,
+        industry=industry,
+        high_risk=high_risk,
+        qualification_item=qualification_item,
+        includes_job_type_course=includes_job_type_course,
+        deadline_kind=deadline_kind,
+        deadline_date=deadline_date,
+        deadline_days=deadline_days,
+        exam_rule=exam_rule,
         **{k: v for k, v in overrides.items() if v is not None},
     )
     audit_log(action="programme.create", obj=programme, detail={"code": code, "minutes": required_minutes})
@@ -437,13 +571,20 @@ def programme_create(
 
 
 @transaction.atomic
-def programme_course_add(*, programme: Programme, course: Course, is_required: bool = True) -> ProgrammeCourse:
+def programme_course_add(
+    *, programme: Programme, course: Course, is_required: bool = True
+) -> ProgrammeCourse:
     link, created = ProgrammeCourse.objects.get_or_create(
-        programme=programme, course=course,
+        programme=programme,
+        course=course,
         defaults={"is_required": is_required, "order": programme.programme_courses.count() + 1},
     )
     if created:
-        audit_log(action="programme.course_add", obj=programme, detail={"course": course.pk, "required": is_required})
+        audit_log(
+            action="programme.course_add",
+            obj=programme,
+            detail={"course": course.pk, "required": is_required},
+        )
     return link
 
 
@@ -474,15 +615,25 @@ def offline_session_record(
 ) -> OfflineSession:
     """Record an offline session (PRG-04): date, place, teacher, content, minutes, attendance and photos."""
     if minutes <= 0 or minutes > 24 * 60:
-        raise DomainError("invalid_minutes", _("Give the session's length in minutes (1 to 1440)."), field="minutes")
+        raise DomainError(
+            "invalid_minutes", _("Give the session's length in minutes (1 to 1440)."), field="minutes"
+        )
     if date > timezone.localdate():
-        raise DomainError("future_session", _("An offline session is recorded after it took place."), field="date")
+        raise DomainError(
+            "future_session", _("An offline session is recorded after it took place."), field="date"
+        )
     for name, value in (("place", place), ("teacher", teacher), ("content", content)):
         if not (value or "").strip():
             raise DomainError("field_required", _("Fill in the place, teacher and content."), field=name)
     session = OfflineSession.objects.create(
-        programme=programme, organisation=organisation, date=date, place=place.strip(), teacher=teacher.strip(),
-        content=content.strip(), minutes=minutes, created_by=actor,
+        programme=programme,
+        organisation=organisation,
+        date=date,
+        place=place.strip(),
+        teacher=teacher.strip(),
+        content=content.strip(),
+        minutes=minutes,
+        created_by=actor,
     )
     OfflineAttendance.objects.bulk_create(
         [OfflineAttendance(session=session, learner=u, present=True) for u in learners]
@@ -492,7 +643,14 @@ def offline_session_record(
         item = OfflinePhoto(session=session)
         item.image.save(photo.name, photo, save=False)
         item.save()
-    audit_log(action="programme.offline_session", obj=session, organisation_id=organisation.pk,
-              detail={"programme": programme.pk, "minutes": minutes, "present": session.attendance.filter(
-                  present=True).count()})
+    audit_log(
+        action="programme.offline_session",
+        obj=session,
+        organisation_id=organisation.pk,
+        detail={
+            "programme": programme.pk,
+            "minutes": minutes,
+            "present": session.attendance.filter(present=True).count(),
+        },
+    )
     return session

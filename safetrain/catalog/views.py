@@ -42,13 +42,16 @@ def videos_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                video = video_upload(file=form.cleaned_data["file"], title=form.cleaned_data["title"],
-                                     uploaded_by=request.user)
+                video = video_upload(
+                    file=form.cleaned_data["file"], title=form.cleaned_data["title"], uploaded_by=request.user
+                )
             except DomainError as exc:
                 form.add_error("file", exc.message)
                 status = 400
             else:
-                messages.success(request, _("“%(t)s” was uploaded and is being transcoded.") % {"t": video.title})
+                messages.success(
+                    request, _("“%(t)s” was uploaded and is being transcoded.") % {"t": video.title}
+                )
                 return redirect("catalog:videos")
         else:
             status = 400
@@ -75,6 +78,12 @@ def video_retry_view(request: HttpRequest, video_id: int) -> HttpResponse:
 
 @operator_required
 def review_view(request: HttpRequest) -> HttpResponse:
-    return render(request, "catalog/review.html", {
-        "states": course_review_states(), "low_rated": low_rated_courses(), "unmapped": unmapped_job_codes(),
-    })
+    return render(
+        request,
+        "catalog/review.html",
+        {
+            "states": course_review_states(),
+            "low_rated": low_rated_courses(),
+            "unmapped": unmapped_job_codes(),
+        },
+    )

@@ -32,7 +32,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def public_file(request: HttpRequest, path: str) -> FileResponse:
     clean = posixpath.normpath(path)
-    if clean.startswith(("..", "/")) or not clean.startswith(PUBLIC_PREFIXES) or not default_storage.exists(clean):
+    if (
+        clean.startswith(("..", "/"))
+        or not clean.startswith(PUBLIC_PREFIXES)
+        or not default_storage.exists(clean)
+    ):
         raise Http404
     response = FileResponse(default_storage.open(clean, "rb"), content_type=mimetypes.guess_type(clean)[0])
     response["Cache-Control"] = "public, max-age=86400"

@@ -28,7 +28,10 @@ def seed_enrolments(accounts: DemoAccounts, catalogue: DemoCatalogue) -> int:
         programme = catalogue.programmes[programme_code]
         if Enrolment.objects.filter(learner=learner, programme=programme).exists():
             continue
-        enrolment_create(learner=learner, programme=programme,
-                         job_type=JobType.objects.get(code=job_code) if job_code else None)
+        enrolment_create(
+            learner=learner,
+            programme=programme,
+            job_type=JobType.objects.get(code=job_code) if job_code else None,
+        )
         created += 1
     return created

@@ -33,7 +33,11 @@ class Enrolment(models.Model):
     learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="enrolments")
     programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="enrolments")
     organisation = models.ForeignKey(
-        Organisation, verbose_name=_("enrolling unit"), null=True, blank=True, on_delete=models.PROTECT,
+        Organisation,
+        verbose_name=_("enrolling unit"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="enrolments",
     )
     job_type = models.ForeignKey(JobType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")

@@ -23,8 +23,11 @@ def courses_of_enrolment(enrolment: Enrolment) -> QuerySet[Course]:
 
 
 def active_enrolments(learner: Any) -> QuerySet[Enrolment]:
-    return Enrolment.objects.active().filter(learner=learner).select_related("programme", "programme__profile",
-                                                                             "job_type")
+    return (
+        Enrolment.objects.active()
+        .filter(learner=learner)
+        .select_related("programme", "programme__profile", "job_type")
+    )
 
 
 def course_enrolment(learner: Any, course: Course) -> Enrolment | None:
@@ -72,9 +75,13 @@ def my_programmes(learner: Any) -> list[ProgrammeCard]:
     cards = []
     for enrolment in active_enrolments(learner):
         programme = enrolment.programme
-        cards.append(ProgrammeCard(
-            enrolment=enrolment, programme=programme,
-            courses=list(courses_of_enrolment(enrolment).prefetch_related("teachers")),
-            required_class_hours=programme.required_class_hours, public_minutes=programme.required_public_minutes,
-        ))
+        cards.append(
+            ProgrammeCard(
+                enrolment=enrolment,
+                programme=programme,
+                courses=list(courses_of_enrolment(enrolment).prefetch_related("teachers")),
+                required_class_hours=programme.required_class_hours,
+                public_minutes=programme.required_public_minutes,
+            )
+        )
     return cards

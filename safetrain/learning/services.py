@@ -27,16 +27,28 @@ def enrolment_create(
 ) -> Enrolment:
     """Enrol a learner; the deadline follows the programme's rule (fixed date or N days after opening)."""
     if not programme.is_published:
-        raise DomainError("programme_not_published", _("The programme %(p)s is not open for enrolment.")
-                          % {"p": programme.name})
+        raise DomainError(
+            "programme_not_published",
+            _("The programme %(p)s is not open for enrolment.") % {"p": programme.name},
+        )
     if Enrolment.objects.filter(learner=learner, programme=programme).exists():
-        raise DomainError("already_enrolled", _("%(name)s is already enrolled in %(p)s.")
-                          % {"name": learner.masked_name, "p": programme.name})
+        raise DomainError(
+            "already_enrolled",
+            _("%(name)s is already enrolled in %(p)s.") % {"name": learner.masked_name, "p": programme.name},
+        )
     opened_on = opened_on or timezone.localdate()
     enrolment = Enrolment.objects.create(
-        learner=learner, programme=programme, organisation=organisation or learner.primary_organisation,
-        job_type=job_type, opened_on=opened_on, deadline=programme.deadline_for(opened_on),
+        learner=learner,
+        programme=programme,
+        organisation=organisation or learner.primary_organisation,
+        job_type=job_type,
+        opened_on=opened_on,
+        deadline=programme.deadline_for(opened_on),
     )
-    audit_log(action="enrolment.create", obj=enrolment,
-              organisation_id=enrolment.organisation_id, detail={"programme": programme.pk, "learner": learner.pk})
+    audit_log(
+        action="enrolment.create",
+        obj=enrolment,
+        organisation_id=enrolment.organisation_id,
+        detail={"programme": programme.pk, "learner": learner.pk},
+    )
     return enrolment

@@ -11,7 +11,11 @@ urlpatterns = [
     path("courses/<str:code>/rate/", views.course_rate_view, name="course_rate"),
     path("courses/<str:code>/ask/", views.course_ask_view, name="course_ask"),
     path("courses/<str:code>/lessons/<int:lesson_id>/", views.lesson_view, name="lesson"),
-    path("courses/<str:code>/lessons/<int:lesson_id>/document/", views.lesson_document_view, name="lesson_document"),
+    path(
+        "courses/<str:code>/lessons/<int:lesson_id>/document/",
+        views.lesson_document_view,
+        name="lesson_document",
+    ),
     path("courses/<str:code>/materials/<int:material_id>/", views.material_view, name="material"),
     path("media/videos/<uuid:video_uuid>/<path:path>", views.video_media_view, name="video_media"),
 ]

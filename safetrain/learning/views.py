@@ -46,9 +46,17 @@ def catalogue_view(request: HttpRequest) -> HttpResponse:
         courses = courses.filter(is_public=False)
     courses = search(courses, query)
     page = Paginator(courses.order_by("code"), 20).get_page(request.GET.get("page"))
-    return render(request, "learning/catalogue.html", {
-        "page": page, "q": query, "category": category, "kind": kind, "categories": ConstructionCategory.choices,
-    })
+    return render(
+        request,
+        "learning/catalogue.html",
+        {
+            "page": page,
+            "q": query,
+            "category": category,
+            "kind": kind,
+            "categories": ConstructionCategory.choices,
+        },
+    )
 
 
 def _published_course(code: str, user) -> Course:
@@ -62,16 +70,20 @@ def _published_course(code: str, user) -> Course:
 def course_view(request: HttpRequest, code: str) -> HttpResponse:
     course = _published_course(code, request.user)
     enrolled = can_open_course_media(request.user, course)
-    return render(request, "learning/course.html", {
-        "course": course,
-        "outline": course_outline(course),
-        "enrolled": enrolled,
-        "enrolment": course_enrolment(request.user, course),
-        "rating": rating_summary(course),
-        "my_rating": course.ratings.filter(learner=request.user).first(),
-        "questions": course.questions.select_related("asker").order_by("-created_at")[:50],
-        "materials": course.materials.all() if enrolled else [],
-    })
+    return render(
+        request,
+        "learning/course.html",
+        {
+            "course": course,
+            "outline": course_outline(course),
+            "enrolled": enrolled,
+            "enrolment": course_enrolment(request.user, course),
+            "rating": rating_summary(course),
+            "my_rating": course.ratings.filter(learner=request.user).first(),
+            "questions": course.questions.select_related("asker").order_by("-created_at")[:50],
+            "materials": course.materials.all() if enrolled else [],
+        },
+    )
 
 
 @login_required
@@ -84,7 +96,9 @@ def course_rate_view(request: HttpRequest, code: str) -> HttpResponse:
         stars = int(request.POST.get("stars", "0"))
         rating_set(course=course, learner=request.user, stars=stars, comment=request.POST.get("comment", ""))
     except (ValueError, DomainError) as exc:
-        messages.error(request, exc.message if isinstance(exc, DomainError) else _("Rate the course with 1 to 5 stars."))
+        messages.error(
+            request, exc.message if isinstance(exc, DomainError) else _("Rate the course with 1 to 5 stars.")
+        )
     else:
         messages.success(request, _("Thank you for rating the course."))
     return redirect("learning:course", code=course.code)
@@ -108,10 +122,16 @@ def course_ask_view(request: HttpRequest, code: str) -> HttpResponse:
 @login_required
 def lesson_view(request: HttpRequest, code: str, lesson_id: int) -> HttpResponse:
     course = _published_course(code, request.user)
-    lesson = get_object_or_404(Lesson.objects.select_related("video", "chapter"), pk=lesson_id, chapter__course=course)
+    lesson = get_object_or_404(
+        Lesson.objects.select_related("video", "chapter"), pk=lesson_id, chapter__course=course
+    )
     if not can_open_course_media(request.user, course):
         return render(request, "learning/not_enrolled.html", {"course": course}, status=403)
-    return render(request, "learning/lesson.html", {"course": course, "lesson": lesson, "outline": course_outline(course)})
+    return render(
+        request,
+        "learning/lesson.html",
+        {"course": course, "lesson": lesson, "outline": course_outline(course)},
+    )
 
 
 @login_required
@@ -120,7 +140,9 @@ def material_view(request: HttpRequest, code: str, material_id: int) -> HttpResp
     material = get_object_or_404(CourseMaterial, pk=material_id, course=course)
     if not can_open_course_media(request.user, course):
         return HttpResponseForbidden(_("Course materials are for learners enrolled in the course."))
-    return FileResponse(material.file.open("rb"), as_attachment=True, filename=material.file.name.rsplit("/", 1)[-1])
+    return FileResponse(
+        material.file.open("rb"), as_attachment=True, filename=material.file.name.rsplit("/", 1)[-1]
+    )
 
 
 @login_required
@@ -149,8 +171,11 @@ def video_media_view(request: HttpRequest, video_uuid: str, path: str) -> HttpRe
         raise Http404
     if clean.endswith(".ts") and not hasattr(default_storage, "path"):
         return redirect(default_storage.url(name))
-    content_type = "application/vnd.apple.mpegurl" if clean.endswith(".m3u8") else (
-        mimetypes.guess_type(clean)[0] or "application/octet-stream")
+    content_type = (
+        "application/vnd.apple.mpegurl"
+        if clean.endswith(".m3u8")
+        else (mimetypes.guess_type(clean)[0] or "application/octet-stream")
+    )
     response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
     response["Cache-Control"] = "private, max-age=300"
     return response

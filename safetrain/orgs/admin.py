@@ -19,6 +19,7 @@ class OrganisationAdmin(admin.ModelAdmin):
     list_filter = ("kind", "industry", "is_high_risk", "is_active")
     search_fields = ("name", "uscc")
     autocomplete_fields = ("parent",)
+    list_select_related = ("region",)
     raw_id_fields = ("region",)
     readonly_fields = ("path",)
 
@@ -40,7 +41,8 @@ class OrganisationAdmin(admin.ModelAdmin):
                 parent=data.get("parent"),
                 uscc=data.get("uscc") or "",
                 industry=data.get("industry") or "",
-                is_high_risk=data.get("is_high_risk"),
+                # Unticked means "follow the industry" unless the operator changed it on purpose.
+                is_high_risk=data.get("is_high_risk") if "is_high_risk" in form.changed_data else None,
                 project_status=data.get("project_status") or "",
                 contact_name=data.get("contact_name") or "",
                 contact_phone=data.get("contact_phone") or "",

@@ -48,7 +48,7 @@ def organisations(
     request: HttpRequest,
     kind: str = "",
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
 ):
     qs = Organisation.objects.visible_to(request.auth).select_related("region")
     if kind:

@@ -39,7 +39,7 @@ class Region(models.Model):
         verbose_name_plural = _("regions")
 
     def __str__(self) -> str:
-        return self.full_name
+        return f"{self.name} ({self.code})"
 
     @property
     def full_name(self) -> str:
@@ -125,7 +125,8 @@ class OrganisationQuerySet(models.QuerySet):
         for membership in user.active_memberships():
             org = membership.organisation
             if membership.role == "regulator":
-                condition |= Q(region__path__startswith=org.region.path)
+                # A regulator supervises the units of its region, never the platform operator's own staff.
+                condition |= Q(region__path__startswith=org.region.path) & ~Q(kind=OrganisationKind.PLATFORM)
             elif membership.role in {"enterprise_admin", "institution_admin"}:
                 condition |= Q(path__startswith=org.path)
             else:
@@ -172,3 +173,7 @@ class Organisation(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def audit_organisation_id(self) -> int | None:
+        return self.pk

@@ -37,7 +37,7 @@ def audit(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
 ):
     if not can_search_audit(request.auth):
         raise PermissionDenied("forbidden", _("You are not allowed to view the operation log."))

@@ -18,10 +18,11 @@ def forbid_changes(table: str) -> Any:
     def backwards(apps: Any, schema_editor: Any) -> None:
         vendor = schema_editor.connection.vendor
         if vendor == "postgresql":
-            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_append_only" ON "{table}"')
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_append_only" ON "{table}"', params=None)
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_no_truncate" ON "{table}"', params=None)
         elif vendor == "sqlite":
-            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_no_update"')
-            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_no_delete"')
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_no_update"', params=None)
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_no_delete"', params=None)
 
     return migrations.RunPython(forwards, backwards)
 
@@ -38,6 +39,8 @@ def _sql(vendor: str, table: str) -> list[str]:
             """,
             f'CREATE TRIGGER "{table}_append_only" BEFORE UPDATE OR DELETE ON "{table}" '
             "FOR EACH ROW EXECUTE FUNCTION safetrain_append_only()",
+            f'CREATE OR REPLACE TRIGGER "{table}_no_truncate" BEFORE TRUNCATE ON "{table}" '
+            "FOR EACH STATEMENT EXECUTE FUNCTION safetrain_append_only()",
         ]
     if vendor == "sqlite":
         return [
@@ -49,8 +52,57 @@ def _sql(vendor: str, table: str) -> list[str]:
     return []
 
 
+def guard_chain_heads() -> Any:
+    """A chain head may only move forward one row at a time and never be deleted: resetting it to hide a
+    truncated chain fails in the database."""
+    from django.db import migrations
+
+    table = "records_chainhead"
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        vendor = schema_editor.connection.vendor
+        if vendor == "postgresql":
+            statements = [
+                """
+                CREATE OR REPLACE FUNCTION safetrain_chain_head_forward() RETURNS trigger AS $$
+                BEGIN
+                    IF TG_OP = 'DELETE' OR NEW.seq <> OLD.seq + 1 OR NEW.name <> OLD.name THEN
+                        RAISE EXCEPTION 'append-only chain head %: % refused', OLD.name, TG_OP;
+                    END IF;
+                    RETURN NEW;
+                END;
+                $$ LANGUAGE plpgsql
+                """,
+                f'CREATE TRIGGER "{table}_forward_only" BEFORE UPDATE OR DELETE ON "{table}" '
+                "FOR EACH ROW EXECUTE FUNCTION safetrain_chain_head_forward()",
+                f'CREATE OR REPLACE TRIGGER "{table}_no_truncate" BEFORE TRUNCATE ON "{table}" '
+                "FOR EACH STATEMENT EXECUTE FUNCTION safetrain_append_only()",
+            ]
+        elif vendor == "sqlite":
+            statements = [
+                f'CREATE TRIGGER "{table}_forward_only" BEFORE UPDATE ON "{table}" '
+                "WHEN NEW.seq <> OLD.seq + 1 OR NEW.name <> OLD.name "
+                "BEGIN SELECT RAISE(ABORT, 'append-only chain head: UPDATE refused'); END",
+                f'CREATE TRIGGER "{table}_no_delete" BEFORE DELETE ON "{table}" '
+                "BEGIN SELECT RAISE(ABORT, 'append-only chain head: DELETE refused'); END",
+            ]
+        else:
+            statements = []
+        for statement in statements:
+            schema_editor.execute(statement, params=None)
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        for name in ("forward_only", "no_truncate", "no_delete"):
+            if schema_editor.connection.vendor == "postgresql":
+                schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_{name}" ON "{table}"', params=None)
+            else:
+                schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_{name}"', params=None)
+
+    return migrations.RunPython(forwards, backwards)
+
+
 def disable_for_test_sql(vendor: str, table: str) -> list[str]:
     """What a database administrator would run to tamper with a row: used by tests that prove detection."""
     if vendor == "postgresql":
-        return [f'ALTER TABLE "{table}" DISABLE TRIGGER "{table}_append_only"']
-    return [f'DROP TRIGGER IF EXISTS "{table}_no_update"', f'DROP TRIGGER IF EXISTS "{table}_no_delete"']
+        return [f'ALTER TABLE "{table}" DISABLE TRIGGER USER']
+    return [f'DROP TRIGGER IF EXISTS "{table}_{name}"' for name in ("no_update", "no_delete", "forward_only")]

@@ -99,6 +99,10 @@ def audit_log(
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
+    if organisation_id is None and obj is not None:
+        # File the entry under the organisation the object belongs to (a person's unit, the organisation
+        # itself), so the regulators of that region see it, whoever the actor was.
+        organisation_id = getattr(obj, "audit_organisation_id", None)
     if organisation_id is None and actor is not None:
         organisation_id = getattr(actor, "primary_organisation_id", None)
     entry = AuditEntry(

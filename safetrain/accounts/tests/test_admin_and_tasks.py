@@ -78,3 +78,17 @@ def test_housekeeping_ends_idle_sessions_and_drops_expired_captchas(db):
     assert result["sessions_deleted"] == 1
     assert result["captchas_deleted"] == 1
     assert AuthSession.objects.get(user=user).end_reason == "idle"
+
+
+def test_admin_password_change_goes_through_the_password_rules(world, web_client):
+    client = staff_client(world, web_client)
+    response = client.get("/admin/password_change/")
+    assert response.status_code == 302
+    assert response.url == "/accounts/password/"
+
+
+def test_admin_shows_roles_but_never_edits_them(world, web_client):
+    client = staff_client(world, web_client)
+    page = client.get(f"/admin/accounts/user/{world.learner_futian.pk}/change/").content.decode()
+    assert "福田化工公司" in page
+    assert 'name="memberships-TOTAL_FORMS" value="0"' in page or "memberships-0-role" not in page

@@ -59,18 +59,26 @@ class Course(models.Model):
     introduction = models.TextField(_("introduction"), blank=True)
     cover = models.ImageField(_("cover"), upload_to="covers/", blank=True)
     teachers = models.ManyToManyField(Teacher, verbose_name=_("teachers"), blank=True, related_name="courses")
-    is_public = models.BooleanField(_("public course"), default=False, help_text=_("公共课; otherwise professional"))
+    is_public = models.BooleanField(
+        _("public course"), default=False, help_text=_("公共课; otherwise professional")
+    )
     construction_category = models.CharField(
         _("construction category"), max_length=20, choices=ConstructionCategory.choices, blank=True
     )
     is_study_only = models.BooleanField(
-        _("study only (no exam)"), default=False, help_text=_("Hazardous sub-project courses: studied and recorded, never examined.")
+        _("study only (no exam)"),
+        default=False,
+        help_text=_("Hazardous sub-project courses: studied and recorded, never examined."),
     )
     qualification_items = models.ManyToManyField(QualificationItem, blank=True, related_name="courses")
     job_types = models.ManyToManyField(JobType, blank=True, related_name="courses")
-    status = models.CharField(_("status"), max_length=12, choices=CourseStatus.choices, default=CourseStatus.DRAFT)
+    status = models.CharField(
+        _("status"), max_length=12, choices=CourseStatus.choices, default=CourseStatus.DRAFT
+    )
     reviewed_on = models.DateField(_("content last reviewed"), null=True, blank=True)
-    search_document = models.TextField(editable=False, blank=True, help_text="CJK bigrams and words for search")
+    search_document = models.TextField(
+        editable=False, blank=True, help_text="CJK bigrams and words for search"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -127,7 +135,8 @@ class Lesson(models.Model):
         verbose_name_plural = _("lessons")
         constraints = [
             models.CheckConstraint(
-                condition=(Q(kind="video", video__isnull=False) | Q(kind="document")), name="lesson_video_has_video"
+                condition=(Q(kind="video", video__isnull=False) | Q(kind="document")),
+                name="lesson_video_has_video",
             )
         ]
 
@@ -172,8 +181,20 @@ def add_months(day: dt.date, months: int) -> dt.date:
     month = day.month - 1 + months
     year = day.year + month // 12
     month = month % 12 + 1
-    last_day = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30, 31,
-                30, 31][month - 1]
+    last_day = [
+        31,
+        29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ][month - 1]
     return dt.date(year, month, min(day.day, last_day))
 
 
@@ -237,4 +258,3 @@ class CourseQuestion(models.Model):
 
     def __str__(self) -> str:
         return self.text[:40]
-

@@ -40,8 +40,12 @@ class RegionProfile(models.Model):
     exam_pass_mark = models.PositiveSmallIntegerField(_("exam pass mark"), default=80)
     mobile_exams_allowed = models.BooleanField(_("exams on mobile phones"), default=True)
     keep_phones = models.BooleanField(_("keep learners' phone numbers"), default=True)
-    certificate_validity_months = models.PositiveSmallIntegerField(_("certificate validity (months)"), default=12)
-    deadline_days = models.PositiveSmallIntegerField(_("days to finish after account opening"), null=True, blank=True)
+    certificate_validity_months = models.PositiveSmallIntegerField(
+        _("certificate validity (months)"), default=12
+    )
+    deadline_days = models.PositiveSmallIntegerField(
+        _("days to finish after account opening"), null=True, blank=True
+    )
     offline_min_share = models.DecimalField(
         _("minimum offline share of the syllabus"), max_digits=4, decimal_places=3, default=Decimal("0")
     )
@@ -79,8 +83,14 @@ class DeadlineKind(models.TextChoices):
 
 
 # Values a programme may override; None on the programme means "the profile's value".
-OVERRIDABLE = ("class_hour_minutes", "min_study_days", "certificate_validity_months", "exam_pass_mark",
-               "exam_attempts", "offline_min_share")
+OVERRIDABLE = (
+    "class_hour_minutes",
+    "min_study_days",
+    "certificate_validity_months",
+    "exam_pass_mark",
+    "exam_attempts",
+    "offline_min_share",
+)
 
 
 class Programme(models.Model):
@@ -99,11 +109,16 @@ class Programme(models.Model):
     required_minutes = models.PositiveIntegerField(_("required minutes"))
     required_public_minutes = models.PositiveIntegerField(_("required public-course minutes"), default=0)
     includes_job_type_course = models.BooleanField(
-        _("adds the learner's job-type course"), default=False,
-        help_text=_("Shenzhen construction: the general course plus the course of the worker's own job type."),
+        _("adds the learner's job-type course"),
+        default=False,
+        help_text=_(
+            "Shenzhen construction: the general course plus the course of the worker's own job type."
+        ),
     )
     exam_rule = models.CharField(_("exam rule"), max_length=40, blank=True)
-    deadline_kind = models.CharField(_("deadline"), max_length=16, choices=DeadlineKind.choices, default="none")
+    deadline_kind = models.CharField(
+        _("deadline"), max_length=16, choices=DeadlineKind.choices, default="none"
+    )
     deadline_date = models.DateField(_("deadline date"), null=True, blank=True)
     deadline_days = models.PositiveSmallIntegerField(_("days after account opening"), null=True, blank=True)
     # Overrides of the profile (None: the profile's value).
@@ -179,7 +194,9 @@ class OfflineSession(models.Model):
     teacher = models.CharField(_("teacher"), max_length=60)
     content = models.TextField(_("content"))
     minutes = models.PositiveIntegerField(_("minutes"))
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

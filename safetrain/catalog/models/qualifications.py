@@ -78,13 +78,17 @@ class JobCodeMapping(models.Model):
     source = models.CharField(_("source system"), max_length=40)
     external_code = models.CharField(_("external code"), max_length=40)
     external_name = models.CharField(_("external name"), max_length=80)
-    job_type = models.ForeignKey(JobType, null=True, blank=True, on_delete=models.PROTECT, related_name="mappings")
+    job_type = models.ForeignKey(
+        JobType, null=True, blank=True, on_delete=models.PROTECT, related_name="mappings"
+    )
 
     class Meta:
         ordering = ["source", "external_code"]
         verbose_name = _("job code mapping")
         verbose_name_plural = _("job code mappings")
-        constraints = [models.UniqueConstraint(fields=["source", "external_code"], name="job_code_mapping_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_code"], name="job_code_mapping_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.source}:{self.external_code} {self.external_name} -> {self.job_type or '?'}"

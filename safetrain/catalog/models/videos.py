@@ -26,7 +26,9 @@ class Video(models.Model):
     title = models.CharField(_("title"), max_length=200)
     original = models.FileField(_("original file"), upload_to=original_path, max_length=200)
     original_name = models.CharField(_("uploaded file name"), max_length=200, blank=True)
-    status = models.CharField(_("status"), max_length=12, choices=VideoStatus.choices, default=VideoStatus.QUEUED)
+    status = models.CharField(
+        _("status"), max_length=12, choices=VideoStatus.choices, default=VideoStatus.QUEUED
+    )
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
     error = models.TextField(_("error"), blank=True)
     duration_seconds = models.FloatField(_("duration (seconds)"), null=True, blank=True)

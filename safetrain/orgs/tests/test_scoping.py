@@ -26,7 +26,10 @@ def test_org_scoping_a_county_regulator_cannot_read_the_neighbouring_countys_lea
     # Narrowing to the other county's organisation returns nobody rather than its people.
     assert client.get(f"/api/v1/learners?organisation_id={world.ent_futian.pk}").json() == []
     # An exact ID-number search cannot reach across either.
-    assert client.get(f"/api/v1/learners?id_number={world.learner_futian.id_number}").json() == []
+    search = {"id_number": world.learner_futian.id_number}
+    assert client.post("/api/v1/learners/search", search, content_type="application/json").json() == []
+    own = {"id_number": world.learner_nanshan.id_number}
+    assert names(client.post("/api/v1/learners/search", own, content_type="application/json")) == {"南山学员"}
     assert client.get(f"/api/v1/organisations/{world.ent_futian.pk}").status_code == 404
     orgs = {o["name"] for o in client.get("/api/v1/organisations").json()}
     assert "南山建设公司" in orgs
@@ -43,7 +46,9 @@ def test_org_scoping_a_county_regulator_cannot_read_the_neighbouring_countys_lea
     assert "福田学员" not in page
     filtered = client.get(f"/accounts/people/?organisation={world.ent_futian.pk}").content.decode()
     assert "福田学员" not in filtered
-    searched = client.get(f"/accounts/people/?id_number={world.learner_futian.id_number}").content.decode()
+    searched = client.post(
+        "/accounts/people/", {"id_number": world.learner_futian.id_number}
+    ).content.decode()
     assert "福田学员" not in searched
 
 
@@ -102,3 +107,37 @@ def test_org_scoping_the_queryset_rule_is_the_same_one_for_users(world, persona)
 def test_org_scoping_anonymous_requests_get_nothing(world, client):
     assert client.get("/api/v1/learners").status_code == 401
     assert client.get("/accounts/people/").status_code == 302
+
+
+def test_org_scoping_a_regulator_never_sees_the_platform_operators_staff_or_their_log(world, api_client):
+    """The platform company sits in a region too (Guangzhou); its operators are not the regulator's to see."""
+    from conftest import make_org, make_user
+
+    regulator_gd = make_user(
+        make_org("广东省应急管理厅", "regulator", "440000"), "regulator", name="省监管员"
+    )
+    platform_here = make_org("广州平台公司", "platform", "440106")
+    operator_here = make_user(platform_here, "operator", name="广州运营员")
+    audit_log(action="test.operator_work", actor=operator_here)
+    audit_log(action="test.on_a_learner", actor=operator_here, obj=world.learner_futian)
+    client = api_client(regulator_gd)
+    seen = names(client.get("/api/v1/learners?limit=500"))
+    assert "广州运营员" not in seen
+    assert "福田学员" in seen
+    actions = {e["action"] for e in client.get("/api/v1/audit?action=test.").json()}
+    # Work on a Futian learner is filed under the learner's unit, so the province sees it; the operator's
+    # own housekeeping is not the regulator's.
+    assert actions == {"test.on_a_learner"}
+
+
+def test_org_scoping_unverified_staff_cannot_use_the_api_with_the_browser_cookie(world):
+    from django.test import Client
+
+    from conftest import PASSWORD
+
+    client = Client()
+    client.post("/accounts/login/", {"username": world.regulator_nanshan.id_number, "password": PASSWORD})
+    response = client.get("/api/v1/learners")
+    assert response.status_code == 403
+    assert response.json()["code"] == "two_factor_required"
+    assert client.get("/api/v1/audit").status_code == 403

@@ -117,3 +117,23 @@ def test_rec_04_a_cut_off_tail_is_found(db):
     assert not report.ok
     assert "head says 3" in report.reason
     assert ChainHead.objects.get(name="audit").seq == 3
+
+
+def test_rec_04_the_chain_head_cannot_be_reset_or_removed(db):
+    write_entries(3)
+    for sql in (
+        "UPDATE records_chainhead SET seq = 0 WHERE name = 'audit'",
+        "DELETE FROM records_chainhead WHERE name = 'audit'",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            raw(sql)
+    assert ChainHead.objects.get(name="audit").seq == 3
+
+
+def test_rec_04_emptying_the_trail_at_once_is_refused(db):
+    """TRUNCATE on PostgreSQL; on SQLite an unqualified DELETE is its truncate (run with the triggers in place)."""
+    write_entries(2)
+    sql = f"TRUNCATE {TABLE}" if connection.vendor == "postgresql" else f"DELETE FROM {TABLE}"
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        raw(sql)
+    assert AuditEntry.objects.count() == 2

@@ -24,11 +24,21 @@ class Command(BaseCommand):
         rows = accounts.accounts
         if options["json"]:
             keys = ("role", "username", "password", "organisation")
-            self.stdout.write(json.dumps([{k: a[k] for k in keys} for a in rows], ensure_ascii=False, indent=1))
+            self.stdout.write(
+                json.dumps([{k: a[k] for k in keys} for a in rows], ensure_ascii=False, indent=1)
+            )
             return
-        self.stdout.write(self.style.SUCCESS("Demo accounts (sign in at http://127.0.0.1:8000/accounts/login/):"))
+        self.stdout.write(
+            self.style.SUCCESS("Demo accounts (sign in at http://127.0.0.1:8000/accounts/login/):")
+        )
         for a in rows:
-            self.stdout.write(f"  {a['role']:<18} {a['username']}  {a['password']:<10} {a['organisation']}  {a['name']}")
-        self.stdout.write("Learners start with the initial password (last 6 ID characters) and must change it.")
-        self.stdout.write(f"Courses: {', '.join(sorted(catalogue.courses))}; programmes: "
-                          f"{', '.join(sorted(catalogue.programmes))}.")
+            self.stdout.write(
+                f"  {a['role']:<18} {a['username']}  {a['password']:<10} {a['organisation']}  {a['name']}"
+            )
+        self.stdout.write(
+            "Learners start with the initial password (last 6 ID characters) and must change it."
+        )
+        self.stdout.write(
+            f"Courses: {', '.join(sorted(catalogue.courses))}; programmes: "
+            f"{', '.join(sorted(catalogue.programmes))}."
+        )
