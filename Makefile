@@ -1,16 +1,18 @@
 # SafeTrain: `make run` serves the demo, `make test` runs everything. Both install what is missing.
 SHELL := /bin/bash
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PY := .venv/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # System packages the suite needs (browser tests in Debian's Chromium; CJK fonts so pages render Chinese).
-SYSTEM_PACKAGES := chromium fonts-noto-cjk
+SYSTEM_PACKAGES_RUN := ffmpeg fonts-noto-cjk
+SYSTEM_PACKAGES := $(SYSTEM_PACKAGES_RUN) chromium
 
-.PHONY: run test install uv python-deps assets env system-deps lint format migrations-check reset-local-db messages
 
-run: install env
+.PHONY: run test install uv python-deps assets env system-deps system-deps-run lint format migrations-check reset-local-db messages
+
+run: system-deps-run install env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "SafeTrain is at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
@@ -21,8 +23,9 @@ test: system-deps install
 
 install: python-deps assets
 
+# uv from PyPI into a private venv when it is not on PATH (works without a system pip or a --user site).
 uv:
-	@command -v $(UV) >/dev/null 2>&1 || $(PYTHON) -m pip install --user --quiet uv
+	@command -v $(UV) >/dev/null 2>&1 || { $(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv; }
 
 python-deps: uv
 	$(UV) sync --frozen --python $(PYTHON)
@@ -34,6 +37,9 @@ assets:
 
 env: python-deps
 	$(PY) scripts/make_env.py
+
+system-deps-run:
+	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES="$(SYSTEM_PACKAGES_RUN)"
 
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -236,6 +236,7 @@ if S3_BUCKET:
             "default_acl": "private",
             "querystring_auth": True,
             "querystring_expire": env.int("S3_URL_EXPIRE_SECONDS", default=300),
+            "signature_version": "s3v4",
         },
     }
 

@@ -1,6 +1,10 @@
 """Test settings: only what tests need differs from production settings."""
 
+import atexit
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("SAFETRAIN_ENV_FILE", "/nonexistent")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789")
@@ -18,5 +22,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}  # noqa: F405
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
-MEDIA_ROOT = VAR_DIR / "test-media"  # noqa: F405
+# A fresh folder per test process: uploads and transcoded videos never pile up or leak between runs.
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="safetrain-test-media-"))
+atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
 CELERY_TASK_ALWAYS_EAGER = True

@@ -47,7 +47,6 @@ from safetrain.catalog.models import (
     Video,
     VideoStatus,
 )
-from safetrain.catalog.search import search_document
 from safetrain.core.errors import DomainError
 from safetrain.orgs.models import Organisation
 from safetrain.records.services import audit_log
@@ -110,7 +109,6 @@ def course_create(
         is_public=is_public,
         construction_category=construction_category,
         is_study_only=is_study_only,
-        search_document=search_document(title, introduction),
     )
     course.teachers.set(teachers)
     course.qualification_items.set(qualification_items)
@@ -129,7 +127,6 @@ def course_update(course: Course, **fields: Any) -> Course:
         )
     for name, value in fields.items():
         setattr(course, name, value)
-    course.search_document = search_document(course.title, course.introduction)
     course.save()
     audit_log(action="course.update", obj=course, detail={"fields": sorted(fields)})
     return course

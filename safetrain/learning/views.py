@@ -154,6 +154,14 @@ def lesson_document_view(request: HttpRequest, code: str, lesson_id: int) -> Htt
     return FileResponse(lesson.document.open("rb"), filename=lesson.document.name.rsplit("/", 1)[-1])
 
 
+def _is_local(name: str) -> bool:
+    try:
+        default_storage.path(name)
+    except NotImplementedError:
+        return False
+    return True
+
+
 def video_media_view(request: HttpRequest, video_uuid: str, path: str) -> HttpResponse:
     """HLS playlists and segments, from the storage backend, for enrolled learners only (CAT-05).
 
@@ -169,8 +177,8 @@ def video_media_view(request: HttpRequest, video_uuid: str, path: str) -> HttpRe
     name = f"{video.hls_prefix}/{clean}"
     if not default_storage.exists(name):
         raise Http404
-    if clean.endswith(".ts") and not hasattr(default_storage, "path"):
-        return redirect(default_storage.url(name))
+    if clean.endswith(".ts") and not _is_local(name):
+        return redirect(default_storage.url(name))  # object storage: a signed URL that expires in minutes
     content_type = (
         "application/vnd.apple.mpegurl"
         if clean.endswith(".m3u8")

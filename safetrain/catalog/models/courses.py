@@ -60,7 +60,7 @@ class Course(models.Model):
     cover = models.ImageField(_("cover"), upload_to="covers/", blank=True)
     teachers = models.ManyToManyField(Teacher, verbose_name=_("teachers"), blank=True, related_name="courses")
     is_public = models.BooleanField(
-        _("public course"), default=False, help_text=_("公共课; otherwise professional")
+        _("public course"), default=False, help_text=_("Tick for a public course; otherwise it is a professional course.")
     )
     construction_category = models.CharField(
         _("construction category"), max_length=20, choices=ConstructionCategory.choices, blank=True
@@ -91,6 +91,15 @@ class Course(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args, **kwargs) -> None:
+        # Derived from the title and introduction on every save, whoever saves (service or admin).
+        from safetrain.catalog.search import search_document
+
+        self.search_document = search_document(self.title, self.introduction)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_document"}
+        super().save(*args, **kwargs)
 
     def lessons(self) -> models.QuerySet[Lesson]:
         return Lesson.objects.filter(chapter__course=self).order_by("chapter__order", "order")

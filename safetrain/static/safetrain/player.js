@@ -23,7 +23,7 @@ function setup(root) {
       root.dataset.level = String(data.level);
     });
     hls.on(window.Hls.Events.ERROR, (_event, data) => {
-      if (data.fatal) showError(`视频加载失败（${data.details}），请刷新页面重试。`);
+      if (data.fatal) showError(`${root.dataset.msgLoadFailed} (${data.details})`);
     });
     select.addEventListener("change", () => {
       const level = Number(select.value);
@@ -37,7 +37,7 @@ function setup(root) {
     select.disabled = true;
     current.textContent = select.options[0].textContent;
   } else {
-    showError("您的浏览器不支持在线视频播放，请使用最新版浏览器。");
+    showError(root.dataset.msgUnsupported);
   }
 }
 

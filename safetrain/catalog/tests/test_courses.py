@@ -1,0 +1,202 @@
+"""CAT-04, CAT-07, CAT-08: course content, search, the review cycle, ratings and Q&A; the learner pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from conftest import make_user
+from safetrain.catalog.models import Course, Video, add_months
+from safetrain.catalog.search import search, tokens
+from safetrain.catalog.selectors import course_review_states, low_rated_courses, overdue_courses
+from safetrain.catalog.services import (
+    chapter_add,
+    course_create,
+    course_mark_reviewed,
+    course_publish,
+    legal_basis_add,
+    legal_basis_changed,
+    lesson_add,
+    question_answer,
+    question_ask,
+    rating_set,
+)
+from safetrain.catalog.tests.factories import published_course, published_programme, ready_video
+from safetrain.core.errors import DomainError
+from safetrain.learning.services import enrolment_create
+
+
+def test_cat_04_a_video_lesson_takes_its_duration_from_the_file(db):
+    video = ready_video()
+    course = course_create(code="C1", title="课程")
+    lesson = lesson_add(chapter=chapter_add(course=course, title="章"), title="节", video=video)
+    assert lesson.duration_seconds == pytest.approx(6, abs=0.3)
+    assert course.duration_seconds == lesson.duration_seconds
+
+
+def test_cat_04_unfinished_videos_and_empty_courses_cannot_be_published(db):
+    course = course_create(code="C2", title="空课程")
+    with pytest.raises(DomainError) as err:
+        course_publish(course=course)
+    assert err.value.code == "course_empty"
+    pending = Video.objects.create(title="处理中", original="x.mp4", status="processing")
+    with pytest.raises(DomainError) as err:
+        lesson_add(chapter=chapter_add(course=course, title="章"), title="节", video=pending)
+    assert err.value.code == "video_not_ready"
+    with pytest.raises(DomainError):
+        course_create(code="C2", title="重复")
+
+
+def test_cat_04_search_finds_chinese_words_inside_titles_and_introductions(db):
+    video = ready_video()
+    published_course("S1", "钢筋工典型事故案例", video=video, introduction="钢筋加工机械伤害")
+    published_course("S2", "木工典型事故案例", video=video, introduction="模板坍塌与高处坠落")
+    published_course("S3", "安全生产法解读", video=video, introduction="主要负责人职责")
+    courses = Course.objects.published()
+    assert set(search(courses, "钢筋").values_list("code", flat=True)) == {"S1"}
+    assert set(search(courses, "事故案例").values_list("code", flat=True)) == {"S1", "S2"}
+    assert set(search(courses, "高处坠落").values_list("code", flat=True)) == {"S2"}
+    assert set(search(courses, "负责人").values_list("code", flat=True)) == {"S3"}
+    assert not search(courses, "锅炉").exists()
+    assert tokens("低压电工1.1") == ["低压", "压电", "电工", "1.1"]
+
+
+def test_cat_07_a_changed_law_makes_the_course_due_in_two_months_a_standard_in_three(db):
+    course = course_create(code="LAW", title="法规课")
+    law = legal_basis_add(course=course, title="安全生产法", kind="law", effective_date=dt.date(2002, 11, 1))
+    std = legal_basis_add(course=course, title="AQ 8011", kind="standard", effective_date=dt.date(2024, 7, 1))
+    legal_basis_changed(basis=std, changed_on=dt.date(2026, 1, 31))
+    assert std.review_due() == dt.date(2026, 4, 30)
+    legal_basis_changed(basis=law, changed_on=dt.date(2026, 2, 10))
+    assert law.review_due() == dt.date(2026, 4, 10)
+    state = next(s for s in course_review_states(dt.date(2026, 4, 1)) if s.course == course)
+    assert state.due == dt.date(2026, 4, 10)
+    assert not state.overdue
+    assert [s.course for s in overdue_courses(dt.date(2026, 4, 11))] == [course]
+    course_mark_reviewed(course=course, on=dt.date(2026, 4, 20))
+    assert overdue_courses(dt.date(2026, 5, 1)) == []
+
+
+def test_cat_07_month_arithmetic_keeps_to_the_end_of_short_months():
+    assert add_months(dt.date(2025, 12, 31), 2) == dt.date(2026, 2, 28)
+    assert add_months(dt.date(2027, 12, 31), 2) == dt.date(2028, 2, 29)
+
+
+def test_cat_08_ratings_are_one_per_learner_and_low_rated_courses_are_flagged(world):
+    course = published_course("RATE", "评价课")
+    learners = [make_user(world.ent_nanshan, name=f"学员{i}") for i in range(5)]
+    for learner in learners:
+        rating_set(course=course, learner=learner, stars=2, comment="声音太小")
+    rating_set(course=course, learner=learners[0], stars=1)  # changes, never duplicates
+    assert course.ratings.count() == 5
+    assert low_rated_courses() == [course]
+    with pytest.raises(DomainError):
+        rating_set(course=course, learner=learners[0], stars=6)
+
+
+def test_cat_08_questions_and_answers(world):
+    course = published_course("QA", "答疑课")
+    question = question_ask(course=course, asker=world.learner_nanshan, text="安全带应该怎么挂？")
+    with pytest.raises(DomainError):
+        question_answer(question=question, answer=" ", answered_by=world.operator)
+    question_answer(question=question, answer="高挂低用。", answered_by=world.operator)
+    question.refresh_from_db()
+    assert question.answer == "高挂低用。"
+    assert question.answered_at is not None
+
+
+@pytest.fixture
+def enrolled(world):
+    course = published_course("PAGE", "页面课程", introduction="课程介绍文字")
+    programme = published_programme(
+        "page-prog",
+        [course],
+        required_minutes=90,
+        required_public_minutes=30,
+        deadline_kind="after_opening",
+        deadline_days=30,
+    )
+    enrolment = enrolment_create(learner=world.learner_nanshan, programme=programme)
+    return course, programme, enrolment
+
+
+def test_lrn_08_my_programmes_lists_required_minutes_public_minutes_and_deadline(enrolled, world, web_client):
+    course, programme, enrolment = enrolled
+    page = web_client(world.learner_nanshan).get("/learn/").content.decode()
+    assert programme.name in page
+    assert course.title in page
+    assert "90" in page
+    assert "30" in page
+    assert enrolment.deadline.isoformat() in page or enrolment.deadline.strftime("%Y年%-m月%-d日") in page
+
+
+def test_cat_04_the_course_page_shows_intro_outline_and_lets_enrolled_learners_rate_and_ask(
+    enrolled, world, web_client
+):
+    course, _, _ = enrolled
+    client = web_client(world.learner_nanshan)
+    page = client.get(f"/courses/{course.code}/").content.decode()
+    assert "课程介绍文字" in page
+    assert "第一节" in page
+    assert 'data-testid="lesson-link"' in page
+    assert client.post(f"/courses/{course.code}/rate/", {"stars": "4", "comment": "好"}).status_code == 302
+    assert client.post(f"/courses/{course.code}/ask/", {"text": "有字幕吗？"}).status_code == 302
+    assert course.ratings.get().stars == 4
+    assert course.questions.get().text == "有字幕吗？"
+    other = web_client(world.learner_futian)
+    outsider_page = other.get(f"/courses/{course.code}/").content.decode()
+    assert 'data-testid="lesson-link"' not in outsider_page
+    assert other.post(f"/courses/{course.code}/rate/", {"stars": "1"}).status_code == 403
+
+
+def test_cat_04_the_catalogue_lists_and_searches_published_courses(enrolled, world, web_client):
+    course_create(code="DRAFT", title="草稿课程")
+    client = web_client(world.learner_futian)
+    page = client.get("/courses/").content.decode()
+    assert "页面课程" in page
+    assert "草稿课程" not in page
+    assert "页面课程" not in client.get("/courses/", {"q": "锅炉"}).content.decode()
+    assert client.get("/courses/DRAFT/").status_code == 404
+
+
+def test_cat_08_operators_answer_questions_and_edit_courses_in_the_admin_with_an_audit_trail(
+    world, web_client
+):
+    from safetrain.records.models import AuditEntry
+
+    course = published_course("ADM", "后台课程")
+    question = question_ask(course=course, asker=world.learner_nanshan, text="字幕在哪里？")
+    client = web_client(world.operator)
+    response = client.post(f"/admin/catalog/coursequestion/{question.pk}/change/", {"answer": "右下角按钮。"})
+    assert response.status_code == 302
+    question.refresh_from_db()
+    assert question.answer == "右下角按钮。"
+    assert question.answered_by == world.operator
+    assert client.get("/admin/catalog/course/").status_code == 200
+    assert client.get(f"/admin/catalog/course/{course.pk}/change/").status_code == 200
+    assert AuditEntry.objects.filter(action="course.answer").exists()
+    # Search follows edits made anywhere, the admin included.
+    course.introduction = "新增：高处坠落防护"
+    course.save()
+    assert set(search(Course.objects.published(), "坠落").values_list("code", flat=True)) == {"ADM"}
+
+
+def test_cat_03_an_operator_maps_an_unmapped_job_code(world, web_client):
+    from safetrain.catalog.models import JobCodeMapping, JobType
+
+    mapping = JobCodeMapping.objects.get(external_code="300")
+    client = web_client(world.operator)
+    assert "测量放线工" in client.get("/catalog/review/").content.decode()
+    form = {
+        "form-TOTAL_FORMS": "1",
+        "form-INITIAL_FORMS": "1",
+        "form-0-id": str(mapping.pk),
+        "form-0-job_type": str(JobType.objects.get(code="PG").pk),
+        "_save": "save",
+    }
+    response = client.post("/admin/catalog/jobcodemapping/", form)
+    assert response.status_code == 302
+    mapping.refresh_from_db()
+    assert mapping.job_type.code == "PG"
+    assert "测量放线工" not in client.get("/catalog/review/").content.decode()
