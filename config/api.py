@@ -14,6 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from safetrain.accounts.api import router as accounts_router
 from safetrain.accounts.apiauth import api_auth
+from safetrain.catalog.api import router as catalog_router
 from safetrain.core.errors import DomainError
 from safetrain.orgs.api import router as orgs_router
 from safetrain.records.api import router as records_router
@@ -83,3 +84,4 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 api.add_router("/", accounts_router)
 api.add_router("/", orgs_router)
 api.add_router("/", records_router)
+api.add_router("/", catalog_router)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from safetrain.catalog.models import ConstructionCategory, Course, CourseStatus, Programme, Video
 from safetrain.learning.models import Enrolment
@@ -53,7 +54,8 @@ def can_open_video(user: Any, video: Video) -> bool:
     """Checked on every playlist and segment request; cached briefly per user and video."""
     if not getattr(user, "is_authenticated", False):
         return False
-    key = f"video-access:{user.pk}:{video.pk}"
+    # The day is part of the key: a deadline passing at midnight is never hidden by a cached "yes".
+    key = f"video-access:{user.pk}:{video.pk}:{timezone.localdate().isoformat()}"
     allowed = cache.get(key)
     if allowed is None:
         courses = Course.objects.filter(chapters__lessons__video=video).distinct()

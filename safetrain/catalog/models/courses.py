@@ -60,7 +60,9 @@ class Course(models.Model):
     cover = models.ImageField(_("cover"), upload_to="covers/", blank=True)
     teachers = models.ManyToManyField(Teacher, verbose_name=_("teachers"), blank=True, related_name="courses")
     is_public = models.BooleanField(
-        _("public course"), default=False, help_text=_("Tick for a public course; otherwise it is a professional course.")
+        _("public course"),
+        default=False,
+        help_text=_("Tick for a public course; otherwise it is a professional course."),
     )
     construction_category = models.CharField(
         _("construction category"), max_length=20, choices=ConstructionCategory.choices, blank=True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.test import Client
 
 from conftest import make_user
 from safetrain.catalog.models import Course, Video, add_months
@@ -200,3 +201,17 @@ def test_cat_03_an_operator_maps_an_unmapped_job_code(world, web_client):
     mapping.refresh_from_db()
     assert mapping.job_type.code == "PG"
     assert "测量放线工" not in client.get("/catalog/review/").content.decode()
+
+
+def test_int_03_the_catalogue_api_lists_searches_and_details_published_courses(world, api_client):
+    video = ready_video()
+    published_course("API1", "钢筋安全", video=video)
+    course_create(code="API2", title="草稿钢筋")
+    client = api_client(world.learner_nanshan)
+    listed = client.get("/api/v1/courses", {"q": "钢筋"}).json()
+    assert [c["code"] for c in listed] == ["API1"]
+    detail = client.get("/api/v1/courses/API1").json()
+    assert detail["chapters"][0]["lessons"][0]["duration_seconds"] == pytest.approx(6, abs=0.3)
+    assert client.get("/api/v1/courses/API2").status_code == 404
+    assert client.get("/api/v1/courses").status_code == 200
+    assert Client().get("/api/v1/courses").status_code == 401

@@ -90,3 +90,73 @@ def test_uploaded_files_are_not_public(setup, client):
     video, _, material = setup
     for name in (f"{video.hls_prefix}/master.m3u8", material.file.name, video.original.name):
         assert client.get(f"/files/{name}").status_code == 404
+
+
+def test_prg_04_a_unit_admin_records_an_offline_session_for_its_enrolled_people(setup, world, web_client):
+    import subprocess
+    import tempfile
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from safetrain.catalog.models import OfflineSession, Programme
+    from safetrain.catalog.transcode import FFMPEG
+
+    with tempfile.TemporaryDirectory() as tmp:
+        jpg = f"{tmp}/sheet.jpg"
+        subprocess.run(
+            [
+                FFMPEG,
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=320x240:duration=1",
+                "-frames:v",
+                "1",
+                jpg,
+            ],
+            check=True,
+        )
+        photo = SimpleUploadedFile("sheet.jpg", open(jpg, "rb").read(), content_type="image/jpeg")
+    programme = Programme.objects.get(code="sec-prog")
+    enrolment_create(
+        learner=world.learner_futian, programme=programme
+    )  # enrolled, but another county's person
+    client = web_client(world.admin_nanshan)
+    page = client.get("/learn/offline/").content.decode()
+    assert "南山学员" in page
+    assert "福田学员" not in page
+    response = client.post(
+        "/learn/offline/",
+        {
+            "programme": programme.pk,
+            "organisation": world.ent_nanshan.pk,
+            "date": "2026-11-01",
+            "place": "会议室",
+            "teacher": "王老师",
+            "content": "本单位操作规程",
+            "minutes": "120",
+            "present": [world.learner_nanshan.pk],
+            "photos": [photo],
+        },
+    )
+    assert response.status_code == 302
+    session = OfflineSession.objects.get()
+    assert [a.learner for a in session.attendance.all()] == [world.learner_nanshan]
+    assert session.photos.count() == 1
+    bad = client.post(
+        "/learn/offline/",
+        {
+            "programme": programme.pk,
+            "organisation": world.ent_futian.pk,
+            "date": "2026-11-01",
+            "place": "x",
+            "teacher": "y",
+            "content": "z",
+            "minutes": "60",
+        },
+    )
+    assert bad.status_code == 400  # another county's unit is not a choice
+    assert OfflineSession.objects.count() == 1
+    assert web_client(world.learner_nanshan).get("/learn/offline/").status_code == 403

@@ -1,0 +1,117 @@
+"""Offline sessions (PRG-04) recorded by unit and institution administrators for their enrolled people."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from safetrain.accounts.models import User
+from safetrain.catalog.models import OfflineSession, Programme
+from safetrain.catalog.services import offline_session_record
+from safetrain.core.errors import DomainError
+from safetrain.learning.models import Enrolment
+from safetrain.orgs.models import Organisation, OrganisationKind
+
+ORGANISER_ROLES = ("enterprise_admin", "institution_admin")
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.ImageField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            return [super(MultipleImageField, self).clean(item, initial) for item in data]
+        return [super().clean(data, initial)] if data else []
+
+
+class OfflineSessionForm(forms.Form):
+    programme = forms.ModelChoiceField(label=_("Programme"), queryset=Programme.objects.none())
+    organisation = forms.ModelChoiceField(label=_("Unit"), queryset=Organisation.objects.none())
+    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    place = forms.CharField(label=_("Place"), max_length=200)
+    teacher = forms.CharField(label=_("Teacher"), max_length=60)
+    content = forms.CharField(label=_("Content"), widget=forms.Textarea(attrs={"rows": 3}))
+    minutes = forms.IntegerField(label=_("Minutes"), min_value=1, max_value=1440)
+    present = forms.ModelMultipleChoiceField(
+        label=_("Present"), queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    photos = MultipleImageField(label=_("Sign-in sheet and group photos"), required=False)
+
+    def __init__(self, *args, viewer: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        orgs = viewer.visible_organisations().filter(
+            kind__in=[OrganisationKind.ENTERPRISE, OrganisationKind.PROJECT, OrganisationKind.INSTITUTION]
+        )
+        enrolments = (
+            Enrolment.objects.active()
+            .filter(learner__memberships__organisation__in=viewer.visible_organisations())
+            .distinct()
+        )
+        self.fields["organisation"].queryset = orgs
+        self.fields["programme"].queryset = Programme.objects.filter(enrolments__in=enrolments).distinct()
+        self.fields["present"].queryset = User.objects.filter(enrolments__in=enrolments).distinct()
+        self.fields["present"].label_from_instance = lambda u: f"{u.name} {u.masked_id_number}"
+
+
+def _is_organiser(user: User) -> bool:
+    return user.sees_everything() or user.has_role(*ORGANISER_ROLES)
+
+
+@login_required
+def offline_sessions_view(request: HttpRequest) -> HttpResponse:
+    if not _is_organiser(request.user):
+        return render(request, "core/forbidden.html", status=403)
+    form = OfflineSessionForm(
+        request.POST or None,
+        request.FILES or None,
+        viewer=request.user,
+        initial={"date": timezone.localdate()},
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            enrolled = set(
+                Enrolment.objects.filter(programme=data["programme"]).values_list("learner_id", flat=True)
+            )
+            present = [u for u in data["present"] if u.pk in enrolled]
+            try:
+                offline_session_record(
+                    programme=data["programme"],
+                    organisation=data["organisation"],
+                    date=data["date"],
+                    place=data["place"],
+                    teacher=data["teacher"],
+                    content=data["content"],
+                    minutes=data["minutes"],
+                    learners=present,
+                    photos=data["photos"],
+                    actor=request.user,
+                )
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                status = 400
+            else:
+                messages.success(request, _("The offline session was recorded."))
+                return redirect("learning:offline_sessions")
+        else:
+            status = 400
+    sessions = (
+        OfflineSession.objects.filter(organisation__in=request.user.visible_organisations())
+        .select_related("programme", "organisation")
+        .prefetch_related("attendance", "photos")[:100]
+    )
+    return render(
+        request, "learning/offline_sessions.html", {"form": form, "sessions": sessions}, status=status
+    )
