@@ -25,3 +25,21 @@ def test_ux_02_the_compiled_catalogue_matches_the_source():
         assert compiled_map.get((entry.msgctxt, entry.msgid)) == (entry.msgstr or entry.msgstr_plural), (
             entry.msgid
         )
+
+
+def test_ux_02_every_literal_msgid_in_templates_and_code_is_in_the_catalogue():
+    """A cheap stand-in for `makemessages`: simple {% translate "..." %} and _("...") literals must all be known."""
+    import re
+
+    root = Path(settings.BASE_DIR) / "safetrain"
+    known = {e.msgid for e in polib.pofile(str(PO))}
+    template_re = re.compile(r"""{%\s*translate\s+(["'])(.+?)\1\s*%}""")
+    code_re = re.compile(r"""(?<![\w.])(?:_|gettext|gettext_lazy)\(\s*"([^"\\]+)"\s*\)""")
+    missing = set()
+    for path in root.rglob("*.html"):
+        missing |= {m[1] for m in template_re.findall(path.read_text(encoding="utf-8"))} - known
+    for path in root.rglob("*.py"):
+        if "/tests/" in str(path) or "/migrations/" in str(path):
+            continue
+        missing |= set(code_re.findall(path.read_text(encoding="utf-8"))) - known
+    assert missing == set(), "run `make messages` and translate: " + ", ".join(sorted(missing))
