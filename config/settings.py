@@ -128,6 +128,9 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or No
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "Asia/Shanghai"
+# A transcoding may take up to this long; the broker must not hand a running task to a second worker before.
+TRANSCODE_TIME_LIMIT_SECONDS = env.int("TRANSCODE_TIME_LIMIT_SECONDS", default=4 * 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": TRANSCODE_TIME_LIMIT_SECONDS + 3600}
 CELERY_BEAT_SCHEDULE: dict = {
     "accounts-housekeeping": {"task": "accounts.housekeeping", "schedule": 3600.0},
 }

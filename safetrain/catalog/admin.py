@@ -28,7 +28,13 @@ from safetrain.catalog.models import (
     Video,
     VideoStatus,
 )
-from safetrain.catalog.services import course_publish, course_withdraw, programme_publish, question_answer
+from safetrain.catalog.services import (
+    check_download_file,
+    course_publish,
+    course_withdraw,
+    programme_publish,
+    question_answer,
+)
 from safetrain.core.admin import ReadOnlyAdmin
 from safetrain.core.errors import DomainError
 from safetrain.records.services import audit_log
@@ -57,8 +63,31 @@ class LegalBasisInline(admin.TabularInline):
     extra = 0
 
 
+class MaterialForm(forms.ModelForm):
+    class Meta:
+        model = CourseMaterial
+        fields = ("title", "file")
+
+    def clean_file(self):
+        file = self.cleaned_data["file"]
+        if getattr(file, "_committed", True) is False:  # a new upload
+            try:
+                check_download_file(file)
+            except DomainError as exc:
+                raise forms.ValidationError(exc.message) from exc
+        return file
+
+    def save(self, commit=True):
+        material = super().save(commit=False)
+        material.size = material.file.size
+        if commit:
+            material.save()
+        return material
+
+
 class MaterialInline(admin.TabularInline):
     model = CourseMaterial
+    form = MaterialForm
     extra = 0
     readonly_fields = ("size",)
 
@@ -105,6 +134,12 @@ class LessonForm(forms.ModelForm):
         video = data.get("video")
         if data.get("kind") == "video" and (video is None or video.status != VideoStatus.READY):
             self.add_error("video", _("Choose a transcoded (ready) video."))
+        document = data.get("document")
+        if document and getattr(document, "_committed", True) is False:
+            try:
+                check_download_file(document)
+            except DomainError as exc:
+                self.add_error("document", exc.message)
         return data
 
 

@@ -111,7 +111,7 @@ def programmes(request: HttpRequest):
             "required_public_minutes": p.required_public_minutes,
             "class_hour_minutes": p.setting("class_hour_minutes"),
             "min_study_days": p.setting("min_study_days"),
-            "courses": [c.code for c in p.courses.all()],
+            "courses": [c.code for c in p.courses.all() if c.status == CourseStatus.PUBLISHED],
         }
         for p in qs
     ]

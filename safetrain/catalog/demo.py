@@ -127,7 +127,7 @@ def seed_catalogue() -> DemoCatalogue:
         job_types=[rebar],
         teachers=[teacher],
     )
-    _course(
+    carpenter_course = _course(
         "SZ-MG",
         "木工典型事故案例",
         "模板支撑体系坍塌与高处坠落案例分析。",
@@ -186,7 +186,7 @@ def seed_catalogue() -> DemoCatalogue:
 
     programme(
         "sz-construction-worker",
-        [general],
+        [general, rebar_course, carpenter_course],
         name="深圳市建筑施工人员安全教育培训",
         profile=profiles["shenzhen_construction"],
         kind="initial",

@@ -50,8 +50,10 @@ def load_reference_data(apps: Any = None) -> dict[str, int]:
             defaults={"external_name": external_name, "job_type": job_types.get(ours) if ours else None},
         )
         counts["mappings"] += int(created)
+    # A migration's historical model may not have every field the file names yet: set those it has.
+    profile_fields = {f.name for f in Profile._meta.get_fields()}
     for row in data["region_profiles"]:
-        values = {k: v for k, v in row.items() if k != "code"}
+        values = {k: v for k, v in row.items() if k != "code" and k in profile_fields}
         Profile.objects.update_or_create(code=row["code"], defaults=values)
         counts["profiles"] += 1
     return counts

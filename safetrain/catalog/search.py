@@ -15,13 +15,27 @@ from django.db.models import Q, QuerySet
 
 CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 WORD = re.compile(r"[0-9a-zA-Z]+(?:\.[0-9]+)*")
+LETTERS_OR_DIGITS = re.compile(r"[a-zA-Z]+|[0-9]+(?:\.[0-9]+)*")
 
 
-def tokens(text: str) -> list[str]:
+def tokens(text: str, *, for_query: bool = False) -> list[str]:
+    """CJK runs as bigrams (single characters too in documents, so a one-character query finds them); Latin words
+    and numbers lower-cased, split at letter/digit boundaries so "GB50194" and "GB 50194" meet."""
     out: list[str] = []
     for run in CJK_RUN.findall(text or ""):
-        out.extend(run if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
-    out.extend(w.lower() for w in WORD.findall(text or ""))
+        if len(run) == 1:
+            out.append(run)
+            continue
+        out.extend(run[i : i + 2] for i in range(len(run) - 1))
+        if not for_query:
+            out.extend(run)
+    for word in WORD.findall(text or ""):
+        parts = [p.lower() for p in LETTERS_OR_DIGITS.findall(word)]
+        if for_query:
+            out.extend(parts)
+        else:
+            out.append(word.lower())
+            out.extend(p for p in parts if p != word.lower())
     return out
 
 
@@ -30,23 +44,24 @@ def search_document(*texts: str) -> str:
     for text in texts:
         for token in tokens(text):
             seen.setdefault(token, None)
-    return " ".join(seen)
+    # Padded with spaces so that a whole token can be matched with a plain substring test (the SQLite fallback).
+    return f" {' '.join(seen)} "
 
 
-def search(
-    queryset: QuerySet, query: str, *, fields: tuple[str, ...] = ("title", "introduction")
-) -> QuerySet:
+def search(queryset: QuerySet, query: str) -> QuerySet:
+    """Courses whose title or introduction contain every token of the query (same tokens on both databases)."""
     query = (query or "").strip()[:100]
     if not query:
         return queryset
+    terms = list(dict.fromkeys(tokens(query, for_query=True)))
+    if not terms:
+        return queryset.none()
     if connection.vendor == "postgresql":
-        terms = tokens(query)
-        if not terms:
-            return queryset.none()
+        # Tokens hold only CJK characters, ASCII letters, digits and dots: nothing tsquery could read as syntax.
         return queryset.annotate(_search=SearchVector("search_document", config="simple")).filter(
             _search=SearchQuery(" & ".join(terms), search_type="raw", config="simple")
         )
     condition = Q()
-    for part in query.split():
-        condition &= Q(**{f"{fields[0]}__icontains": part}) | Q(**{f"{fields[1]}__icontains": part})
+    for term in terms:
+        condition &= Q(search_document__contains=f" {term} ")
     return queryset.filter(condition)

@@ -7,16 +7,18 @@ import datetime as dt
 import logging
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -30,6 +32,7 @@ from safetrain.catalog.models import (
     CourseQuestion,
     CourseRating,
     CourseStatus,
+    DeadlineKind,
     JobType,
     LegalBasis,
     LegalBasisKind,
@@ -47,6 +50,7 @@ from safetrain.catalog.models import (
     Video,
     VideoStatus,
 )
+from safetrain.catalog.models.programmes import OVERRIDABLE, parse_fraction
 from safetrain.core.errors import DomainError
 from safetrain.orgs.models import Organisation
 from safetrain.records.services import audit_log
@@ -187,6 +191,7 @@ def lesson_add(
         video=video,
     )
     if document is not None:
+        check_download_file(document)
         lesson.document.save(document.name, document, save=False)
     lesson.save()
     audit_log(
@@ -201,8 +206,9 @@ def _extension(name: str) -> str:
     return name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
 
-@transaction.atomic
-def material_add(*, course: Course, title: str, file: UploadedFile) -> CourseMaterial:
+def check_download_file(file: UploadedFile) -> None:
+    """Materials and lesson documents: office, PDF, text, image or archive files within the size limit (never
+    HTML or SVG, which a browser would run)."""
     if _extension(file.name) not in MATERIAL_EXTENSIONS:
         raise DomainError(
             "material_type",
@@ -216,10 +222,20 @@ def material_add(*, course: Course, title: str, file: UploadedFile) -> CourseMat
             _("A material may be at most %(mb)d MB.") % {"mb": settings.MATERIAL_MAX_UPLOAD_MB},
             field="file",
         )
+
+
+@transaction.atomic
+def material_add(*, course: Course, title: str, file: UploadedFile) -> CourseMaterial:
+    check_download_file(file)
     material = CourseMaterial(course=course, title=(title or file.name).strip(), size=file.size)
     material.file.save(file.name, file, save=False)
-    material.save()
-    audit_log(action="course.material_add", obj=material, detail={"course": course.pk})
+    try:
+        with transaction.atomic():
+            material.save()
+            audit_log(action="course.material_add", obj=material, detail={"course": course.pk})
+    except Exception:
+        material.file.storage.delete(material.file.name)
+        raise
     return material
 
 
@@ -241,7 +257,18 @@ def legal_basis_add(
 
 @transaction.atomic
 def legal_basis_changed(*, basis: LegalBasis, changed_on: dt.date) -> LegalBasis:
-    """A law or standard the course rests on changed: the course is due for update (2 / 3 months)."""
+    """A law or standard the course rests on changed: the course is due for update (2 / 3 months).
+
+    A later change does not move the due date of an earlier change the course has not been reviewed for yet."""
+    reviewed = basis.course.reviewed_on
+    pending = basis.changed_on is not None and (reviewed is None or basis.changed_on > reviewed)
+    if pending and basis.changed_on <= changed_on:
+        audit_log(
+            action="course.legal_basis_changed",
+            obj=basis,
+            detail={"course": basis.course_id, "changed_on": changed_on.isoformat(), "due_kept": True},
+        )
+        return basis
     basis.changed_on = changed_on
     basis.save(update_fields=["changed_on"])
     audit_log(
@@ -340,27 +367,31 @@ def video_upload(*, file: UploadedFile, title: str, uploaded_by: Any = None) -> 
             raise DomainError(
                 "video_unreadable",
                 _(
-                    "“%(name)s” cannot be read as a video (%(why)s). Check the file "
-                    "plays on your computer, then upload it again."
+                    "“%(name)s” cannot be read as a video (%(why)s). Check the file plays on your computer, then upload it again."
                 )
                 % {"name": file.name, "why": exc},
                 field="file",
             ) from exc
-    with transaction.atomic():
-        video = Video(
-            title=title[:200],
-            original_name=file.name[:200],
-            uploaded_by=uploaded_by,
-            duration_seconds=info.duration,
-            width=info.width,
-            height=info.height,
-        )
-        video.original.save(file.name, file, save=False)
-        video.save()
-        audit_log(action="video.upload", obj=video, detail={"name": file.name[:100], "size": file.size})
-        from safetrain.catalog.tasks import transcode_video
+    video = Video(
+        title=title[:200],
+        original_name=file.name[:200],
+        uploaded_by=uploaded_by,
+        duration_seconds=info.duration,
+        width=info.width,
+        height=info.height,
+    )
+    try:
+        with transaction.atomic():
+            video.original.save(file.name, file, save=False)
+            video.save()
+            audit_log(action="video.upload", obj=video, detail={"name": file.name[:100], "size": file.size})
+            from safetrain.catalog.tasks import transcode_video
 
-        transaction.on_commit(lambda: transcode_video.delay(video.pk))
+            transaction.on_commit(lambda: transcode_video.delay(video.pk))
+    except Exception:
+        if video.original.name:
+            video.original.storage.delete(video.original.name)  # nothing half-made stays behind
+        raise
     return video
 
 
@@ -368,19 +399,29 @@ def _set_progress(video_id: int, fraction: float, last: list[int]) -> None:
     percent = min(99, int(fraction * 100))
     if percent >= last[0] + 2:
         last[0] = percent
-        Video.objects.filter(pk=video_id).update(progress=percent)
+        Video.objects.filter(pk=video_id, status=VideoStatus.PROCESSING).update(progress=percent)
+
+
+def _claim(video_id: int) -> bool:
+    """Take a queued video for transcoding; False when another worker has it (or it is done)."""
+    return bool(
+        Video.objects.filter(pk=video_id, status=VideoStatus.QUEUED).update(
+            status=VideoStatus.PROCESSING, progress=0, error="", started_at=timezone.now()
+        )
+    )
 
 
 def video_transcode(*, video_id: int) -> Video:
-    """Transcode to 流畅 / 标清 / 高清 HLS renditions with a master playlist and a poster; store them.
+    """Transcode to the 流畅 / 标清 / 高清 HLS renditions the source allows (never upscaled), with a master playlist
+    carrying measured bandwidths, and a poster; store them under a fresh folder and switch the video to it.
 
-    On failure every stored output is removed and the video is marked failed with the reason.
+    Only the worker that claims the queued video runs; on failure every stored output is removed and the video is
+    marked failed with the reason (the original stays for a retry).
     """
+    if not _claim(video_id):
+        return Video.objects.get(pk=video_id)
     video = Video.objects.get(pk=video_id)
-    if video.status == VideoStatus.READY:
-        return video
-    Video.objects.filter(pk=video_id).update(status=VideoStatus.PROCESSING, progress=0, error="")
-    prefix = f"videos/hls/{video.uuid}"
+    prefix = f"videos/hls/{video.uuid}/{uuid.uuid4().hex[:8]}"  # one folder per attempt: no collisions
     stored: list[str] = []
     try:
         with tempfile.TemporaryDirectory(prefix="safetrain-hls-") as tmp:
@@ -389,41 +430,44 @@ def video_transcode(*, video_id: int) -> Video:
             with video.original.open("rb") as src, open(source, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1024 * 1024)
             info = transcode.probe(source)
-            done: list[tuple[transcode.Rendition, int]] = []
+            out = work / "hls"
+            renditions = transcode.renditions_for(info)
+            done = []
             last = [0]
-            count = len(transcode.RENDITIONS)
-            for index, rendition in enumerate(transcode.RENDITIONS):
+            for index, rendition in enumerate(renditions):
                 transcode.hls_rendition(
                     source,
-                    work / rendition.name,
+                    out / rendition.name,
                     rendition,
                     info,
-                    on_progress=lambda f, i=index: _set_progress(video_id, (i + f) / count, last),
+                    on_progress=lambda f, i=index: _set_progress(video_id, (i + f) / len(renditions), last),
                 )
-                produced = transcode.probe(work / rendition.name / "index.m3u8")
-                done.append((rendition, produced.width))
-            (work / "master.m3u8").write_text(
+                produced = transcode.probe(out / rendition.name / "index.m3u8", playlist=True)
+                peak, average = transcode.measured_bandwidth(out / rendition.name)
+                done.append((rendition, produced.width, produced.height, peak, average))
+            (out / "master.m3u8").write_text(
                 transcode.master_playlist(done, info.has_audio), encoding="utf-8"
             )
-            transcode.poster(source, work / "poster.jpg", info)
-            for path in sorted(work.rglob("*")):
-                if path.is_file() and path != source:
-                    name = f"{prefix}/{path.relative_to(work).as_posix()}"
+            transcode.poster(source, out / "poster.jpg", info)
+            for path in sorted(out.rglob("*")):
+                if path.is_file():
+                    name = f"{prefix}/{path.relative_to(out).as_posix()}"
                     with open(path, "rb") as fh:
                         stored.append(default_storage.save(name, File(fh)))
-        renditions = [
+        summary = [
             {
                 "name": r.name,
                 "label": r.label,
-                "height": r.height,
+                "height": h,
                 "width": w,
-                "bandwidth": r.bandwidth,
+                "bandwidth": peak,
+                "average_bandwidth": avg,
                 "playlist": f"{r.name}/index.m3u8",
             }
-            for r, w in done
+            for r, w, h, peak, avg in done
         ]
         with transaction.atomic():
-            Video.objects.filter(pk=video_id).update(
+            updated = Video.objects.filter(pk=video_id, status=VideoStatus.PROCESSING).update(
                 status=VideoStatus.READY,
                 progress=100,
                 duration_seconds=info.duration,
@@ -431,15 +475,17 @@ def video_transcode(*, video_id: int) -> Video:
                 height=info.height,
                 hls_prefix=prefix,
                 poster=f"{prefix}/poster.jpg",
-                renditions=renditions,
+                renditions=summary,
                 finished_at=timezone.now(),
                 error="",
             )
+            if not updated:
+                raise transcode.TranscodeError("the video was taken over by another attempt")
             audit_log(
                 action="video.transcode",
                 object_type="catalog.video",
                 object_id=video_id,
-                detail={"renditions": [r["name"] for r in renditions], "duration": round(info.duration, 2)},
+                detail={"renditions": [r["name"] for r in summary], "duration": round(info.duration, 2)},
             )
     except Exception as exc:  # any failure: remove what was stored, say why, keep the original for a retry
         for name in stored:
@@ -447,13 +493,8 @@ def video_transcode(*, video_id: int) -> Video:
         reason = str(exc) if isinstance(exc, transcode.TranscodeError) else f"{exc.__class__.__name__}: {exc}"
         logger.warning("transcoding video %s failed: %s", video_id, reason)
         with transaction.atomic():
-            Video.objects.filter(pk=video_id).update(
-                status=VideoStatus.FAILED,
-                error=reason[:2000],
-                hls_prefix="",
-                renditions=[],
-                poster="",
-                finished_at=timezone.now(),
+            Video.objects.filter(pk=video_id, status=VideoStatus.PROCESSING).update(
+                status=VideoStatus.FAILED, error=reason[:2000], finished_at=timezone.now()
             )
             audit_log(
                 action="video.transcode",
@@ -466,9 +507,15 @@ def video_transcode(*, video_id: int) -> Video:
 
 
 def video_retry(*, video: Video) -> Video:
-    if video.status != VideoStatus.FAILED:
+    """Queue a failed video again, or one stuck in transcoding past the time limit (a killed worker)."""
+    stale = timezone.now() - dt.timedelta(seconds=settings.TRANSCODE_TIME_LIMIT_SECONDS)
+    claimed = (
+        Video.objects.filter(pk=video.pk)
+        .filter(Q(status=VideoStatus.FAILED) | Q(status=VideoStatus.PROCESSING, started_at__lt=stale))
+        .update(status=VideoStatus.QUEUED, progress=0, error="")
+    )
+    if not claimed:
         raise DomainError("not_failed", _("Only a failed video can be transcoded again."))
-    Video.objects.filter(pk=video.pk).update(status=VideoStatus.QUEUED, progress=0, error="")
     from safetrain.catalog.tasks import transcode_video
 
     transaction.on_commit(lambda: transcode_video.delay(video.pk))
@@ -506,7 +553,7 @@ def programme_create(
     high_risk: bool | None = None,
     qualification_item: QualificationItem | None = None,
     includes_job_type_course: bool = False,
-    deadline_kind: str = "none",
+    deadline_kind: str | None = None,
     deadline_date: dt.date | None = None,
     deadline_days: int | None = None,
     exam_rule: str = "",
@@ -522,6 +569,8 @@ def programme_create(
             _("The programme code %(code)s is taken.") % {"code": code},
             field="code",
         )
+    deadline_kind_default = deadline_kind is None
+    deadline_kind = deadline_kind or DeadlineKind.NONE
     class_minutes = overrides.get("class_hour_minutes") or profile.class_hour_minutes
     if required_minutes is None:
         hours = preset_class_hours(audience=audience, kind=kind, high_risk=bool(high_risk))
@@ -540,11 +589,19 @@ def programme_create(
         )
     if deadline_kind == "fixed" and deadline_date is None:
         raise DomainError("deadline_date_required", _("Give the deadline date."), field="deadline_date")
-    share = overrides.get("offline_min_share")
-    if share is not None and not Decimal("0") <= Decimal(share) < Decimal("1"):
+    unknown = set(overrides) - set(OVERRIDABLE)
+    if unknown:
         raise DomainError(
-            "invalid_share", _("The offline share is a fraction below 1."), field="offline_min_share"
+            "invalid_fields", _("These fields cannot be set here: %(f)s") % {"f": ", ".join(sorted(unknown))}
         )
+    if overrides.get("offline_min_fraction"):
+        try:
+            parse_fraction(overrides["offline_min_fraction"])
+        except ValidationError as exc:
+            raise DomainError("invalid_share", exc.messages[0], field="offline_min_fraction") from exc
+    if deadline_kind == DeadlineKind.NONE and profile.deadline_days and deadline_kind_default:
+        # The region's rule applies unless the programme says otherwise (Guangdong: 30 days after opening).
+        deadline_kind = DeadlineKind.AFTER_OPENING
     programme = Programme.objects.create(
         code=code,
         name=name,

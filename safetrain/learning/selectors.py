@@ -6,21 +6,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from safetrain.catalog.models import ConstructionCategory, Course, CourseStatus, Programme, Video
+from safetrain.catalog.models import Course, CourseStatus, Programme, Video
 from safetrain.learning.models import Enrolment
 
 
 def courses_of_enrolment(enrolment: Enrolment) -> QuerySet[Course]:
-    """The programme's courses; for Shenzhen construction also the worker's own job-type course (PRG-02), unless
-    the job type is a management post or has no course, when the general course alone applies (PRG-03)."""
-    condition = Q(programme_courses__programme=enrolment.programme)
-    job_type = enrolment.job_type
-    if enrolment.programme.includes_job_type_course and job_type is not None and not job_type.is_management:
-        condition |= Q(job_types=job_type, construction_category=ConstructionCategory.JOB_TYPE_CASES)
-    return Course.objects.filter(condition).filter(status=CourseStatus.PUBLISHED).distinct()
+    """The programme's published courses, each annotated with `is_required`, in the programme's order.
+
+    A programme that adds the learner's job-type course (Shenzhen construction, PRG-02) lists the job-type
+    courses among its own; the learner gets those of its job type besides the courses for everybody. Management
+    posts, a missing job type or one without a course leave the general course only (PRG-03).
+    """
+    programme = enrolment.programme
+    qs = Course.objects.filter(
+        programme_courses__programme=programme, status=CourseStatus.PUBLISHED
+    ).annotate(is_required=F("programme_courses__is_required"), programme_order=F("programme_courses__order"))
+    if programme.includes_job_type_course:
+        job_type = enrolment.job_type
+        if job_type is None or job_type.is_management:
+            qs = qs.filter(job_types__isnull=True)
+        else:
+            qs = qs.filter(Q(job_types__isnull=True) | Q(job_types=job_type))
+    return qs.distinct().order_by("programme_order", "code")
 
 
 def active_enrolments(learner: Any) -> QuerySet[Enrolment]:
@@ -50,18 +60,36 @@ def can_open_course_media(user: Any, course: Course) -> bool:
     return course_enrolment(user, course) is not None
 
 
+def _access_key(user: Any, video: Video) -> str:
+    # The day and the user's enrolment version are part of the key: a deadline passing at midnight or an enrolment
+    # voided or added is never hidden by an earlier answer.
+    version = cache.get(f"access-version:{user.pk}", 0)
+    return f"video-access:{user.pk}:{version}:{video.pk}:{timezone.localdate().isoformat()}"
+
+
+def access_changed(user: Any) -> None:
+    """Forget the user's cached media-access answers (call when its enrolments change)."""
+    key = f"access-version:{user.pk}"
+    if not cache.add(key, 1, None):
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, None)
+
+
 def can_open_video(user: Any, video: Video) -> bool:
-    """Checked on every playlist and segment request; cached briefly per user and video."""
+    """Checked on every playlist and segment request. A "yes" is cached for a minute (a lesson's segments come
+    in quick succession); a "no" never is, so a learner enrolled a moment ago can watch at once."""
     if not getattr(user, "is_authenticated", False):
         return False
-    # The day is part of the key: a deadline passing at midnight is never hidden by a cached "yes".
-    key = f"video-access:{user.pk}:{video.pk}:{timezone.localdate().isoformat()}"
-    allowed = cache.get(key)
-    if allowed is None:
-        courses = Course.objects.filter(chapters__lessons__video=video).distinct()
-        allowed = user.sees_everything() or any(can_open_course_media(user, c) for c in courses)
-        cache.set(key, allowed, 60)
-    return bool(allowed)
+    key = _access_key(user, video)
+    if cache.get(key):
+        return True
+    courses = Course.objects.filter(chapters__lessons__video=video).distinct()
+    allowed = user.sees_everything() or any(can_open_course_media(user, c) for c in courses)
+    if allowed:
+        cache.set(key, True, 60)
+    return allowed
 
 
 @dataclass(frozen=True)
@@ -81,7 +109,7 @@ def my_programmes(learner: Any) -> list[ProgrammeCard]:
             ProgrammeCard(
                 enrolment=enrolment,
                 programme=programme,
-                courses=list(courses_of_enrolment(enrolment).prefetch_related("teachers")),
+                courses=list(courses_of_enrolment(enrolment)),
                 required_class_hours=programme.required_class_hours,
                 public_minutes=programme.required_public_minutes,
             )

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from safetrain.catalog.models import JobType, Programme
 from safetrain.core.errors import DomainError
 from safetrain.learning.models import Enrolment
+from safetrain.learning.selectors import access_changed
 from safetrain.orgs.models import Organisation
 from safetrain.records.services import audit_log
 
@@ -45,6 +46,7 @@ def enrolment_create(
         opened_on=opened_on,
         deadline=programme.deadline_for(opened_on),
     )
+    transaction.on_commit(lambda: access_changed(learner))
     audit_log(
         action="enrolment.create",
         obj=enrolment,

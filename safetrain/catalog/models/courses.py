@@ -104,7 +104,11 @@ class Course(models.Model):
         super().save(*args, **kwargs)
 
     def lessons(self) -> models.QuerySet[Lesson]:
-        return Lesson.objects.filter(chapter__course=self).order_by("chapter__order", "order")
+        return (
+            Lesson.objects.filter(chapter__course=self)
+            .select_related("video")
+            .order_by("chapter__order", "order")
+        )
 
     @property
     def duration_seconds(self) -> float:

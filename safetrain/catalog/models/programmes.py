@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -15,6 +17,20 @@ from django.utils.translation import pgettext_lazy
 from safetrain.catalog.models.courses import Course
 from safetrain.catalog.models.qualifications import QualificationItem
 from safetrain.orgs.models import Industry, Organisation
+
+
+def parse_fraction(value: str) -> Fraction:
+    try:
+        fraction = Fraction(str(value or "0").strip())
+    except (ValueError, ZeroDivisionError) as exc:
+        raise ValidationError(_("Write the share as a fraction such as 1/3.")) from exc
+    if not 0 <= fraction < 1:
+        raise ValidationError(_("The offline share must be at least 0 and below 1."))
+    return fraction
+
+
+def validate_fraction(value: str) -> None:
+    parse_fraction(value)
 
 
 class RegionProfile(models.Model):
@@ -46,8 +62,12 @@ class RegionProfile(models.Model):
     deadline_days = models.PositiveSmallIntegerField(
         _("days to finish after account opening"), null=True, blank=True
     )
-    offline_min_share = models.DecimalField(
-        _("minimum offline share of the syllabus"), max_digits=4, decimal_places=3, default=Decimal("0")
+    offline_min_fraction = models.CharField(
+        _("minimum offline share of the syllabus hours"),
+        max_length=10,
+        default="0",
+        validators=[validate_fraction],
+        help_text=_("A fraction such as 1/3, or 0 for none."),
     )
     offline_total_test = models.BooleanField(_("offline total test required"), default=False)
 
@@ -89,7 +109,7 @@ OVERRIDABLE = (
     "certificate_validity_months",
     "exam_pass_mark",
     "exam_attempts",
-    "offline_min_share",
+    "offline_min_fraction",
 )
 
 
@@ -127,7 +147,9 @@ class Programme(models.Model):
     certificate_validity_months = models.PositiveSmallIntegerField(null=True, blank=True)
     exam_pass_mark = models.PositiveSmallIntegerField(null=True, blank=True)
     exam_attempts = models.PositiveSmallIntegerField(null=True, blank=True)
-    offline_min_share = models.DecimalField(max_digits=4, decimal_places=3, null=True, blank=True)
+    offline_min_fraction = models.CharField(
+        max_length=10, blank=True, default="", validators=[validate_fraction]
+    )
     courses = models.ManyToManyField(Course, through="ProgrammeCourse", related_name="programmes")
     is_published = models.BooleanField(_("published"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -144,7 +166,7 @@ class Programme(models.Model):
         """The programme's own value where it overrides the profile, else the profile's (POL)."""
         if name in OVERRIDABLE:
             own = getattr(self, name)
-            if own is not None:
+            if own is not None and own != "":
                 return own
         return getattr(self.profile, name)
 
@@ -162,12 +184,9 @@ class Programme(models.Model):
         return None
 
     def offline_minutes_required(self) -> int:
-        """Offline minutes so that offline is at least the profile's share of the whole syllabus (PRG-04):
-        offline >= share x (online + offline)."""
-        share = Decimal(self.setting("offline_min_share"))
-        if share <= 0:
-            return 0
-        return math.ceil(Decimal(self.required_minutes) * share / (1 - share))
+        """Offline minutes the region requires (PRG-04, Shanxi: "不少于大纲规定的1/3学时"): the fraction of the
+        programme's syllabus minutes, rounded up."""
+        return math.ceil(self.required_minutes * parse_fraction(self.setting("offline_min_fraction")))
 
 
 class ProgrammeCourse(models.Model):

@@ -40,19 +40,22 @@ def _hls_template() -> tuple[Path, list[dict], float]:
     done = []
     for rendition in transcode.RENDITIONS:
         transcode.hls_rendition(source, out / rendition.name, rendition, info)
-        done.append((rendition, transcode.probe(out / rendition.name / "index.m3u8").width))
+        produced = transcode.probe(out / rendition.name / "index.m3u8", playlist=True)
+        done.append(
+            (rendition, produced.width, produced.height, *transcode.measured_bandwidth(out / rendition.name))
+        )
     (out / "master.m3u8").write_text(transcode.master_playlist(done, info.has_audio), encoding="utf-8")
     transcode.poster(source, out / "poster.jpg", info)
     renditions = [
         {
             "name": r.name,
             "label": r.label,
-            "height": r.height,
+            "height": h,
             "width": w,
-            "bandwidth": r.bandwidth,
+            "bandwidth": peak,
             "playlist": f"{r.name}/index.m3u8",
         }
-        for r, w in done
+        for r, w, h, peak, _avg in done
     ]
     return out, renditions, info.duration
 

@@ -8,13 +8,9 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from conftest import make_user
-from safetrain.catalog.models import JobType, RegionProfile
+from safetrain.catalog.models import RegionProfile
 from safetrain.catalog.services import offline_session_record, programme_create
-from safetrain.catalog.tests.factories import published_course, published_programme, ready_video
 from safetrain.core.errors import DomainError
-from safetrain.learning.selectors import courses_of_enrolment
-from safetrain.learning.services import enrolment_create
 
 
 def profile(code: str) -> RegionProfile:
@@ -140,51 +136,6 @@ def test_lrn_07_deadlines_fixed_or_days_after_opening(db):
     assert fixed.deadline_for(opened) == dt.date(2026, 12, 31)
 
 
-@pytest.fixture
-def shenzhen(db):
-    video = ready_video()
-    general = published_course(
-        "SZ-GEN-T", "通用课", video=video, is_public=True, construction_category="general"
-    )
-    rebar = published_course(
-        "SZ-GJ-T",
-        "钢筋工案例",
-        video=video,
-        construction_category="job_type_cases",
-        job_types=[JobType.objects.get(code="GJ")],
-    )
-    hazardous = published_course("SZ-WD-T", "危大工程", video=video, construction_category="hazardous_works")
-    programme = published_programme(
-        "sz-t",
-        [general],
-        profile="shenzhen_construction",
-        audience="construction_worker",
-        includes_job_type_course=True,
-    )
-    return programme, general, rebar, hazardous
-
-
-@pytest.mark.parametrize(
-    ("job", "expected"),
-    [("GJ", {"SZ-GEN-T", "SZ-GJ-T"}), ("AQY", {"SZ-GEN-T"}), ("PG", {"SZ-GEN-T"}), (None, {"SZ-GEN-T"})],
-    ids=["rebar-worker", "safety-officer-management", "job-type-without-course", "no-job-type"],
-)
-def test_prg_02_prg_03_a_shenzhen_worker_gets_the_general_course_plus_the_own_job_type_course(
-    shenzhen, world, job, expected
-):
-    programme = shenzhen[0]
-    learner = make_user(world.team, name="工人")
-    enrolment = enrolment_create(
-        learner=learner, programme=programme, job_type=JobType.objects.get(code=job) if job else None
-    )
-    assert set(courses_of_enrolment(enrolment).values_list("code", flat=True)) == expected
-
-
-def test_cat_01_hazardous_courses_are_study_only(shenzhen):
-    assert shenzhen[3].is_study_only is True
-    assert shenzhen[1].is_study_only is False
-
-
 def test_prg_04_offline_sessions_record_attendance_and_the_required_share(world):
     programme = programme_create(
         code="sx",
@@ -195,8 +146,8 @@ def test_prg_04_offline_sessions_record_attendance_and_the_required_share(world)
         high_risk=False,
     )
     assert programme.required_minutes == 1440
-    # offline >= 1/3 of the whole syllabus: online 1440 minutes needs at least 1440 x 0.333 / 0.667 offline
-    assert programme.offline_minutes_required() == 719
+    # "不少于大纲规定的1/3学时": a third of the 32-hour syllabus, 480 minutes
+    assert programme.offline_minutes_required() == 480
     photo = SimpleUploadedFile("sign.jpg", b"\xff\xd8\xff\xe0" + b"0" * 200, content_type="image/jpeg")
     session = offline_session_record(
         programme=programme,
@@ -234,3 +185,64 @@ def test_prg_04_offline_sessions_record_attendance_and_the_required_share(world)
             content="c",
             minutes=0,
         )
+
+
+def test_prg_04_an_offline_share_is_a_fraction_below_one(db):
+    with pytest.raises(DomainError) as err:
+        programme_create(
+            code="bad-share",
+            name="x",
+            profile=profile("shanxi"),
+            kind="initial",
+            audience="other",
+            required_minutes=60,
+            offline_min_fraction="1",
+        )
+    assert err.value.code == "invalid_share"
+    third = programme_create(
+        code="third",
+        name="y",
+        profile=profile("guangdong_online"),
+        kind="initial",
+        audience="other",
+        required_minutes=100,
+        offline_min_fraction="1/3",
+    )
+    assert third.offline_minutes_required() == 34
+
+
+def test_prg_01_only_profile_values_can_be_overridden(db):
+    with pytest.raises(DomainError) as err:
+        programme_create(
+            code="sneaky",
+            name="x",
+            profile=profile("shanxi"),
+            kind="initial",
+            audience="other",
+            required_minutes=60,
+            is_published=True,
+        )
+    assert err.value.code == "invalid_fields"
+
+
+def test_lrn_07_the_profiles_deadline_applies_unless_the_programme_sets_one(db):
+    opened = dt.date(2026, 3, 1)
+    default = programme_create(
+        code="gd-default",
+        name="x",
+        profile=profile("guangdong_online"),
+        kind="initial",
+        audience="other",
+        required_minutes=60,
+    )
+    assert default.deadline_for(opened) == dt.date(2026, 3, 31)
+    none = programme_create(
+        code="gd-none",
+        name="y",
+        profile=profile("guangdong_online"),
+        kind="initial",
+        audience="other",
+        required_minutes=60,
+        deadline_kind="none",
+    )
+    assert none.deadline_for(opened) is None

@@ -127,6 +127,4 @@ def test_pol_region_profiles_carry_the_documents_values(db, code, expected):
 
 
 def test_pol_shanxi_requires_a_third_offline(db):
-    from decimal import Decimal
-
-    assert RegionProfile.objects.get(code="shanxi").offline_min_share == Decimal("0.333")
+    assert RegionProfile.objects.get(code="shanxi").offline_min_fraction == "1/3"

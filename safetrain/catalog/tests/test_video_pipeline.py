@@ -42,12 +42,18 @@ def test_cat_05_an_upload_is_transcoded_into_three_hls_renditions(db, django_cap
     root = Path(settings.MEDIA_ROOT) / video.hls_prefix
     master = (root / "master.m3u8").read_text()
     assert master.count("#EXT-X-STREAM-INF") == 3
+    assert 'CODECS="avc1.4d4028,mp4a.40.2"' in master
+    for line in (ln for ln in master.splitlines() if ln.startswith("#EXT-X-STREAM-INF")):
+        attributes = dict(
+            a.split("=", 1) for a in line.split(":", 1)[1].replace('"', "").split(",") if "=" in a
+        )
+        assert int(attributes["BANDWIDTH"]) >= int(attributes["AVERAGE-BANDWIDTH"]) > 0
     for name, label in (("360p", "流畅"), ("480p", "标清"), ("720p", "高清")):
         assert f'NAME="{label}"' in master
         assert f"{name}/index.m3u8" in master
         playlist = (root / name / "index.m3u8").read_text()
         assert "#EXT-X-ENDLIST" in playlist  # a complete VOD playlist
-        info = transcode.probe(root / name / "index.m3u8")
+        info = transcode.probe(root / name / "index.m3u8", playlist=True)
         assert info.height == int(name[:-1])
         assert info.duration == pytest.approx(8, abs=0.5)
         assert info.has_audio
@@ -102,30 +108,109 @@ def test_cat_05_an_audio_only_file_is_not_a_video(db, tmp_path):
 
 
 def test_cat_05_a_failed_transcode_is_visible_leaves_no_output_and_can_be_retried(
-    db, django_capture_on_commit_callbacks
+    db, django_capture_on_commit_callbacks, monkeypatch
 ):
+    """The storage fails half-way through writing the renditions (disk full, bucket down): what was written goes."""
+    from django.core.files.storage import default_storage
+
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        video = video_upload(file=upload_of(clip()), title="将要损坏")
-    # The stored original is damaged before the worker picks it up (a disk fault, a half-synced bucket).
-    original = Path(settings.MEDIA_ROOT) / video.original.name
-    good = original.read_bytes()
-    original.write_bytes(b"\x00" * 4096)
+        video = video_upload(file=upload_of(clip()), title="写到一半失败")
+    real_save = default_storage.save
+    calls = []
+
+    def failing_save(name, content, **kwargs):
+        calls.append(name)
+        if len(calls) == 3:
+            raise OSError("No space left on device")
+        return real_save(name, content, **kwargs)
+
+    monkeypatch.setattr(default_storage, "save", failing_save)
     for callback in callbacks:
         callback()
     video.refresh_from_db()
     assert video.status == VideoStatus.FAILED
-    assert video.error
+    assert "No space left on device" in video.error
     assert video.hls_prefix == ""
-    assert video.renditions == []
-    assert not (Path(settings.MEDIA_ROOT) / f"videos/hls/{video.uuid}").exists() or not any(
-        (Path(settings.MEDIA_ROOT) / f"videos/hls/{video.uuid}").rglob("*.ts")
-    )
+    assert len(calls) == 3  # two files were written before the failure ...
+    hls_root = Path(settings.MEDIA_ROOT) / f"videos/hls/{video.uuid}"
+    assert not [p for p in hls_root.rglob("*") if p.is_file()]  # ... and all of them were removed
     assert AuditEntry.objects.filter(action="video.transcode", result="failure").exists()
-    original.write_bytes(good)
+    monkeypatch.undo()
     with django_capture_on_commit_callbacks(execute=True):
         video_retry(video=video)
     video.refresh_from_db()
     assert video.status == VideoStatus.READY
+    with pytest.raises(DomainError):
+        video_retry(video=video)  # a ready video is not transcoded again
+
+
+def test_cat_05_a_video_is_transcoded_once_even_if_two_workers_get_the_task(
+    db, django_capture_on_commit_callbacks
+):
+    from safetrain.catalog.services import video_transcode
+
+    with django_capture_on_commit_callbacks(execute=True):
+        video = video_upload(file=upload_of(clip()), title="重复投递")
+    first = Video.objects.get(pk=video.pk)
+    assert first.status == VideoStatus.READY
+    again = video_transcode(video_id=video.pk)  # a redelivered task finds it done and changes nothing
+    assert (again.status, again.hls_prefix, again.finished_at) == (
+        first.status,
+        first.hls_prefix,
+        first.finished_at,
+    )
+    assert AuditEntry.objects.filter(action="video.transcode", object_id=str(video.pk)).count() == 1
+
+
+def test_cat_05_portrait_small_and_silent_sources(db, django_capture_on_commit_callbacks):
+    portrait = transcode.make_test_clip(clip().parent / "portrait.mp4", seconds=4, size="720x1280")
+    with django_capture_on_commit_callbacks(execute=True):
+        upright = video_upload(file=upload_of(portrait), title="竖屏")
+    upright.refresh_from_db()
+    assert [(r["width"], r["height"]) for r in upright.renditions] == [(360, 640), (480, 854), (720, 1280)]
+
+    small = transcode.make_test_clip(clip().parent / "small.mp4", seconds=4, size="426x240")
+    with django_capture_on_commit_callbacks(execute=True):
+        tiny = video_upload(file=upload_of(small), title="小视频")
+    tiny.refresh_from_db()
+    assert [r["label"] for r in tiny.renditions] == ["流畅"]  # never upscaled; the lowest always exists
+
+    import subprocess
+
+    silent_path = clip().parent / "silent.mp4"
+    subprocess.run(
+        [
+            transcode.FFMPEG,
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=640x360:duration=3",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            str(silent_path),
+        ],
+        check=True,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        silent = video_upload(file=upload_of(silent_path), title="无声")
+    silent.refresh_from_db()
+    assert silent.status == VideoStatus.READY
+    master = (Path(settings.MEDIA_ROOT) / silent.hls_prefix / "master.m3u8").read_text()
+    assert 'CODECS="avc1.4d4028"' in master
+
+
+def test_cat_05_a_playlist_disguised_as_a_video_is_refused(db, tmp_path):
+    disguised = tmp_path / "evil.mp4"
+    disguised.write_text("#EXTM3U\n#EXTINF:6,\nhttp://127.0.0.1:1/secret.ts\n#EXT-X-ENDLIST\n")
+    with pytest.raises(DomainError) as err:
+        video_upload(file=upload_of(disguised), title="伪装")
+    assert err.value.code == "video_unreadable"
+    assert Video.objects.count() == 0
 
 
 def test_cat_05_operators_upload_on_the_page_and_see_errors(

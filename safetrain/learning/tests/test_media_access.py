@@ -65,8 +65,26 @@ def test_cat_05_an_enrolled_learner_streams_the_playlists_and_segments(setup, wo
 def test_cat_05_paths_outside_the_video_are_not_served(setup, world, web_client):
     video, _, _ = setup
     client = web_client(world.learner_nanshan)
-    for name in ("../../originals/none.mp4", "360p/../../../../settings.py", "master.txt"):
-        assert client.get(media(video, name)).status_code == 404
+    other = ready_video("别的视频")  # a video of a course the learner is NOT enrolled in
+    for name in (
+        "../../originals/none.mp4",
+        "360p/../../../../settings.py",
+        "master.txt",
+        f"../{other.uuid}/master.m3u8",
+        f"360p/../../{other.uuid}/360p/index.m3u8",
+        f"%2e%2e/{other.uuid}/master.m3u8",
+    ):
+        assert client.get(media(video, name)).status_code == 404, name
+
+
+def test_cat_05_a_learner_enrolled_a_moment_ago_can_watch_at_once(setup, world, web_client):
+    from safetrain.catalog.models import Programme
+
+    video, _, _ = setup
+    client = web_client(world.learner_futian)
+    assert client.get(media(video)).status_code == 403
+    enrolment_create(learner=world.learner_futian, programme=Programme.objects.get(code="sec-prog"))
+    assert client.get(media(video)).status_code == 200
 
 
 def test_lrn_07_an_expired_enrolment_no_longer_opens_the_videos(setup, world):

@@ -70,7 +70,9 @@ def test_cat_05_renditions_live_in_the_bucket_and_segments_get_signed_expiring_u
     world, web_client, s3_storage, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        video = video_upload(file=SimpleUploadedFile("s3.mp4", clip().read_bytes()), title="对象存储")
+        video = video_upload(
+            file=SimpleUploadedFile("s3.mp4", clip(size="1280x720").read_bytes()), title="对象存储"
+        )
     video.refresh_from_db()
     assert video.status == "ready", video.error
     keys = {o["Key"] for o in s3_storage.list_objects_v2(Bucket=BUCKET, Prefix=video.hls_prefix)["Contents"]}
