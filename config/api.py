@@ -16,6 +16,7 @@ from safetrain.accounts.api import router as accounts_router
 from safetrain.accounts.apiauth import api_auth
 from safetrain.catalog.api import router as catalog_router
 from safetrain.core.errors import DomainError
+from safetrain.learning.api import router as learning_router
 from safetrain.orgs.api import router as orgs_router
 from safetrain.records.api import router as records_router
 
@@ -85,3 +86,4 @@ api.add_router("/", accounts_router)
 api.add_router("/", orgs_router)
 api.add_router("/", records_router)
 api.add_router("/", catalog_router)
+api.add_router("/", learning_router)

@@ -249,6 +249,12 @@ MATERIAL_MAX_UPLOAD_MB = env.int("MATERIAL_MAX_UPLOAD_MB", default=50)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads go to a temporary file, not memory
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# Study-time crediting (LRN-01): the player sends a heartbeat every interval; the server credits at most the
+# interval plus the tolerance, and a lesson counts as complete with at most the tolerance unwatched at its end.
+HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=15)
+HEARTBEAT_TOLERANCE_SECONDS = env.float("HEARTBEAT_TOLERANCE_SECONDS", default=3.0)
+COMPLETION_TOLERANCE_SECONDS = env.float("COMPLETION_TOLERANCE_SECONDS", default=3.0)
+
 # Customer service contacts shown on every page (UX-04).
 CUSTOMER_SERVICE_PHONE = env.str("CUSTOMER_SERVICE_PHONE", default="400-800-1234")
 CUSTOMER_SERVICE_HOURS = env.str("CUSTOMER_SERVICE_HOURS", default="周一至周日 08:30-21:00")

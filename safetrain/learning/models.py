@@ -56,3 +56,156 @@ class Enrolment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.learner_id} in {self.programme_id}"
+
+
+class LessonProgress(models.Model):
+    """Per enrolment and lesson: where the learner got to, what was watched, what was credited (LRN-01..05)."""
+
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="progress")
+    lesson = models.ForeignKey("catalog.Lesson", on_delete=models.PROTECT, related_name="+")
+    last_position = models.FloatField(default=0)
+    furthest_position = models.FloatField(default=0)
+    watched = models.JSONField(
+        default=list, help_text="merged [start, end] intervals of seconds actually played"
+    )
+    credited_seconds = models.FloatField(default=0)
+    cancelled_seconds = models.FloatField(default=0)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["enrolment", "lesson"], name="lesson_progress_once")]
+
+    def __str__(self) -> str:
+        return f"{self.enrolment_id}/{self.lesson_id}: {self.credited_seconds:.0f}s"
+
+    @property
+    def completed(self) -> bool:
+        return self.completed_at is not None
+
+
+class SessionState(models.TextChoices):
+    ACTIVE = "active", _("Playing")
+    CLOSED = "closed", _("Closed")
+    SUPERSEDED = "superseded", _("Replaced by a newer session")
+
+
+class StudySession(models.Model):
+    """One playing page of one lesson. Opening another closes it (one tab, one device: ANTI-03)."""
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="study_sessions"
+    )
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="sessions")
+    lesson = models.ForeignKey("catalog.Lesson", on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=12, choices=SessionState.choices, default=SessionState.ACTIVE)
+    started_at = models.DateTimeField()
+    last_accepted_at = models.DateTimeField()
+    last_seq = models.IntegerField(default=0)
+    last_position = models.FloatField(default=0)
+    credited_seconds = models.FloatField(default=0)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ip = models.CharField(max_length=64, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["learner", "state"], name="study_session_learner_state")]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of {self.learner_id}"
+
+
+class DailyCredit(models.Model):
+    """Seconds credited to a learner on one local (Asia/Shanghai) day, per enrolment: the daily cap (LRN-04) and
+    the distinct study days (LRN-06) read it."""
+
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="daily_credits")
+    day = models.DateField()
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "enrolment", "day"], name="daily_credit_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} {self.day}: {self.seconds:.0f}s"
+
+
+class StudyRecordKind(models.TextChoices):
+    PERIOD_START = "period_start", _("Study period started")
+    HEARTBEAT = "heartbeat", _("Heartbeat")
+    PERIOD_END = "period_end", _("Study period ended")
+    CANCELLED = "cancelled", _("Credit cancelled")
+
+
+class StudyRecordQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise RuntimeError("study records are append-only")
+
+    def delete(self):
+        raise RuntimeError("study records are append-only")
+
+
+class StudyRecord(models.Model):
+    """The study record REC-02 keeps for years: every accepted and rejected heartbeat, the start and end of each
+    continuous period, with IP and user agent. Append-only (model, queryset and database triggers)."""
+
+    at = models.DateTimeField(db_index=True)
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="+")
+    lesson = models.ForeignKey("catalog.Lesson", on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(StudySession, on_delete=models.PROTECT, null=True, related_name="+")
+    kind = models.CharField(max_length=16, choices=StudyRecordKind.choices)
+    seq = models.IntegerField(null=True)
+    position = models.FloatField(null=True)
+    credited_seconds = models.FloatField(default=0)
+    accepted = models.BooleanField(default=True)
+    reasons = models.JSONField(default=list)
+    ip = models.CharField(max_length=64, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+
+    objects = StudyRecordQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["enrolment", "at"], name="study_record_enrolment_at")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.learner_id} {self.at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise RuntimeError("study records are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("study records are append-only")
+
+
+class SuspiciousKind(models.TextChoices):
+    REPLAYED_SEQ = "replayed_seq", _("Replayed or out-of-order heartbeat")
+    SEEK_FORWARD = "seek_forward", _("Position ahead of what was watched")
+    FORGED_POSITION = "forged_position", _("Impossible position")
+    RATE = "rate", _("Playback faster than 1x")
+    HIDDEN = "hidden", _("Playing while hidden or unfocused")
+    TOO_FAST = "too_fast", _("Heartbeats faster than the interval")
+    STALE_SESSION = "stale_session", _("Heartbeat on a replaced session")
+
+
+class SuspiciousEvent(models.Model):
+    """Evidence for the review queue (ANTI-04, ANTI-05)."""
+
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="suspicious_events")
+    session = models.ForeignKey(StudySession, null=True, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=SuspiciousKind.choices)
+    evidence = models.JSONField(default=dict)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["enrolment", "kind"], name="suspicious_enrolment_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.learner_id}"

@@ -115,3 +115,63 @@ def my_programmes(learner: Any) -> list[ProgrammeCard]:
             )
         )
     return cards
+
+
+def enrolment_overview(learner: Any) -> list[dict[str, Any]]:
+    """Enrolments with courses, lessons and progress (LRN-05, LRN-08): a course counts toward the total only when
+    every lesson is complete, and counts once; public-course minutes and distinct study days alongside."""
+    from safetrain.learning.models import DailyCredit, LessonProgress
+
+    out = []
+    for enrolment in active_enrolments(learner):
+        progress = {p.lesson_id: p for p in LessonProgress.objects.filter(enrolment=enrolment)}
+        courses = []
+        total = public = 0.0
+        for course in courses_of_enrolment(enrolment).prefetch_related("chapters__lessons__video"):
+            lessons = [ls for ch in course.chapters.all() for ls in ch.lessons.all() if ls.kind == "video"]
+            rows = []
+            for lesson in lessons:
+                p = progress.get(lesson.pk)
+                rows.append(
+                    {
+                        "id": lesson.pk,
+                        "title": lesson.title,
+                        "duration_seconds": lesson.duration_seconds,
+                        "furthest_position": p.furthest_position if p else 0.0,
+                        "credited_minutes": round((p.credited_seconds if p else 0) / 60, 2),
+                        "completed": bool(p and p.completed),
+                    }
+                )
+            credited = sum(r["credited_minutes"] for r in rows)
+            completed = bool(rows) and all(r["completed"] for r in rows)
+            if completed:
+                total += credited
+                public += credited if course.is_public else 0
+            courses.append(
+                {
+                    "code": course.code,
+                    "title": course.title,
+                    "is_public": course.is_public,
+                    "is_required": course.is_required,
+                    "credited_minutes": round(credited, 2),
+                    "completed": completed,
+                    "lessons": rows,
+                }
+            )
+        programme = enrolment.programme
+        out.append(
+            {
+                "id": enrolment.pk,
+                "programme_code": programme.code,
+                "programme_name": programme.name,
+                "deadline": enrolment.deadline.isoformat() if enrolment.deadline else None,
+                "required_minutes": programme.required_minutes,
+                "required_public_minutes": programme.required_public_minutes,
+                "class_hour_minutes": programme.setting("class_hour_minutes"),
+                "credited_minutes": round(total, 2),
+                "public_minutes": round(public, 2),
+                "study_days": DailyCredit.objects.filter(enrolment=enrolment, seconds__gt=0).count(),
+                "courses": courses,
+            }
+        )
+    return out

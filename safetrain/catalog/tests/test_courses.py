@@ -179,7 +179,9 @@ def test_cat_07_a_second_change_does_not_postpone_an_earlier_unreviewed_one(db):
     course = course_create(code="LAW2", title="法规课二")
     law = legal_basis_add(course=course, title="消防法", kind="law", effective_date=dt.date(2009, 5, 1))
     legal_basis_changed(basis=law, changed_on=dt.date(2026, 1, 10))
-    legal_basis_changed(basis=law, changed_on=dt.date(2026, 3, 1))  # amended again before the course was updated
+    legal_basis_changed(
+        basis=law, changed_on=dt.date(2026, 3, 1)
+    )  # amended again before the course was updated
     law.refresh_from_db()
     assert law.review_due() == dt.date(2026, 3, 10)
     assert [s.course for s in overdue_courses(dt.date(2026, 3, 11))] == [course]

@@ -1,0 +1,113 @@
+"""Study API for the player and scripts: enrolments with progress, study sessions and heartbeats (LRN-01..08)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+
+from safetrain.learning.crediting import heartbeat_record, study_session_close, study_session_open
+from safetrain.learning.selectors import enrolment_overview
+
+router = Router(tags=["learning"])
+
+
+class SessionIn(Schema):
+    lesson_id: int
+
+
+class SessionOut(Schema):
+    id: int
+    lesson_id: int
+    state: str
+    resume_position: float
+    furthest_position: float
+    duration_seconds: float
+    heartbeat_interval: int
+
+
+class HeartbeatIn(Schema):
+    seq: int = Field(..., ge=1, le=10_000_000)
+    position: float = Field(..., ge=-1e6, le=1e7)
+    playing: bool
+    visible: bool
+    focused: bool
+    rate: float = Field(..., ge=0, le=16)
+
+
+class HeartbeatOut(Schema):
+    credited_seconds: float
+    lesson_credited: float
+    furthest_position: float
+    completed: bool
+    state: str
+    next_action: str
+    reasons: list[str]
+
+
+class LessonProgressOut(Schema):
+    id: int
+    title: str
+    duration_seconds: float
+    furthest_position: float
+    credited_minutes: float
+    completed: bool
+
+
+class CourseProgressOut(Schema):
+    code: str
+    title: str
+    is_public: bool
+    is_required: bool
+    credited_minutes: float
+    completed: bool
+    lessons: list[LessonProgressOut]
+
+
+class EnrolmentOut(Schema):
+    id: int
+    programme_code: str
+    programme_name: str
+    deadline: str | None
+    required_minutes: int
+    required_public_minutes: int
+    class_hour_minutes: int
+    credited_minutes: float
+    public_minutes: float
+    study_days: int
+    courses: list[CourseProgressOut]
+
+
+@router.get(
+    "/enrollments", response=list[EnrolmentOut], summary="My enrolments with courses, lessons and progress"
+)
+def enrollments(request: HttpRequest):
+    return enrolment_overview(request.auth)
+
+
+@router.post("/study-sessions", response=SessionOut, summary="Open a study session (closes any other)")
+def open_session(request: HttpRequest, payload: SessionIn):
+    session = study_session_open(learner=request.auth, lesson_id=payload.lesson_id, request=request)
+    progress = session.enrolment.progress.get(lesson=session.lesson)
+    return SessionOut(
+        id=session.pk,
+        lesson_id=session.lesson_id,
+        state=session.state,
+        resume_position=progress.last_position,
+        furthest_position=progress.furthest_position,
+        duration_seconds=session.lesson.duration_seconds,
+        heartbeat_interval=settings.HEARTBEAT_INTERVAL_SECONDS,
+    )
+
+
+@router.post("/study-sessions/{session_id}/heartbeats", response=HeartbeatOut, summary="Report playback")
+def heartbeat(request: HttpRequest, session_id: int, payload: HeartbeatIn):
+    return heartbeat_record(
+        learner=request.auth, session_id=session_id, request=request, **payload.dict()
+    ).__dict__
+
+
+@router.post("/study-sessions/{session_id}/close", response=dict, summary="Close a study session")
+def close_session(request: HttpRequest, session_id: int):
+    session = study_session_close(learner=request.auth, session_id=session_id)
+    return {"id": session.pk, "state": session.state}

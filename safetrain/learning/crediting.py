@@ -1,0 +1,285 @@
+"""The crediting engine (学时认定, LRN-01..05, ANTI-01..04): the server decides every credited second.
+
+A heartbeat credits min(wall-clock seconds since the previous accepted heartbeat, the not-yet-watched part of
+the position advance, the heartbeat interval + tolerance), and only while: the session is the learner's active
+one, the sequence number is new, the page is visible and focused, the video plays at rate 1, the position is
+possible and not ahead of what was watched plus the elapsed time, and the day's cap is not reached. Everything
+else credits nothing; cheating patterns are logged as suspicious events with their evidence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Sum
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from safetrain.catalog.models import Lesson, LessonKind
+from safetrain.core.errors import DomainError, NotFound
+from safetrain.core.http import client_ip, user_agent
+from safetrain.learning import intervals
+from safetrain.learning.models import (
+    DailyCredit,
+    Enrolment,
+    LessonProgress,
+    SessionState,
+    StudyRecord,
+    StudyRecordKind,
+    StudySession,
+    SuspiciousEvent,
+    SuspiciousKind,
+)
+from safetrain.learning.selectors import active_enrolments, courses_of_enrolment
+
+
+@dataclass
+class HeartbeatResult:
+    credited_seconds: float
+    lesson_credited: float
+    furthest_position: float
+    completed: bool
+    state: str
+    next_action: str = ""
+    reasons: list[str] = field(default_factory=list)
+
+
+def daily_cap_seconds(enrolment: Enrolment) -> int:
+    programme = enrolment.programme
+    return programme.profile.daily_cap_class_hours * programme.setting("class_hour_minutes") * 60
+
+
+def _enrolment_for_lesson(learner: Any, lesson: Lesson) -> Enrolment:
+    for enrolment in active_enrolments(learner):
+        if courses_of_enrolment(enrolment).filter(pk=lesson.chapter.course_id).exists():
+            return enrolment
+    raise DomainError(
+        "not_enrolled", _("You are not enrolled in a programme with this lesson, or its deadline has passed.")
+    )
+
+
+@transaction.atomic
+def study_session_open(*, learner: Any, lesson_id: int, request: HttpRequest | None = None) -> StudySession:
+    """Open a study session; every other active session of the learner ends (one tab, one device: ANTI-03)."""
+    lesson = Lesson.objects.select_related("chapter", "video").filter(pk=lesson_id).first()
+    if lesson is None:
+        raise NotFound("lesson_not_found", _("This lesson does not exist."))
+    if lesson.kind != LessonKind.VIDEO:
+        raise DomainError("not_a_video", _("Only video lessons are studied with the player."))
+    enrolment = _enrolment_for_lesson(learner, lesson)
+    now = timezone.now()
+    # Lock the learner's sessions so two tabs opening at once end with exactly one active.
+    for old in StudySession.objects.select_for_update().filter(learner=learner, state=SessionState.ACTIVE):
+        _end_session(old, now=now, state=SessionState.SUPERSEDED)
+    progress, _created = LessonProgress.objects.get_or_create(enrolment=enrolment, lesson=lesson)
+    session = StudySession.objects.create(
+        learner=learner,
+        enrolment=enrolment,
+        lesson=lesson,
+        started_at=now,
+        last_accepted_at=now,
+        last_position=progress.last_position,
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+    )
+    StudyRecord.objects.create(
+        at=now,
+        learner=learner,
+        enrolment=enrolment,
+        lesson=lesson,
+        session=session,
+        kind=StudyRecordKind.PERIOD_START,
+        position=progress.last_position,
+        ip=session.ip,
+        user_agent=session.user_agent,
+    )
+    return session
+
+
+def _end_session(session: StudySession, *, now: dt.datetime, state: str) -> None:
+    session.state = state
+    session.ended_at = now
+    session.save(update_fields=["state", "ended_at"])
+    StudyRecord.objects.create(
+        at=now,
+        learner_id=session.learner_id,
+        enrolment_id=session.enrolment_id,
+        lesson_id=session.lesson_id,
+        session=session,
+        kind=StudyRecordKind.PERIOD_END,
+        position=session.last_position,
+        credited_seconds=session.credited_seconds,
+        reasons=[state],
+        ip=session.ip,
+        user_agent=session.user_agent,
+    )
+
+
+@transaction.atomic
+def study_session_close(*, learner: Any, session_id: int) -> StudySession:
+    session = StudySession.objects.select_for_update().filter(pk=session_id, learner=learner).first()
+    if session is None:
+        raise NotFound("session_not_found", _("This study session does not exist."))
+    if session.state == SessionState.ACTIVE:
+        _end_session(session, now=timezone.now(), state=SessionState.CLOSED)
+    return session
+
+
+def _flag(session: StudySession, kind: str, evidence: dict[str, Any], now: dt.datetime) -> None:
+    SuspiciousEvent.objects.create(
+        learner_id=session.learner_id,
+        enrolment_id=session.enrolment_id,
+        session=session,
+        kind=kind,
+        evidence=evidence,
+        at=now,
+    )
+
+
+def credited_today(learner_id: int, day: dt.date) -> float:
+    return DailyCredit.objects.filter(learner_id=learner_id, day=day).aggregate(s=Sum("seconds"))["s"] or 0.0
+
+
+@transaction.atomic
+def heartbeat_record(
+    *,
+    learner: Any,
+    session_id: int,
+    seq: int,
+    position: float,
+    playing: bool,
+    visible: bool,
+    focused: bool,
+    rate: float,
+    request: HttpRequest | None = None,
+) -> HeartbeatResult:
+    session = (
+        StudySession.objects.select_for_update()
+        .select_related("enrolment__programme__profile", "lesson__video")
+        .filter(pk=session_id, learner=learner)
+        .first()
+    )
+    if session is None:
+        raise NotFound("session_not_found", _("This study session does not exist."))
+    now = timezone.now()
+    progress = LessonProgress.objects.select_for_update().get(
+        enrolment=session.enrolment, lesson=session.lesson
+    )
+    evidence = {
+        "seq": seq,
+        "position": position,
+        "playing": playing,
+        "visible": visible,
+        "focused": focused,
+        "rate": rate,
+    }
+    reasons: list[str] = []
+    credit = 0.0
+    next_action = ""
+
+    def record(accepted: bool) -> None:
+        StudyRecord.objects.create(
+            at=now,
+            learner_id=session.learner_id,
+            enrolment_id=session.enrolment_id,
+            lesson_id=session.lesson_id,
+            session=session,
+            kind=StudyRecordKind.HEARTBEAT,
+            seq=seq,
+            position=position,
+            credited_seconds=credit,
+            accepted=accepted,
+            reasons=reasons,
+            ip=client_ip(request),
+            user_agent=user_agent(request),
+        )
+
+    def result(state: str) -> HeartbeatResult:
+        return HeartbeatResult(
+            round(credit, 3),
+            round(progress.credited_seconds, 3),
+            progress.furthest_position,
+            progress.completed,
+            state,
+            next_action,
+            reasons,
+        )
+
+    if session.state != SessionState.ACTIVE:
+        reasons.append(session.state)
+        if playing:
+            _flag(session, SuspiciousKind.STALE_SESSION, evidence, now)
+        record(False)
+        next_action = "signed_out"
+        return result(session.state)
+    if seq <= session.last_seq:
+        reasons.append("replayed_seq")
+        _flag(session, SuspiciousKind.REPLAYED_SEQ, {**evidence, "last_seq": session.last_seq}, now)
+        record(False)
+        return result(session.state)
+
+    interval = settings.HEARTBEAT_INTERVAL_SECONDS
+    tolerance = settings.HEARTBEAT_TOLERANCE_SECONDS
+    duration = session.lesson.duration_seconds
+    elapsed = max(0.0, (now - session.last_accepted_at).total_seconds())
+    previous = session.last_position
+    evidence["elapsed"] = round(elapsed, 3)
+    session.last_seq = seq
+    session.last_accepted_at = now
+
+    valid = 0 <= position <= duration + tolerance
+    ahead = valid and position > max(progress.furthest_position, previous) + elapsed + tolerance
+    if not valid:
+        reasons.append("forged_position")
+        _flag(session, SuspiciousKind.FORGED_POSITION, {**evidence, "duration": duration}, now)
+    elif ahead:
+        reasons.append("seek_forward")
+        _flag(session, SuspiciousKind.SEEK_FORWARD, {**evidence, "furthest": progress.furthest_position}, now)
+    if not playing:
+        reasons.append("paused")
+    if playing and not (visible and focused):
+        reasons.append("hidden")
+        _flag(session, SuspiciousKind.HIDDEN, evidence, now)
+    if rate != 1:
+        reasons.append("rate")
+        _flag(session, SuspiciousKind.RATE, evidence, now)
+    if elapsed < interval / 3 and playing:
+        _flag(session, SuspiciousKind.TOO_FAST, evidence, now)
+
+    if valid and not ahead:
+        session.last_position = position
+    if not reasons:
+        today = timezone.localdate(now)
+        remaining = daily_cap_seconds(session.enrolment) - credited_today(session.learner_id, today)
+        fresh = intervals.uncovered(progress.watched, previous, position) if position > previous else 0.0
+        credit = max(0.0, min(elapsed, fresh, interval + tolerance, remaining))
+        if remaining <= 0:
+            reasons.append("daily_cap")
+            next_action = "daily_cap_reached"
+        if credit > 0:
+            end = position if credit >= fresh - 0.001 else previous + credit
+            progress.watched = intervals.merge(progress.watched, previous, end)
+            progress.credited_seconds += credit
+            session.credited_seconds += credit
+            daily, _created = DailyCredit.objects.get_or_create(
+                learner_id=session.learner_id, enrolment=session.enrolment, day=today
+            )
+            DailyCredit.objects.filter(pk=daily.pk).update(seconds=F("seconds") + credit)
+            if remaining - credit <= 0:
+                next_action = "daily_cap_reached"
+        progress.furthest_position = max(progress.furthest_position, min(position, duration))
+        if (
+            progress.completed_at is None
+            and intervals.total(progress.watched) >= duration - settings.COMPLETION_TOLERANCE_SECONDS
+        ):
+            progress.completed_at = now
+    progress.last_position = session.last_position
+    progress.save()
+    session.save(update_fields=["last_seq", "last_accepted_at", "last_position", "credited_seconds"])
+    record(not reasons or reasons == ["daily_cap"])
+    return result(session.state)

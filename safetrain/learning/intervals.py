@@ -1,0 +1,35 @@
+"""Watched intervals of a lesson: merged [start, end] second ranges. Re-watched parts never credit twice (LRN-02)."""
+
+from __future__ import annotations
+
+Interval = list[float]
+
+
+def merge(intervals: list[Interval], start: float, end: float) -> list[Interval]:
+    if end <= start:
+        return [list(i) for i in intervals]
+    out: list[Interval] = []
+    placed = False
+    for a, b in sorted(intervals):
+        if b < start or a > end:
+            if a > end and not placed:
+                out.append([start, end])
+                placed = True
+            out.append([a, b])
+        else:
+            start, end = min(start, a), max(end, b)
+    if not placed:
+        out.append([start, end])
+    return sorted(out)
+
+
+def uncovered(intervals: list[Interval], start: float, end: float) -> float:
+    """Seconds of [start, end] not yet in `intervals`."""
+    if end <= start:
+        return 0.0
+    covered = sum(max(0.0, min(b, end) - max(a, start)) for a, b in intervals)
+    return max(0.0, (end - start) - covered)
+
+
+def total(intervals: list[Interval]) -> float:
+    return sum(b - a for a, b in intervals)

@@ -1,0 +1,262 @@
+"""LRN-01..05, ANTI-01..04 at the API level: an honest player earns its time; every cheating client earns at most
+the honest amount, and its tricks are logged as suspicious events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+import time_machine
+from django.db import DatabaseError, connection, transaction
+
+from safetrain.catalog.models import RegionProfile, Video, VideoStatus
+from safetrain.catalog.services import chapter_add, course_create, course_publish, lesson_add
+from safetrain.catalog.tests.factories import published_programme
+from safetrain.learning.models import StudyRecord, SuspiciousEvent
+from safetrain.learning.services import enrolment_create
+
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+START = dt.datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
+
+
+def video_of(seconds: float) -> Video:
+    # Crediting needs only the duration; no media files are read.
+    return Video.objects.create(
+        title=f"{seconds}s",
+        original="videos/originals/x.mp4",
+        status=VideoStatus.READY,
+        duration_seconds=seconds,
+        hls_prefix="videos/hls/none",
+    )
+
+
+@pytest.fixture
+def lesson(world):
+    course = course_create(code="CRED", title="学时课程", is_public=True)
+    chapter = chapter_add(course=course, title="章")
+    first = lesson_add(chapter=chapter, title="第一节", video=video_of(300))
+    lesson_add(chapter=chapter, title="第二节", video=video_of(120))
+    course_publish(course=course)
+    programme = published_programme("cred", [course], profile="shenzhen_construction", required_minutes=7)
+    enrolment_create(learner=world.learner_nanshan, programme=programme)
+    return first
+
+
+class Player:
+    """A scripted client: moves the server's clock and reports playback like the real player."""
+
+    def __init__(self, client, traveller, lesson_id: int):
+        self.client, self.traveller = client, traveller
+        response = client.post(
+            "/api/v1/study-sessions", {"lesson_id": lesson_id}, content_type="application/json"
+        )
+        assert response.status_code == 200, response.content
+        self.session = response.json()
+        self.seq = 0
+        self.position = self.session["resume_position"]
+        self.credited = 0.0
+
+    def beat(self, wait: float = 15, advance: float | None = None, *, seq: int | None = None, **flags):
+        self.traveller.shift(wait)
+        self.seq = seq if seq is not None else self.seq + 1
+        self.position += wait if advance is None else advance
+        body = {
+            "seq": self.seq,
+            "position": self.position,
+            "playing": True,
+            "visible": True,
+            "focused": True,
+            "rate": 1,
+            **flags,
+        }
+        response = self.client.post(
+            f"/api/v1/study-sessions/{self.session['id']}/heartbeats", body, content_type="application/json"
+        )
+        assert response.status_code == 200, response.content
+        data = response.json()
+        self.credited += data["credited_seconds"]
+        return data
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
+def kinds(world) -> set[str]:
+    return set(SuspiciousEvent.objects.filter(learner=world.learner_nanshan).values_list("kind", flat=True))
+
+
+def test_lrn_01_an_honest_player_earns_exactly_the_time_it_watched_and_completes_the_lesson(
+    lesson, world, api_client, clock
+):
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    for _ in range(20):
+        data = player.beat()
+    assert player.credited == pytest.approx(300)
+    assert data["completed"] is True
+    assert data["lesson_credited"] == pytest.approx(300)
+    assert kinds(world) == set()
+
+
+def test_lrn_01_heartbeats_twice_as_fast_earn_no_more_than_honest(lesson, world, api_client, clock):
+    cheat = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    for _ in range(20):
+        cheat.beat(wait=7.5, advance=15)  # claims 15 s of video every 7.5 s of wall clock
+    assert cheat.credited <= 150 + 1e-6  # the wall clock that passed
+    assert "seek_forward" in kinds(world)
+
+
+def test_lrn_02_jumping_forward_credits_nothing_and_is_logged(lesson, world, api_client, clock):
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    player.beat()
+    data = player.beat(advance=200)
+    assert data["credited_seconds"] == 0
+    assert "seek_forward" in data["reasons"]
+    assert data["furthest_position"] == pytest.approx(15)
+    assert "seek_forward" in kinds(world)
+
+
+def test_lrn_02_re_watched_parts_never_credit_twice(lesson, world, api_client, clock):
+    client = api_client(world.learner_nanshan)
+    player = Player(client, clock, lesson.pk)
+    for _ in range(4):
+        player.beat()
+    assert player.credited == pytest.approx(60)
+    player.beat(wait=1, advance=-player.position)  # rewind to the start (allowed) ...
+    for _ in range(4):
+        player.beat()  # ... and watch the same minute again
+    assert player.credited == pytest.approx(60)
+    player.beat()
+    assert player.credited == pytest.approx(75)  # new ground credits again
+
+
+def test_anti_04_a_replayed_or_out_of_order_sequence_number_credits_nothing(lesson, world, api_client, clock):
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    player.beat()
+    player.beat()
+    replay = player.beat(seq=2)
+    older = player.beat(seq=1)
+    assert replay["credited_seconds"] == 0
+    assert older["credited_seconds"] == 0
+    assert "replayed_seq" in kinds(world)
+
+
+@pytest.mark.parametrize(
+    ("flags", "kind"),
+    [({"rate": 2}, "rate"), ({"visible": False}, "hidden"), ({"focused": False}, "hidden")],
+    ids=["rate-2x", "hidden-tab", "unfocused-window"],
+)
+def test_anti_01_anti_04_fast_hidden_or_unfocused_playback_credits_nothing(
+    lesson, world, api_client, clock, flags, kind
+):
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    for _ in range(4):
+        data = player.beat(**flags)
+        assert data["credited_seconds"] == 0
+    assert kind in kinds(world)
+
+
+def test_anti_04_double_speed_disguised_as_normal_speed_earns_no_more_than_honest(
+    lesson, world, api_client, clock
+):
+    cheat = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    for _ in range(10):
+        cheat.beat(wait=15, advance=30, rate=1)
+    assert cheat.credited <= 150 + 1e-6
+
+
+def test_lrn_01_a_paused_player_earns_nothing_and_is_not_suspicious(lesson, world, api_client, clock):
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    for _ in range(3):
+        data = player.beat(advance=0, playing=False)
+    assert player.credited == 0
+    assert data["reasons"] == ["paused"]
+    assert kinds(world) == set()
+
+
+def test_lrn_01_a_long_gap_credits_at_most_one_interval(lesson, world, api_client, clock):
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    data = player.beat(wait=60, advance=60)
+    assert data["credited_seconds"] == pytest.approx(18)  # interval 15 + tolerance 3
+
+
+def test_anti_03_opening_a_second_session_ends_the_first(lesson, world, api_client, clock):
+    client = api_client(world.learner_nanshan)
+    first = Player(client, clock, lesson.pk)
+    first.beat()
+    second = Player(client, clock, lesson.pk)  # another tab or device
+    stale = first.beat()
+    assert stale["credited_seconds"] == 0
+    assert stale["state"] == "superseded"
+    assert stale["next_action"] == "signed_out"
+    assert second.session["resume_position"] == pytest.approx(15)  # LRN-03: resume where the learner stopped
+    assert second.beat()["credited_seconds"] == pytest.approx(15)
+    assert "stale_session" in kinds(world)
+
+
+def test_lrn_04_the_daily_cap_in_the_local_day(lesson, world, api_client, clock):
+    profile = RegionProfile.objects.get(code="shenzhen_construction")
+    profile.daily_cap_class_hours = 1
+    profile.class_hour_minutes = 1  # a one-minute cap keeps the test short
+    profile.save()
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    for _ in range(6):
+        data = player.beat()
+    assert player.credited == pytest.approx(60)
+    assert data["next_action"] == "daily_cap_reached"
+    # Just before midnight in Shanghai nothing more; after it, the new day credits again.
+    clock.move_to(dt.datetime(2026, 11, 23, 23, 59, 40, tzinfo=SHANGHAI))
+    player.client = api_client(world.learner_nanshan)  # the token went idle overnight: sign in again
+    assert player.beat(wait=10, advance=10)["credited_seconds"] == 0
+    clock.move_to(dt.datetime(2026, 11, 24, 0, 0, 5, tzinfo=SHANGHAI))
+    assert player.beat(wait=10, advance=10)["credited_seconds"] == pytest.approx(10)
+
+
+def test_lrn_05_a_course_counts_only_when_every_lesson_is_complete(lesson, world, api_client, clock):
+    client = api_client(world.learner_nanshan)
+    player = Player(client, clock, lesson.pk)
+    for _ in range(20):
+        player.beat()
+    overview = client.get("/api/v1/enrollments").json()[0]
+    course = overview["courses"][0]
+    assert course["lessons"][0]["completed"] is True
+    assert course["completed"] is False
+    assert overview["credited_minutes"] == 0  # 5 minutes studied, but the course is not complete
+    second = Player(client, clock, course["lessons"][1]["id"])
+    for _ in range(8):
+        second.beat()
+    overview = client.get("/api/v1/enrollments").json()[0]
+    assert overview["courses"][0]["completed"] is True
+    assert overview["credited_minutes"] == pytest.approx(7)
+    assert overview["public_minutes"] == pytest.approx(7)
+    assert overview["study_days"] == 1
+
+
+def test_rec_02_every_heartbeat_is_in_the_append_only_study_record(lesson, world, api_client, clock):
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    player.beat()
+    player.beat(seq=1)  # rejected
+    records = list(StudyRecord.objects.order_by("pk"))
+    assert [r.kind for r in records] == ["period_start", "heartbeat", "heartbeat"]
+    assert [r.accepted for r in records[1:]] == [True, False]
+    assert records[1].ip == "127.0.0.1"
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE learning_studyrecord SET credited_seconds = 999")
+
+
+def test_lrn_01_only_enrolled_learners_study_and_only_their_own_sessions(lesson, world, api_client, clock):
+    outsider = api_client(world.learner_futian)
+    response = outsider.post(
+        "/api/v1/study-sessions", {"lesson_id": lesson.pk}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "not_enrolled"
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    body = {"seq": 1, "position": 15, "playing": True, "visible": True, "focused": True, "rate": 1}
+    stolen = outsider.post(
+        f"/api/v1/study-sessions/{player.session['id']}/heartbeats", body, content_type="application/json"
+    )
+    assert stolen.status_code == 404
