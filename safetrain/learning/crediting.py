@@ -159,7 +159,7 @@ def heartbeat_record(
     request: HttpRequest | None = None,
 ) -> HeartbeatResult:
     session = (
-        StudySession.objects.select_for_update()
+        StudySession.objects.select_for_update(of=("self",))
         .select_related("enrolment__programme__profile", "lesson__video")
         .filter(pk=session_id, learner=learner)
         .first()
