@@ -31,6 +31,8 @@ def demo_env(workdir: Path) -> dict[str, str]:
             "BLIND_INDEX_KEY": "demo-path-blind-index-key",
             "REQUIRE_2FA_FOR_STAFF": "false",
             "SECURE_COOKIES": "false",
+            # Short heartbeats so the browser tests see crediting within seconds.
+            "HEARTBEAT_INTERVAL_SECONDS": "2",
         }
     )
     return env

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
@@ -128,11 +129,20 @@ def lesson_view(request: HttpRequest, code: str, lesson_id: int) -> HttpResponse
     )
     if not can_open_course_media(request.user, course):
         return render(request, "learning/not_enrolled.html", {"course": course}, status=403)
-    return render(
-        request,
-        "learning/lesson.html",
-        {"course": course, "lesson": lesson, "outline": course_outline(course)},
+    enrolment = course_enrolment(request.user, course)  # operators preview without a study session
+    idle = (
+        enrolment.programme.profile.idle_timeout_minutes
+        if enrolment
+        else settings.SESSION_IDLE_TIMEOUT_MINUTES
     )
+    context = {
+        "course": course,
+        "lesson": lesson,
+        "outline": course_outline(course),
+        "enrolment": enrolment,
+        "idle_minutes": idle,
+    }
+    return render(request, "learning/lesson.html", context)
 
 
 @login_required

@@ -39,3 +39,15 @@ def sign_in(page, url: str, username: str, password: str) -> None:
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit].primary")
+
+
+def first_sign_in(page, url: str, account: dict, new_password: str) -> None:
+    """Sign in with the initial password and replace it, as every demo learner must."""
+    from playwright.sync_api import expect
+
+    sign_in(page, url, account["username"], account["password"])
+    page.fill("input[name=old_password]", account["password"])
+    page.fill("input[name=new_password1]", new_password)
+    page.fill("input[name=new_password2]", new_password)
+    page.click("button[type=submit].primary")
+    expect(page).to_have_url(f"{url}/")

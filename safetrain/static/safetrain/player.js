@@ -1,19 +1,18 @@
-// Lesson player: HLS through hls.js (MSE), native HLS where the browser has it (iOS Safari).
-// The learner picks 流畅 / 标清 / 高清 or automatic quality (CAT-05). Study-time crediting arrives with LRN-01.
+// Lesson player (CAT-05, LRN-01..03, ANTI-01..03): HLS through hls.js, quality choice, and the study session.
+// The server credits time from the heartbeats; this page only reports honestly and enforces the visible rules:
+// resume where the learner stopped, no seeking past the furthest point, rate 1, pause when the page is hidden
+// or loses focus, hand over to a newer tab or device, sign out after the idle time.
 
-function setup(root) {
-  const video = root.querySelector("video");
+function setupVideo(root, video) {
   const select = root.querySelector("[data-testid=quality]");
   const current = root.querySelector("[data-testid=current-quality]");
   const error = root.querySelector("[data-testid=player-error]");
   const src = root.dataset.src;
   const labels = Array.from(select.options).slice(1).map((o) => o.textContent);
-
   const showError = (text) => {
     error.textContent = text;
     error.hidden = false;
   };
-
   if (window.Hls && window.Hls.isSupported()) {
     const hls = new window.Hls({ capLevelToPlayerSize: false, startLevel: 0 });
     hls.loadSource(src);
@@ -27,8 +26,7 @@ function setup(root) {
     });
     select.addEventListener("change", () => {
       const level = Number(select.value);
-      // currentLevel switches at once (flushing the buffer); -1 returns to automatic selection.
-      hls.currentLevel = level;
+      hls.currentLevel = level; // switches at once; -1 returns to automatic selection
       if (level === -1) hls.nextLevel = -1;
     });
     root.hls = hls;
@@ -41,4 +39,139 @@ function setup(root) {
   }
 }
 
-document.querySelectorAll("[data-player]").forEach(setup);
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+async function api(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    credentials: "same-origin",
+    keepalive: true,
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+    body: JSON.stringify(body || {}),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw Object.assign(new Error(data.message || response.statusText), { data, status: response.status });
+  return data;
+}
+
+function setupStudy(root, video) {
+  const notice = root.querySelector("[data-testid=study-notice]");
+  const credited = root.querySelector("[data-testid=credited]");
+  const say = (text) => {
+    notice.textContent = text;
+    notice.hidden = !text;
+  };
+  const msg = (name) => root.dataset[name];
+  const state = { session: null, seq: 0, furthest: 0, stopped: false, lastInteraction: Date.now() };
+  root.study = state;
+
+  const stop = (text) => {
+    state.stopped = true;
+    video.pause();
+    video.controls = false;
+    say(text);
+    root.dataset.stopped = "true";
+  };
+
+  const beat = async () => {
+    if (!state.session || state.stopped) return;
+    state.seq += 1;
+    const body = {
+      seq: state.seq,
+      position: video.currentTime,
+      playing: !video.paused && !video.ended,
+      visible: document.visibilityState === "visible",
+      focused: document.hasFocus(),
+      rate: video.playbackRate,
+    };
+    try {
+      const data = await api(`/api/v1/study-sessions/${state.session.id}/heartbeats`, body);
+      credited.textContent = (data.lesson_credited / 60).toFixed(1);
+      root.dataset.creditedSeconds = String(data.lesson_credited);
+      state.furthest = Math.max(state.furthest, data.furthest_position);
+      if (data.state !== "active" || data.next_action === "signed_out") stop(msg("msgHandedOver"));
+      else if (data.next_action === "daily_cap_reached") stop(msg("msgDailyCap"));
+    } catch (err) {
+      if (err.status === 401 || err.status === 403) stop(err.message || msg("msgSignedOut"));
+    }
+  };
+
+  api("/api/v1/study-sessions", { lesson_id: Number(root.dataset.lessonId) })
+    .then((session) => {
+      state.session = session;
+      state.furthest = session.furthest_position;
+      root.dataset.sessionId = String(session.id);
+      credited.textContent = "0.0";
+      const resume = () => {
+        if (session.resume_position > 0 && session.resume_position < video.duration - 1) {
+          video.currentTime = session.resume_position; // LRN-03: where the learner stopped, on any device
+        }
+        root.dataset.ready = "true";
+      };
+      if (video.readyState >= 1) resume();
+      else video.addEventListener("loadedmetadata", resume, { once: true });
+      setInterval(beat, session.heartbeat_interval * 1000);
+    })
+    .catch((err) => stop(err.message));
+
+  // No seeking past the furthest point already watched (LRN-02); going back is allowed.
+  video.addEventListener("timeupdate", () => {
+    if (!video.seeking && !video.paused && video.currentTime <= state.furthest + 2) {
+      state.furthest = Math.max(state.furthest, video.currentTime);
+    }
+  });
+  video.addEventListener("seeking", () => {
+    if (video.currentTime > state.furthest + 1) {
+      video.currentTime = state.furthest;
+      say(msg("msgNoSeek"));
+    }
+  });
+  // Normal speed only (ANTI-04).
+  video.addEventListener("ratechange", () => {
+    if (video.playbackRate !== 1) {
+      video.playbackRate = 1;
+      say(msg("msgRate"));
+    }
+  });
+  // Hidden page or lost focus: pause, say why, report it at once (ANTI-01).
+  const pauseAway = () => {
+    if (!video.paused && !state.stopped) {
+      video.pause();
+      say(msg("msgPaused"));
+      beat();
+    }
+  };
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState !== "visible") pauseAway();
+  });
+  window.addEventListener("blur", pauseAway);
+  video.addEventListener("play", () => {
+    if (!state.stopped && notice.textContent === msg("msgPaused")) say("");
+  });
+  video.addEventListener("pause", () => beat());
+
+  // Idle sign-out (ANTI-02): no interaction for the profile's idle time.
+  for (const name of ["mousemove", "keydown", "touchstart", "click", "scroll"]) {
+    window.addEventListener(name, () => (state.lastInteraction = Date.now()), { passive: true });
+  }
+  const idleMs = Number(root.dataset.idleMinutes) * 60 * 1000;
+  setInterval(async () => {
+    if (!state.stopped && Date.now() - state.lastInteraction > idleMs) {
+      stop(msg("msgIdle"));
+      await api("/api/v1/auth/logout").catch(() => {});
+      window.location.href = `${root.dataset.loginUrl}?ended=idle`;
+    }
+  }, 10000);
+  window.addEventListener("pagehide", () => {
+    if (state.session && !state.stopped) api(`/api/v1/study-sessions/${state.session.id}/close`).catch(() => {});
+  });
+}
+
+document.querySelectorAll("[data-player]").forEach((root) => {
+  const video = root.querySelector("video");
+  setupVideo(root, video);
+  if (root.dataset.lessonId) setupStudy(root, video);
+});
