@@ -202,6 +202,9 @@ class SuspiciousEvent(models.Model):
     kind = models.CharField(max_length=20, choices=SuspiciousKind.choices)
     evidence = models.JSONField(default=dict)
     at = models.DateTimeField()
+    review = models.ForeignKey(
+        "SuspicionReview", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
 
     class Meta:
         ordering = ["-at"]
@@ -209,3 +212,26 @@ class SuspiciousEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.learner_id}"
+
+
+class ReviewDecision(models.TextChoices):
+    DISMISSED = "dismissed", _("Dismissed")
+    CONFIRMED = "confirmed", _("Cheating confirmed")
+
+
+class SuspicionReview(models.Model):
+    """An operator's decision on an enrolment's suspicious events (ANTI-05)."""
+
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="reviews")
+    decision = models.CharField(max_length=12, choices=ReviewDecision.choices)
+    reason = models.TextField(_("reason"))
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    events_reviewed = models.PositiveIntegerField(default=0)
+    cancelled_seconds = models.FloatField(default=0)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.enrolment_id}: {self.decision}"

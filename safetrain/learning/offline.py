@@ -115,3 +115,41 @@ def offline_sessions_view(request: HttpRequest) -> HttpResponse:
     return render(
         request, "learning/offline_sessions.html", {"form": form, "sessions": sessions}, status=status
     )
+
+
+@login_required
+def review_queue_view(request: HttpRequest) -> HttpResponse:
+    """ANTI-05: operators review learners with suspicious events and dismiss or confirm cheating."""
+    from safetrain.learning.models import SuspiciousEvent
+    from safetrain.learning.review import review_queue, suspicion_decide
+
+    if not request.user.sees_everything():
+        return render(request, "core/forbidden.html", status=403)
+    status = 200
+    if request.method == "POST":
+        enrolment = Enrolment.objects.filter(pk=request.POST.get("enrolment")).first()
+        try:
+            if enrolment is None:
+                raise DomainError("not_found", _("This enrolment does not exist."))
+            review = suspicion_decide(
+                enrolment=enrolment,
+                decision=request.POST.get("decision", ""),
+                reason=request.POST.get("reason", ""),
+                reviewer=request.user,
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            status = 400
+        else:
+            messages.success(request, _("Decision recorded: %(d)s.") % {"d": review.get_decision_display()})
+            return redirect("learning:review_queue")
+    rows = review_queue()
+    evidence = {
+        row.enrolment.pk: list(
+            SuspiciousEvent.objects.filter(enrolment=row.enrolment, review__isnull=True).order_by("-at")[:20]
+        )
+        for row in rows[:50]
+    }
+    return render(
+        request, "learning/review_queue.html", {"rows": rows[:50], "evidence": evidence}, status=status
+    )

@@ -7,6 +7,7 @@ app_name = "learning"
 urlpatterns = [
     path("learn/", views.my_programmes_view, name="my_programmes"),
     path("learn/offline/", offline.offline_sessions_view, name="offline_sessions"),
+    path("learn/review/", offline.review_queue_view, name="review_queue"),
     path("courses/", views.catalogue_view, name="catalogue"),
     path("courses/<str:code>/", views.course_view, name="course"),
     path("courses/<str:code>/rate/", views.course_rate_view, name="course_rate"),

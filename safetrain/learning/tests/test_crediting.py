@@ -260,3 +260,40 @@ def test_lrn_01_only_enrolled_learners_study_and_only_their_own_sessions(lesson,
         f"/api/v1/study-sessions/{player.session['id']}/heartbeats", body, content_type="application/json"
     )
     assert stolen.status_code == 404
+
+
+def test_anti_05_operators_review_the_queue_and_confirming_cancels_all_credited_time(
+    lesson, world, api_client, web_client, clock
+):
+    from safetrain.learning.models import LessonProgress
+    from safetrain.records.models import AuditEntry
+
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    for _ in range(4):
+        player.beat()
+    player.beat(advance=200)  # a jump: suspicious
+    player.beat(rate=2)
+    assert player.credited == pytest.approx(60)
+    operator = web_client(world.operator)
+    page = operator.get("/learn/review/").content.decode()
+    assert "南山学员" in page
+    assert "播放位置超出已观看进度" in page  # the kinds, in words
+    assert "倍速播放" in page
+    enrolment_id = LessonProgress.objects.get(lesson=lesson).enrolment_id
+    refused = operator.post(
+        "/learn/review/", {"enrolment": enrolment_id, "decision": "confirmed", "reason": ""}
+    )
+    assert refused.status_code == 400  # a decision needs its reason
+    confirmed = operator.post(
+        "/learn/review/", {"enrolment": enrolment_id, "decision": "confirmed", "reason": "拖动进度并倍速播放"}
+    )
+    assert confirmed.status_code == 302
+    progress = LessonProgress.objects.get(lesson=lesson)
+    assert progress.credited_seconds == 0
+    assert progress.cancelled_seconds == pytest.approx(60)
+    cancelled = StudyRecord.objects.get(kind="cancelled")
+    assert cancelled.credited_seconds == pytest.approx(-60)  # kept in the record, not deleted
+    assert StudyRecord.objects.filter(kind="heartbeat", accepted=True).count() == 4
+    assert AuditEntry.objects.filter(action="anti_cheat.confirmed").exists()
+    assert "南山学员" not in operator.get("/learn/review/").content.decode()  # reviewed: off the queue
+    assert web_client(world.regulator_city).get("/learn/review/").status_code == 403
