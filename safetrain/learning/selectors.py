@@ -99,12 +99,19 @@ class ProgrammeCard:
     courses: list[Course]
     required_class_hours: Any
     public_minutes: int
+    credited_minutes: float = 0.0
+    percent: int = 0
+    completed_courses: frozenset[str] = frozenset()
 
 
 def my_programmes(learner: Any) -> list[ProgrammeCard]:
+    """LRN-08: each programme with its courses, required and credited minutes, progress and deadline."""
+    overview = {row["id"]: row for row in enrolment_overview(learner)}
     cards = []
     for enrolment in active_enrolments(learner):
         programme = enrolment.programme
+        row = overview.get(enrolment.pk, {})
+        credited = row.get("credited_minutes", 0.0)
         cards.append(
             ProgrammeCard(
                 enrolment=enrolment,
@@ -112,6 +119,11 @@ def my_programmes(learner: Any) -> list[ProgrammeCard]:
                 courses=list(courses_of_enrolment(enrolment)),
                 required_class_hours=programme.required_class_hours,
                 public_minutes=programme.required_public_minutes,
+                credited_minutes=credited,
+                percent=min(100, int(100 * credited / programme.required_minutes))
+                if programme.required_minutes
+                else 0,
+                completed_courses=frozenset(c["code"] for c in row.get("courses", []) if c["completed"]),
             )
         )
     return cards

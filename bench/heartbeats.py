@@ -1,0 +1,291 @@
+"""Heartbeat benchmark (issue 4): N simulated learners with real study sessions send heartbeats to the server run
+as in production (gunicorn, PostgreSQL, Redis). Reports heartbeats/s, latency percentiles, the PostgreSQL
+single-row UPDATE rate measured by pgbench in the same run, and checks that no credited second was lost or doubled.
+
+    .venv/bin/python bench/heartbeats.py --learners 2000 --seconds 60 --interval 2 --workers 5
+
+Needs the machine's PostgreSQL (creates and drops the database `safetrain_bench`) and Redis; targets 127.0.0.1 only
+and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+PG = "postgres://postgres@127.0.0.1:5432"
+DB = "safetrain_bench"
+
+
+def env_for(interval: int) -> dict[str, str]:
+    from cryptography.fernet import Fernet
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "SAFETRAIN_ENV_FILE": "/nonexistent",
+            "DATABASE_URL": f"{PG}/{DB}",
+            "REDIS_URL": "redis://127.0.0.1:6379/3",
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(40),
+            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "BLIND_INDEX_KEY": "bench",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_COOKIES": "false",
+            "HEARTBEAT_INTERVAL_SECONDS": str(interval),
+            "API_TOKEN_IDLE_MINUTES": "120",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None, **kw) -> str:
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, **kw)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return result.stdout
+
+
+SETUP = r"""
+import json, sys
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from safetrain.accounts.identity import make_resident_id
+from safetrain.accounts.models import AuthSession, Membership, User, id_index_of
+from safetrain.catalog.models import RegionProfile, Video
+from safetrain.catalog.services import chapter_add, course_create, course_publish, lesson_add, programme_course_add, programme_create, programme_publish
+from safetrain.core.crypto import token_digest
+from safetrain.learning.models import Enrolment
+from safetrain.orgs.models import Organisation, Region
+from safetrain.orgs.services import organisation_create
+import datetime as dt
+n = int(sys.argv[1])
+with transaction.atomic():
+    org = organisation_create(name="压测企业", kind="enterprise", region=Region.objects.get(code="440305"))
+    video = Video.objects.create(title="bench", original="x.mp4", status="ready", duration_seconds=36000, hls_prefix="x")
+    course = course_create(code="BENCH", title="压测课程")
+    lesson = lesson_add(chapter=chapter_add(course=course, title="章"), title="节", video=video)
+    course_publish(course=course)
+    profile = RegionProfile.objects.get(code="shenzhen_construction")
+    profile.daily_cap_class_hours = 24; profile.save()
+    programme = programme_create(code="bench", name="压测", profile=profile, kind="initial", audience="other", required_minutes=600)
+    programme_course_add(programme=programme, course=course)
+    programme_publish(programme=programme)
+    password = make_password("Bench#2026")
+    users = []
+    for i in range(n):
+        number = make_resident_id("440305", dt.date(1980, 1, 1) + dt.timedelta(days=i // 900), i % 900 + 100)
+        users.append(User(id_number=number, id_index=id_index_of(number), name=f"学员{i}", password=password,
+                          primary_organisation=org))
+    User.objects.bulk_create(users, batch_size=500)
+    users = list(User.objects.filter(primary_organisation=org).order_by("pk"))
+    Membership.objects.bulk_create([Membership(user=u, organisation=org, role="learner") for u in users])
+    today = dt.date.today()
+    Enrolment.objects.bulk_create([Enrolment(learner=u, programme=programme, organisation=org, opened_on=today) for u in users])
+    tokens = []
+    for u in users:
+        token = __import__("secrets").token_urlsafe(24)
+        tokens.append(token)
+    AuthSession.objects.bulk_create([AuthSession(user=u, kind="api", key_digest=token_digest(t)) for u, t in zip(users, tokens)])
+print(json.dumps({"lesson": lesson.pk, "tokens": tokens}))
+"""
+
+TOTALS = r"""
+import json
+from django.db.models import Sum
+from safetrain.learning.models import DailyCredit, LessonProgress, StudyRecord, StudySession
+print(json.dumps({
+    "progress": LessonProgress.objects.aggregate(s=Sum("credited_seconds"))["s"] or 0,
+    "sessions": StudySession.objects.aggregate(s=Sum("credited_seconds"))["s"] or 0,
+    "daily": DailyCredit.objects.aggregate(s=Sum("seconds"))["s"] or 0,
+    "records": StudyRecord.objects.filter(kind="heartbeat").aggregate(s=Sum("credited_seconds"))["s"] or 0,
+    "heartbeats": StudyRecord.objects.filter(kind="heartbeat").count(),
+}))
+"""
+
+
+async def learner(
+    session: aiohttp.ClientSession,
+    base: str,
+    token: str,
+    lesson: int,
+    interval: float,
+    until: float,
+    latencies: list[float],
+    results: dict,
+) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with session.post(
+        f"{base}/api/v1/study-sessions", json={"lesson_id": lesson}, headers=headers
+    ) as r:
+        data = await r.json()
+        if r.status != 200:
+            results["errors"] += 1
+            return
+    sid = data["id"]
+    seq, position = 0, 0.0
+    await asyncio.sleep(interval * (hash(token) % 1000) / 1000)  # spread the learners over the interval
+    next_at = time.monotonic() + interval
+    while time.monotonic() < until:
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        next_at += interval
+        seq += 1
+        position += interval
+        body = {
+            "seq": seq,
+            "position": position,
+            "playing": True,
+            "visible": True,
+            "focused": True,
+            "rate": 1,
+        }
+        started = time.perf_counter()
+        try:
+            async with session.post(
+                f"{base}/api/v1/study-sessions/{sid}/heartbeats", json=body, headers=headers
+            ) as r:
+                payload = await r.json()
+                if r.status == 200:
+                    results["credited"] += payload["credited_seconds"]
+                    results["ok"] += 1
+                else:
+                    results["errors"] += 1
+        except (TimeoutError, aiohttp.ClientError):
+            results["errors"] += 1
+            continue
+        latencies.append((time.perf_counter() - started) * 1000)
+
+
+async def load(base: str, tokens: list[str], lesson: int, interval: float, seconds: float) -> dict:
+    latencies: list[float] = []
+    results = {"ok": 0, "errors": 0, "open_errors": 0, "credited": 0.0}
+    connector = aiohttp.TCPConnector(limit=256)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        warm_until = time.monotonic() + seconds
+        started = time.monotonic()
+        await asyncio.gather(
+            *(learner(session, base, t, lesson, interval, warm_until, latencies, results) for t in tokens)
+        )
+        elapsed = time.monotonic() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(len(latencies) * p))] if latencies else float("nan")
+
+    return {
+        **results,
+        "seconds": round(elapsed, 1),
+        "rate": round(results["ok"] / elapsed, 1),
+        "p50": round(pct(0.50), 1),
+        "p95": round(pct(0.95), 1),
+        "p99": round(pct(0.99), 1),
+        "mean": round(statistics.fmean(latencies), 1) if latencies else None,
+    }
+
+
+def pgbench(seconds: int) -> float:
+    run(
+        [
+            "psql",
+            f"{PG}/{DB}",
+            "-qc",
+            "DROP TABLE IF EXISTS pgbench_accounts, pgbench_branches, pgbench_history, pgbench_tellers",
+        ]
+    )
+    run(["pgbench", "-i", "-q", "-s", "1", f"{PG}/{DB}"])
+    script = ROOT / "var" / "pgbench_update.sql"
+    script.write_text(
+        "\\set aid random(1, 100000)\nUPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;\n"
+    )
+    out = run(["pgbench", "-n", "-c", "8", "-j", "2", "-T", str(seconds), "-f", str(script), f"{PG}/{DB}"])
+    tps = next(line for line in out.splitlines() if line.startswith("tps"))
+    return float(tps.split("=")[1].split()[0])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--learners", type=int, default=2000)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--interval", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+    env = env_for(args.interval)
+    py = str(ROOT / ".venv" / "bin" / "python")
+    run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}"])
+    run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {DB}"])
+    run([py, "manage.py", "migrate", "--noinput"], env)
+    setup = json.loads(
+        run([py, "manage.py", "shell", "-c", SETUP.replace("sys.argv[1]", str(args.learners))], env)
+        .strip()
+        .splitlines()[-1]
+    )
+    port = 8765
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(args.workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(args.threads),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(4)
+        result = asyncio.run(
+            load(f"http://127.0.0.1:{port}", setup["tokens"], setup["lesson"], args.interval, args.seconds)
+        )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    totals = json.loads(run([py, "manage.py", "shell", "-c", TOTALS], env).strip().splitlines()[-1])
+    tps = pgbench(20)
+    honest_max = args.learners * args.seconds
+    report = {
+        "learners": args.learners,
+        "interval_s": args.interval,
+        "gunicorn": f"{args.workers}x{args.threads} gthread",
+        **result,
+        "pgbench_update_tps": tps,
+        "ratio_to_pgbench": round(result["rate"] / tps, 3),
+        "credited_client": round(result["credited"], 1),
+        "credited_db": totals,
+        "consistent": all(
+            abs(totals[k] - result["credited"]) < 0.01 for k in ("progress", "sessions", "daily", "records")
+        ),
+        "within_wall_clock": result["credited"] <= honest_max,
+    }
+    print(json.dumps(report, ensure_ascii=False, indent=1))  # noqa: T201 - the report is the output
+    run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}"])
+    return 0 if report["consistent"] and report["client_not_above_db"] and report["within_wall_clock"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
