@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Field, Router, Schema
 
-from safetrain.learning.crediting import heartbeat_record, study_session_close, study_session_open
+from safetrain.learning.crediting import (
+    heartbeat_record,
+    lesson_and_enrolment,
+    study_session_close,
+    study_session_open,
+)
+from safetrain.learning.models import QuizAttempt, QuizQuestion
+from safetrain.learning.quizzes import quiz_start, quiz_submit
 from safetrain.learning.selectors import enrolment_overview
 
 router = Router(tags=["learning"])
@@ -51,6 +59,9 @@ class LessonProgressOut(Schema):
     duration_seconds: float
     furthest_position: float
     credited_minutes: float
+    watched: bool
+    quiz_required: bool
+    quiz_passed: bool
     completed: bool
 
 
@@ -111,3 +122,63 @@ def heartbeat(request: HttpRequest, session_id: int, payload: HeartbeatIn):
 def close_session(request: HttpRequest, session_id: int):
     session = study_session_close(learner=request.auth, session_id=session_id)
     return {"id": session.pk, "state": session.state}
+
+
+class QuizQuestionOut(Schema):
+    id: int
+    kind: str
+    stem: str
+    options: list[str]
+
+
+class QuizOut(Schema):
+    id: int
+    try_number: int
+    deadline: str
+    seconds_left: int
+    questions: list[QuizQuestionOut]
+
+
+class QuizAnswersIn(Schema):
+    answers: dict[str, list[int]]
+
+
+class QuizResultOut(Schema):
+    id: int
+    score: int
+    passed: bool
+    try_number: int
+    tries_left: int
+
+
+def quiz_out(attempt: QuizAttempt) -> QuizOut:
+    questions = {q.pk: q for q in QuizQuestion.objects.filter(pk__in=attempt.question_ids)}
+    return QuizOut(
+        id=attempt.pk,
+        try_number=attempt.try_number,
+        deadline=attempt.deadline.isoformat(),
+        seconds_left=max(0, int((attempt.deadline - timezone.now()).total_seconds())),
+        questions=[
+            QuizQuestionOut(id=q.pk, kind=q.kind, stem=q.stem, options=q.options)
+            for q in (questions[i] for i in attempt.question_ids)
+        ],
+    )
+
+
+@router.post("/lessons/{lesson_id}/quiz", response=QuizOut, summary="Start (or continue) the lesson's quiz")
+def quiz_begin(request: HttpRequest, lesson_id: int):
+    lesson, enrolment = lesson_and_enrolment(learner=request.auth, lesson_id=lesson_id)
+    return quiz_out(quiz_start(enrolment=enrolment, lesson=lesson))
+
+
+@router.post("/quiz-attempts/{attempt_id}/submit", response=QuizResultOut, summary="Submit a quiz try")
+def quiz_finish(request: HttpRequest, attempt_id: int, payload: QuizAnswersIn):
+    attempt = quiz_submit(learner=request.auth, attempt_id=attempt_id, answers=payload.answers)
+    used = QuizAttempt.objects.filter(enrolment=attempt.enrolment, lesson=attempt.lesson).count()
+    return QuizResultOut(
+        id=attempt.pk,
+        score=attempt.score,
+        passed=attempt.passed,
+        try_number=attempt.try_number,
+        tries_left=max(0, attempt.enrolment.programme.profile.quiz_max_tries - used),
+    )

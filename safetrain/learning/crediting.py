@@ -35,6 +35,7 @@ from safetrain.learning.models import (
     SuspiciousEvent,
     SuspiciousKind,
 )
+from safetrain.learning.quizzes import quiz_passed, quiz_required
 from safetrain.learning.selectors import active_enrolments, courses_of_enrolment
 
 
@@ -61,6 +62,13 @@ def _enrolment_for_lesson(learner: Any, lesson: Lesson) -> Enrolment:
     raise DomainError(
         "not_enrolled", _("You are not enrolled in a programme with this lesson, or its deadline has passed.")
     )
+
+
+def lesson_and_enrolment(*, learner: Any, lesson_id: int) -> tuple[Lesson, Enrolment]:
+    lesson = Lesson.objects.select_related("chapter", "video").filter(pk=lesson_id).first()
+    if lesson is None:
+        raise NotFound("lesson_not_found", _("This lesson does not exist."))
+    return lesson, _enrolment_for_lesson(learner, lesson)
 
 
 @transaction.atomic
@@ -280,6 +288,13 @@ def heartbeat_record(
             progress.completed_at = now
     progress.last_position = session.last_position
     progress.save()
+    if (
+        progress.completed
+        and not next_action
+        and quiz_required(session.lesson)
+        and not quiz_passed(session.enrolment_id, session.lesson_id)
+    ):
+        next_action = "quiz"  # QZ-01: the lesson's minutes count once its quiz is passed
     session.save(update_fields=["last_seq", "last_accepted_at", "last_position", "credited_seconds"])
     record(not reasons or reasons == ["daily_cap"])
     return result(session.state)

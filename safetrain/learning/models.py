@@ -235,3 +235,47 @@ class SuspicionReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.enrolment_id}: {self.decision}"
+
+
+class QuizQuestionKind(models.TextChoices):
+    SINGLE = "single", _("Single choice")
+    MULTIPLE = "multiple", _("Multiple choice")
+    TRUE_FALSE = "true_false", _("True or false")
+
+
+class QuizQuestion(models.Model):
+    """A question of a course's lesson-quiz bank (QZ-01). `answer` holds the indexes of the right options."""
+
+    course = models.ForeignKey("catalog.Course", on_delete=models.PROTECT, related_name="quiz_questions")
+    kind = models.CharField(max_length=12, choices=QuizQuestionKind.choices)
+    stem = models.TextField(_("question"))
+    options = models.JSONField(default=list)
+    answer = models.JSONField(default=list)
+    explanation = models.TextField(_("explanation"), blank=True)
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.stem[:40]
+
+
+class QuizAttempt(models.Model):
+    """One try at a lesson's quiz: questions drawn at random, 60 s each, timed by the server."""
+
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="quiz_attempts")
+    lesson = models.ForeignKey("catalog.Lesson", on_delete=models.PROTECT, related_name="+")
+    try_number = models.PositiveSmallIntegerField()
+    question_ids = models.JSONField(default=list)
+    answers = models.JSONField(default=dict)
+    started_at = models.DateTimeField()
+    deadline = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    passed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["enrolment", "lesson", "try_number"], name="quiz_try_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"quiz {self.lesson_id} try {self.try_number}"

@@ -132,11 +132,17 @@ def my_programmes(learner: Any) -> list[ProgrammeCard]:
 def enrolment_overview(learner: Any) -> list[dict[str, Any]]:
     """Enrolments with courses, lessons and progress (LRN-05, LRN-08): a course counts toward the total only when
     every lesson is complete, and counts once; public-course minutes and distinct study days alongside."""
-    from safetrain.learning.models import DailyCredit, LessonProgress
+    from safetrain.learning.models import DailyCredit, LessonProgress, QuizAttempt, QuizQuestion
 
     out = []
     for enrolment in active_enrolments(learner):
         progress = {p.lesson_id: p for p in LessonProgress.objects.filter(enrolment=enrolment)}
+        passed = set(
+            QuizAttempt.objects.filter(enrolment=enrolment, passed=True).values_list("lesson_id", flat=True)
+        )
+        quiz_courses = set(
+            QuizQuestion.objects.filter(is_active=True).values_list("course_id", flat=True).distinct()
+        )
         courses = []
         total = public = 0.0
         for course in courses_of_enrolment(enrolment).prefetch_related("chapters__lessons__video"):
@@ -144,6 +150,8 @@ def enrolment_overview(learner: Any) -> list[dict[str, Any]]:
             rows = []
             for lesson in lessons:
                 p = progress.get(lesson.pk)
+                needs_quiz = course.pk in quiz_courses
+                watched = bool(p and p.completed)
                 rows.append(
                     {
                         "id": lesson.pk,
@@ -151,7 +159,11 @@ def enrolment_overview(learner: Any) -> list[dict[str, Any]]:
                         "duration_seconds": lesson.duration_seconds,
                         "furthest_position": p.furthest_position if p else 0.0,
                         "credited_minutes": round((p.credited_seconds if p else 0) / 60, 2),
-                        "completed": bool(p and p.completed),
+                        "watched": watched,
+                        "quiz_required": needs_quiz,
+                        "quiz_passed": lesson.pk in passed,
+                        # QZ-01: a lesson counts once watched and, where the course has a quiz bank, its quiz passed
+                        "completed": watched and (not needs_quiz or lesson.pk in passed),
                     }
                 )
             credited = sum(r["credited_minutes"] for r in rows)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("courses/<str:code>/rate/", views.course_rate_view, name="course_rate"),
     path("courses/<str:code>/ask/", views.course_ask_view, name="course_ask"),
     path("courses/<str:code>/lessons/<int:lesson_id>/", views.lesson_view, name="lesson"),
+    path("courses/<str:code>/lessons/<int:lesson_id>/quiz/", views.quiz_view, name="quiz"),
     path(
         "courses/<str:code>/lessons/<int:lesson_id>/document/",
         views.lesson_document_view,

@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -205,3 +206,46 @@ def video_media_view(request: HttpRequest, video_uuid: str, path: str) -> HttpRe
     response = FileResponse(default_storage.open(name, "rb"), content_type=content_type)
     response["Cache-Control"] = "private, max-age=300"
     return response
+
+
+@login_required
+def quiz_view(request: HttpRequest, code: str, lesson_id: int) -> HttpResponse:
+    """QZ-01 in the browser: start or continue the try, answer within the server's time, see the result."""
+    from safetrain.learning.crediting import lesson_and_enrolment
+    from safetrain.learning.models import QuizAttempt, QuizQuestion
+    from safetrain.learning.quizzes import quiz_start, quiz_submit
+
+    course = _published_course(code, request.user)
+    try:
+        lesson, enrolment = lesson_and_enrolment(learner=request.user, lesson_id=lesson_id)
+        if lesson.chapter.course_id != course.pk:
+            raise Http404
+        if request.method == "POST":
+            attempt = QuizAttempt.objects.filter(pk=request.POST.get("attempt"), enrolment=enrolment).first()
+            if attempt is None:
+                raise Http404
+            answers = {
+                key.removeprefix("q"): [int(v) for v in request.POST.getlist(key) if v.isdigit()]
+                for key in request.POST
+                if key.startswith("q")
+            }
+            attempt = quiz_submit(learner=request.user, attempt_id=attempt.pk, answers=answers)
+            return render(
+                request, "learning/quiz_result.html", {"course": course, "lesson": lesson, "attempt": attempt}
+            )
+        attempt = quiz_start(enrolment=enrolment, lesson=lesson)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("learning:lesson", code=course.code, lesson_id=lesson_id)
+    questions = {q.pk: q for q in QuizQuestion.objects.filter(pk__in=attempt.question_ids)}
+    return render(
+        request,
+        "learning/quiz.html",
+        {
+            "course": course,
+            "lesson": lesson,
+            "attempt": attempt,
+            "questions": [questions[i] for i in attempt.question_ids],
+            "seconds_left": max(0, int((attempt.deadline - timezone.now()).total_seconds())),
+        },
+    )

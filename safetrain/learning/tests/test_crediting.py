@@ -4,85 +4,13 @@ the honest amount, and its tricks are logged as suspicious events."""
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 import pytest
-import time_machine
 from django.db import DatabaseError, connection, transaction
 
-from safetrain.catalog.models import RegionProfile, Video, VideoStatus
-from safetrain.catalog.services import chapter_add, course_create, course_publish, lesson_add
-from safetrain.catalog.tests.factories import published_programme
+from safetrain.catalog.models import RegionProfile
 from safetrain.learning.models import StudyRecord, SuspiciousEvent
-from safetrain.learning.services import enrolment_create
-
-SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
-START = dt.datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
-
-
-def video_of(seconds: float) -> Video:
-    # Crediting needs only the duration; no media files are read.
-    return Video.objects.create(
-        title=f"{seconds}s",
-        original="videos/originals/x.mp4",
-        status=VideoStatus.READY,
-        duration_seconds=seconds,
-        hls_prefix="videos/hls/none",
-    )
-
-
-@pytest.fixture
-def lesson(world):
-    course = course_create(code="CRED", title="学时课程", is_public=True)
-    chapter = chapter_add(course=course, title="章")
-    first = lesson_add(chapter=chapter, title="第一节", video=video_of(300))
-    lesson_add(chapter=chapter, title="第二节", video=video_of(120))
-    course_publish(course=course)
-    programme = published_programme("cred", [course], profile="shenzhen_construction", required_minutes=7)
-    enrolment_create(learner=world.learner_nanshan, programme=programme)
-    return first
-
-
-class Player:
-    """A scripted client: moves the server's clock and reports playback like the real player."""
-
-    def __init__(self, client, traveller, lesson_id: int):
-        self.client, self.traveller = client, traveller
-        response = client.post(
-            "/api/v1/study-sessions", {"lesson_id": lesson_id}, content_type="application/json"
-        )
-        assert response.status_code == 200, response.content
-        self.session = response.json()
-        self.seq = 0
-        self.position = self.session["resume_position"]
-        self.credited = 0.0
-
-    def beat(self, wait: float = 15, advance: float | None = None, *, seq: int | None = None, **flags):
-        self.traveller.shift(wait)
-        self.seq = seq if seq is not None else self.seq + 1
-        self.position += wait if advance is None else advance
-        body = {
-            "seq": self.seq,
-            "position": self.position,
-            "playing": True,
-            "visible": True,
-            "focused": True,
-            "rate": 1,
-            **flags,
-        }
-        response = self.client.post(
-            f"/api/v1/study-sessions/{self.session['id']}/heartbeats", body, content_type="application/json"
-        )
-        assert response.status_code == 200, response.content
-        data = response.json()
-        self.credited += data["credited_seconds"]
-        return data
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
+from safetrain.learning.tests.conftest import SHANGHAI, Player
 
 
 def kinds(world) -> set[str]:

@@ -94,6 +94,12 @@ function setupStudy(root, video) {
       state.furthest = Math.max(state.furthest, data.furthest_position);
       if (data.state !== "active" || data.next_action === "signed_out") stop(msg("msgHandedOver"));
       else if (data.next_action === "daily_cap_reached") stop(msg("msgDailyCap"));
+      else if (data.next_action === "quiz" && !state.quizShown) {
+        state.quizShown = true;
+        video.pause();
+        say(msg("msgQuiz"));
+        root.querySelector("[data-testid=quiz-link]").hidden = false;
+      }
     } catch (err) {
       if (err.status === 401 || err.status === 403) stop(err.message || msg("msgSignedOut"));
     }
