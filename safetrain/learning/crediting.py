@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F, Sum
 from django.http import HttpRequest
@@ -64,6 +65,10 @@ def _enrolment_for_lesson(learner: Any, lesson: Lesson) -> Enrolment:
     )
 
 
+def _lock_learner(learner: Any) -> None:
+    get_user_model().objects.select_for_update().filter(pk=learner.pk).values_list("pk", flat=True).first()
+
+
 def lesson_and_enrolment(*, learner: Any, lesson_id: int) -> tuple[Lesson, Enrolment]:
     lesson = Lesson.objects.select_related("chapter", "video").filter(pk=lesson_id).first()
     if lesson is None:
@@ -81,8 +86,14 @@ def study_session_open(*, learner: Any, lesson_id: int, request: HttpRequest | N
         raise DomainError("not_a_video", _("Only video lessons are studied with the player."))
     enrolment = _enrolment_for_lesson(learner, lesson)
     now = timezone.now()
-    # Lock the learner's sessions so two tabs opening at once end with exactly one active.
-    for old in StudySession.objects.select_for_update().filter(learner=learner, state=SessionState.ACTIVE):
+    # Lock the learner so two tabs opening at once end with exactly one active session (and a database
+    # constraint backs it up).
+    _lock_learner(learner)
+    for old in (
+        StudySession.objects.select_for_update()
+        .filter(learner=learner, state=SessionState.ACTIVE)
+        .order_by("pk")
+    ):
         _end_session(old, now=now, state=SessionState.SUPERSEDED)
     progress, _created = LessonProgress.objects.get_or_create(enrolment=enrolment, lesson=lesson)
     session = StudySession.objects.create(
@@ -166,6 +177,9 @@ def heartbeat_record(
     rate: float,
     request: HttpRequest | None = None,
 ) -> HeartbeatResult:
+    # The learner's row is the lock every study write takes first: sessions, cap and credit stay consistent
+    # whatever runs in parallel (two tabs, two devices, a script).
+    _lock_learner(learner)
     session = (
         StudySession.objects.select_for_update(of=("self",))
         .select_related("enrolment__programme__profile", "lesson__video")
@@ -231,17 +245,30 @@ def heartbeat_record(
         record(False)
         return result(session.state)
 
+    if not Enrolment.objects.active().filter(pk=session.enrolment_id).exists():
+        # The deadline passed or the enrolment was voided while the page was open (LRN-07).
+        _end_session(session, now=now, state=SessionState.CLOSED)
+        reasons.append("enrolment_inactive")
+        record(False)
+        next_action = "signed_out"
+        return result(session.state)
+
     interval = settings.HEARTBEAT_INTERVAL_SECONDS
     tolerance = settings.HEARTBEAT_TOLERANCE_SECONDS
     duration = session.lesson.duration_seconds
     elapsed = max(0.0, (now - session.last_accepted_at).total_seconds())
     previous = session.last_position
     evidence["elapsed"] = round(elapsed, 3)
+    was_clean_playing = session.last_clean_playing
     session.last_seq = seq
     session.last_accepted_at = now
 
     valid = 0 <= position <= duration + tolerance
-    ahead = valid and position > max(progress.furthest_position, previous) + elapsed + tolerance
+    clamped = min(position, duration)  # nothing past the end is ever watched or credited
+    ahead = (
+        valid
+        and clamped > max(progress.furthest_position, previous) + elapsed + session.time_carry + tolerance
+    )
     if not valid:
         reasons.append("forged_position")
         _flag(session, SuspiciousKind.FORGED_POSITION, {**evidence, "duration": duration}, now)
@@ -256,36 +283,48 @@ def heartbeat_record(
     if rate != 1:
         reasons.append("rate")
         _flag(session, SuspiciousKind.RATE, evidence, now)
-    if elapsed < interval / 3 and playing:
+    if playing and was_clean_playing and elapsed < interval / 3:
         _flag(session, SuspiciousKind.TOO_FAST, evidence, now)
 
-    if valid and not ahead:
-        session.last_position = position
-    if not reasons:
+    clean_now = not reasons
+    # The stretch since the previous beat was played if the previous beat reported clean playback; it is
+    # credited when this beat is clean, or merely paused or ended (the last seconds before a pause count).
+    stretch_ok = (
+        valid and not ahead and rate == 1 and (clean_now or (reasons == ["paused"] and was_clean_playing))
+    )
+    if stretch_ok and clamped > previous:
         today = timezone.localdate(now)
-        remaining = daily_cap_seconds(session.enrolment) - credited_today(session.learner_id, today)
-        fresh = intervals.uncovered(progress.watched, previous, position) if position > previous else 0.0
-        credit = max(0.0, min(elapsed, fresh, interval + tolerance, remaining))
-        if remaining <= 0:
+        remaining = max(0.0, daily_cap_seconds(session.enrolment) - credited_today(session.learner_id, today))
+        budget = min(elapsed + session.time_carry, interval + tolerance)
+        end = min(clamped, previous + budget)
+        progress.watched, credit = intervals.take_uncovered(progress.watched, previous, end, remaining)
+        if remaining <= 0 or credit >= remaining - 0.001:
             reasons.append("daily_cap")
             next_action = "daily_cap_reached"
         if credit > 0:
-            end = position if credit >= fresh - 0.001 else previous + credit
-            progress.watched = intervals.merge(progress.watched, previous, end)
             progress.credited_seconds += credit
             session.credited_seconds += credit
             daily, _created = DailyCredit.objects.get_or_create(
                 learner_id=session.learner_id, enrolment=session.enrolment, day=today
             )
             DailyCredit.objects.filter(pk=daily.pk).update(seconds=F("seconds") + credit)
-            if remaining - credit <= 0:
-                next_action = "daily_cap_reached"
-        progress.furthest_position = max(progress.furthest_position, min(position, duration))
-        if (
-            progress.completed_at is None
-            and intervals.total(progress.watched) >= duration - settings.COMPLETION_TOLERANCE_SECONDS
-        ):
-            progress.completed_at = now
+        # Jitter: up to the tolerance of unused time carries over to the next beat.
+        session.time_carry = min(tolerance, max(0.0, elapsed + session.time_carry - (end - previous)))
+        progress.furthest_position = max(progress.furthest_position, end)
+        # The next stretch starts where this one's credit stopped, so a late beat leaves no hole behind.
+        session.last_position = end
+    else:
+        session.time_carry = 0.0
+        if valid and not ahead:
+            session.last_position = clamped
+    session.last_clean_playing = clean_now
+    floor = max(0.0, duration - settings.COMPLETION_TOLERANCE_SECONDS)
+    if (
+        progress.completed_at is None
+        and duration > 0
+        and intervals.uncovered(progress.watched, 0, floor) <= 0.5
+    ):
+        progress.completed_at = now
     progress.last_position = session.last_position
     progress.save()
     if (
@@ -295,6 +334,15 @@ def heartbeat_record(
         and not quiz_passed(session.enrolment_id, session.lesson_id)
     ):
         next_action = "quiz"  # QZ-01: the lesson's minutes count once its quiz is passed
-    session.save(update_fields=["last_seq", "last_accepted_at", "last_position", "credited_seconds"])
-    record(not reasons or reasons == ["daily_cap"])
+    session.save(
+        update_fields=[
+            "last_seq",
+            "last_accepted_at",
+            "last_position",
+            "credited_seconds",
+            "last_clean_playing",
+            "time_carry",
+        ]
+    )
+    record(credit > 0 or not reasons or reasons == ["daily_cap"])
     return result(session.state)

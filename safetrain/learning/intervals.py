@@ -33,3 +33,32 @@ def uncovered(intervals: list[Interval], start: float, end: float) -> float:
 
 def total(intervals: list[Interval]) -> float:
     return sum(b - a for a, b in intervals)
+
+
+def take_uncovered(
+    intervals: list[Interval], start: float, end: float, limit: float
+) -> tuple[list[Interval], float]:
+    """Cover at most `limit` seconds of the parts of [start, end] not yet in `intervals`, from `start` on.
+
+    Returns the new intervals and the seconds newly covered: credit is always exactly what this adds, so
+    seconds already watched can never be paid twice."""
+    if end <= start or limit <= 0:
+        return [list(i) for i in intervals], 0.0
+    taken = 0.0
+    result = [list(i) for i in intervals]
+    cursor = start
+    for a, b in sorted(intervals) + [[end, end]]:
+        if b <= cursor:
+            continue
+        gap_end = min(a, end)
+        if gap_end > cursor:
+            piece = min(gap_end - cursor, limit - taken)
+            if piece > 0:
+                result = merge(result, cursor, cursor + piece)
+                taken += piece
+            if taken >= limit:
+                break
+        cursor = max(cursor, b)
+        if cursor >= end:
+            break
+    return result, taken

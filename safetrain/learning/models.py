@@ -103,6 +103,12 @@ class StudySession(models.Model):
     last_accepted_at = models.DateTimeField()
     last_seq = models.IntegerField(default=0)
     last_position = models.FloatField(default=0)
+    last_clean_playing = models.BooleanField(
+        default=False, help_text="the previous beat reported clean playback"
+    )
+    time_carry = models.FloatField(
+        default=0, help_text="unused seconds (network jitter) carried to the next beat"
+    )
     credited_seconds = models.FloatField(default=0)
     ended_at = models.DateTimeField(null=True, blank=True)
     ip = models.CharField(max_length=64, blank=True)
@@ -110,6 +116,12 @@ class StudySession(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["learner", "state"], name="study_session_learner_state")]
+        constraints = [
+            # The database itself refuses a second playing session of one learner (ANTI-03).
+            models.UniqueConstraint(
+                fields=["learner"], condition=models.Q(state="active"), name="one_active_study_session"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"session {self.pk} of {self.learner_id}"
@@ -123,6 +135,9 @@ class DailyCredit(models.Model):
     enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="daily_credits")
     day = models.DateField()
     seconds = models.FloatField(default=0)
+    cancelled_seconds = models.FloatField(
+        default=0, help_text="cancelled for confirmed cheating; the cap stays used"
+    )
 
     class Meta:
         constraints = [

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -74,9 +74,9 @@ def suspicion_decide(*, enrolment: Enrolment, decision: str, reason: str, review
     events.update(review=review)
     cancelled = 0.0
     if decision == ReviewDecision.CONFIRMED:
-        for progress in LessonProgress.objects.select_for_update().filter(
-            enrolment=enrolment, credited_seconds__gt=0
-        ):
+        for progress in LessonProgress.objects.select_for_update().filter(enrolment=enrolment).order_by("pk"):
+            if progress.credited_seconds <= 0:
+                continue
             StudyRecord.objects.create(
                 at=now,
                 learner_id=enrolment.learner_id,
@@ -94,7 +94,8 @@ def suspicion_decide(*, enrolment: Enrolment, decision: str, reason: str, review
             progress.furthest_position = 0
             progress.completed_at = None
             progress.save()
-        DailyCredit.objects.filter(enrolment=enrolment).update(seconds=0)
+        # The cap stays used (the time was spent), but those days no longer count as study days.
+        DailyCredit.objects.filter(enrolment=enrolment).update(cancelled_seconds=F("seconds"))
         review.cancelled_seconds = cancelled
         review.save(update_fields=["cancelled_seconds"])
     audit_log(

@@ -194,7 +194,9 @@ def enrolment_overview(learner: Any) -> list[dict[str, Any]]:
                 "class_hour_minutes": programme.setting("class_hour_minutes"),
                 "credited_minutes": round(total, 2),
                 "public_minutes": round(public, 2),
-                "study_days": DailyCredit.objects.filter(enrolment=enrolment, seconds__gt=0).count(),
+                "study_days": DailyCredit.objects.filter(
+                    enrolment=enrolment, seconds__gt=F("cancelled_seconds")
+                ).count(),
                 "courses": courses,
             }
         )

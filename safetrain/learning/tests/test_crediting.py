@@ -225,3 +225,76 @@ def test_anti_05_operators_review_the_queue_and_confirming_cancels_all_credited_
     assert AuditEntry.objects.filter(action="anti_cheat.confirmed").exists()
     assert "南山学员" not in operator.get("/learn/review/").content.decode()  # reviewed: off the queue
     assert web_client(world.regulator_city).get("/learn/review/").status_code == 403
+
+
+def test_lrn_02_sweeping_back_over_watched_ground_earns_nothing(lesson, world, api_client, clock):
+    """The probe that once earned 685 s on a 300 s lesson: watch most, then rewind-and-jump repeatedly."""
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    for _ in range(19):
+        player.beat()  # 0 .. 285
+    player.beat(wait=15, advance=15, playing=False)  # a paused beat at 300
+    for _ in range(10):
+        player.beat(wait=1, advance=-player.position, playing=False)  # rewind to 0
+        player.beat(wait=10, advance=297)  # "playing" far ahead ten seconds later
+    assert player.credited <= 300 + 1e-6
+    from safetrain.learning.models import LessonProgress
+
+    assert LessonProgress.objects.get(lesson=lesson).credited_seconds <= 300 + 1e-6
+
+
+def test_lrn_01_the_seconds_before_a_pause_and_the_end_of_the_video_count(lesson, world, api_client, clock):
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    for _ in range(6):
+        player.beat(wait=10, advance=10)
+        player.beat(wait=3, advance=3, playing=False)  # paused 3 s after the last beat
+        player.beat(wait=5, advance=0, playing=False)  # still paused
+        player.beat(wait=15, advance=0)  # resumed: the next beat sees no advance yet
+    while player.position < 290:
+        player.beat()
+    data = player.beat(wait=300 - player.position, advance=300 - player.position, playing=False)  # "ended"
+    assert player.credited == pytest.approx(300)
+    assert data["completed"] is True
+
+
+def test_lrn_01_network_jitter_does_not_leave_holes(lesson, world, api_client, clock):
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    for i in range(20):
+        player.beat(wait=14.5 if i % 2 == 0 else 15.5, advance=15)
+    assert player.credited == pytest.approx(300)
+    assert player.beat(wait=1, advance=0, playing=False)["completed"] is True
+
+
+def test_lrn_05_nothing_past_the_end_of_the_video_is_credited(lesson, world, api_client, clock):
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    for _ in range(19):
+        player.beat()
+    player.beat(wait=18, advance=18)  # reports 303 s of a 300 s video (within the tolerance)
+    assert player.credited == pytest.approx(300)
+
+
+def test_anti_03_the_database_refuses_a_second_active_session(lesson, world, api_client, clock):
+    from django.db import IntegrityError
+
+    from safetrain.learning.models import StudySession
+
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    session = StudySession.objects.get(pk=player.session["id"])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        StudySession.objects.create(
+            learner=session.learner,
+            enrolment=session.enrolment,
+            lesson=session.lesson,
+            started_at=session.started_at,
+            last_accepted_at=session.started_at,
+        )
+
+
+def test_lrn_07_a_deadline_passing_during_study_stops_the_session(lesson, world, api_client, clock):
+    from safetrain.learning.models import Enrolment
+
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    player.beat()
+    Enrolment.objects.filter(learner=world.learner_nanshan).update(deadline=dt.date(2026, 11, 22))
+    data = player.beat()
+    assert data["credited_seconds"] == 0
+    assert data["next_action"] == "signed_out"

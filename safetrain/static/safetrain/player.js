@@ -76,7 +76,13 @@ function setupStudy(root, video) {
     root.dataset.stopped = "true";
   };
 
-  const beat = async () => {
+  // Beats go out one at a time, in order: a pause beat and a timer beat never overtake each other.
+  let queue = Promise.resolve();
+  const beat = () => {
+    queue = queue.then(sendBeat, sendBeat);
+    return queue;
+  };
+  const sendBeat = async () => {
     if (!state.session || state.stopped) return;
     state.seq += 1;
     const body = {
@@ -145,9 +151,8 @@ function setupStudy(root, video) {
   // Hidden page or lost focus: pause, say why, report it at once (ANTI-01).
   const pauseAway = () => {
     if (!video.paused && !state.stopped) {
-      video.pause();
+      video.pause(); // the "pause" event reports it
       say(msg("msgPaused"));
-      beat();
     }
   };
   document.addEventListener("visibilitychange", () => {
@@ -158,6 +163,7 @@ function setupStudy(root, video) {
     if (!state.stopped && notice.textContent === msg("msgPaused")) say("");
   });
   video.addEventListener("pause", () => beat());
+  video.addEventListener("ended", () => beat());
 
   // Idle sign-out (ANTI-02): no interaction for the profile's idle time.
   for (const name of ["mousemove", "keydown", "touchstart", "click", "scroll"]) {
