@@ -28,6 +28,7 @@ from safetrain.learning import intervals
 from safetrain.learning.models import (
     DailyCredit,
     Enrolment,
+    EnrolmentStatus,
     LessonProgress,
     SessionState,
     StudyRecord,
@@ -177,9 +178,8 @@ def heartbeat_record(
     rate: float,
     request: HttpRequest | None = None,
 ) -> HeartbeatResult:
-    # The learner's row is the lock every study write takes first: sessions, cap and credit stay consistent
-    # whatever runs in parallel (two tabs, two devices, a script).
-    _lock_learner(learner)
+    # The session row is the lock: a learner has at most one active session (database constraint; opening one
+    # locks the learner and waits for a running heartbeat), so two heartbeats never credit the same learner at once.
     session = (
         StudySession.objects.select_for_update(of=("self",))
         .select_related("enrolment__programme__profile", "lesson__video")
@@ -245,7 +245,10 @@ def heartbeat_record(
         record(False)
         return result(session.state)
 
-    if not Enrolment.objects.active().filter(pk=session.enrolment_id).exists():
+    enrolment = session.enrolment
+    if enrolment.status != EnrolmentStatus.ACTIVE or (
+        enrolment.deadline and enrolment.deadline < timezone.localdate(now)
+    ):
         # The deadline passed or the enrolment was voided while the page was open (LRN-07).
         _end_session(session, now=now, state=SessionState.CLOSED)
         reasons.append("enrolment_inactive")

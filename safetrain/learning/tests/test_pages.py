@@ -63,3 +63,23 @@ def test_cat_04_the_catalogue_lists_and_searches_published_courses(enrolled, wor
     assert "草稿课程" not in page
     assert "页面课程" not in client.get("/courses/", {"q": "锅炉"}).content.decode()
     assert client.get("/courses/DRAFT/").status_code == 404
+
+
+def test_lrn_07_an_operator_enrols_a_learner_by_id_number_in_the_admin(world, web_client):
+    from safetrain.learning.models import Enrolment
+
+    course = published_course("ADM-E", "后台报名课程")
+    programme = published_programme("adm-prog", [course], deadline_kind="after_opening", deadline_days=30)
+    client = web_client(world.operator)
+    unknown = client.post(
+        "/admin/learning/enrolment/add/", {"id_number": "440305199001019999", "programme": programme.pk}
+    )
+    assert unknown.status_code == 200  # the form again, with the reason
+    assert "没有" in unknown.content.decode() or "No account" in unknown.content.decode()
+    response = client.post(
+        "/admin/learning/enrolment/add/",
+        {"id_number": world.learner_futian.id_number.lower(), "programme": programme.pk},
+    )
+    assert response.status_code == 302
+    enrolment = Enrolment.objects.get(learner=world.learner_futian)
+    assert enrolment.deadline is not None
