@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from safetrain.catalog.models import JobType, Programme
 from safetrain.orgs.models import Organisation
+from safetrain.records.models import AppendOnlyQuerySet, AppendOnlyRecord
 
 
 class EnrolmentStatus(models.TextChoices):
@@ -155,15 +156,7 @@ class StudyRecordKind(models.TextChoices):
     CANCELLED = "cancelled", _("Credit cancelled")
 
 
-class StudyRecordQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise RuntimeError("study records are append-only")
-
-    def delete(self):
-        raise RuntimeError("study records are append-only")
-
-
-class StudyRecord(models.Model):
+class StudyRecord(AppendOnlyRecord):
     """The study record REC-02 keeps for years: every accepted and rejected heartbeat, the start and end of each
     continuous period, with IP and user agent. Append-only (model, queryset and database triggers)."""
 
@@ -181,21 +174,13 @@ class StudyRecord(models.Model):
     ip = models.CharField(max_length=64, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
 
-    objects = StudyRecordQuerySet.as_manager()
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["enrolment", "at"], name="study_record_enrolment_at")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.learner_id} {self.at:%Y-%m-%d %H:%M:%S}"
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise RuntimeError("study records are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise RuntimeError("study records are append-only")
 
 
 class SuspiciousKind(models.TextChoices):

@@ -25,7 +25,7 @@ class AppendOnlyError(RuntimeError):
     pass
 
 
-class ChainedQuerySet(models.QuerySet):
+class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs: Any) -> int:
         raise AppendOnlyError(f"{self.model._meta.label} rows are append-only")
 
@@ -33,15 +33,11 @@ class ChainedQuerySet(models.QuerySet):
         raise AppendOnlyError(f"{self.model._meta.label} rows are append-only")
 
 
-class ChainedRecord(models.Model):
-    """Base for append-only rows in one hash chain per concrete model."""
+ChainedQuerySet = AppendOnlyQuerySet
 
-    chain_name: ClassVar[str]
-    hashed_fields: ClassVar[tuple[str, ...]]
 
-    seq = models.BigIntegerField(_("sequence"), unique=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+class AppendOnlyRecord(models.Model):
+    """Rows that are written once and never changed or removed (pair with `dbtriggers.forbid_changes`)."""
 
     class Meta:
         abstract = True
@@ -53,6 +49,20 @@ class ChainedRecord(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError(f"{self._meta.label} rows are append-only")
+
+
+class ChainedRecord(AppendOnlyRecord):
+    """Base for append-only rows in one hash chain per concrete model."""
+
+    chain_name: ClassVar[str]
+    hashed_fields: ClassVar[tuple[str, ...]]
+
+    seq = models.BigIntegerField(_("sequence"), unique=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        abstract = True
 
     def canonical(self) -> str:
         """The exact text the row's hash covers: its sequence, its fields and the previous hash."""

@@ -298,3 +298,17 @@ def test_lrn_07_a_deadline_passing_during_study_stops_the_session(lesson, world,
     data = player.beat()
     assert data["credited_seconds"] == 0
     assert data["next_action"] == "signed_out"
+
+
+def test_rec_02_the_orm_refuses_to_change_or_remove_study_records(lesson, world, api_client, clock):
+    from safetrain.records.models import AppendOnlyError
+
+    Player(api_client(world.learner_nanshan), clock, lesson.pk).beat()
+    record = StudyRecord.objects.first()
+    record.credited_seconds = 999
+    with pytest.raises(AppendOnlyError):
+        record.save()
+    with pytest.raises(AppendOnlyError):
+        StudyRecord.objects.all().delete()
+    with pytest.raises(AppendOnlyError):
+        StudyRecord.objects.update(accepted=False)
