@@ -216,6 +216,7 @@ def seed_catalogue() -> DemoCatalogue:
         audience="other",
         required_minutes=640,
         required_public_minutes=320,
+        self_enrolment=True,
         deadline_kind=DeadlineKind.FIXED,
         deadline_date=dt.date(timezone.localdate().year, 12, 31),
     )

@@ -557,6 +557,7 @@ def programme_create(
     deadline_date: dt.date | None = None,
     deadline_days: int | None = None,
     exam_rule: str = "",
+    self_enrolment: bool = False,
     **overrides: Any,
 ) -> Programme:
     """Create a programme. Without `required_minutes`, the national hour presets apply (PRG-02): class hours x the
@@ -618,6 +619,7 @@ def programme_create(
         deadline_date=deadline_date,
         deadline_days=deadline_days,
         exam_rule=exam_rule,
+        self_enrolment=self_enrolment,
         **{k: v for k, v in overrides.items() if v is not None},
     )
     audit_log(action="programme.create", obj=programme, detail={"code": code, "minutes": required_minutes})

@@ -54,3 +54,13 @@ def enrolment_create(
         detail={"programme": programme.pk, "learner": learner.pk},
     )
     return enrolment
+
+
+def enrolment_self(*, learner: Any, programme: Programme) -> Enrolment:
+    """A learner enrols itself, where the programme allows it (LRN-07); its unit is its work unit."""
+    if not programme.self_enrolment:
+        raise DomainError(
+            "self_enrolment_closed",
+            _("This programme is enrolled by your unit or training institution, not by learners themselves."),
+        )
+    return enrolment_create(learner=learner, programme=programme)

@@ -16,7 +16,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from safetrain.catalog.models import ConstructionCategory, Course, CourseMaterial, CourseStatus, Lesson, Video
+from safetrain.catalog.models import (
+    ConstructionCategory,
+    Course,
+    CourseMaterial,
+    CourseStatus,
+    Lesson,
+    Programme,
+    Video,
+)
 from safetrain.catalog.search import search
 from safetrain.catalog.selectors import course_outline, rating_summary
 from safetrain.catalog.services import question_ask, rating_set
@@ -31,7 +39,27 @@ from safetrain.learning.selectors import (
 
 @login_required
 def my_programmes_view(request: HttpRequest) -> HttpResponse:
-    return render(request, "learning/my_programmes.html", {"cards": my_programmes(request.user)})
+    if request.method == "POST":  # self-enrolment, where the programme allows it
+        from safetrain.learning.services import enrolment_self
+
+        programme = Programme.objects.filter(pk=request.POST.get("programme"), is_published=True).first()
+        try:
+            if programme is None:
+                raise DomainError("programme_not_found", _("This programme does not exist."))
+            enrolment_self(learner=request.user, programme=programme)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("You are enrolled in %(p)s.") % {"p": programme.name})
+        return redirect("learning:my_programmes")
+    cards = my_programmes(request.user)
+    enrolled = {card.programme.pk for card in cards}
+    open_programmes = Programme.objects.filter(is_published=True, self_enrolment=True).exclude(
+        pk__in=enrolled
+    )
+    return render(
+        request, "learning/my_programmes.html", {"cards": cards, "open_programmes": open_programmes}
+    )
 
 
 @login_required

@@ -152,6 +152,11 @@ class Programme(models.Model):
     )
     courses = models.ManyToManyField(Course, through="ProgrammeCourse", related_name="programmes")
     is_published = models.BooleanField(_("published"), default=False)
+    self_enrolment = models.BooleanField(
+        _("learners may enrol themselves"),
+        default=False,
+        help_text=_("Otherwise only units, institutions and operators enrol learners."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -83,3 +83,20 @@ def test_lrn_07_an_operator_enrols_a_learner_by_id_number_in_the_admin(world, we
     assert response.status_code == 302
     enrolment = Enrolment.objects.get(learner=world.learner_futian)
     assert enrolment.deadline is not None
+
+
+def test_lrn_07_learners_enrol_themselves_only_where_the_programme_allows(world, web_client):
+    from safetrain.learning.models import Enrolment
+
+    course = published_course("SELF", "自学课程")
+    open_programme = published_programme("self-open", [course], self_enrolment=True)
+    closed = published_programme("self-closed", [course])
+    client = web_client(world.learner_futian)
+    page = client.get("/learn/").content.decode()
+    assert open_programme.name in page
+    assert closed.name not in page
+    assert client.post("/learn/", {"programme": open_programme.pk}).status_code == 302
+    assert Enrolment.objects.filter(learner=world.learner_futian, programme=open_programme).exists()
+    refused = client.post("/learn/", {"programme": closed.pk}, follow=True)
+    assert "不是由学员自行报名" in refused.content.decode() or "not by learners" in refused.content.decode()
+    assert not Enrolment.objects.filter(learner=world.learner_futian, programme=closed).exists()
