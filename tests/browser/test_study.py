@@ -78,3 +78,21 @@ def test_lrn_01_anti_01_anti_03_study_in_the_browser(demo_server, browser):
     expect(third.get_by_test_id("study-notice")).to_contain_text("其他地方登录")
     phone.close()
     desktop.close()
+
+
+def test_anti_02_no_interaction_for_the_idle_time_signs_the_learner_out(demo_server, browser):
+    learner = [a for a in demo_server.accounts if a["role"] == "learner" and a["organisation"] == "钢筋班组"][
+        2
+    ]
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    first_sign_in(page, demo_server.url, learner, "Idle#2026x")
+    page.clock.install()  # the page's timers and Date now follow this clock
+    open_lesson(page, demo_server.url)
+    page.clock.fast_forward("31:00")  # the Shenzhen profile signs out after 30 idle minutes
+    expect(page).to_have_url(f"{demo_server.url}/accounts/login/?ended=idle", timeout=15000)
+    expect(page.get_by_test_id("ended")).to_contain_text("长时间未操作")
+    # The server agrees: the session is gone, not only the page.
+    page.goto(f"{demo_server.url}/learn/")
+    expect(page).to_have_url(f"{demo_server.url}/accounts/login/?next=/learn/")
+    context.close()
