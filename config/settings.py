@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "safetrain.accounts",
     "safetrain.catalog",
     "safetrain.learning",
+    "safetrain.proctoring",
 ]
 
 MIDDLEWARE = [
@@ -257,6 +258,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=15)
 HEARTBEAT_TOLERANCE_SECONDS = env.float("HEARTBEAT_TOLERANCE_SECONDS", default=3.0)
 COMPLETION_TOLERANCE_SECONDS = env.float("COMPLETION_TOLERANCE_SECONDS", default=3.0)
+
+# Face verification (FACE-05): the provider answering "is this the enrolled person?" (dotted path).
+FACE_PROVIDER = env.str("FACE_PROVIDER", default="safetrain.proctoring.engine.DlibProvider")
 
 # Customer service contacts shown on every page (UX-04).
 CUSTOMER_SERVICE_PHONE = env.str("CUSTOMER_SERVICE_PHONE", default="400-800-1234")
