@@ -1,0 +1,126 @@
+"""Reference photo upload and enrolment (ACC-07, FACE-05)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+from PIL import Image, UnidentifiedImageError
+
+from safetrain.core.crypto import decrypt_bytes, encrypt_bytes
+from safetrain.core.errors import DomainError, PermissionDenied
+from safetrain.proctoring.engine import FaceError, Reason, provider
+from safetrain.proctoring.models import FaceTemplate
+from safetrain.records.services import audit_log
+
+MAX_PHOTO_BYTES = 500 * 1024
+PHOTO_FORMATS = {"JPEG", "PNG"}
+# ACC-07: a one-inch portrait, 295 x 412 px; other portrait sizes of about that shape are accepted.
+MIN_WIDTH, MIN_HEIGHT = 200, 280
+ASPECT_RANGE = (1.15, 1.6)  # height / width
+
+FACE_MESSAGES = {
+    Reason.NO_FACE: gettext_noop(
+        "No face was found in the photo. Use a clear front-facing photo of yourself."
+    ),
+    Reason.MULTIPLE_FACES: gettext_noop("The photo shows more than one face. Use a photo of yourself alone."),
+    Reason.FACE_TOO_SMALL: gettext_noop(
+        "The face is too small in the photo. Use a close-up portrait, head and shoulders."
+    ),
+    Reason.UNREADABLE: gettext_noop("The file cannot be read as an image. Use a JPG or PNG photo."),
+}
+
+
+def face_message(reason: str) -> str:
+    return _(FACE_MESSAGES.get(reason, gettext_noop("The photo cannot be used for face verification.")))
+
+
+def _check_photo(data: bytes) -> tuple[int, int]:
+    if len(data) > MAX_PHOTO_BYTES:
+        raise DomainError(
+            "photo_too_large",
+            _("The photo is %(kb)d KB; it must be under 500 KB.") % {"kb": len(data) // 1024},
+            field="photo",
+        )
+    try:
+        image = Image.open(io.BytesIO(data))
+        fmt, (width, height) = image.format, image.size
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DomainError("photo_type", face_message(Reason.UNREADABLE), field="photo") from exc
+    if fmt not in PHOTO_FORMATS:
+        raise DomainError("photo_type", _("The photo must be a JPG or PNG file."), field="photo")
+    if width < MIN_WIDTH or height < MIN_HEIGHT or not ASPECT_RANGE[0] <= height / width <= ASPECT_RANGE[1]:
+        raise DomainError(
+            "photo_size",
+            _(
+                "The photo is %(w)d x %(h)d px; use a one-inch portrait of about 295 x 412 px (upright, taller than "
+                "wide)."
+            )
+            % {"w": width, "h": height},
+            field="photo",
+        )
+    return width, height
+
+
+@transaction.atomic
+def reference_photo_set(*, user: Any, data: bytes, actor: Any) -> FaceTemplate:
+    """Upload the reference photo once (ACC-07); only an operator replaces it. Nothing is stored when the photo
+    is refused."""
+    existing = FaceTemplate.objects.select_for_update().filter(user=user).first()
+    if existing and not actor.sees_everything():
+        raise PermissionDenied(
+            "photo_locked",
+            _(
+                "Your photo is already on file. Only an administrator can replace "
+                "it; contact your unit or customer service."
+            ),
+        )
+    width, height = _check_photo(data)
+    try:
+        enrolment = provider().enrol(data)
+    except FaceError as exc:
+        raise DomainError(f"face_{exc.reason}", face_message(exc.reason), field="photo") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    name = default_storage.save(f"faces/{user.pk}/{digest[:16]}.enc", ContentFile(encrypt_bytes(data)))
+    try:
+        values = {
+            "template": json.dumps(enrolment.template),
+            "photo_name": name,
+            "photo_sha256": digest,
+            "width": width,
+            "height": height,
+            "provider": type(provider()).__name__,
+        }
+        if existing:
+            old_name = existing.photo_name
+            for key, value in values.items():
+                setattr(existing, key, value)
+            existing.replaced_at = timezone.now()
+            existing.save()
+            transaction.on_commit(lambda: default_storage.delete(old_name))
+            template = existing
+        else:
+            template = FaceTemplate.objects.create(user=user, **values)
+        audit_log(
+            action="face.reference_photo",
+            obj=user,
+            actor=actor,
+            detail={"replaced": bool(existing), "sha256": digest[:16]},
+        )
+    except Exception:
+        default_storage.delete(name)
+        raise
+    return template
+
+
+def reference_photo(template: FaceTemplate) -> bytes:
+    with default_storage.open(template.photo_name, "rb") as fh:
+        return decrypt_bytes(fh.read())
