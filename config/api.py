@@ -18,6 +18,7 @@ from safetrain.catalog.api import router as catalog_router
 from safetrain.core.errors import DomainError
 from safetrain.learning.api import router as learning_router
 from safetrain.orgs.api import router as orgs_router
+from safetrain.proctoring.api import router as proctoring_router
 from safetrain.records.api import router as records_router
 
 api = NinjaAPI(
@@ -87,3 +88,4 @@ api.add_router("/", orgs_router)
 api.add_router("/", records_router)
 api.add_router("/", catalog_router)
 api.add_router("/", learning_router)
+api.add_router("/", proctoring_router)

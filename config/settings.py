@@ -261,6 +261,8 @@ COMPLETION_TOLERANCE_SECONDS = env.float("COMPLETION_TOLERANCE_SECONDS", default
 
 # Face verification (FACE-05): the provider answering "is this the enrolled person?" (dotted path).
 FACE_PROVIDER = env.str("FACE_PROVIDER", default="safetrain.proctoring.engine.DlibProvider")
+FACE_WORKERS = env.int("FACE_WORKERS", default=1)  # verifications run at once per web process
+FACE_TIMEOUT_SECONDS = env.float("FACE_TIMEOUT_SECONDS", default=10.0)
 
 # Customer service contacts shown on every page (UX-04).
 CUSTOMER_SERVICE_PHONE = env.str("CUSTOMER_SERVICE_PHONE", default="400-800-1234")

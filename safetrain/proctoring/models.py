@@ -31,3 +31,36 @@ class FaceTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"face template of {self.user_id}"
+
+
+class CheckPurpose(models.TextChoices):
+    LOGIN = "login", _("Sign-in")
+    EXAM = "exam", _("Exam start")
+    STUDY = "study", _("While studying")
+    MANUAL = "manual", _("Requested check")
+
+
+class FaceCheck(models.Model):
+    """One identity check and its snapshot (抓拍, FACE-04): time, result, distance, IP; the captured frame is stored
+    encrypted in the learner's archive."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="face_checks")
+    purpose = models.CharField(max_length=10, choices=CheckPurpose.choices)
+    study_session_id = models.BigIntegerField(null=True, blank=True)
+    at = models.DateTimeField(db_index=True)
+    passed = models.BooleanField()
+    reason = models.CharField(max_length=30, blank=True)
+    distance = models.FloatField(null=True, blank=True)
+    challenge = models.CharField(max_length=10, blank=True)
+    frames = models.PositiveSmallIntegerField(default=1)
+    snapshot_name = models.CharField(max_length=200, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    ip = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = _("face check")
+        verbose_name_plural = _("face checks")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.purpose} {'ok' if self.passed else self.reason}"

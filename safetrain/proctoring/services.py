@@ -124,3 +124,74 @@ def reference_photo_set(*, user: Any, data: bytes, actor: Any) -> FaceTemplate:
 def reference_photo(template: FaceTemplate) -> bytes:
     with default_storage.open(template.photo_name, "rb") as fh:
         return decrypt_bytes(fh.read())
+
+
+MAX_FRAMES = 6
+MAX_FRAME_BYTES = 400 * 1024
+
+
+def face_check_run(
+    *,
+    user: Any,
+    frames: list[bytes],
+    purpose: str,
+    challenge: str | None = None,
+    study_session_id: int | None = None,
+    request: Any = None,
+) -> Any:
+    """Check that the person in front of the camera is the enrolled learner (FACE-01/02) and keep the snapshot
+    (FACE-04). Refuses unusable input with a reason; records every check, passed or not."""
+    import time
+
+    from safetrain.core.http import client_ip
+    from safetrain.proctoring.models import CheckPurpose, FaceCheck
+    from safetrain.proctoring.runner import verify_with_timeout
+
+    if purpose not in CheckPurpose.values:
+        raise DomainError("invalid_purpose", _("Unknown purpose of the check."), field="purpose")
+    if not frames or len(frames) > MAX_FRAMES:
+        raise DomainError(
+            "frames_count", _("Send 1 to %(n)d camera frames.") % {"n": MAX_FRAMES}, field="frames"
+        )
+    if any(len(f) > MAX_FRAME_BYTES for f in frames):
+        raise DomainError("frame_too_large", _("A camera frame may be at most 400 KB."), field="frames")
+    template = FaceTemplate.objects.filter(user=user).first()
+    if template is None:
+        raise DomainError(
+            "no_reference_photo", _("Upload your ID photo first: it is the reference for face verification.")
+        )
+    started = time.perf_counter()
+    result = verify_with_timeout(json.loads(template.template), frames, challenge=challenge)
+    elapsed = int((time.perf_counter() - started) * 1000)
+    now = timezone.now()
+    name = default_storage.save(
+        f"snapshots/{user.pk}/{now:%Y%m%d%H%M%S%f}.enc", ContentFile(encrypt_bytes(frames[0]))
+    )
+    try:
+        with transaction.atomic():
+            check = FaceCheck.objects.create(
+                user=user,
+                purpose=purpose,
+                study_session_id=study_session_id,
+                at=now,
+                passed=result.match,
+                reason=result.reason,
+                distance=result.distance,
+                challenge=challenge or "",
+                frames=len(frames),
+                snapshot_name=name,
+                duration_ms=elapsed,
+                ip=client_ip(request),
+            )
+            audit_log(
+                action="face.check",
+                obj=user,
+                actor=user,
+                request=request,
+                result="success" if result.match else "failure",
+                detail={"purpose": purpose, "reason": result.reason, "distance": result.distance},
+            )
+    except Exception:
+        default_storage.delete(name)
+        raise
+    return check
