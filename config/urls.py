@@ -23,6 +23,7 @@ urlpatterns = [
     path("accounts/", include("safetrain.accounts.urls")),
     path("records/", include("safetrain.records.urls")),
     path("catalog/", include("safetrain.catalog.urls")),
+    path("proctoring/", include("safetrain.proctoring.urls")),
     path("", include("safetrain.learning.urls")),
     path("api/v1/", api.urls),
     path("captcha/", include("captcha.urls")),

@@ -90,3 +90,21 @@ def test_face_05_a_check_that_takes_too_long_is_answered_as_failed(
     body = check(api_client(enrolled), frames_of("obama2.jpg")).json()
     assert body["passed"] is False
     assert body["reason"] == "timeout"
+
+
+def test_face_04_snapshots_are_seen_by_the_learners_unit_and_operators_only(
+    enrolled, world, api_client, web_client
+):
+    body = check(api_client(enrolled), frames_of("obama2.jpg")).json()
+    own_admin = web_client(world.admin_nanshan)
+    page = own_admin.get("/proctoring/checks/").content.decode()
+    assert enrolled.name in page
+    image = own_admin.get(f"/proctoring/checks/{body['id']}/snapshot/")
+    assert image.status_code == 200
+    assert image.content[:2] == b"\xff\xd8"  # the decrypted JPEG
+    assert image["Cache-Control"] == "no-store"
+    assert web_client(world.operator).get(f"/proctoring/checks/{body['id']}/snapshot/").status_code == 200
+    other_admin = web_client(world.admin_futian)
+    assert enrolled.name not in other_admin.get("/proctoring/checks/").content.decode()
+    assert other_admin.get(f"/proctoring/checks/{body['id']}/snapshot/").status_code == 404
+    assert web_client(world.learner_futian).get("/proctoring/checks/").status_code == 403
