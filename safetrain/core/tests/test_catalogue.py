@@ -32,12 +32,17 @@ def test_ux_02_every_literal_msgid_in_templates_and_code_is_in_the_catalogue():
     import re
 
     root = Path(settings.BASE_DIR) / "safetrain"
-    known = {e.msgid for e in polib.pofile(str(PO))}
-    template_re = re.compile(r"""{%\s*translate\s+(["'])(.+?)\1\s*%}""")
+    known = {e.msgid for e in polib.pofile(str(PO)) if not e.msgctxt}
+    known_ctx = {(e.msgctxt, e.msgid) for e in polib.pofile(str(PO)) if e.msgctxt}
+    template_re = re.compile(r"""{%\s*translate\s+(["'])(.+?)\1(?:\s+context\s+(["'])(.+?)\3)?\s*%}""")
     code_re = re.compile(r"""(?<![\w.])(?:_|gettext|gettext_lazy)\(\s*"([^"\\]+)"\s*\)""")
     missing = set()
     for path in root.rglob("*.html"):
-        missing |= {m[1] for m in template_re.findall(path.read_text(encoding="utf-8"))} - known
+        for m in template_re.findall(path.read_text(encoding="utf-8")):
+            if m[3] and (m[3], m[1]) not in known_ctx:
+                missing.add(f"{m[3]}|{m[1]}")
+            elif not m[3] and m[1] not in known:
+                missing.add(m[1])
     for path in root.rglob("*.py"):
         if "/tests/" in str(path) or "/migrations/" in str(path):
             continue
