@@ -222,6 +222,8 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "safetrain" / "static"]
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/files/"
+# Uploads anyone may see (course covers, teacher photos); every other upload is served by a view that checks access.
+PUBLIC_MEDIA_PREFIXES = ["covers/", "teachers/"]
 S3_BUCKET = env.str("S3_BUCKET", default="")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -36,6 +36,7 @@ from safetrain.accounts.services import (
     totp_device_start,
     totp_verify,
 )
+from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
 
 
@@ -212,15 +213,16 @@ def home_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+PEOPLE_VIEWER_ROLES = ("regulator", "enterprise_admin", "institution_admin")
+
+
 def _sees_people(user: Any) -> bool:
-    return user.sees_everything() or user.has_role("regulator", "enterprise_admin", "institution_admin")
+    return user.sees_everything() or user.has_role(*PEOPLE_VIEWER_ROLES)
 
 
-@login_required
+@staff_required(*PEOPLE_VIEWER_ROLES)
 def people_view(request: HttpRequest) -> HttpResponse:
     """People in the viewer's scope (its organisation subtree or region subtree)."""
-    if not _sees_people(request.user):
-        return render(request, "core/forbidden.html", status=403)
     # The organisation filter travels in the URL; an ID number only in a POST body (no logs, no history).
     form = PeopleFilterForm(
         {**request.GET.dict(), **request.POST.dict()} if request.GET or request.POST else None

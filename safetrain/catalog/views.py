@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -16,18 +13,8 @@ from django.views.decorators.http import require_POST
 from safetrain.catalog.models import Video
 from safetrain.catalog.selectors import course_review_states, low_rated_courses, unmapped_job_codes
 from safetrain.catalog.services import video_retry, video_upload
+from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
-
-
-def operator_required(view):
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        if not request.user.sees_everything():
-            return render(request, "core/forbidden.html", status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 class VideoUploadForm(forms.Form):
@@ -35,7 +22,7 @@ class VideoUploadForm(forms.Form):
     file = forms.FileField(label=gettext_lazy("Video file"))
 
 
-@operator_required
+@staff_required()
 def videos_view(request: HttpRequest) -> HttpResponse:
     form = VideoUploadForm(request.POST or None, request.FILES or None)
     status = 200
@@ -59,14 +46,14 @@ def videos_view(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/videos.html", {"form": form, "videos": videos}, status=status)
 
 
-@operator_required
+@staff_required()
 def video_status_view(request: HttpRequest, video_id: int) -> HttpResponse:
     """The htmx-polled row of one video: status, progress, error."""
     video = get_object_or_404(Video, pk=video_id)
     return render(request, "catalog/_video_row.html", {"video": video})
 
 
-@operator_required
+@staff_required()
 @require_POST
 def video_retry_view(request: HttpRequest, video_id: int) -> HttpResponse:
     try:
@@ -76,7 +63,7 @@ def video_retry_view(request: HttpRequest, video_id: int) -> HttpResponse:
     return redirect("catalog:videos")
 
 
-@operator_required
+@staff_required()
 def review_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,

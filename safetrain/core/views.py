@@ -3,13 +3,11 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, JsonResponse
-
-# Uploads anyone may see: course covers and teacher photos. Everything else is served by checked views.
-PUBLIC_PREFIXES = ("covers/", "teachers/")
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -34,7 +32,7 @@ def public_file(request: HttpRequest, path: str) -> FileResponse:
     clean = posixpath.normpath(path)
     if (
         clean.startswith(("..", "/"))
-        or not clean.startswith(PUBLIC_PREFIXES)
+        or not clean.startswith(tuple(settings.PUBLIC_MEDIA_PREFIXES))
         or not default_storage.exists(clean)
     ):
         raise Http404

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -13,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from safetrain.accounts.models import User
 from safetrain.catalog.models import OfflineSession, Programme
 from safetrain.catalog.services import offline_session_record
+from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
 from safetrain.learning.models import Enrolment
 from safetrain.orgs.models import Organisation, OrganisationKind
@@ -64,14 +64,8 @@ class OfflineSessionForm(forms.Form):
         self.fields["present"].label_from_instance = lambda u: f"{u.name} {u.masked_id_number}"
 
 
-def _is_organiser(user: User) -> bool:
-    return user.sees_everything() or user.has_role(*ORGANISER_ROLES)
-
-
-@login_required
+@staff_required(*ORGANISER_ROLES)
 def offline_sessions_view(request: HttpRequest) -> HttpResponse:
-    if not _is_organiser(request.user):
-        return render(request, "core/forbidden.html", status=403)
     form = OfflineSessionForm(
         request.POST or None,
         request.FILES or None,
@@ -114,42 +108,4 @@ def offline_sessions_view(request: HttpRequest) -> HttpResponse:
     )
     return render(
         request, "learning/offline_sessions.html", {"form": form, "sessions": sessions}, status=status
-    )
-
-
-@login_required
-def review_queue_view(request: HttpRequest) -> HttpResponse:
-    """ANTI-05: operators review learners with suspicious events and dismiss or confirm cheating."""
-    from safetrain.learning.models import SuspiciousEvent
-    from safetrain.learning.review import review_queue, suspicion_decide
-
-    if not request.user.sees_everything():
-        return render(request, "core/forbidden.html", status=403)
-    status = 200
-    if request.method == "POST":
-        enrolment = Enrolment.objects.filter(pk=request.POST.get("enrolment")).first()
-        try:
-            if enrolment is None:
-                raise DomainError("not_found", _("This enrolment does not exist."))
-            review = suspicion_decide(
-                enrolment=enrolment,
-                decision=request.POST.get("decision", ""),
-                reason=request.POST.get("reason", ""),
-                reviewer=request.user,
-            )
-        except DomainError as exc:
-            messages.error(request, exc.message)
-            status = 400
-        else:
-            messages.success(request, _("Decision recorded: %(d)s.") % {"d": review.get_decision_display()})
-            return redirect("learning:review_queue")
-    rows = review_queue()
-    evidence = {
-        row.enrolment.pk: list(
-            SuspiciousEvent.objects.filter(enrolment=row.enrolment, review__isnull=True).order_by("-at")[:20]
-        )
-        for row in rows[:50]
-    }
-    return render(
-        request, "learning/review_queue.html", {"rows": rows[:50], "evidence": evidence}, status=status
     )

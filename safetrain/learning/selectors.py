@@ -135,13 +135,13 @@ def enrolment_overview(learner: Any) -> list[dict[str, Any]]:
     from safetrain.learning.models import DailyCredit, LessonProgress, QuizAttempt, QuizQuestion
 
     out = []
+    quiz_courses = set(
+        QuizQuestion.objects.filter(is_active=True).values_list("course_id", flat=True).distinct()
+    )
     for enrolment in active_enrolments(learner):
         progress = {p.lesson_id: p for p in LessonProgress.objects.filter(enrolment=enrolment)}
         passed = set(
             QuizAttempt.objects.filter(enrolment=enrolment, passed=True).values_list("lesson_id", flat=True)
-        )
-        quiz_courses = set(
-            QuizQuestion.objects.filter(is_active=True).values_list("course_id", flat=True).distinct()
         )
         courses = []
         total = public = 0.0

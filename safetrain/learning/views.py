@@ -28,6 +28,7 @@ from safetrain.catalog.models import (
 from safetrain.catalog.search import search
 from safetrain.catalog.selectors import course_outline, rating_summary
 from safetrain.catalog.services import question_ask, rating_set
+from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
 from safetrain.learning.selectors import (
     can_open_course_media,
@@ -276,4 +277,40 @@ def quiz_view(request: HttpRequest, code: str, lesson_id: int) -> HttpResponse:
             "questions": [questions[i] for i in attempt.question_ids],
             "seconds_left": max(0, int((attempt.deadline - timezone.now()).total_seconds())),
         },
+    )
+
+
+@staff_required()
+def review_queue_view(request: HttpRequest) -> HttpResponse:
+    """ANTI-05: operators review learners with suspicious events and dismiss or confirm cheating."""
+    from safetrain.learning.models import Enrolment, SuspiciousEvent
+    from safetrain.learning.review import review_queue, suspicion_decide
+
+    status = 200
+    if request.method == "POST":
+        enrolment = Enrolment.objects.filter(pk=request.POST.get("enrolment")).first()
+        try:
+            if enrolment is None:
+                raise DomainError("not_found", _("This enrolment does not exist."))
+            review = suspicion_decide(
+                enrolment=enrolment,
+                decision=request.POST.get("decision", ""),
+                reason=request.POST.get("reason", ""),
+                reviewer=request.user,
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            status = 400
+        else:
+            messages.success(request, _("Decision recorded: %(d)s.") % {"d": review.get_decision_display()})
+            return redirect("learning:review_queue")
+    rows = review_queue()
+    evidence = {
+        row.enrolment.pk: list(
+            SuspiciousEvent.objects.filter(enrolment=row.enrolment, review__isnull=True).order_by("-at")[:20]
+        )
+        for row in rows[:50]
+    }
+    return render(
+        request, "learning/review_queue.html", {"rows": rows[:50], "evidence": evidence}, status=status
     )

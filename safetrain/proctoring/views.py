@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from safetrain.core.crypto import decrypt_bytes
+from safetrain.core.decorators import staff_required
 from safetrain.proctoring.models import FaceCheck
 
 VIEWER_ROLES = ("enterprise_admin", "institution_admin", "regulator")
@@ -24,10 +25,8 @@ def _visible_checks(user):
     return FaceCheck.objects.filter(user__in=people).select_related("user")
 
 
-@login_required
+@staff_required(*VIEWER_ROLES)
 def checks_view(request: HttpRequest) -> HttpResponse:
-    if not _can_view(request.user):
-        return render(request, "core/forbidden.html", status=403)
     page = Paginator(_visible_checks(request.user), 50).get_page(request.GET.get("page"))
     return render(request, "proctoring/checks.html", {"page": page})
 

@@ -100,3 +100,13 @@ def test_lrn_07_learners_enrol_themselves_only_where_the_programme_allows(world,
     refused = client.post("/learn/", {"programme": closed.pk}, follow=True)
     assert "不是由学员自行报名" in refused.content.decode() or "not by learners" in refused.content.decode()
     assert not Enrolment.objects.filter(learner=world.learner_futian, programme=closed).exists()
+
+
+def test_lrn_09_study_and_quiz_pages_warn_against_study_time_cheating(world, web_client):
+    course = published_course("WARN", "警示课程")
+    programme = published_programme("warn-prog", [course])
+    enrolment_create(learner=world.learner_nanshan, programme=programme)
+    client = web_client(world.learner_nanshan)
+    lesson = course.lessons().first()
+    for url in ("/learn/", f"/courses/{course.code}/lessons/{lesson.pk}/"):
+        assert "学时作弊" in client.get(url).content.decode(), url
