@@ -265,6 +265,13 @@ COMPLETION_TOLERANCE_SECONDS = env.float("COMPLETION_TOLERANCE_SECONDS", default
 FACE_PROVIDER = env.str("FACE_PROVIDER", default="safetrain.proctoring.engine.DlibProvider")
 FACE_WORKERS = env.int("FACE_WORKERS", default=1)  # verifications run at once per web process
 FACE_TIMEOUT_SECONDS = env.float("FACE_TIMEOUT_SECONDS", default=10.0)
+# When checks happen (FACE-01): at sign-in for learners (policy), and while studying per region profile.
+FACE_CHECK_AT_LOGIN = env.bool("FACE_CHECK_AT_LOGIN", default=True)
+FACE_CHECKS_WHILE_STUDYING = env.bool("FACE_CHECKS_WHILE_STUDYING", default=True)
+FACE_LOGIN_MAX_FAILURES = env.int("FACE_LOGIN_MAX_FAILURES", default=3)
+# Liveness challenges the server picks from (FACE-02); a challenge must be answered within FACE_CHALLENGE_TTL.
+FACE_CHALLENGES = env.list("FACE_CHALLENGES", default=["blink", "turn"])
+FACE_CHALLENGE_TTL_SECONDS = env.int("FACE_CHALLENGE_TTL_SECONDS", default=120)
 
 # Customer service contacts shown on every page (UX-04).
 CUSTOMER_SERVICE_PHONE = env.str("CUSTOMER_SERVICE_PHONE", default="400-800-1234")

@@ -15,6 +15,10 @@ os.environ.setdefault(
 )
 os.environ.setdefault("BLIND_INDEX_KEY", "test-blind-index-key-0123456789abcdef")
 os.environ.setdefault("REQUIRE_2FA_FOR_STAFF", "true")
+# The face check at sign-in and while studying is switched on by the tests that test it (proctoring tests), so
+# that tests of other rules sign in and study without a camera.
+os.environ.setdefault("FACE_CHECK_AT_LOGIN", "false")
+os.environ.setdefault("FACE_CHECKS_WHILE_STUDYING", "false")
 
 from config.settings import *  # noqa: E402,F403
 

@@ -28,6 +28,9 @@ def main() -> int:
                 f"BLIND_INDEX_KEY={secrets.token_urlsafe(32)}",
                 "REQUIRE_2FA_FOR_STAFF=false",
                 "SECURE_COOKIES=false",
+                "# The demo learners have no ID photo yet: no face check at sign-in. Checks while studying stay on",
+                "# (upload your own photo on 我的证件照 and use a camera), or set FACE_CHECKS_WHILE_STUDYING=false.",
+                "FACE_CHECK_AT_LOGIN=false",
                 "",
             ]
         ),

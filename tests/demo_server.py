@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def demo_env(workdir: Path) -> dict[str, str]:
+def demo_env(workdir: Path, **overrides: str) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_", "REDIS_", "CELERY_"))
     }
@@ -33,8 +33,12 @@ def demo_env(workdir: Path) -> dict[str, str]:
             "SECURE_COOKIES": "false",
             # Short heartbeats so the browser tests see crediting within seconds.
             "HEARTBEAT_INTERVAL_SECONDS": "2",
+            # The face checks have their own browser tests (a server with them on and a fake camera).
+            "FACE_CHECK_AT_LOGIN": "false",
+            "FACE_CHECKS_WHILE_STUDYING": "false",
         }
     )
+    env.update(overrides)
     return env
 
 
@@ -69,8 +73,8 @@ class DemoServer:
         return next(a for a in self.accounts if a["role"] == role)
 
 
-def start_demo_server(workdir: Path) -> DemoServer:
-    env = demo_env(workdir)
+def start_demo_server(workdir: Path, **overrides: str) -> DemoServer:
+    env = demo_env(workdir, **overrides)
     manage(env, "migrate", "--noinput")
     accounts = json.loads(manage(env, "seed_demo", "--json"))
     port = free_port()

@@ -1,5 +1,5 @@
-"""Account policy on every request: one active session (ACC-05), forced password change (ACC-03) and
-two-factor sign-in for operators and regulators (NAT-07)."""
+"""Account policy on every request: one active session (ACC-05), forced password change (ACC-03), two-factor
+sign-in for operators and regulators (NAT-07) and the learners' face check at sign-in (FACE-01)."""
 
 from __future__ import annotations
 
@@ -51,8 +51,11 @@ class AccountPolicyMiddleware:
                     {"code": "session_ended", "reason": reason, "message": session_end_message(reason)},
                     status=401,
                 )
-            query = urlencode({"ended": reason, "next": request.get_full_path()})
-            return redirect(f"{reverse('accounts:login')}?{query}")
+            login_url = reverse("accounts:login")
+            params = {"ended": reason}
+            if request.path != login_url:
+                params["next"] = request.get_full_path()
+            return redirect(f"{login_url}?{urlencode(params)}")
         auth_session_touch(session)
         if request.path.startswith(OPEN_PREFIXES):
             return None
@@ -63,6 +66,14 @@ class AccountPolicyMiddleware:
         if two_factor_required(user) and not user.is_verified():
             return redirect(two_factor_url)
         change_url = reverse("accounts:password_change")
-        if request.path != change_url and (user.must_change_password or password_expired(user)):
+        if request.path == change_url:
+            return None
+        if user.must_change_password or password_expired(user):
             return redirect(change_url)
+        # Then the face check at sign-in (FACE-01, FACE_CHECK_AT_LOGIN): learners prove who they are first.
+        from safetrain.proctoring.services import login_check_required
+
+        face_paths = (reverse("proctoring:verify"), reverse("proctoring:photo"))
+        if request.path not in face_paths and login_check_required(request):
+            return redirect(f"{face_paths[0]}?{urlencode({'next': request.get_full_path()})}")
         return None

@@ -197,6 +197,7 @@ class SessionEndReason(models.TextChoices):
     PASSWORD_CHANGED = "password_changed", _("Password changed")
     IDLE = "idle", _("Idle timeout")
     DEACTIVATED = "deactivated", _("Account deactivated")
+    FACE_FAILED = "face_check_failed", _("Identity check not passed")
 
 
 class AuthSession(models.Model):

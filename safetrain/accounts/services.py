@@ -536,6 +536,11 @@ def session_end_message(reason: str) -> str:
         return _("Your password has been changed or reset. Please sign in again.")
     if reason == SessionEndReason.IDLE:
         return _("You were signed out after a long time without activity. Please sign in again.")
+    if reason == SessionEndReason.FACE_FAILED:
+        return _(
+            "You were signed out because the face check was not passed in time. Sign in again and face the "
+            "camera in good light; if it keeps failing, ask your unit to check your ID photo."
+        )
     if reason == SessionEndReason.DEACTIVATED:
         return _("This account has been deactivated. Please contact your organisation's administrator.")
     return _("You have been signed out. Please sign in again.")

@@ -205,11 +205,18 @@ def profile_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def home_view(request: HttpRequest) -> HttpResponse:
     """The role-aware dashboard (LRN-08 grows here with the learning issue)."""
+    from safetrain.proctoring.services import has_reference_photo
+
     user = request.user
     return render(
         request,
         "accounts/home.html",
-        {"memberships": user.active_memberships(), "roles": user.roles(), "sees_people": _sees_people(user)},
+        {
+            "memberships": user.active_memberships(),
+            "roles": user.roles(),
+            "sees_people": _sees_people(user),
+            "has_photo": has_reference_photo(user),
+        },
     )
 
 

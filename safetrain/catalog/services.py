@@ -40,6 +40,7 @@ from safetrain.catalog.models import (
     LessonKind,
     OfflineAttendance,
     OfflinePhoto,
+    OfflinePhotoKind,
     OfflineSession,
     Programme,
     ProgrammeCourse,
@@ -667,6 +668,7 @@ def offline_session_record(
     learners: Iterable[Any] = (),
     absent: Iterable[Any] = (),
     photos: Iterable[UploadedFile] = (),
+    sheet: UploadedFile | None = None,
     actor: Any = None,
 ) -> OfflineSession:
     """Record an offline session (PRG-04): date, place, teacher, content, minutes, attendance and photos."""
@@ -695,8 +697,10 @@ def offline_session_record(
         [OfflineAttendance(session=session, learner=u, present=True) for u in learners]
         + [OfflineAttendance(session=session, learner=u, present=False) for u in absent]
     )
-    for photo in photos:
-        item = OfflinePhoto(session=session)
+    uploads = [(OfflinePhotoKind.SHEET, sheet)] if sheet else []
+    uploads += [(OfflinePhotoKind.FACES, photo) for photo in photos]
+    for kind, photo in uploads:
+        item = OfflinePhoto(session=session, kind=kind)
         item.image.save(photo.name, photo, save=False)
         item.save()
     audit_log(

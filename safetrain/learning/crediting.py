@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from safetrain.catalog.models import Lesson, LessonKind
 from safetrain.core.errors import DomainError, NotFound
 from safetrain.core.http import client_ip, user_agent
-from safetrain.learning import intervals
+from safetrain.learning import face_gate, intervals
 from safetrain.learning.models import (
     DailyCredit,
     Enrolment,
@@ -97,7 +97,7 @@ def study_session_open(*, learner: Any, lesson_id: int, request: HttpRequest | N
     ):
         _end_session(old, now=now, state=SessionState.SUPERSEDED)
     progress, _created = LessonProgress.objects.get_or_create(enrolment=enrolment, lesson=lesson)
-    session = StudySession.objects.create(
+    session = StudySession(
         learner=learner,
         enrolment=enrolment,
         lesson=lesson,
@@ -107,6 +107,8 @@ def study_session_open(*, learner: Any, lesson_id: int, request: HttpRequest | N
         ip=client_ip(request),
         user_agent=user_agent(request),
     )
+    session.face_due_at = face_gate.first_check_at(session, progress, now)
+    session.save()
     StudyRecord.objects.create(
         at=now,
         learner=learner,
@@ -256,10 +258,23 @@ def heartbeat_record(
         next_action = "signed_out"
         return result(session.state)
 
+    if face_gate.overdue(session, now):
+        # FACE-03: the check asked for was not passed in time: playback stops and the learner is signed out.
+        face_gate.face_sign_out(session, now=now, reason="timeout")
+        reasons.append("face_check_timeout")
+        record(False)
+        next_action = "signed_out"
+        return result(session.state)
+
     interval = settings.HEARTBEAT_INTERVAL_SECONDS
     tolerance = settings.HEARTBEAT_TOLERANCE_SECONDS
     duration = session.lesson.duration_seconds
     elapsed = max(0.0, (now - session.last_accepted_at).total_seconds())
+    face_due = face_gate.due(session, now)
+    # While a face check is due, only the time before it fell due can be credited (FACE-01).
+    face_budget = (
+        max(0.0, (session.face_due_at - session.last_accepted_at).total_seconds()) if face_due else None
+    )
     previous = session.last_position
     evidence["elapsed"] = round(elapsed, 3)
     was_clean_playing = session.last_clean_playing
@@ -299,6 +314,8 @@ def heartbeat_record(
         today = timezone.localdate(now)
         remaining = max(0.0, daily_cap_seconds(session.enrolment) - credited_today(session.learner_id, today))
         budget = min(elapsed + session.time_carry, interval + tolerance)
+        if face_budget is not None:
+            budget = min(budget, face_budget)
         end = min(clamped, previous + budget)
         progress.watched, credit = intervals.take_uncovered(progress.watched, previous, end, remaining)
         if remaining <= 0 or credit >= remaining - 0.001:
@@ -320,7 +337,14 @@ def heartbeat_record(
         session.time_carry = 0.0
         if valid and not ahead:
             session.last_position = clamped
-    session.last_clean_playing = clean_now
+    if face_due and valid and not ahead:
+        # Played while a check was due: nothing past the due moment is credited or counted as watched (it must be
+        # watched again), and the position is followed so that going on after the check is no jump ahead.
+        session.last_position = clamped
+    session.last_clean_playing = clean_now and not face_due
+    if face_due:
+        reasons.append("face_check_due")
+        next_action = next_action or "verify_face"
     floor = max(0.0, duration - settings.COMPLETION_TOLERANCE_SECONDS)
     if (
         progress.completed_at is None

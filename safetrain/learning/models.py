@@ -89,6 +89,7 @@ class SessionState(models.TextChoices):
     ACTIVE = "active", _("Playing")
     CLOSED = "closed", _("Closed")
     SUPERSEDED = "superseded", _("Replaced by a newer session")
+    FACE_FAILED = "face_failed", _("Ended: identity check not passed")
 
 
 class StudySession(models.Model):
@@ -111,6 +112,11 @@ class StudySession(models.Model):
         default=0, help_text="unused seconds (network jitter) carried to the next beat"
     )
     credited_seconds = models.FloatField(default=0)
+    face_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="when the next face check falls due (a random moment, FACE-01)"
+    )
+    face_failures = models.PositiveSmallIntegerField(default=0)
+    face_passed_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     ip = models.CharField(max_length=64, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -16,6 +17,7 @@ from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
 from safetrain.learning.models import Enrolment
 from safetrain.orgs.models import Organisation, OrganisationKind
+from safetrain.proctoring.tasks import match_group_photos
 
 ORGANISER_ROLES = ("enterprise_admin", "institution_admin")
 
@@ -46,7 +48,12 @@ class OfflineSessionForm(forms.Form):
     present = forms.ModelMultipleChoiceField(
         label=_("Present"), queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
     )
-    photos = MultipleImageField(label=_("Sign-in sheet and group photos"), required=False)
+    sheet = forms.ImageField(label=_("Signed attendance sheet (photo)"), required=False)
+    photos = MultipleImageField(
+        label=_("Front-face photos of the attendees (one or per group)"),
+        required=False,
+        help_text=_("Faces in these photos are matched against the enrolled learners' ID photos."),
+    )
 
     def __init__(self, *args, viewer: User, **kwargs):
         super().__init__(*args, **kwargs)
@@ -81,7 +88,7 @@ def offline_sessions_view(request: HttpRequest) -> HttpResponse:
             )
             present = [u for u in data["present"] if u.pk in enrolled]
             try:
-                offline_session_record(
+                session = offline_session_record(
                     programme=data["programme"],
                     organisation=data["organisation"],
                     date=data["date"],
@@ -91,12 +98,21 @@ def offline_sessions_view(request: HttpRequest) -> HttpResponse:
                     minutes=data["minutes"],
                     learners=present,
                     photos=data["photos"],
+                    sheet=data["sheet"],
                     actor=request.user,
                 )
             except DomainError as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
                 status = 400
             else:
+                if data["photos"]:
+                    # FACE-06: faces are matched in the background (a second or so per photo).
+                    transaction.on_commit(lambda: match_group_photos.delay(session.pk))
+                    messages.success(
+                        request,
+                        _("The offline session was recorded; the faces in its photos are being matched."),
+                    )
+                    return redirect("proctoring:group", session_id=session.pk)
                 messages.success(request, _("The offline session was recorded."))
                 return redirect("learning:offline_sessions")
         else:

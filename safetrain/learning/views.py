@@ -36,6 +36,7 @@ from safetrain.learning.selectors import (
     course_enrolment,
     my_programmes,
 )
+from safetrain.proctoring.services import has_reference_photo
 
 
 @login_required
@@ -171,6 +172,7 @@ def lesson_view(request: HttpRequest, code: str, lesson_id: int) -> HttpResponse
         "outline": course_outline(course),
         "enrolment": enrolment,
         "idle_minutes": idle,
+        "has_photo": has_reference_photo(request.user),
     }
     return render(request, "learning/lesson.html", context)
 

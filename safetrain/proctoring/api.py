@@ -1,4 +1,5 @@
-"""Face checks from the study and exam pages: camera frames in, a verdict out (FACE-01, FACE-02, FACE-04)."""
+"""Face checks from the study, sign-in and exam pages: a challenge, then camera frames in and a verdict out
+(FACE-01..04)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,52 @@ from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
 from safetrain.core.errors import DomainError
-from safetrain.proctoring.services import face_check_run
+from safetrain.proctoring.services import (
+    FRAME_INTERVAL_MS,
+    FRAMES_PER_CHECK,
+    challenge_instruction,
+    face_challenge_issue,
+    face_check_run,
+)
 
 router = Router(tags=["face verification"])
 
 
+class ChallengeIn(Schema):
+    purpose: str = Field(..., max_length=10, description="login, study, exam or manual")
+    study_session_id: int | None = Field(None, description="the study session, for purpose study")
+
+
+class ChallengeOut(Schema):
+    id: int
+    challenge: str
+    instruction: str
+    frames: int
+    interval_ms: int
+    expires_in: int
+
+
+@router.post(
+    "/face-challenges", response=ChallengeOut, summary="Start a face check: the liveness challenge to perform"
+)
+def face_challenge(request: HttpRequest, payload: ChallengeIn):
+    from django.conf import settings
+
+    item = face_challenge_issue(
+        user=request.auth, purpose=payload.purpose, study_session_id=payload.study_session_id
+    )
+    return ChallengeOut(
+        id=item.pk,
+        challenge=item.challenge,
+        instruction=challenge_instruction(item.challenge),
+        frames=FRAMES_PER_CHECK,
+        interval_ms=FRAME_INTERVAL_MS,
+        expires_in=settings.FACE_CHALLENGE_TTL_SECONDS,
+    )
+
+
 class FaceCheckIn(Schema):
-    purpose: str = Field(..., max_length=10)
-    challenge: str = Field("", max_length=10)
+    challenge_id: int
     frames: list[str] = Field(..., min_length=1, max_length=6, description="base64 JPEG or PNG camera frames")
 
 
@@ -25,7 +64,10 @@ class FaceCheckOut(Schema):
     id: int
     passed: bool
     reason: str
+    message: str
     distance: float | None
+    signed_out: bool
+    tries_left: int | None
 
 
 @router.post("/face-checks", response=FaceCheckOut, summary="Verify the learner in front of the camera")
@@ -36,11 +78,16 @@ def face_check(request: HttpRequest, payload: FaceCheckIn):
         raise DomainError(
             "invalid_frame", _("Camera frames must be base64-encoded images."), field="frames"
         ) from exc
-    check = face_check_run(
-        user=request.auth,
-        frames=frames,
-        purpose=payload.purpose,
-        challenge=payload.challenge or None,
-        request=request,
+    outcome = face_check_run(
+        user=request.auth, challenge_id=payload.challenge_id, frames=frames, request=request
     )
-    return FaceCheckOut(id=check.pk, passed=check.passed, reason=check.reason, distance=check.distance)
+    check = outcome["check"]
+    return FaceCheckOut(
+        id=check.pk,
+        passed=check.passed,
+        reason=check.reason,
+        message=outcome["message"],
+        distance=check.distance,
+        signed_out=outcome["signed_out"],
+        tries_left=outcome["tries_left"],
+    )

@@ -68,6 +68,10 @@ class FaceError(Exception):
 class FaceProvider(Protocol):
     def enrol(self, image: bytes) -> FaceEnrolment: ...
 
+    def describe_all(self, image: bytes) -> list[FaceEnrolment]:
+        """Every face in a (group) photo with its descriptor and box (FACE-06)."""
+        ...
+
     def verify(
         self, template: list[float], frames: list[bytes], *, challenge: str | None = None
     ) -> Verification: ...
@@ -142,6 +146,12 @@ class DlibProvider:
         if min(right - left, bottom - top) < MIN_FACE_PIXELS:
             raise FaceError(Reason.FACE_TOO_SMALL)
         return faces[0]
+
+    def describe_all(self, image: bytes) -> list[FaceEnrolment]:
+        return [
+            FaceEnrolment([float(x) for x in f["descriptor"]], tuple(int(v) for v in f["box"]))
+            for f in self.analyse(image)
+        ]
 
     def enrol(self, image: bytes) -> FaceEnrolment:
         face = self._one_face(image)

@@ -64,3 +64,40 @@ class FaceCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.purpose} {'ok' if self.passed else self.reason}"
+
+
+class FaceChallenge(models.Model):
+    """A liveness challenge issued by the server (FACE-02): the page learns what to ask for (blink, turn) only when
+    the check starts, and answers it once, within FACE_CHALLENGE_TTL_SECONDS."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=10, choices=CheckPurpose.choices)
+    study_session_id = models.BigIntegerField(null=True, blank=True)
+    challenge = models.CharField(max_length=10)
+    issued_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.challenge} for {self.user_id}"
+
+
+class GroupFaceMatch(models.Model):
+    """Group training (FACE-06): a face found in an organiser's photo and the enrolled learner it matches (or none).
+    A new matching run replaces the session's earlier rows."""
+
+    session = models.ForeignKey(
+        "catalog.OfflineSession", on_delete=models.CASCADE, related_name="face_matches"
+    )
+    photo = models.ForeignKey("catalog.OfflinePhoto", on_delete=models.CASCADE, related_name="face_matches")
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    distance = models.FloatField(null=True, blank=True)
+    box = models.JSONField(default=list)
+    matched_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["session", "photo", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}: {self.learner_id or '?'}"

@@ -128,27 +128,117 @@ def reference_photo(template: FaceTemplate) -> bytes:
 
 MAX_FRAMES = 6
 MAX_FRAME_BYTES = 400 * 1024
+FRAMES_PER_CHECK = 5
+FRAME_INTERVAL_MS = 500  # five frames over two seconds: long enough for a blink or a turn of the head
+
+CHECK_MESSAGES = {
+    "": gettext_noop("Identity confirmed."),
+    Reason.NO_FACE: gettext_noop("No face was seen. Face the camera in good light and try again."),
+    Reason.MULTIPLE_FACES: gettext_noop(
+        "More than one face was seen. Only the learner may be in front of the camera."
+    ),
+    Reason.FACE_TOO_SMALL: gettext_noop("Your face is too far away. Come closer so it fills the oval."),
+    Reason.DIFFERENT_PERSON: gettext_noop(
+        "The face does not match the enrolled learner's photo. Only the enrolled learner may study."
+    ),
+    Reason.NOT_LIVE: gettext_noop(
+        "The liveness check failed: follow the instruction on the screen (blink, or turn your head slowly)."
+    ),
+    Reason.UNREADABLE: gettext_noop("The camera picture could not be read. Try again."),
+    "timeout": gettext_noop("The check took too long. Try again."),
+}
+
+CHALLENGE_INSTRUCTIONS = {
+    "blink": gettext_noop("Look at the camera and blink slowly two or three times."),
+    "turn": gettext_noop("Look at the camera, then turn your head slowly to one side and back."),
+}
+
+
+def check_message(reason: str) -> str:
+    return _(CHECK_MESSAGES.get(reason, gettext_noop("The check was not passed. Try again.")))
+
+
+def challenge_instruction(challenge: str) -> str:
+    return _(CHALLENGE_INSTRUCTIONS.get(challenge, CHALLENGE_INSTRUCTIONS["blink"]))
+
+
+def has_reference_photo(user: Any) -> bool:
+    return FaceTemplate.objects.filter(user=user).exists()
+
+
+def face_challenge_issue(*, user: Any, purpose: str, study_session_id: int | None = None) -> Any:
+    """Start a check: the server picks the liveness challenge at random (a script cannot prepare for it)."""
+    import secrets
+
+    from django.conf import settings
+
+    from safetrain.learning.models import SessionState, StudySession
+    from safetrain.proctoring.models import CheckPurpose, FaceChallenge
+
+    if purpose not in CheckPurpose.values:
+        raise DomainError("invalid_purpose", _("Unknown purpose of the check."), field="purpose")
+    if not has_reference_photo(user):
+        raise DomainError(
+            "no_reference_photo", _("Upload your ID photo first: it is the reference for face verification.")
+        )
+    if purpose == CheckPurpose.STUDY:
+        if not StudySession.objects.filter(
+            pk=study_session_id or 0, learner=user, state=SessionState.ACTIVE
+        ).exists():
+            raise DomainError(
+                "session_not_active",
+                _("This study page is no longer active. Reload the lesson to go on."),
+                field="study_session_id",
+            )
+    else:
+        study_session_id = None
+    return FaceChallenge.objects.create(
+        user=user,
+        purpose=purpose,
+        study_session_id=study_session_id,
+        challenge=secrets.choice(settings.FACE_CHALLENGES),
+        issued_at=timezone.now(),
+    )
+
+
+def _take_challenge(user: Any, challenge_id: int) -> Any:
+    """The challenge, once: a used, expired or someone else's challenge is refused and nothing is recorded."""
+    import datetime as dt
+
+    from django.conf import settings
+
+    from safetrain.proctoring.models import FaceChallenge
+
+    now = timezone.now()
+    fresh = now - dt.timedelta(seconds=settings.FACE_CHALLENGE_TTL_SECONDS)
+    taken = FaceChallenge.objects.filter(
+        pk=challenge_id, user=user, used_at__isnull=True, issued_at__gte=fresh
+    ).update(used_at=now)
+    if not taken:
+        raise DomainError(
+            "challenge_expired",
+            _("This check has expired or was already answered. Start the check again."),
+            field="challenge_id",
+        )
+    return FaceChallenge.objects.get(pk=challenge_id)
 
 
 def face_check_run(
     *,
     user: Any,
+    challenge_id: int,
     frames: list[bytes],
-    purpose: str,
-    challenge: str | None = None,
-    study_session_id: int | None = None,
     request: Any = None,
-) -> Any:
-    """Check that the person in front of the camera is the enrolled learner (FACE-01/02) and keep the snapshot
-    (FACE-04). Refuses unusable input with a reason; records every check, passed or not."""
+) -> dict[str, Any]:
+    """Check that the person in front of the camera is the enrolled learner and live (FACE-01/02), keep the
+    snapshot (FACE-04) and apply the result: a study session goes on or, after too many failures, the learner is
+    signed out (FACE-03). Unusable input is refused with a reason and changes nothing."""
     import time
 
     from safetrain.core.http import client_ip
     from safetrain.proctoring.models import CheckPurpose, FaceCheck
     from safetrain.proctoring.runner import verify_with_timeout
 
-    if purpose not in CheckPurpose.values:
-        raise DomainError("invalid_purpose", _("Unknown purpose of the check."), field="purpose")
     if not frames or len(frames) > MAX_FRAMES:
         raise DomainError(
             "frames_count", _("Send 1 to %(n)d camera frames.") % {"n": MAX_FRAMES}, field="frames"
@@ -160,8 +250,9 @@ def face_check_run(
         raise DomainError(
             "no_reference_photo", _("Upload your ID photo first: it is the reference for face verification.")
         )
+    challenge = _take_challenge(user, challenge_id)
     started = time.perf_counter()
-    result = verify_with_timeout(json.loads(template.template), frames, challenge=challenge)
+    result = verify_with_timeout(json.loads(template.template), frames, challenge=challenge.challenge)
     elapsed = int((time.perf_counter() - started) * 1000)
     now = timezone.now()
     name = default_storage.save(
@@ -171,13 +262,13 @@ def face_check_run(
         with transaction.atomic():
             check = FaceCheck.objects.create(
                 user=user,
-                purpose=purpose,
-                study_session_id=study_session_id,
+                purpose=challenge.purpose,
+                study_session_id=challenge.study_session_id,
                 at=now,
                 passed=result.match,
                 reason=result.reason,
                 distance=result.distance,
-                challenge=challenge or "",
+                challenge=challenge.challenge,
                 frames=len(frames),
                 snapshot_name=name,
                 duration_ms=elapsed,
@@ -189,9 +280,67 @@ def face_check_run(
                 actor=user,
                 request=request,
                 result="success" if result.match else "failure",
-                detail={"purpose": purpose, "reason": result.reason, "distance": result.distance},
+                detail={"purpose": challenge.purpose, "reason": result.reason, "distance": result.distance},
             )
     except Exception:
         default_storage.delete(name)
         raise
-    return check
+    outcome: dict[str, Any] = {"signed_out": False, "tries_left": None}
+    if challenge.purpose == CheckPurpose.STUDY:
+        from safetrain.learning.face_gate import study_check_result
+
+        outcome = study_check_result(learner=user, session_id=challenge.study_session_id, passed=check.passed)
+    elif challenge.purpose == CheckPurpose.LOGIN and request is not None and hasattr(request, "session"):
+        outcome = _login_check_result(user=user, passed=check.passed, request=request)
+    return {"check": check, "message": check_message(check.reason), **outcome}
+
+
+LOGIN_VERIFIED_KEY = "face_verified_at"
+LOGIN_FAILURES_KEY = "face_failures"
+
+
+def login_check_required(request: Any) -> bool:
+    """FACE-01 at sign-in (FACE_CHECK_AT_LOGIN): learners only, once per signed-in browser session."""
+    from django.conf import settings
+
+    user = request.user
+    return (
+        settings.FACE_CHECK_AT_LOGIN
+        and user.is_authenticated
+        and not user.is_superuser
+        and user.roles() == {"learner"}
+        and not request.session.get(LOGIN_VERIFIED_KEY)
+    )
+
+
+def _login_check_result(*, user: Any, passed: bool, request: Any) -> dict[str, Any]:
+    from django.conf import settings
+
+    from safetrain.accounts.models import SessionEndReason
+    from safetrain.accounts.services import sessions_end_all
+
+    if passed:
+        request.session[LOGIN_VERIFIED_KEY] = timezone.now().isoformat()
+        request.session[LOGIN_FAILURES_KEY] = 0
+        return {"signed_out": False, "tries_left": settings.FACE_LOGIN_MAX_FAILURES}
+    failures = int(request.session.get(LOGIN_FAILURES_KEY, 0)) + 1
+    request.session[LOGIN_FAILURES_KEY] = failures
+    if failures >= settings.FACE_LOGIN_MAX_FAILURES:
+        sessions_end_all(user=user, reason=SessionEndReason.FACE_FAILED)
+        audit_log(
+            action="face.sign_out",
+            obj=user,
+            actor=user,
+            request=request,
+            result="failure",
+            detail={"purpose": "login", "failures": failures},
+        )
+        return {"signed_out": True, "tries_left": 0}
+    return {"signed_out": False, "tries_left": settings.FACE_LOGIN_MAX_FAILURES - failures}
+
+
+def face_passed_since(*, user: Any, purpose: str, since: Any) -> bool:
+    """Whether the user passed a check for this purpose since a moment (the exam start asks this, FACE-01)."""
+    from safetrain.proctoring.models import FaceCheck
+
+    return FaceCheck.objects.filter(user=user, purpose=purpose, passed=True, at__gte=since).exists()

@@ -1,17 +1,30 @@
-"""Snapshots and check results for operators and the learner's unit administrators (FACE-04), scoped."""
+"""Face pages: snapshots and check results for viewers in scope (FACE-04), the reference photo (ACC-07), the
+face check at sign-in (FACE-01) and group-training matching (FACE-06)."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
+from safetrain.catalog.models import OfflineSession
 from safetrain.core.crypto import decrypt_bytes
 from safetrain.core.decorators import staff_required
-from safetrain.proctoring.models import FaceCheck
+from safetrain.core.errors import DomainError
+from safetrain.proctoring.group import candidates, group_photos_match
+from safetrain.proctoring.models import FaceCheck, FaceTemplate
+from safetrain.proctoring.services import (
+    has_reference_photo,
+    login_check_required,
+    reference_photo,
+    reference_photo_set,
+)
 
 VIEWER_ROLES = ("enterprise_admin", "institution_admin", "regulator")
 
@@ -44,3 +57,124 @@ def snapshot_view(request: HttpRequest, check_id: int) -> HttpResponse:
     response = HttpResponse(data, content_type="image/png" if data[:4] == b"\x89PNG" else "image/jpeg")
     response["Cache-Control"] = "no-store"
     return response
+
+
+# Reference photo (ACC-07) ----------------------------------------------------------------------------------------
+
+
+def _safe_next(request: HttpRequest, default: str = "/") -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+@login_required
+def photo_view(request: HttpRequest, user_id: int | None = None) -> HttpResponse:
+    """A learner uploads the ID photo once; an operator replaces anyone's (ACC-07)."""
+    if user_id is not None and not request.user.sees_everything():
+        raise Http404
+    person = (
+        get_object_or_404(get_user_model().objects.visible_to(request.user), pk=user_id)
+        if user_id is not None
+        else request.user
+    )
+    template = FaceTemplate.objects.filter(user=person).first()
+    error, status = "", 200
+    if request.method == "POST":
+        upload = request.FILES.get("photo")
+        if upload is None:
+            error, status = _("Choose the photo file to upload."), 400
+        else:
+            try:
+                reference_photo_set(user=person, data=upload.read(), actor=request.user)
+            except DomainError as exc:
+                error, status = exc.message, 400
+            else:
+                messages.success(request, _("The photo was saved. It is your reference for face checks."))
+                return redirect(_safe_next(request, request.path))
+    return render(
+        request,
+        "proctoring/photo.html",
+        {
+            "person": person,
+            "template": template,
+            "error": error,
+            "can_upload": template is None or request.user.sees_everything(),
+            "next": _safe_next(request, ""),
+        },
+        status=status,
+    )
+
+
+@login_required
+def photo_image_view(request: HttpRequest, user_id: int | None = None) -> HttpResponse:
+    """The reference photo itself, for its owner and viewers in scope; never cached."""
+    if user_id is not None and user_id != request.user.pk:
+        if not _can_view(request.user):
+            raise Http404
+        person = get_object_or_404(get_user_model().objects.visible_to(request.user), pk=user_id)
+    else:
+        person = request.user
+    template = get_object_or_404(FaceTemplate, user=person)
+    data = reference_photo(template)
+    response = HttpResponse(data, content_type="image/png" if data[:4] == b"\x89PNG" else "image/jpeg")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def verify_view(request: HttpRequest) -> HttpResponse:
+    """The face check at sign-in (FACE-01)."""
+    target = _safe_next(request, "/")
+    if not login_check_required(request):
+        return redirect(target)
+    return render(
+        request,
+        "proctoring/verify.html",
+        {"next": target, "has_photo": has_reference_photo(request.user)},
+    )
+
+
+# Group training (FACE-06) ----------------------------------------------------------------------------------------
+
+
+@staff_required("enterprise_admin", "institution_admin")
+def group_view(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = get_object_or_404(
+        OfflineSession.objects.filter(organisation__in=request.user.visible_organisations()).select_related(
+            "programme", "organisation"
+        ),
+        pk=session_id,
+    )
+    summary = None
+    if request.method == "POST":
+        summary = group_photos_match(session_id=session.pk, actor=request.user)
+        messages.success(
+            request,
+            _("%(faces)d faces found, %(matched)d learners recognised.")
+            % {"faces": summary.faces, "matched": len(summary.matched)},
+        )
+        return redirect("proctoring:group", session_id=session.pk)
+    matches = list(session.face_matches.select_related("learner", "photo"))
+    seen = {m.learner_id for m in matches if m.learner_id}
+    attendance = list(session.attendance.select_related("learner"))
+    people = candidates(session)
+    with_photo = set(FaceTemplate.objects.filter(user_id__in=people).values_list("user_id", flat=True))
+    return render(
+        request,
+        "proctoring/group.html",
+        {
+            "session": session,
+            "matches": matches,
+            "matched_at": matches[0].matched_at if matches else None,
+            "unknown_faces": sum(1 for m in matches if m.learner_id is None),
+            "not_seen": [a.learner for a in attendance if a.present and a.learner_id not in seen],
+            "without_photo": get_user_model().objects.filter(
+                pk__in=[p for p in people if p not in with_photo]
+            ),
+            "photos": session.photos.all(),
+        },
+    )

@@ -23,15 +23,34 @@ SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright_session():
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)"
         )
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
+        yield p
+
+
+def launch(playwright, *extra_args: str):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, *extra_args], headless=True)
+
+
+def launch_with_camera(playwright, clip: Path):
+    """Chromium whose camera shows a Y4M clip (getUserMedia answers without asking, as if allowed)."""
+    return launch(
+        playwright,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}",
+    )
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_session):
+    browser = launch(playwright_session)
+    yield browser
+    browser.close()
 
 
 def sign_in(page, url: str, username: str, password: str) -> None:

@@ -45,6 +45,10 @@ class RegionProfile(models.Model):
     verification_interval_minutes = models.PositiveSmallIntegerField(
         _("longest time between face checks (minutes)"), default=15
     )
+    face_max_failures = models.PositiveSmallIntegerField(_("failed face checks before sign-out"), default=3)
+    face_timeout_seconds = models.PositiveSmallIntegerField(
+        _("time to pass a requested face check (seconds)"), default=180
+    )
     quiz_questions_per_class_hour = models.PositiveSmallIntegerField(default=5)
     quiz_questions_per_10_minutes = models.PositiveSmallIntegerField(default=1)
     quiz_seconds_per_question = models.PositiveSmallIntegerField(default=60)
@@ -244,10 +248,16 @@ class OfflineAttendance(models.Model):
         return f"{self.session_id}/{self.learner_id}"
 
 
+class OfflinePhotoKind(models.TextChoices):
+    SHEET = "sheet", _("Signed attendance sheet")
+    FACES = "faces", _("Front-face photo")
+
+
 class OfflinePhoto(models.Model):
-    """Signed attendance sheet or group photo (FACE-06)."""
+    """Signed attendance sheet or front-face (group) photo (FACE-06)."""
 
     session = models.ForeignKey(OfflineSession, on_delete=models.CASCADE, related_name="photos")
+    kind = models.CharField(max_length=6, choices=OfflinePhotoKind.choices, default=OfflinePhotoKind.FACES)
     image = models.ImageField(_("photo"), upload_to="offline/")
     caption = models.CharField(_("caption"), max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import io
 import time
 
 import pytest
 from django.core.files.storage import default_storage
-from PIL import Image
 
 from safetrain.proctoring.engine import DlibProvider
 from safetrain.proctoring.models import FaceCheck
 from safetrain.proctoring.services import reference_photo_set
-from safetrain.proctoring.tests.test_engine import photo
+from safetrain.proctoring.tests.camera import TURN, frames_b64
 from safetrain.proctoring.tests.test_reference_photo import portrait
 from safetrain.records.models import AuditEntry
 
@@ -24,31 +21,36 @@ def enrolled(world):
     return world.learner_nanshan
 
 
-def frames_of(*names: str) -> list[str]:
-    """Camera-sized JPEG frames, aspect kept (a squashed face measures as someone else)."""
-    out = []
-    for name in names:
-        image = Image.open(io.BytesIO(photo(name))).convert("RGB")
-        image.thumbnail((640, 640))
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=85)
-        out.append(base64.b64encode(buffer.getvalue()).decode())
-    return out
+@pytest.fixture(autouse=True)
+def turn_challenge(settings):
+    # The test photos can show a head turn (two real photos at different angles), not a blink.
+    settings.FACE_CHALLENGES = ["turn"]
 
 
-def check(client, frames: list[str], **extra):
+def check(client, names: tuple[str, ...] | list[str], *, purpose: str = "manual", **extra):
+    """A whole check as the page makes it: ask for a challenge, then send the camera frames."""
+    challenge = client.post(
+        "/api/v1/face-challenges", {"purpose": purpose, **extra}, content_type="application/json"
+    )
+    if challenge.status_code != 200:
+        return challenge
+    assert challenge.json()["challenge"] == "turn"
+    frames = (
+        frames_b64(*names) if names and isinstance(names[0], str) and names[0].endswith(".jpg") else names
+    )
     return client.post(
         "/api/v1/face-checks",
-        {"purpose": "study", "frames": frames, **extra},
+        {"challenge_id": challenge.json()["id"], "frames": frames},
         content_type="application/json",
     )
 
 
 def test_face_04_the_enrolled_learner_passes_and_the_snapshot_is_kept_encrypted(enrolled, api_client):
-    response = check(api_client(enrolled), frames_of("obama2.jpg"))
+    response = check(api_client(enrolled), TURN)
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["passed"] is True
+    assert body["message"] == "身份核验通过。"
     assert body["distance"] < 0.5
     stored = FaceCheck.objects.get(pk=body["id"])
     with default_storage.open(stored.snapshot_name, "rb") as fh:
@@ -58,28 +60,52 @@ def test_face_04_the_enrolled_learner_passes_and_the_snapshot_is_kept_encrypted(
 
 
 def test_face_01_someone_else_in_front_of_the_camera_is_refused_and_recorded(enrolled, api_client):
-    body = check(api_client(enrolled), frames_of("biden2.jpg")).json()
+    body = check(api_client(enrolled), ("biden2.jpg", "biden.jpg", "biden2.jpg")).json()
     assert body["passed"] is False
     assert body["reason"] == "different_person"
+    assert "不符" in body["message"]
     assert FaceCheck.objects.get(pk=body["id"]).passed is False
 
 
 def test_face_02_a_held_up_photo_fails_the_liveness_challenge(enrolled, api_client):
-    body = check(
-        api_client(enrolled), frames_of("obama2.jpg", "obama2.jpg", "obama2.jpg"), challenge="blink"
-    ).json()
+    body = check(api_client(enrolled), ("obama2.jpg",) * 5).json()
     assert body["passed"] is False
     assert body["reason"] == "not_live"
+    assert FaceCheck.objects.get(pk=body["id"]).challenge == "turn"
 
 
 def test_face_01_without_a_reference_photo_or_with_bad_frames_it_says_what_to_do(world, enrolled, api_client):
-    response = check(api_client(world.learner_futian), frames_of("obama2.jpg"))
+    response = check(api_client(world.learner_futian), TURN)
     assert response.status_code == 400
     assert response.json()["code"] == "no_reference_photo"
+    assert "证件照" in response.json()["message"]
     client = api_client(enrolled)
     assert check(client, ["not base64 at all!!"]).json()["code"] == "invalid_frame"
     assert check(client, []).status_code == 422
-    assert check(client, frames_of("obama2.jpg"), purpose="party").json()["code"] == "invalid_purpose"
+    assert check(client, TURN, purpose="party").json()["code"] == "invalid_purpose"
+    # A study check needs the learner's own playing session.
+    assert check(client, TURN, purpose="study", study_session_id=999).json()["code"] == "session_not_active"
+    assert not FaceCheck.objects.exists()  # nothing was recorded for refused input
+
+
+def test_face_02_a_challenge_is_answered_once_and_only_in_time(enrolled, world, api_client, settings):
+    client = api_client(enrolled)
+    challenge = client.post("/api/v1/face-challenges", {"purpose": "manual"}, content_type="application/json")
+    body = {"challenge_id": challenge.json()["id"], "frames": frames_b64(*TURN)}
+    assert client.post("/api/v1/face-checks", body, content_type="application/json").json()["passed"]
+    replay = client.post("/api/v1/face-checks", body, content_type="application/json")
+    assert replay.status_code == 400
+    assert replay.json()["code"] == "challenge_expired"
+    # Someone else's challenge is refused too, and so is one answered too late.
+    reference_photo_set(user=world.learner_futian, data=portrait("obama.jpg"), actor=world.learner_futian)
+    other = api_client(world.learner_futian)
+    theirs = other.post("/api/v1/face-challenges", {"purpose": "manual"}, content_type="application/json")
+    stolen = {"challenge_id": theirs.json()["id"], "frames": frames_b64(*TURN)}
+    assert client.post("/api/v1/face-checks", stolen, content_type="application/json").status_code == 400
+    settings.FACE_CHALLENGE_TTL_SECONDS = 0
+    late = other.post("/api/v1/face-checks", stolen, content_type="application/json")
+    assert late.json()["code"] == "challenge_expired"
+    assert FaceCheck.objects.count() == 1
 
 
 def test_face_05_a_check_that_takes_too_long_is_answered_as_failed(
@@ -87,7 +113,7 @@ def test_face_05_a_check_that_takes_too_long_is_answered_as_failed(
 ):
     settings.FACE_TIMEOUT_SECONDS = 0.2
     monkeypatch.setattr(DlibProvider, "verify", lambda self, *a, **k: time.sleep(1))
-    body = check(api_client(enrolled), frames_of("obama2.jpg")).json()
+    body = check(api_client(enrolled), TURN).json()
     assert body["passed"] is False
     assert body["reason"] == "timeout"
 
@@ -95,7 +121,7 @@ def test_face_05_a_check_that_takes_too_long_is_answered_as_failed(
 def test_face_04_snapshots_are_seen_by_the_learners_unit_and_operators_only(
     enrolled, world, api_client, web_client
 ):
-    body = check(api_client(enrolled), frames_of("obama2.jpg")).json()
+    body = check(api_client(enrolled), TURN).json()
     own_admin = web_client(world.admin_nanshan)
     page = own_admin.get("/proctoring/checks/").content.decode()
     assert enrolled.name in page

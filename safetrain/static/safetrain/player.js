@@ -98,7 +98,11 @@ function setupStudy(root, video) {
       credited.textContent = (data.lesson_credited / 60).toFixed(1);
       root.dataset.creditedSeconds = String(data.lesson_credited);
       state.furthest = Math.max(state.furthest, data.furthest_position);
-      if (data.state !== "active" || data.next_action === "signed_out") stop(msg("msgHandedOver"));
+      if (data.next_action === "signed_out" && data.reasons && data.reasons.includes("face_check_timeout")) {
+        stop(root.querySelector("[data-face-check]").dataset.msgSignedOut);
+        window.location.href = `${root.dataset.loginUrl}?ended=face_check_failed`;
+      } else if (data.state !== "active" || data.next_action === "signed_out") stop(msg("msgHandedOver"));
+      else if (data.next_action === "verify_face") askFace();
       else if (data.next_action === "daily_cap_reached") stop(msg("msgDailyCap"));
       else if (data.next_action === "quiz" && !state.quizShown) {
         state.quizShown = true;
@@ -110,6 +114,40 @@ function setupStudy(root, video) {
       if (err.status === 401 || err.status === 403) stop(err.message || msg("msgSignedOut"));
     }
   };
+
+  // Identity check while studying (FACE-01): when the server asks, playback pauses until a check passes.
+  const panel = root.querySelector("[data-face-check]");
+  let face = null;
+  const askFace = () => {
+    if (state.faceDue) return;
+    state.faceDue = true;
+    root.dataset.faceDue = "true";
+    video.pause();
+    if (!root.dataset.hasPhoto) {
+      say(msg("msgFacePhoto"));
+      root.querySelector("[data-testid=photo-link]").hidden = false;
+      return;
+    }
+    say(msg("msgFaceDue"));
+    if (!face) {
+      face = new window.FaceCheck(panel, {
+        purpose: "study",
+        studySessionId: state.session.id,
+        onDone: (result) => {
+          if (!result.passed) return;
+          state.faceDue = false;
+          root.dataset.faceDue = "false";
+          panel.hidden = true;
+          panel.dataset.passed = "";
+          say(msg("msgFaceOk"));
+        },
+      });
+    }
+    face.open();
+  };
+  video.addEventListener("play", () => {
+    if (state.faceDue) video.pause(); // no playing past a due identity check
+  });
 
   api("/api/v1/study-sessions", { lesson_id: Number(root.dataset.lessonId) })
     .then((session) => {

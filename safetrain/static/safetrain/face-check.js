@@ -1,0 +1,152 @@
+// Face check panel (FACE-01..03): camera preview with a face guide, the server's liveness challenge, frames
+// captured into a canvas and sent for verification. The server decides; this page only shows and reports.
+// Used by the sign-in check page and the lesson player (and later the exam page).
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+async function post(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+    body: JSON.stringify(body || {}),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw Object.assign(new Error(data.message || response.statusText), { data, status: response.status });
+  return data;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+class FaceCheck {
+  // panel: the element rendered by proctoring/_face_check.html; options: {purpose, studySessionId, onDone}
+  constructor(panel, options) {
+    this.panel = panel;
+    this.options = options;
+    this.video = panel.querySelector("video");
+    this.status = panel.querySelector("[data-testid=face-status]");
+    this.instruction = panel.querySelector("[data-testid=face-instruction]");
+    this.button = panel.querySelector("[data-testid=face-start]");
+    this.stream = null;
+    this.busy = false;
+    this.button.addEventListener("click", () => this.run());
+  }
+
+  msg(name) {
+    return this.panel.dataset[name] || "";
+  }
+
+  say(text, kind) {
+    this.status.textContent = text;
+    this.status.className = kind ? `msg ${kind}` : "";
+    this.panel.dataset.state = kind || "";
+  }
+
+  async open() {
+    this.panel.hidden = false;
+    this.panel.scrollIntoView({ block: "center" });
+    if (this.stream) return true;
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      this.say(this.msg("msgNoCamera"), "error");
+      return false;
+    }
+    try {
+      this.stream = await navigator.mediaDevices.getUserMedia({
+        video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } },
+        audio: false,
+      });
+    } catch (err) {
+      const denied = err && (err.name === "NotAllowedError" || err.name === "SecurityError");
+      this.say(this.msg(denied ? "msgDenied" : "msgNoCamera"), "error");
+      this.button.textContent = this.msg("msgRetry");
+      return false;
+    }
+    this.video.srcObject = this.stream;
+    await this.video.play().catch(() => {});
+    this.say(this.msg("msgReady"), "");
+    return true;
+  }
+
+  close() {
+    if (this.stream) this.stream.getTracks().forEach((track) => track.stop());
+    this.stream = null;
+    this.video.srcObject = null;
+  }
+
+  frame(canvas) {
+    const width = this.video.videoWidth || 640;
+    const height = this.video.videoHeight || 480;
+    const scale = Math.min(1, 640 / width);
+    canvas.width = Math.round(width * scale);
+    canvas.height = Math.round(height * scale);
+    canvas.getContext("2d").drawImage(this.video, 0, 0, canvas.width, canvas.height);
+    return canvas.toDataURL("image/jpeg", 0.85);
+  }
+
+  async run() {
+    if (this.busy) return;
+    this.busy = true;
+    this.button.disabled = true;
+    try {
+      if (!(await this.open())) return;
+      if (this.video.readyState < 2) await new Promise((r) => this.video.addEventListener("loadeddata", r, { once: true }));
+      const challenge = await post("/api/v1/face-challenges", {
+        purpose: this.options.purpose,
+        study_session_id: this.options.studySessionId || null,
+      });
+      this.panel.dataset.challenge = challenge.challenge;
+      this.instruction.textContent = challenge.instruction;
+      this.say(this.msg("msgCapturing"), "info");
+      await sleep(600); // time to read the instruction before the first frame
+      const canvas = document.createElement("canvas");
+      const frames = [];
+      for (let i = 0; i < challenge.frames; i += 1) {
+        frames.push(this.frame(canvas));
+        if (i < challenge.frames - 1) await sleep(challenge.interval_ms);
+      }
+      this.say(this.msg("msgChecking"), "info");
+      const result = await post("/api/v1/face-checks", { challenge_id: challenge.id, frames });
+      this.instruction.textContent = "";
+      if (result.passed) {
+        this.say(result.message, "success");
+        this.close();
+        this.panel.dataset.passed = "true";
+        if (this.options.onDone) this.options.onDone(result);
+        return;
+      }
+      if (result.signed_out) {
+        this.say(this.msg("msgSignedOut"), "error");
+        this.close();
+        if (this.options.onDone) this.options.onDone(result);
+        window.location.href = `${this.panel.dataset.loginUrl}?ended=face_check_failed`;
+        return;
+      }
+      const left = result.tries_left == null ? "" : ` ${this.msg("msgTriesLeft").replace("{n}", result.tries_left)}`;
+      this.say(`${result.message}${left}`, "error");
+      this.button.textContent = this.msg("msgRetry");
+    } catch (err) {
+      this.say(err.message || this.msg("msgFailed"), "error");
+      this.button.textContent = this.msg("msgRetry");
+      if (err.status === 401) window.location.href = `${this.panel.dataset.loginUrl}?ended=${(err.data && err.data.reason) || "logout"}`;
+    } finally {
+      this.busy = false;
+      this.button.disabled = false;
+    }
+  }
+}
+
+window.FaceCheck = FaceCheck; // the player (a separate module) uses it
+
+// The sign-in check page: pass, then go on to where the learner was going.
+document.querySelectorAll("[data-face-check][data-standalone]").forEach((panel) => {
+  const check = new FaceCheck(panel, {
+    purpose: panel.dataset.purpose,
+    onDone: (result) => {
+      if (result.passed) window.location.href = panel.dataset.next;
+    },
+  });
+  check.open();
+});
