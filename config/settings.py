@@ -265,6 +265,11 @@ COMPLETION_TOLERANCE_SECONDS = env.float("COMPLETION_TOLERANCE_SECONDS", default
 FACE_PROVIDER = env.str("FACE_PROVIDER", default="safetrain.proctoring.engine.DlibProvider")
 FACE_WORKERS = env.int("FACE_WORKERS", default=1)  # verifications run at once per web process
 FACE_TIMEOUT_SECONDS = env.float("FACE_TIMEOUT_SECONDS", default=10.0)
+# The external face-service slot (safetrain.proctoring.remote.HttpFaceProvider): base URL and signing key pair.
+FACE_SERVICE_URL = env.str("FACE_SERVICE_URL", default="")
+FACE_SERVICE_APP_KEY = env.str("FACE_SERVICE_APP_KEY", default="")
+FACE_SERVICE_SECRET = env.str("FACE_SERVICE_SECRET", default="")
+FACE_SERVICE_TIMEOUT_SECONDS = env.float("FACE_SERVICE_TIMEOUT_SECONDS", default=8.0)
 # When checks happen (FACE-01): at sign-in for learners (policy), and while studying per region profile.
 FACE_CHECK_AT_LOGIN = env.bool("FACE_CHECK_AT_LOGIN", default=True)
 FACE_CHECKS_WHILE_STUDYING = env.bool("FACE_CHECKS_WHILE_STUDYING", default=True)

@@ -1,6 +1,6 @@
 """Group training (FACE-06): faces in the organiser's front-face photos matched against the enrolled learners.
 
-Candidates are the learners enrolled in the session's programme who belong to the session's unit (or a unit under
+Faces are found and described with the built-in model. Candidates are the learners enrolled in the session's programme who belong to the session's unit (or a unit under
 it) and have a reference photo. Every face found gets the nearest candidate within the match threshold, or none;
 a learner matched in no photo is listed as not seen. A new run replaces the session's earlier match list.
 """
@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from safetrain.catalog.models import OfflinePhotoKind, OfflineSession
-from safetrain.proctoring.engine import MATCH_THRESHOLD, provider
+from safetrain.proctoring.engine import MATCH_THRESHOLD, DlibProvider
 from safetrain.proctoring.models import FaceTemplate, GroupFaceMatch
 from safetrain.records.services import audit_log
 
@@ -57,7 +57,7 @@ def group_photos_match(*, session_id: int, actor: Any = None) -> GroupMatchSumma
     for photo in session.photos.filter(kind=OfflinePhotoKind.FACES).order_by("pk"):
         with photo.image.open("rb") as fh:
             data = fh.read()
-        for face in provider().describe_all(data):
+        for face in DlibProvider().describe_all(data):
             summary.faces += 1
             learner, distance = None, None
             if ids:

@@ -36,6 +36,9 @@ FACE_MESSAGES = {
         "The face is too small in the photo. Use a close-up portrait, head and shoulders."
     ),
     Reason.UNREADABLE: gettext_noop("The file cannot be read as an image. Use a JPG or PNG photo."),
+    "service_unavailable": gettext_noop(
+        "The face verification service cannot be reached just now. Try again in a few minutes."
+    ),
 }
 
 
@@ -146,6 +149,9 @@ CHECK_MESSAGES = {
     ),
     Reason.UNREADABLE: gettext_noop("The camera picture could not be read. Try again."),
     "timeout": gettext_noop("The check took too long. Try again."),
+    "service_unavailable": gettext_noop(
+        "The face verification service cannot be reached just now. Try again in a few minutes."
+    ),
 }
 
 CHALLENGE_INSTRUCTIONS = {
