@@ -1,7 +1,7 @@
 """API authentication: bearer tokens (player, machine clients) or the browser session (page scripts).
 
 Both paths end in the same rules as the web pages: one active session (ACC-05), idle timeout, forced password
-change before anything else (ACC-03).
+change before anything else (ACC-03), then a learner's face check at sign-in (FACE-01).
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja.security import APIKeyCookie, HttpBearer
 
-from safetrain.accounts.models import SessionEndReason, SessionKind
+from safetrain.accounts.models import AuthSession, SessionEndReason, SessionKind
 from safetrain.accounts.services import (
     auth_session_end,
     auth_session_for,
     auth_session_touch,
+    face_check_pending,
     password_expired,
     session_end_message,
     two_factor_required,
@@ -38,13 +39,26 @@ class MustChangePassword(DomainError):
     status_code = 403
 
 
-def _ready(request: HttpRequest, user: Any) -> Any:
+# What a learner's session may call before passing the face check at sign-in (FACE-01).
+ALLOWED_BEFORE_FACE_CHECK = (
+    *ALLOWED_BEFORE_PASSWORD_CHANGE,
+    "/api/v1/face-challenges",
+    "/api/v1/face-checks",
+)
+
+
+def _ready(request: HttpRequest, user: Any, session: AuthSession | None) -> Any:
     if (user.must_change_password or password_expired(user)) and not request.path.startswith(
         ALLOWED_BEFORE_PASSWORD_CHANGE
     ):
         raise MustChangePassword(
             "must_change_password",
             _("Please change your initial password first (PUT /api/v1/auth/password)."),
+        )
+    if face_check_pending(user, session) and not request.path.startswith(ALLOWED_BEFORE_FACE_CHECK):
+        raise MustChangePassword(
+            "face_check_required",
+            _("Pass the face check first (POST /api/v1/face-challenges, then /api/v1/face-checks)."),
         )
     return user
 
@@ -68,7 +82,8 @@ class BearerToken(HttpBearer):
         auth_session_touch(session)
         request.user = user
         request.token_auth = True  # type: ignore[attr-defined]
-        return _ready(request, user)
+        request.auth_session = session  # type: ignore[attr-defined]
+        return _ready(request, user, session)
 
 
 class BrowserSession(APIKeyCookie):
@@ -83,7 +98,7 @@ class BrowserSession(APIKeyCookie):
         if two_factor_required(user) and not user.is_verified():
             # The browser session passed the password only: the API is closed until the second factor.
             raise PermissionDenied("two_factor_required", _("Complete two-factor sign-in first."))
-        return _ready(request, user)
+        return _ready(request, user, getattr(request, "auth_session", None))
 
 
 api_auth = [BearerToken(), BrowserSession()]

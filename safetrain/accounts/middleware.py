@@ -14,6 +14,7 @@ from django.urls import reverse
 from safetrain.accounts.services import (
     auth_session_for,
     auth_session_touch,
+    face_check_pending,
     password_expired,
     session_end_message,
     two_factor_required,
@@ -57,6 +58,7 @@ class AccountPolicyMiddleware:
                 params["next"] = request.get_full_path()
             return redirect(f"{login_url}?{urlencode(params)}")
         auth_session_touch(session)
+        request.auth_session = session  # type: ignore[attr-defined]
         if request.path.startswith(OPEN_PREFIXES):
             return None
         # Second factor first (a password must not be changed on a password alone), then the password rules.
@@ -71,9 +73,11 @@ class AccountPolicyMiddleware:
         if user.must_change_password or password_expired(user):
             return redirect(change_url)
         # Then the face check at sign-in (FACE-01, FACE_CHECK_AT_LOGIN): learners prove who they are first.
-        from safetrain.proctoring.services import login_check_required
-
-        face_paths = (reverse("proctoring:verify"), reverse("proctoring:photo"))
-        if request.path not in face_paths and login_check_required(request):
+        face_paths = (
+            reverse("proctoring:verify"),
+            reverse("proctoring:photo"),
+            reverse("proctoring:photo_image"),
+        )
+        if request.path not in face_paths and face_check_pending(user, session):
             return redirect(f"{face_paths[0]}?{urlencode({'next': request.get_full_path()})}")
         return None

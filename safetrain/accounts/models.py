@@ -212,6 +212,9 @@ class AuthSession(models.Model):
     user_agent = models.CharField(max_length=400, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=24, choices=SessionEndReason.choices, blank=True)
+    # The learner's face check at sign-in (FACE-01), per signed-in session (browser or token).
+    face_verified_at = models.DateTimeField(null=True, blank=True)
+    face_failures = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         indexes = [models.Index(fields=["user", "ended_at"], name="authsession_user_open")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.utils import reset as axes_reset
@@ -526,6 +527,46 @@ def auth_session_touch(session: AuthSession) -> None:
         session.last_seen_at = now
 
 
+def face_check_pending(user: Any, session: AuthSession | None) -> bool:
+    """FACE-01 at sign-in (FACE_CHECK_AT_LOGIN): a learner's signed-in session opens nothing but the check until a
+    face check passes. Staff who sign in with a second factor (operators, regulators) are not asked."""
+    return bool(
+        settings.FACE_CHECK_AT_LOGIN
+        and session is not None
+        and session.face_verified_at is None
+        and user.has_role(Role.LEARNER)
+        and not user.needs_two_factor()
+    )
+
+
+@transaction.atomic
+def auth_session_face_result(*, session: AuthSession, passed: bool | None) -> dict[str, Any]:
+    """Apply a sign-in face check to the signed-in session: a pass opens it; the configured number of failures
+    ends every session of the learner. None (no verdict: the service was down or too slow) counts nothing."""
+    session = AuthSession.objects.select_for_update().get(pk=session.pk)
+    limit = settings.FACE_LOGIN_MAX_FAILURES
+    if passed is None:
+        return {"signed_out": False, "tries_left": limit - session.face_failures}
+    if passed:
+        session.face_verified_at = timezone.now()
+        session.face_failures = 0
+        session.save(update_fields=["face_verified_at", "face_failures"])
+        return {"signed_out": False, "tries_left": limit}
+    session.face_failures += 1
+    session.save(update_fields=["face_failures"])
+    if session.face_failures >= limit:
+        sessions_end_all(user=session.user, reason=SessionEndReason.FACE_FAILED)
+        audit_log(
+            action="face.sign_out",
+            obj=session.user,
+            actor=session.user,
+            result="failure",
+            detail={"purpose": "login", "failures": session.face_failures},
+        )
+        return {"signed_out": True, "tries_left": 0}
+    return {"signed_out": False, "tries_left": limit - session.face_failures}
+
+
 def session_end_message(reason: str) -> str:
     if reason == SessionEndReason.ELSEWHERE:
         return _(
@@ -538,8 +579,9 @@ def session_end_message(reason: str) -> str:
         return _("You were signed out after a long time without activity. Please sign in again.")
     if reason == SessionEndReason.FACE_FAILED:
         return _(
-            "You were signed out because the face check was not passed in time. Sign in again and face the "
-            "camera in good light; if it keeps failing, ask your unit to check your ID photo."
+            "You were signed out because the face check was not passed (too many failed tries, or not in time). "
+            "Sign in again and face the camera in good light; if it keeps failing, ask your unit to check your ID "
+            "photo."
         )
     if reason == SessionEndReason.DEACTIVATED:
         return _("This account has been deactivated. Please contact your organisation's administrator.")

@@ -90,6 +90,7 @@ def study_session_open(*, learner: Any, lesson_id: int, request: HttpRequest | N
     # Lock the learner so two tabs opening at once end with exactly one active session (and a database
     # constraint backs it up).
     _lock_learner(learner)
+    previous = StudySession.objects.filter(learner=learner).order_by("-started_at", "-pk").first()
     for old in (
         StudySession.objects.select_for_update()
         .filter(learner=learner, state=SessionState.ACTIVE)
@@ -107,7 +108,9 @@ def study_session_open(*, learner: Any, lesson_id: int, request: HttpRequest | N
         ip=client_ip(request),
         user_agent=user_agent(request),
     )
-    session.face_due_at = face_gate.first_check_at(session, progress, now)
+    session.face_due_at, session.face_failures = face_gate.carried_over(
+        previous, face_gate.first_check_at(session, progress, now), now
+    )
     session.save()
     StudyRecord.objects.create(
         at=now,
@@ -305,6 +308,7 @@ def heartbeat_record(
         _flag(session, SuspiciousKind.TOO_FAST, evidence, now)
 
     clean_now = not reasons
+    credit_stop = previous
     # The stretch since the previous beat was played if the previous beat reported clean playback; it is
     # credited when this beat is clean, or merely paused or ended (the last seconds before a pause count).
     stretch_ok = (
@@ -333,14 +337,15 @@ def heartbeat_record(
         progress.furthest_position = max(progress.furthest_position, end)
         # The next stretch starts where this one's credit stopped, so a late beat leaves no hole behind.
         session.last_position = end
+        credit_stop = end
     else:
         session.time_carry = 0.0
         if valid and not ahead:
             session.last_position = clamped
-    if face_due and valid and not ahead:
-        # Played while a check was due: nothing past the due moment is credited or counted as watched (it must be
-        # watched again), and the position is followed so that going on after the check is no jump ahead.
-        session.last_position = clamped
+    if face_due and valid:
+        # While a check is due nothing past the due moment is credited or counted as watched: the position stays
+        # where crediting stopped, and the page goes back there after the check (no unwatched gap is left).
+        session.last_position = min(clamped, credit_stop)
     session.last_clean_playing = clean_now and not face_due
     if face_due:
         reasons.append("face_check_due")

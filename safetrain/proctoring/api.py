@@ -68,6 +68,7 @@ class FaceCheckOut(Schema):
     distance: float | None
     signed_out: bool
     tries_left: int | None
+    resume_position: float | None = Field(None, description="study: where to go on playing after a pass")
 
 
 @router.post("/face-checks", response=FaceCheckOut, summary="Verify the learner in front of the camera")
@@ -90,4 +91,5 @@ def face_check(request: HttpRequest, payload: FaceCheckIn):
         distance=check.distance,
         signed_out=outcome["signed_out"],
         tries_left=outcome["tries_left"],
+        resume_position=outcome.get("resume_position"),
     )

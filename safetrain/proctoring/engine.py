@@ -115,8 +115,8 @@ class DlibProvider:
     def _faces(self, pixels: np.ndarray, thorough: bool) -> list:
         detector, predictor, _ = self._models()
         # A learner in front of a camera has a large face: detection without upsampling finds it at a quarter of
-        # the cost, and upsampling is the fallback. Group photos (thorough) are always searched upsampled, so that
-        # small faces in the back rows are found too.
+        # the cost, with upsampling as the fallback. A thorough search (enrolment, group photos, the first and last
+        # frame of a check) is always upsampled, so that small faces are found too.
         found = detector(pixels, 1) if thorough else (detector(pixels, 0) or detector(pixels, 1))
         return [(rect, predictor(pixels, rect)) for rect in found]
 
@@ -139,8 +139,8 @@ class DlibProvider:
                 )
         return result
 
-    def _one_face(self, data: bytes) -> dict:
-        faces = self.analyse(data)
+    def _one_face(self, data: bytes, *, thorough: bool = True) -> dict:
+        faces = self.analyse(data, thorough=thorough)
         if not faces:
             raise FaceError(Reason.NO_FACE)
         if len(faces) > 1:
@@ -165,9 +165,11 @@ class DlibProvider:
     ) -> Verification:
         reference = np.array(template)
         analysed: list[dict] = []
-        for frame in frames:
+        for i, frame in enumerate(frames):
             try:
-                face = self._one_face(frame)
+                # The first and last frames are searched thoroughly (upsampled), so a smaller second face beside
+                # the learner is found; the frames between only need the learner's own, large face.
+                face = self._one_face(frame, thorough=i in (0, len(frames) - 1))
             except FaceError as exc:
                 return Verification(
                     False,

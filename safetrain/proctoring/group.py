@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from safetrain.catalog.models import OfflinePhotoKind, OfflineSession
-from safetrain.proctoring.engine import MATCH_THRESHOLD, DlibProvider
+from safetrain.proctoring.engine import MATCH_THRESHOLD, DlibProvider, FaceError
 from safetrain.proctoring.models import FaceTemplate, GroupFaceMatch
 from safetrain.records.services import audit_log
 
@@ -27,7 +27,8 @@ class GroupMatchSummary:
     matched: list[int] = field(default_factory=list)  # learner ids, in the order first seen
     unknown_faces: int = 0
     not_seen: list[int] = field(default_factory=list)  # present on the list, but in no photo
-    without_photo: list[int] = field(default_factory=list)  # candidates without a reference photo
+    without_photo: list[int] = field(default_factory=list)  # candidates without a usable reference photo
+    unreadable_photos: int = 0
 
 
 def candidates(session: OfflineSession) -> list[int]:
@@ -43,6 +44,16 @@ def candidates(session: OfflineSession) -> list[int]:
     return sorted(attendance | enrolled)
 
 
+def usable_templates(people: list[int]) -> dict[int, np.ndarray]:
+    """The references the built-in model made (128 numbers); others (an external service's) cannot be searched."""
+    templates = {}
+    for t in FaceTemplate.objects.filter(user_id__in=people, provider=DlibProvider.__name__):
+        value = json.loads(t.template)
+        if isinstance(value, list) and len(value) == 128:
+            templates[t.user_id] = np.array(value, dtype=float)
+    return templates
+
+
 def group_photos_match(*, session_id: int, actor: Any = None) -> GroupMatchSummary:
     session = OfflineSession.objects.select_related("organisation", "programme").get(pk=session_id)
     people = candidates(session)
@@ -55,9 +66,14 @@ def group_photos_match(*, session_id: int, actor: Any = None) -> GroupMatchSumma
     now = timezone.now()
     rows: list[GroupFaceMatch] = []
     for photo in session.photos.filter(kind=OfflinePhotoKind.FACES).order_by("pk"):
-        with photo.image.open("rb") as fh:
-            data = fh.read()
-        for face in DlibProvider().describe_all(data):
+        try:
+            with photo.image.open("rb") as fh:
+                data = fh.read()
+            faces = DlibProvider().describe_all(data)
+        except (OSError, FaceError):
+            summary.unreadable_photos += 1
+            continue
+        for face in faces:
             summary.faces += 1
             learner, distance = None, None
             if ids:

@@ -8,8 +8,9 @@ Protocol (JSON over HTTPS; the service keeps the reference, we keep only its opa
         200 {"match": bool, "score": float, "faces_found": int, "liveness": bool | null, "reason": str}
 
 Every request is signed with the platform's key pair for the service: headers X-App-Key, X-Timestamp (Unix
-seconds), X-Nonce (random, single use) and X-Signature = hex HMAC-SHA256(secret, "{timestamp}\\n{nonce}\\n{sha256 of
-the body}"). The service refuses stale timestamps (more than 300 s off), replayed nonces and bad signatures (401).
+seconds), X-Nonce (random, single use) and X-Signature = hex HMAC-SHA256(secret, the lines method, path, app key,
+timestamp, nonce and the hex SHA-256 of the body, joined by newlines). Only https is used (plain http only to
+127.0.0.1 or localhost). The service refuses stale timestamps (more than 300 s off), replayed nonces and bad signatures (401).
 
 A service that cannot be reached, answers late or answers nonsense gives the reason "service_unavailable": the
 check fails (nothing is credited) and the learner may try again. The reference server in the test suite
@@ -34,9 +35,16 @@ from safetrain.proctoring.engine import FaceEnrolment, FaceError, Reason, Verifi
 SERVICE_UNAVAILABLE = "service_unavailable"
 
 
-def sign(secret: str, timestamp: str, nonce: str, body: bytes) -> str:
-    message = f"{timestamp}\n{nonce}\n{hashlib.sha256(body).hexdigest()}".encode()
+def sign(
+    secret: str, *, method: str, path: str, app_key: str, timestamp: str, nonce: str, body: bytes
+) -> str:
+    message = "\n".join([method, path, app_key, timestamp, nonce, hashlib.sha256(body).hexdigest()]).encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _local(url: str) -> bool:
+    host = httpx.URL(url).host
+    return host in {"127.0.0.1", "localhost", "::1"}
 
 
 class HttpFaceProvider:
@@ -45,21 +53,24 @@ class HttpFaceProvider:
 
     def _post(self, path: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         # Settings are read on every call: a key rotation applies without a restart.
-        base, key, secret = (
-            settings.FACE_SERVICE_URL.rstrip("/"),
-            settings.FACE_SERVICE_APP_KEY,
-            settings.FACE_SERVICE_SECRET,
-        )
+        base = settings.FACE_SERVICE_URL.rstrip("/")
+        key, secret = settings.FACE_SERVICE_APP_KEY, settings.FACE_SERVICE_SECRET
         if not (base and key and secret):
-            raise RuntimeError("FACE_SERVICE_URL, FACE_SERVICE_APP_KEY and FACE_SERVICE_SECRET must be set")
+            raise FaceError(SERVICE_UNAVAILABLE, "FACE_SERVICE_URL, _APP_KEY and _SECRET must be set")
+        if not base.startswith("https://") and not _local(base):
+            raise FaceError(SERVICE_UNAVAILABLE, "FACE_SERVICE_URL must use https")
         body = json.dumps(payload, separators=(",", ":")).encode()
         timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+        full_path = httpx.URL(f"{base}{path}").raw_path.decode()
+        signature = sign(
+            secret, method="POST", path=full_path, app_key=key, timestamp=timestamp, nonce=nonce, body=body
+        )
         headers = {
             "Content-Type": "application/json",
             "X-App-Key": key,
             "X-Timestamp": timestamp,
             "X-Nonce": nonce,
-            "X-Signature": sign(secret, timestamp, nonce, body),
+            "X-Signature": signature,
         }
         try:
             response = httpx.post(

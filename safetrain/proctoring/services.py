@@ -7,9 +7,10 @@ import io
 import json
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -111,7 +112,17 @@ def reference_photo_set(*, user: Any, data: bytes, actor: Any) -> FaceTemplate:
             transaction.on_commit(lambda: default_storage.delete(old_name))
             template = existing
         else:
-            template = FaceTemplate.objects.create(user=user, **values)
+            try:
+                with transaction.atomic():
+                    template = FaceTemplate.objects.create(user=user, **values)
+            except IntegrityError as exc:  # two first uploads at once: the other one won
+                raise PermissionDenied(
+                    "photo_locked",
+                    _(
+                        "Your photo is already on file. Only an administrator can replace "
+                        "it; contact your unit or customer service."
+                    ),
+                ) from exc
         audit_log(
             action="face.reference_photo",
             obj=user,
@@ -172,8 +183,15 @@ def has_reference_photo(user: Any) -> bool:
     return FaceTemplate.objects.filter(user=user).exists()
 
 
+# Results that say nothing about the person (the service was down or too slow, the picture unreadable): they
+# consume no try and never sign anyone out.
+NO_VERDICT = frozenset({"timeout", "service_unavailable", Reason.UNREADABLE})
+
+
 def face_challenge_issue(*, user: Any, purpose: str, study_session_id: int | None = None) -> Any:
-    """Start a check: the server picks the liveness challenge at random (a script cannot prepare for it)."""
+    """Start a check: the server picks the liveness challenge at random (a script cannot prepare for it). While
+    an issued challenge is unanswered and fresh, asking again returns the same one: no shopping for an easy one."""
+    import datetime as dt
     import secrets
 
     from django.conf import settings
@@ -198,13 +216,29 @@ def face_challenge_issue(*, user: Any, purpose: str, study_session_id: int | Non
             )
     else:
         study_session_id = None
-    return FaceChallenge.objects.create(
-        user=user,
-        purpose=purpose,
-        study_session_id=study_session_id,
-        challenge=secrets.choice(settings.FACE_CHALLENGES),
-        issued_at=timezone.now(),
-    )
+    now = timezone.now()
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(
+            pk=user.pk
+        ).first()  # one open challenge at a time
+        fresh = now - dt.timedelta(seconds=settings.FACE_CHALLENGE_TTL_SECONDS)
+        open_challenge = (
+            FaceChallenge.objects.filter(user=user, used_at__isnull=True, issued_at__gte=fresh)
+            .order_by("-issued_at")
+            .first()
+        )
+        if open_challenge is not None:
+            if (open_challenge.purpose, open_challenge.study_session_id) == (purpose, study_session_id):
+                return open_challenge
+            open_challenge.used_at = now  # another page asks: the old challenge can no longer be answered
+            open_challenge.save(update_fields=["used_at"])
+        return FaceChallenge.objects.create(
+            user=user,
+            purpose=purpose,
+            study_session_id=study_session_id,
+            challenge=secrets.choice(settings.FACE_CHALLENGES),
+            issued_at=now,
+        )
 
 
 def _take_challenge(user: Any, challenge_id: int) -> Any:
@@ -256,6 +290,15 @@ def face_check_run(
         raise DomainError(
             "no_reference_photo", _("Upload your ID photo first: it is the reference for face verification.")
         )
+    if template.provider != type(provider()).__name__:
+        # The verification service was changed: references made by the old one mean nothing to the new one.
+        raise DomainError(
+            "reference_outdated",
+            _(
+                "Your ID photo has to be registered again with the platform's new verification service. Contact "
+                "your unit or customer service to have it uploaded again."
+            ),
+        )
     challenge = _take_challenge(user, challenge_id)
     started = time.perf_counter()
     result = verify_with_timeout(json.loads(template.template), frames, challenge=challenge.challenge)
@@ -291,58 +334,21 @@ def face_check_run(
     except Exception:
         default_storage.delete(name)
         raise
-    outcome: dict[str, Any] = {"signed_out": False, "tries_left": None}
+    verdict: bool | None = None if (not check.passed and check.reason in NO_VERDICT) else check.passed
+    outcome: dict[str, Any] = {"signed_out": False, "tries_left": None, "resume_position": None}
     if challenge.purpose == CheckPurpose.STUDY:
         from safetrain.learning.face_gate import study_check_result
 
-        outcome = study_check_result(learner=user, session_id=challenge.study_session_id, passed=check.passed)
-    elif challenge.purpose == CheckPurpose.LOGIN and request is not None and hasattr(request, "session"):
-        outcome = _login_check_result(user=user, passed=check.passed, request=request)
-    return {"check": check, "message": check_message(check.reason), **outcome}
-
-
-LOGIN_VERIFIED_KEY = "face_verified_at"
-LOGIN_FAILURES_KEY = "face_failures"
-
-
-def login_check_required(request: Any) -> bool:
-    """FACE-01 at sign-in (FACE_CHECK_AT_LOGIN): learners only, once per signed-in browser session."""
-    from django.conf import settings
-
-    user = request.user
-    return (
-        settings.FACE_CHECK_AT_LOGIN
-        and user.is_authenticated
-        and not user.is_superuser
-        and user.roles() == {"learner"}
-        and not request.session.get(LOGIN_VERIFIED_KEY)
-    )
-
-
-def _login_check_result(*, user: Any, passed: bool, request: Any) -> dict[str, Any]:
-    from django.conf import settings
-
-    from safetrain.accounts.models import SessionEndReason
-    from safetrain.accounts.services import sessions_end_all
-
-    if passed:
-        request.session[LOGIN_VERIFIED_KEY] = timezone.now().isoformat()
-        request.session[LOGIN_FAILURES_KEY] = 0
-        return {"signed_out": False, "tries_left": settings.FACE_LOGIN_MAX_FAILURES}
-    failures = int(request.session.get(LOGIN_FAILURES_KEY, 0)) + 1
-    request.session[LOGIN_FAILURES_KEY] = failures
-    if failures >= settings.FACE_LOGIN_MAX_FAILURES:
-        sessions_end_all(user=user, reason=SessionEndReason.FACE_FAILED)
-        audit_log(
-            action="face.sign_out",
-            obj=user,
-            actor=user,
-            request=request,
-            result="failure",
-            detail={"purpose": "login", "failures": failures},
+        outcome.update(
+            study_check_result(learner=user, session_id=challenge.study_session_id, passed=verdict)
         )
-        return {"signed_out": True, "tries_left": 0}
-    return {"signed_out": False, "tries_left": settings.FACE_LOGIN_MAX_FAILURES - failures}
+    elif challenge.purpose == CheckPurpose.LOGIN:
+        from safetrain.accounts.services import auth_session_face_result
+
+        session = getattr(request, "auth_session", None)
+        if session is not None:
+            outcome.update(auth_session_face_result(session=session, passed=verdict))
+    return {"check": check, "message": check_message(check.reason), **outcome}
 
 
 def face_passed_since(*, user: Any, purpose: str, since: Any) -> bool:

@@ -13,18 +13,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
+from safetrain.accounts.services import face_check_pending
 from safetrain.catalog.models import OfflineSession
 from safetrain.core.crypto import decrypt_bytes
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
-from safetrain.proctoring.group import candidates, group_photos_match
+from safetrain.proctoring.group import candidates, usable_templates
 from safetrain.proctoring.models import FaceCheck, FaceTemplate
 from safetrain.proctoring.services import (
     has_reference_photo,
-    login_check_required,
     reference_photo,
     reference_photo_set,
 )
+from safetrain.proctoring.tasks import match_group_photos
 
 VIEWER_ROLES = ("enterprise_admin", "institution_admin", "regulator")
 
@@ -119,6 +120,8 @@ def photo_image_view(request: HttpRequest, user_id: int | None = None) -> HttpRe
     else:
         person = request.user
     template = get_object_or_404(FaceTemplate, user=person)
+    if not default_storage.exists(template.photo_name):
+        raise Http404
     data = reference_photo(template)
     response = HttpResponse(data, content_type="image/png" if data[:4] == b"\x89PNG" else "image/jpeg")
     response["Cache-Control"] = "no-store"
@@ -129,7 +132,7 @@ def photo_image_view(request: HttpRequest, user_id: int | None = None) -> HttpRe
 def verify_view(request: HttpRequest) -> HttpResponse:
     """The face check at sign-in (FACE-01)."""
     target = _safe_next(request, "/")
-    if not login_check_required(request):
+    if not face_check_pending(request.user, getattr(request, "auth_session", None)):
         return redirect(target)
     return render(
         request,
@@ -149,20 +152,18 @@ def group_view(request: HttpRequest, session_id: int) -> HttpResponse:
         ),
         pk=session_id,
     )
-    summary = None
     if request.method == "POST":
-        summary = group_photos_match(session_id=session.pk, actor=request.user)
+        # A second or so per photo, on the shared model: in a worker, never in the web request.
+        match_group_photos.delay(session.pk)
         messages.success(
-            request,
-            _("%(faces)d faces found, %(matched)d learners recognised.")
-            % {"faces": summary.faces, "matched": len(summary.matched)},
+            request, _("The faces are being matched; this page shows the result when it is done.")
         )
         return redirect("proctoring:group", session_id=session.pk)
     matches = list(session.face_matches.select_related("learner", "photo"))
     seen = {m.learner_id for m in matches if m.learner_id}
     attendance = list(session.attendance.select_related("learner"))
     people = candidates(session)
-    with_photo = set(FaceTemplate.objects.filter(user_id__in=people).values_list("user_id", flat=True))
+    with_photo = set(usable_templates(people))
     return render(
         request,
         "proctoring/group.html",
@@ -176,5 +177,6 @@ def group_view(request: HttpRequest, session_id: int) -> HttpResponse:
                 pk__in=[p for p in people if p not in with_photo]
             ),
             "photos": session.photos.all(),
+            "pending": bool(session.photos.filter(kind="faces").exists() and not matches),
         },
     )

@@ -65,13 +65,17 @@ def test_face_01_a_check_falls_due_while_studying_and_stops_crediting_until_pass
     assert data["next_action"] == "verify_face"
     assert "face_check_due" in data["reasons"]
     assert player.credited == pytest.approx(delay, abs=0.01)
-    # Playing on without a check earns nothing.
+    # The page pauses while the check is due: paused beats earn nothing and keep asking.
+    paused_at = player.position
     for _ in range(3):
-        data = player.beat()
+        data = player.beat(advance=0, playing=False)
         assert (data["credited_seconds"], data["next_action"]) == (0, "verify_face")
-    # The learner passes the check; crediting goes on from there.
+    # The learner passes the check; the page goes back to where crediting stopped and crediting goes on.
     result = face_check(client, session_id, TURN)
     assert (result["passed"], result["signed_out"]) == (True, False)
+    assert result["resume_position"] == pytest.approx(delay, abs=0.01)
+    assert result["resume_position"] < paused_at  # the seconds after the due moment are watched again
+    player.position = result["resume_position"]
     before = player.credited
     data = player.beat()
     assert data["next_action"] == "", data
@@ -81,6 +85,77 @@ def test_face_01_a_check_falls_due_while_studying_and_stops_crediting_until_pass
     gap = (session.face_due_at - session.face_passed_at).total_seconds()
     assert 0.5 * 900 <= gap <= 900
     assert FaceCheck.objects.filter(user=checks_on, purpose="study", study_session_id=session_id).count() == 1
+
+
+def test_face_01_a_lesson_with_checks_in_it_still_completes_when_watched_to_the_end(
+    lesson, checks_on, api_client, clock
+):
+    client = api_client(checks_on)
+    player = Player(client, clock, lesson.pk)
+    session_id = player.session["id"]
+    data = {}
+    history = []
+    for _ in range(60):
+        data = player.beat(advance=min(15.0, 300 - player.position))  # a real video stops at its end
+        history.append((player.position, data["credited_seconds"], data["next_action"], data["reasons"]))
+        if player.position >= 300 and not data["next_action"]:
+            break
+        if data["next_action"] == "verify_face":
+            result = face_check(client, session_id, TURN)
+            assert result["passed"] is True, result
+            player.position = result["resume_position"]
+    assert data["completed"] is True, str(history)
+    # One watched stretch from the start: no gap was left at the checks (complete allows the last 3 s unwatched).
+    watched = LessonProgress.objects.get(lesson=lesson).watched
+    assert len(watched) == 1
+    assert watched[0][0] == 0
+    assert watched[0][1] >= 297
+    assert watched[0][1] == pytest.approx(300)
+    assert data["lesson_credited"] == pytest.approx(300)
+
+
+def test_face_03_reopening_the_page_does_not_escape_a_check(lesson, checks_on, api_client, clock):
+    client = api_client(checks_on)
+    player = Player(client, clock, lesson.pk)
+    first = StudySession.objects.get(pk=player.session["id"])
+    clock.shift(due_in(first.pk, first.started_at) + 1)
+    assert player.beat(wait=1)["next_action"] == "verify_face"
+    assert face_check(client, first.pk, ("biden2.jpg", "biden.jpg", "biden2.jpg"))["tries_left"] == 2
+    # A reload: the new page is asked at once, and the failure still counts.
+    again = Player(client, clock, lesson.pk)
+    session = StudySession.objects.get(pk=again.session["id"])
+    assert session.face_failures == 1
+    assert session.face_due_at <= session.started_at
+    data = again.beat()
+    assert (data["credited_seconds"], data["next_action"]) == (0, "verify_face")
+    # A check still to come keeps its remaining time when the page is opened again: reloading cannot push it away.
+    assert face_check(client, session.pk, TURN)["passed"] is True
+    due_before = StudySession.objects.get(pk=session.pk).face_due_at
+    clock.shift(60)
+    third = Player(client, clock, lesson.pk)
+    assert StudySession.objects.get(pk=third.session["id"]).face_due_at <= due_before
+
+
+def test_face_03_no_verdict_from_the_service_costs_no_try(
+    lesson, checks_on, api_client, clock, settings, monkeypatch
+):
+    import time as real_time
+
+    from safetrain.proctoring.engine import DlibProvider
+
+    client = api_client(checks_on)
+    player = Player(client, clock, lesson.pk)
+    session_id = player.session["id"]
+    clock.shift(due_in(session_id, StudySession.objects.get(pk=session_id).started_at) + 1)
+    assert player.beat(wait=1)["next_action"] == "verify_face"
+    settings.FACE_TIMEOUT_SECONDS = 0.2
+    monkeypatch.setattr(DlibProvider, "verify", lambda self, *a, **k: real_time.sleep(1))
+    for _ in range(4):  # more than the profile's 3 tries
+        result = face_check(client, session_id, TURN)
+        assert (result["passed"], result["reason"], result["signed_out"]) == (False, "timeout", False)
+        assert result["tries_left"] == 3
+    session = StudySession.objects.get(pk=session_id)
+    assert (session.state, session.face_failures) == (SessionState.ACTIVE, 0)
 
 
 def test_face_03_too_many_failed_checks_end_the_study_and_sign_the_learner_out(
@@ -138,8 +213,11 @@ def test_face_01_check_moments_are_random_and_every_video_gets_one(lesson, check
     assert all(
         5 <= (face_gate.first_check_at(session, progress, now) - now).total_seconds() <= 8 for _ in range(20)
     )
-    progress.completed_at = now  # a finished lesson is re-watched for nothing: no check needed
-    assert face_gate.first_check_at(session, progress, now) is None
+    progress.furthest_position = 300  # a finished lesson watched again: a check within the interval
+    assert all(
+        180 <= (face_gate.first_check_at(session, progress, now) - now).total_seconds() <= 720
+        for _ in range(20)
+    )
 
 
 def test_face_01_with_checks_off_nothing_is_asked(lesson, world, api_client, clock, settings):

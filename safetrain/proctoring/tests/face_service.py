@@ -32,20 +32,28 @@ class FaceService:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def _authorised(self, headers, body: bytes) -> bool:
+    def _authorised(self, path: str, headers, body: bytes) -> bool:
         timestamp, nonce = headers.get("X-Timestamp", ""), headers.get("X-Nonce", "")
         if headers.get("X-App-Key") != self.app_key or not timestamp.isdigit() or not nonce:
             return False
         if abs(time.time() - int(timestamp)) > MAX_SKEW_SECONDS or nonce in self.nonces:
             return False
-        expected = sign(self.secret, timestamp, nonce, body)
+        expected = sign(
+            self.secret,
+            method="POST",
+            path=path,
+            app_key=self.app_key,
+            timestamp=timestamp,
+            nonce=nonce,
+            body=body,
+        )
         if not hmac.compare_digest(expected, headers.get("X-Signature", "")):
             return False
         self.nonces.add(nonce)
         return True
 
     def handle(self, path: str, headers, body: bytes) -> tuple[int, dict]:
-        if not self._authorised(headers, body):
+        if not self._authorised(path, headers, body):
             return 401, {"reason": "bad_signature"}
         time.sleep(self.delay_seconds)
         payload = json.loads(body)

@@ -133,3 +133,25 @@ def test_face_02_blink_and_turn_are_recognised_from_landmarks():
     assert liveness(turn, "turn")
     assert not liveness(turn, "blink")
     assert not liveness(turn[:2], "turn")  # too few frames
+
+
+@pytest.mark.parametrize("size", [55, 70])
+def test_face_05_a_smaller_second_face_beside_the_learner_is_found(engine, template_a, size):
+    from safetrain.proctoring.tests.camera import TURN, camera_frame, id_photo
+
+    helper = (
+        Image.open(io.BytesIO(camera_frame("biden2.jpg"))).crop((200, 120, 440, 360)).resize((size, size))
+    )
+
+    def with_helper(data: bytes) -> bytes:
+        image = Image.open(io.BytesIO(data)).convert("RGB")
+        image.paste(helper, (image.width - size - 20, 30))
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=90)
+        return out.getvalue()
+
+    result = engine.verify(template_a, [with_helper(camera_frame(n)) for n in TURN], challenge="turn")
+    assert (result.match, result.reason) == (False, Reason.MULTIPLE_FACES)
+    with pytest.raises(FaceError) as refused:
+        engine.enrol(with_helper(id_photo("obama.jpg")))
+    assert refused.value.reason in {Reason.MULTIPLE_FACES}

@@ -88,6 +88,24 @@ def test_face_01_without_a_reference_photo_or_with_bad_frames_it_says_what_to_do
     assert not FaceCheck.objects.exists()  # nothing was recorded for refused input
 
 
+def test_face_02_asking_again_gives_the_same_challenge_until_it_is_answered(enrolled, api_client, settings):
+    settings.FACE_CHALLENGES = ["blink", "turn"]
+    client = api_client(enrolled)
+    ask = lambda: client.post(  # noqa: E731
+        "/api/v1/face-challenges", {"purpose": "manual"}, content_type="application/json"
+    ).json()
+    first = ask()
+    assert all(ask() == first for _ in range(10))  # no shopping for the challenge a recording can fake
+    # Another page asking (here: the sign-in check) retires the open challenge.
+    client.post("/api/v1/face-challenges", {"purpose": "login"}, content_type="application/json")
+    stale = client.post(
+        "/api/v1/face-checks",
+        {"challenge_id": first["id"], "frames": frames_b64(*TURN)},
+        content_type="application/json",
+    )
+    assert stale.json()["code"] == "challenge_expired"
+
+
 def test_face_02_a_challenge_is_answered_once_and_only_in_time(enrolled, world, api_client, settings):
     client = api_client(enrolled)
     challenge = client.post("/api/v1/face-challenges", {"purpose": "manual"}, content_type="application/json")

@@ -71,7 +71,7 @@ def test_face_06_faces_in_group_photos_are_matched_to_the_enrolled_learners(
     assert b.name in page
     assert "已签到但未出现在照片中" in page
     assert c.name in page
-    assert "未上传证件照的报名学员" in page
+    assert "没有可用证件照的报名学员" in page
     assert AuditEntry.objects.filter(action="face.group_match").exists()
     # Matching again replaces the list; another unit's admin cannot see it.
     assert client.post(response["Location"]).status_code == 302

@@ -104,3 +104,45 @@ def test_face_01_the_check_at_sign_in_comes_before_every_page(world, web_client,
     assert client.get("/proctoring/verify/?next=/courses/")["Location"] == "/courses/"
     # Staff are not asked (they have two-factor sign-in instead).
     assert web_client(world.admin_nanshan).get("/").status_code == 200
+
+
+def test_face_01_the_api_is_closed_too_until_the_sign_in_check_passes(
+    world, web_client, api_client, login_checks
+):
+    learner = world.learner_nanshan
+    upload(web_client(learner), "/proctoring/photo/", portrait("obama.jpg"))
+    # A token client (the player, a script) and the browser session are both held at the check (one at a time:
+    # signing in again ends the other session).
+    for make in (api_client, web_client):
+        client = make(learner)
+        refused = client.get("/api/v1/enrollments")
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "face_check_required"
+        assert client.get("/api/v1/me").status_code == 200
+    # Failures add up on the signed-in session, also for token clients, up to sign-out.
+    client = api_client(learner)
+    for tries_left in (2, 1, 0):
+        challenge = client.post(
+            "/api/v1/face-challenges", {"purpose": "login"}, content_type="application/json"
+        )
+        body = client.post(
+            "/api/v1/face-checks",
+            {
+                "challenge_id": challenge.json()["id"],
+                "frames": frames_b64("biden2.jpg", "biden.jpg", "biden2.jpg"),
+            },
+            content_type="application/json",
+        ).json()
+        assert body["tries_left"] == tries_left
+    assert body["signed_out"] is True
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_face_01_a_learner_who_is_also_a_unit_admin_is_checked_at_sign_in(world, web_client, login_checks):
+    from safetrain.accounts.services import membership_grant
+
+    membership_grant(user=world.admin_nanshan, organisation=world.ent_nanshan, role="learner")
+    world.admin_nanshan._memberships_cache = None
+    assert web_client(world.admin_nanshan).get("/")["Location"].startswith("/proctoring/verify/")
+    # Operators and regulators sign in with a second factor instead.
+    assert web_client(world.operator).get("/").status_code == 200

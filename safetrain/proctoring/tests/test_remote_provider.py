@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -80,23 +81,50 @@ def test_face_05_a_wrong_key_a_dead_or_slow_service_fails_the_check_and_says_so(
     assert "服务" in down.value.message
 
 
-def test_face_05_the_service_refuses_a_replayed_or_stale_request(service):
-    body = b'{"image":""}'
-    headers = {
-        "X-App-Key": service.app_key,
-        "X-Timestamp": "",
-        "X-Nonce": "n-1",
+def signed(service, path: str, body: bytes, *, nonce: str, timestamp: int | None = None) -> dict[str, str]:
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    return {
         "Content-Type": "application/json",
+        "X-App-Key": service.app_key,
+        "X-Timestamp": stamp,
+        "X-Nonce": nonce,
+        "X-Signature": sign(
+            service.secret,
+            method="POST",
+            path=path,
+            app_key=service.app_key,
+            timestamp=stamp,
+            nonce=nonce,
+            body=body,
+        ),
     }
-    import time
 
-    headers["X-Timestamp"] = str(int(time.time()))
-    headers["X-Signature"] = sign(service.secret, headers["X-Timestamp"], "n-1", body)
+
+def test_face_05_the_service_refuses_a_replayed_stale_or_redirected_request(service):
+    body = b'{"image":""}'
+    headers = signed(service, "/v1/enrol", body, nonce="n-1")
     first = httpx.post(f"{service.url}/v1/enrol", content=body, headers=headers)
     assert first.status_code == 422  # accepted, and no face in an empty image
     assert httpx.post(f"{service.url}/v1/enrol", content=body, headers=headers).status_code == 401  # replayed
-    stale = str(int(time.time()) - 3600)
-    headers.update(
-        {"X-Timestamp": stale, "X-Nonce": "n-2", "X-Signature": sign(service.secret, stale, "n-2", body)}
-    )
-    assert httpx.post(f"{service.url}/v1/enrol", content=body, headers=headers).status_code == 401
+    stale = signed(service, "/v1/enrol", body, nonce="n-2", timestamp=int(time.time()) - 3600)
+    assert httpx.post(f"{service.url}/v1/enrol", content=body, headers=stale).status_code == 401
+    # A signature made for one path does not open another.
+    moved = signed(service, "/v1/enrol", body, nonce="n-3")
+    assert httpx.post(f"{service.url}/v1/verify", content=body, headers=moved).status_code == 401
+
+
+def test_face_05_an_unconfigured_or_plain_http_service_is_not_used(world, settings):
+    settings.FACE_PROVIDER = "safetrain.proctoring.remote.HttpFaceProvider"
+    settings.FACE_SERVICE_URL = ""
+    with pytest.raises(DomainError) as unset:
+        reference_photo_set(
+            user=world.learner_nanshan, data=portrait("obama.jpg"), actor=world.learner_nanshan
+        )
+    assert unset.value.code == "face_service_unavailable"
+    settings.FACE_SERVICE_URL = "http://faces.example.cn"
+    settings.FACE_SERVICE_APP_KEY, settings.FACE_SERVICE_SECRET = "k", "s"
+    with pytest.raises(DomainError):
+        reference_photo_set(
+            user=world.learner_nanshan, data=portrait("obama.jpg"), actor=world.learner_nanshan
+        )
+    assert not FaceTemplate.objects.exists()

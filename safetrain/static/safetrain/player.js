@@ -93,6 +93,7 @@ function setupStudy(root, video) {
       focused: document.hasFocus(),
       rate: video.playbackRate,
     };
+    const sentSeq = state.seq;
     try {
       const data = await api(`/api/v1/study-sessions/${state.session.id}/heartbeats`, body);
       credited.textContent = (data.lesson_credited / 60).toFixed(1);
@@ -102,7 +103,9 @@ function setupStudy(root, video) {
         stop(root.querySelector("[data-face-check]").dataset.msgSignedOut);
         window.location.href = `${root.dataset.loginUrl}?ended=face_check_failed`;
       } else if (data.state !== "active" || data.next_action === "signed_out") stop(msg("msgHandedOver"));
-      else if (data.next_action === "verify_face") askFace();
+      else if (data.next_action === "verify_face") {
+        if (sentSeq > state.faceClearedSeq) askFace(); // a beat sent before the last pass is old news
+      } else if (state.faceDue && sentSeq > state.faceClearedSeq) clearFace(); // the server no longer asks
       else if (data.next_action === "daily_cap_reached") stop(msg("msgDailyCap"));
       else if (data.next_action === "quiz" && !state.quizShown) {
         state.quizShown = true;
@@ -118,6 +121,14 @@ function setupStudy(root, video) {
   // Identity check while studying (FACE-01): when the server asks, playback pauses until a check passes.
   const panel = root.querySelector("[data-face-check]");
   let face = null;
+  state.faceClearedSeq = 0;
+  const clearFace = () => {
+    state.faceDue = false;
+    state.faceClearedSeq = state.seq;
+    root.dataset.faceDue = "false";
+    panel.hidden = true;
+    if (face) face.close();
+  };
   const askFace = () => {
     if (state.faceDue) return;
     state.faceDue = true;
@@ -135,10 +146,13 @@ function setupStudy(root, video) {
         studySessionId: state.session.id,
         onDone: (result) => {
           if (!result.passed) return;
-          state.faceDue = false;
-          root.dataset.faceDue = "false";
-          panel.hidden = true;
+          clearFace();
           panel.dataset.passed = "";
+          if (result.resume_position != null) {
+            // Back to where crediting stopped: nothing after the due moment counted, so it is watched again.
+            state.furthest = result.resume_position;
+            video.currentTime = result.resume_position;
+          }
           say(msg("msgFaceOk"));
         },
       });
