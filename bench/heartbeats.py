@@ -49,6 +49,9 @@ def env_for(interval: int) -> dict[str, str]:
             "HEARTBEAT_INTERVAL_SECONDS": str(interval),
             "API_TOKEN_IDLE_MINUTES": "120",
             "LOG_LEVEL": "WARNING",
+            # The heartbeat path alone: face checks (a separate cost, bench/face_verify.py) are off.
+            "FACE_CHECK_AT_LOGIN": "false",
+            "FACE_CHECKS_WHILE_STUDYING": "false",
         }
     )
     return env

@@ -16,12 +16,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import FloatField, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from safetrain.catalog.models import Lesson, LessonKind
+from safetrain.core.dbbatch import WriteBatch
 from safetrain.core.errors import DomainError, NotFound
 from safetrain.core.http import client_ip, user_agent
 from safetrain.learning import face_gate, intervals
@@ -102,6 +104,7 @@ def study_session_open(*, learner: Any, lesson_id: int, request: HttpRequest | N
         learner=learner,
         enrolment=enrolment,
         lesson=lesson,
+        progress=progress,
         started_at=now,
         last_accepted_at=now,
         last_position=progress.last_position,
@@ -166,10 +169,6 @@ def _flag(session: StudySession, kind: str, evidence: dict[str, Any], now: dt.da
     )
 
 
-def credited_today(learner_id: int, day: dt.date) -> float:
-    return DailyCredit.objects.filter(learner_id=learner_id, day=day).aggregate(s=Sum("seconds"))["s"] or 0.0
-
-
 @transaction.atomic
 def heartbeat_record(
     *,
@@ -183,20 +182,62 @@ def heartbeat_record(
     rate: float,
     request: HttpRequest | None = None,
 ) -> HeartbeatResult:
+    """One heartbeat in three round trips on PostgreSQL: the session, its progress row and today's credit read and
+    locked in one query, then every write in one batch, then the commit (the rare cheating and sign-out paths write
+    more)."""
+    now = timezone.now()
+    today = timezone.localdate(now)
     # The session row is the lock: a learner has at most one active session (database constraint; opening one
     # locks the learner and waits for a running heartbeat), so two heartbeats never credit the same learner at once.
+    credited_today_sql = (
+        DailyCredit.objects.filter(learner_id=OuterRef("learner_id"), day=today)
+        .order_by()
+        .values("learner_id")
+        .annotate(total=Sum("seconds"))
+        .values("total")[:1]
+    )
     session = (
-        StudySession.objects.select_for_update(of=("self",))
-        .select_related("enrolment__programme__profile", "lesson__video")
+        StudySession.objects.select_for_update(of=("self", "progress"))
+        .select_related("progress", "enrolment__programme__profile", "lesson__video")
+        .annotate(today_credit=Coalesce(Subquery(credited_today_sql), Value(0.0), output_field=FloatField()))
         .filter(pk=session_id, learner=learner)
         .first()
     )
     if session is None:
         raise NotFound("session_not_found", _("This study session does not exist."))
-    now = timezone.now()
-    progress = LessonProgress.objects.select_for_update().get(
-        enrolment=session.enrolment, lesson=session.lesson
+    batch = WriteBatch()
+    result = _heartbeat(
+        batch,
+        session,
+        now=now,
+        today=today,
+        seq=seq,
+        position=position,
+        playing=playing,
+        visible=visible,
+        focused=focused,
+        rate=rate,
+        request=request,
     )
+    batch.run()
+    return result
+
+
+def _heartbeat(
+    batch: WriteBatch,
+    session: StudySession,
+    *,
+    now: dt.datetime,
+    today: dt.date,
+    seq: int,
+    position: float,
+    playing: bool,
+    visible: bool,
+    focused: bool,
+    rate: float,
+    request: HttpRequest | None,
+) -> HeartbeatResult:
+    progress = session.progress
     evidence = {
         "seq": seq,
         "position": position,
@@ -210,12 +251,13 @@ def heartbeat_record(
     next_action = ""
 
     def record(accepted: bool) -> None:
-        StudyRecord.objects.create(
+        batch.insert(
+            StudyRecord,
             at=now,
-            learner_id=session.learner_id,
-            enrolment_id=session.enrolment_id,
-            lesson_id=session.lesson_id,
-            session=session,
+            learner=session.learner_id,
+            enrolment=session.enrolment_id,
+            lesson=session.lesson_id,
+            session=session.pk,
             kind=StudyRecordKind.HEARTBEAT,
             seq=seq,
             position=position,
@@ -315,8 +357,7 @@ def heartbeat_record(
         valid and not ahead and rate == 1 and (clean_now or (reasons == ["paused"] and was_clean_playing))
     )
     if stretch_ok and clamped > previous:
-        today = timezone.localdate(now)
-        remaining = max(0.0, daily_cap_seconds(session.enrolment) - credited_today(session.learner_id, today))
+        remaining = max(0.0, daily_cap_seconds(session.enrolment) - session.today_credit)
         budget = min(elapsed + session.time_carry, interval + tolerance)
         if face_budget is not None:
             budget = min(budget, face_budget)
@@ -328,10 +369,13 @@ def heartbeat_record(
         if credit > 0:
             progress.credited_seconds += credit
             session.credited_seconds += credit
-            daily, _created = DailyCredit.objects.get_or_create(
-                learner_id=session.learner_id, enrolment=session.enrolment, day=today
+            batch.add_to(
+                DailyCredit,
+                unique=("learner", "enrolment", "day"),
+                key={"learner": session.learner_id, "enrolment": session.enrolment_id, "day": today},
+                amounts={"seconds": credit},
+                defaults={"cancelled_seconds": 0.0},
             )
-            DailyCredit.objects.filter(pk=daily.pk).update(seconds=F("seconds") + credit)
         # Jitter: up to the tolerance of unused time carries over to the next beat.
         session.time_carry = min(tolerance, max(0.0, elapsed + session.time_carry - (end - previous)))
         progress.furthest_position = max(progress.furthest_position, end)
@@ -358,7 +402,16 @@ def heartbeat_record(
     ):
         progress.completed_at = now
     progress.last_position = session.last_position
-    progress.save()
+    batch.update(
+        LessonProgress,
+        progress.pk,
+        last_position=progress.last_position,
+        furthest_position=progress.furthest_position,
+        watched=progress.watched,
+        credited_seconds=progress.credited_seconds,
+        completed_at=progress.completed_at,
+        updated_at=now,
+    )
     if (
         progress.completed
         and not next_action
@@ -366,15 +419,15 @@ def heartbeat_record(
         and not quiz_passed(session.enrolment_id, session.lesson_id)
     ):
         next_action = "quiz"  # QZ-01: the lesson's minutes count once its quiz is passed
-    session.save(
-        update_fields=[
-            "last_seq",
-            "last_accepted_at",
-            "last_position",
-            "credited_seconds",
-            "last_clean_playing",
-            "time_carry",
-        ]
+    batch.update(
+        StudySession,
+        session.pk,
+        last_seq=session.last_seq,
+        last_accepted_at=session.last_accepted_at,
+        last_position=session.last_position,
+        credited_seconds=session.credited_seconds,
+        last_clean_playing=session.last_clean_playing,
+        time_carry=session.time_carry,
     )
     record(credit > 0 or not reasons or reasons == ["daily_cap"])
     return result(session.state)

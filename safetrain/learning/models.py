@@ -100,6 +100,8 @@ class StudySession(models.Model):
     )
     enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="sessions")
     lesson = models.ForeignKey("catalog.Lesson", on_delete=models.PROTECT, related_name="+")
+    # The progress row of (enrolment, lesson): a heartbeat reads and locks both rows in one query.
+    progress = models.ForeignKey(LessonProgress, on_delete=models.PROTECT, related_name="+")
     state = models.CharField(max_length=12, choices=SessionState.choices, default=SessionState.ACTIVE)
     started_at = models.DateTimeField()
     last_accepted_at = models.DateTimeField()

@@ -284,6 +284,7 @@ def test_anti_03_the_database_refuses_a_second_active_session(lesson, world, api
             learner=session.learner,
             enrolment=session.enrolment,
             lesson=session.lesson,
+            progress=session.progress,
             started_at=session.started_at,
             last_accepted_at=session.started_at,
         )
