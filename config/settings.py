@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "safetrain.catalog",
     "safetrain.learning",
     "safetrain.proctoring",
+    "safetrain.assessment",
 ]
 
 MIDDLEWARE = [

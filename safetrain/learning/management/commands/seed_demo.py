@@ -1,4 +1,5 @@
-"""`manage.py seed_demo [--json]`: the whole demo (accounts, catalogue with transcoded videos, enrolments)."""
+"""`manage.py seed_demo [--json]`: the whole demo (accounts, catalogue with transcoded videos, enrolments, an exam
+question bank)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from django.core.management.base import BaseCommand
 
 from safetrain.accounts.demo import seed_accounts
+from safetrain.assessment.demo_bank import seed_demo_bank
 from safetrain.catalog.demo import seed_catalogue
 from safetrain.learning.demo import seed_enrolments
 
@@ -21,6 +23,8 @@ class Command(BaseCommand):
         accounts = seed_accounts()
         catalogue = seed_catalogue()
         seed_enrolments(accounts, catalogue)
+        # EXM-01: 120 questions for the Tianjin programme, whose preset paper draws 70 of them.
+        seed_demo_bank(catalogue.programmes["tj-ce-16h"])
         rows = accounts.accounts
         if options["json"]:
             keys = ("role", "username", "password", "organisation")
