@@ -14,6 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from safetrain.accounts.api import router as accounts_router
 from safetrain.accounts.apiauth import api_auth
+from safetrain.assessment.api import router as assessment_router
 from safetrain.catalog.api import router as catalog_router
 from safetrain.core.errors import DomainError
 from safetrain.learning.api import router as learning_router
@@ -89,3 +90,4 @@ api.add_router("/", records_router)
 api.add_router("/", catalog_router)
 api.add_router("/", learning_router)
 api.add_router("/", proctoring_router)
+api.add_router("/", assessment_router)

@@ -138,6 +138,8 @@ TRANSCODE_TIME_LIMIT_SECONDS = env.int("TRANSCODE_TIME_LIMIT_SECONDS", default=4
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": TRANSCODE_TIME_LIMIT_SECONDS + 3600}
 CELERY_BEAT_SCHEDULE: dict = {
     "accounts-housekeeping": {"task": "accounts.housekeeping", "schedule": 3600.0},
+    # EXM-03: papers past their deadline are submitted by the server, even when the candidate is gone.
+    "assessment-finalize-due": {"task": "assessment.finalize_due_attempts", "schedule": 60.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -274,6 +276,7 @@ FACE_SERVICE_TIMEOUT_SECONDS = env.float("FACE_SERVICE_TIMEOUT_SECONDS", default
 # When checks happen (FACE-01): at sign-in for learners (policy), and while studying per region profile.
 FACE_CHECK_AT_LOGIN = env.bool("FACE_CHECK_AT_LOGIN", default=True)
 FACE_CHECKS_WHILE_STUDYING = env.bool("FACE_CHECKS_WHILE_STUDYING", default=True)
+FACE_CHECK_AT_EXAM = env.bool("FACE_CHECK_AT_EXAM", default=True)
 FACE_LOGIN_MAX_FAILURES = env.int("FACE_LOGIN_MAX_FAILURES", default=3)
 # Liveness challenges the server picks from (FACE-02); a challenge must be answered within FACE_CHALLENGE_TTL.
 FACE_CHALLENGES = env.list("FACE_CHALLENGES", default=["blink", "turn"])

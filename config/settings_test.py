@@ -19,6 +19,7 @@ os.environ.setdefault("REQUIRE_2FA_FOR_STAFF", "true")
 # that tests of other rules sign in and study without a camera.
 os.environ.setdefault("FACE_CHECK_AT_LOGIN", "false")
 os.environ.setdefault("FACE_CHECKS_WHILE_STUDYING", "false")
+os.environ.setdefault("FACE_CHECK_AT_EXAM", "false")
 
 from config.settings import *  # noqa: E402,F403
 

@@ -84,3 +84,101 @@ class Question(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.fingerprint = fingerprint(self.kind, self.stem, self.options)
         super().save(*args, **kwargs)
+
+
+class PaperRule(models.Model):
+    """How a programme's exam paper is made (EXM-02): sections of a question type with a count and a score each,
+    optional difficulty quotas (exact counts per level) or knowledge-point quotas (at least so many), drawn at
+    random for every candidate; or a fixed (manual) list of questions."""
+
+    programme = models.ForeignKey(
+        "catalog.Programme", on_delete=models.PROTECT, related_name="paper_rules", verbose_name=_("programme")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    preset = models.CharField(_("preset"), max_length=40, blank=True)
+    sections = models.JSONField(default=list)
+    question_ids = models.JSONField(
+        default=list, blank=True, help_text="a manual paper: these questions, in order"
+    )
+    duration_minutes = models.PositiveSmallIntegerField(_("duration (minutes)"))
+    pass_mark = models.DecimalField(_("pass mark"), max_digits=5, decimal_places=1)
+    attempts = models.PositiveSmallIntegerField(_("attempts"))
+    shuffle_options = models.BooleanField(_("shuffle the options"), default=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("paper rule")
+        verbose_name_plural = _("paper rules")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["programme"], condition=models.Q(is_active=True), name="one_active_paper_rule"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AttemptKind(models.TextChoices):
+    EXAM = "exam", _("Exam")
+    MOCK = "mock", _("Mock exam")
+
+
+class ExamAttempt(models.Model):
+    """One candidate's paper (EXM-03..05): its own random draw and option orders, a deadline kept by the server,
+    answers saved one by one (ExamAnswer), scored on submission or at the deadline."""
+
+    enrolment = models.ForeignKey(
+        "learning.Enrolment", on_delete=models.PROTECT, related_name="exam_attempts"
+    )
+    rule = models.ForeignKey(PaperRule, on_delete=models.PROTECT, related_name="exam_attempts")
+    kind = models.CharField(max_length=4, choices=AttemptKind.choices, default=AttemptKind.EXAM)
+    number = models.PositiveSmallIntegerField(null=True, blank=True, help_text="exam attempts: 1, 2, 3 …")
+    items = models.JSONField(default=list, help_text="[{question, order (option permutation), score}]")
+    started_at = models.DateTimeField()
+    deadline = models.DateTimeField(db_index=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    submitted_by = models.CharField(max_length=10, blank=True, help_text="candidate or deadline")
+    score = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    total = models.DecimalField(max_digits=6, decimal_places=1, default=0)
+    passed = models.BooleanField(null=True, blank=True)
+    ip = models.CharField(max_length=64, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrolment", "kind"],
+                condition=models.Q(submitted_at__isnull=True),
+                name="one_open_attempt_per_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["enrolment", "number"],
+                condition=models.Q(kind="exam"),
+                name="exam_attempt_number_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.number or ''} of enrolment {self.enrolment_id}"
+
+
+class ExamAnswer(models.Model):
+    """An answer as given (EXM-04): saved at once, one row per question, replaced when changed."""
+
+    attempt = models.ForeignKey(ExamAttempt, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="+")
+    value = models.JSONField(default=list, help_text="original option indexes, or the blanks' texts")
+    saved_at = models.DateTimeField()
+    correct = models.BooleanField(null=True, blank=True)
+    score = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["attempt", "question"], name="one_answer_per_question")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attempt_id}/{self.question_id}"

@@ -199,6 +199,7 @@ class SuspiciousKind(models.TextChoices):
     HIDDEN = "hidden", _("Playing while hidden or unfocused")
     TOO_FAST = "too_fast", _("Heartbeats faster than the interval")
     STALE_SESSION = "stale_session", _("Heartbeat on a replaced session")
+    EXAM_LEFT_PAGE = "exam_left_page", _("Left the exam page (focus lost or tab switched)")
 
 
 class SuspiciousEvent(models.Model):

@@ -1,0 +1,311 @@
+"""Taking an exam (EXM-03..05, EXM-07) and mock exams (EXM-06): start or resume, save every answer as it is given,
+submit, and submit by the server at the deadline even when the candidate is gone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from safetrain.assessment.models import (
+    AttemptKind,
+    ExamAnswer,
+    ExamAttempt,
+    PaperRule,
+    Question,
+    QuestionKind,
+)
+from safetrain.assessment.papers import paper_draw, paper_rule_from_preset, rule_total
+from safetrain.catalog.models import Programme
+from safetrain.core.errors import DomainError, NotFound, PermissionDenied
+from safetrain.core.http import client_ip, user_agent
+from safetrain.learning.models import Enrolment
+from safetrain.learning.selectors import active_enrolments, enrolment_overview
+from safetrain.records.services import audit_log
+
+MOBILE = re.compile(r"Mobile|Android|iPhone|iPad|iPod|HarmonyOS|MicroMessenger|Windows Phone", re.I)
+FACE_CHECK_FRESH_MINUTES = 10
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+def is_mobile(agent: str) -> bool:
+    return bool(MOBILE.search(agent or ""))
+
+
+def unlock_problems(enrolment: Enrolment) -> list[str]:
+    """What the learner still has to do before the exam (LRN-06), in words; empty when the exam is open."""
+    row = next((r for r in enrolment_overview(enrolment.learner) if r["id"] == enrolment.pk), None)
+    if row is None:
+        return [_("The enrolment is not active (its deadline has passed or it was cancelled).")]
+    programme = enrolment.programme
+    problems = []
+    if row["credited_minutes"] < row["required_minutes"]:
+        problems.append(
+            _("Study time: %(done).0f of %(need)d minutes.")
+            % {"done": row["credited_minutes"], "need": row["required_minutes"]}
+        )
+    if row["public_minutes"] < row["required_public_minutes"]:
+        problems.append(
+            _("Public courses: %(done).0f of %(need)d minutes.")
+            % {"done": row["public_minutes"], "need": row["required_public_minutes"]}
+        )
+    days = programme.setting("min_study_days") or 0
+    if row["study_days"] < days:
+        problems.append(_("Study days: %(done)d of %(need)d.") % {"done": row["study_days"], "need": days})
+    waiting = [
+        lesson["title"]
+        for course in row["courses"]
+        for lesson in course["lessons"]
+        if lesson["watched"] and lesson["quiz_required"] and not lesson["quiz_passed"]
+    ]
+    if waiting:
+        problems.append(_("Lesson quizzes not passed yet: %(lessons)s.") % {"lessons": "、".join(waiting)})
+    return problems
+
+
+def _enrolment(learner: Any, programme: Programme) -> Enrolment:
+    enrolment = next((e for e in active_enrolments(learner) if e.programme_id == programme.pk), None)
+    if enrolment is None:
+        raise PermissionDenied(
+            "not_enrolled", _("You are not enrolled in this programme, or its deadline has passed.")
+        )
+    return enrolment
+
+
+def active_rule(programme: Programme) -> PaperRule:
+    rule = PaperRule.objects.filter(programme=programme, is_active=True).first()
+    if rule is None:
+        if not programme.profile.exam_preset:
+            raise DomainError("no_exam", _("This programme has no online exam."))
+        rule = paper_rule_from_preset(programme=programme)
+    return rule
+
+
+def attempts_finalize_due(now: dt.datetime | None = None) -> int:
+    """Submit every open attempt whose deadline has passed (the scheduled job; also run on access)."""
+    now = now or timezone.now()
+    count = 0
+    for attempt_id in ExamAttempt.objects.filter(submitted_at__isnull=True, deadline__lte=now).values_list(
+        "pk", flat=True
+    ):
+        if attempt_submit(attempt_id=attempt_id, by="deadline"):
+            count += 1
+    return count
+
+
+def _finalize_if_due(enrolment: Enrolment) -> None:
+    now = timezone.now()
+    for attempt_id in ExamAttempt.objects.filter(
+        enrolment=enrolment, submitted_at__isnull=True, deadline__lte=now
+    ).values_list("pk", flat=True):
+        attempt_submit(attempt_id=attempt_id, by="deadline")
+
+
+def exam_start(
+    *, learner: Any, programme: Programme, kind: str = AttemptKind.EXAM, request: HttpRequest | None = None
+) -> ExamAttempt:
+    """Start an attempt, or resume the open one on the same paper (EXM-04). Exams need the programme's study done
+    (LRN-06), an attempt left (EXM-05), a desktop browser where the profile says so (EXM-07) and, where face checks
+    are on, a passed face check in the last minutes (FACE-01). Mock exams are unlimited and never counted."""
+    if kind not in AttemptKind.values:
+        raise DomainError("invalid_kind", _("Unknown kind of attempt."))
+    enrolment = _enrolment(learner, programme)
+    _finalize_if_due(enrolment)
+    rule = active_rule(programme)
+    open_attempt = ExamAttempt.objects.filter(
+        enrolment=enrolment, kind=kind, submitted_at__isnull=True
+    ).first()
+    if open_attempt is not None:
+        return open_attempt
+    number = None
+    if kind == AttemptKind.EXAM:
+        if not programme.profile.mobile_exams_allowed and is_mobile(user_agent(request)):
+            raise PermissionDenied(
+                "desktop_only",
+                _(
+                    "This exam can only be taken on a computer, not on a phone or tablet. Study on your phone; for "
+                    "the exam, sign in on a computer with a camera."
+                ),
+            )
+        exams = ExamAttempt.objects.filter(enrolment=enrolment, kind=AttemptKind.EXAM)
+        if exams.filter(passed=True).exists():
+            raise Conflict("already_passed", _("You have already passed this exam."))
+        used = exams.count()
+        if used >= rule.attempts:
+            raise Conflict(
+                "no_attempts_left",
+                _(
+                    "You have used all %(n)d attempts without passing. To try again you must enrol in the programme "
+                    "again (ask your unit or training institution) and study it again."
+                )
+                % {"n": rule.attempts},
+            )
+        problems = unlock_problems(enrolment)
+        if problems:
+            raise PermissionDenied(
+                "exam_locked",
+                _("The exam opens when your study is done. Still to do: %(todo)s")
+                % {"todo": " ".join(problems)},
+            )
+        if settings.FACE_CHECK_AT_EXAM:
+            from safetrain.proctoring.services import face_passed_since
+
+            since = timezone.now() - dt.timedelta(minutes=FACE_CHECK_FRESH_MINUTES)
+            if not face_passed_since(user=learner, purpose="exam", since=since):
+                raise PermissionDenied(
+                    "face_check_required", _("Pass the face check first: every exam attempt starts with one.")
+                )
+        number = used + 1
+    now = timezone.now()
+    items = paper_draw(rule)
+    try:
+        with transaction.atomic():
+            attempt = ExamAttempt.objects.create(
+                enrolment=enrolment,
+                rule=rule,
+                kind=kind,
+                number=number,
+                items=items,
+                started_at=now,
+                deadline=now + dt.timedelta(minutes=rule.duration_minutes),
+                total=rule_total(rule),
+                ip=client_ip(request),
+                user_agent=user_agent(request),
+            )
+    except IntegrityError:
+        # Two pages started at once: the other one won; both go on with the same paper.
+        return ExamAttempt.objects.get(enrolment=enrolment, kind=kind, submitted_at__isnull=True)
+    audit_log(
+        action=f"assessment.{kind}_start",
+        obj=enrolment,
+        actor=learner,
+        request=request,
+        organisation_id=learner.primary_organisation_id,
+        detail={"attempt": attempt.pk, "number": number, "questions": len(items)},
+    )
+    return attempt
+
+
+def attempt_for(learner: Any, attempt_id: int) -> ExamAttempt:
+    attempt = (
+        ExamAttempt.objects.select_related("rule", "enrolment__programme")
+        .filter(pk=attempt_id, enrolment__learner=learner)
+        .first()
+    )
+    if attempt is None:
+        raise NotFound("attempt_not_found", _("This exam attempt does not exist."))
+    if attempt.submitted_at is None and attempt.deadline <= timezone.now():
+        attempt_submit(attempt_id=attempt.pk, by="deadline")
+        attempt.refresh_from_db()
+    return attempt
+
+
+def _value_from_display(question: Question, order: list[int], value: Any) -> list[Any]:
+    """An answer as the page shows the options (its positions) to the original option indexes; fill-in texts."""
+    if question.kind == QuestionKind.FILL:
+        blanks = len(question.answer)
+        if not isinstance(value, list) or len(value) != blanks or not all(isinstance(v, str) for v in value):
+            raise DomainError(
+                "invalid_answer", _("Give one text per blank (%(n)d blanks).") % {"n": blanks}, field="value"
+            )
+        return [v.strip()[:200] for v in value]
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise DomainError(
+            "invalid_answer", _("Give the chosen options as a list of positions."), field="value"
+        )
+    if any(not 0 <= v < len(order) for v in value) or len(set(value)) != len(value):
+        raise DomainError("invalid_answer", _("A chosen option does not exist."), field="value")
+    if question.kind in (QuestionKind.SINGLE, QuestionKind.TRUE_FALSE) and len(value) > 1:
+        raise DomainError("invalid_answer", _("Choose one option only."), field="value")
+    return sorted(order[v] for v in value)
+
+
+def answer_save(*, learner: Any, attempt_id: int, question_id: int, value: Any) -> ExamAnswer:
+    """Save one answer at once (EXM-04). Saving the same answer again changes nothing; an empty list clears it."""
+    attempt = attempt_for(learner, attempt_id)
+    if attempt.submitted_at is not None:
+        raise Conflict(
+            "attempt_submitted",
+            _(
+                "This paper has been submitted (the time was up or you submitted it); answers can no longer change."
+            ),
+        )
+    item = next((i for i in attempt.items if i["question"] == question_id), None)
+    if item is None:
+        raise NotFound("question_not_on_paper", _("This question is not on your paper."))
+    question = Question.objects.get(pk=question_id)
+    stored = _value_from_display(question, item["order"], value)
+    answer, _created = ExamAnswer.objects.update_or_create(
+        attempt=attempt, question=question, defaults={"value": stored, "saved_at": timezone.now()}
+    )
+    return answer
+
+
+def _normalise(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split()).lower()
+
+
+def is_correct(question: Question, value: list[Any]) -> bool:
+    """Single, true/false: the right option; multiple: exactly the right options (all or nothing); fill-in: every
+    blank one of its accepted texts (full-width and half-width, spaces and case do not matter)."""
+    if question.kind == QuestionKind.FILL:
+        return len(value) == len(question.answer) and all(
+            _normalise(given) in {_normalise(a) for a in accepted}
+            for given, accepted in zip(value, question.answer, strict=False)
+        )
+    return sorted(value) == sorted(question.answer)
+
+
+@transaction.atomic
+def attempt_submit(*, attempt_id: int, by: str = "candidate", learner: Any = None) -> ExamAttempt | None:
+    """Score and close the attempt (once). Returns None when it was already submitted."""
+    query = ExamAttempt.objects.select_for_update().filter(pk=attempt_id)
+    if learner is not None:
+        query = query.filter(enrolment__learner=learner)
+    attempt = query.first()
+    if attempt is None:
+        raise NotFound("attempt_not_found", _("This exam attempt does not exist."))
+    if attempt.submitted_at is not None:
+        return None
+    now = timezone.now()
+    answers = {a.question_id: a for a in attempt.answers.all()}
+    questions = Question.objects.in_bulk([i["question"] for i in attempt.items])
+    score = Decimal(0)
+    for item in attempt.items:
+        answer = answers.get(item["question"])
+        if answer is None:
+            continue
+        answer.correct = is_correct(questions[item["question"]], answer.value)
+        answer.score = Decimal(item["score"]) if answer.correct else Decimal(0)
+        score += answer.score
+    ExamAnswer.objects.bulk_update(list(answers.values()), ["correct", "score"])
+    attempt.score = score
+    attempt.passed = score >= attempt.rule.pass_mark
+    attempt.submitted_at = min(now, attempt.deadline) if by == "deadline" else now
+    attempt.submitted_by = by
+    attempt.save(update_fields=["score", "passed", "submitted_at", "submitted_by"])
+    audit_log(
+        action=f"assessment.{attempt.kind}_submit",
+        obj=attempt.enrolment,
+        actor=attempt.enrolment.learner,
+        organisation_id=attempt.enrolment.learner.primary_organisation_id,
+        detail={"attempt": attempt.pk, "score": str(score), "passed": attempt.passed, "by": by},
+    )
+    return attempt
+
+
+def attempts_left(enrolment: Enrolment, rule: PaperRule) -> int:
+    return max(
+        0, rule.attempts - ExamAttempt.objects.filter(enrolment=enrolment, kind=AttemptKind.EXAM).count()
+    )
