@@ -113,7 +113,8 @@ def test_exm_02_the_tianjin_preset_and_rules_the_bank_cannot_satisfy(programme):
         ],
         **common,
     )
-    assert by_level.is_active and not PaperRule.objects.get(pk=rule.pk).is_active
+    assert by_level.is_active
+    assert not PaperRule.objects.get(pk=rule.pk).is_active
     ids = list(programme.questions.filter(kind="true_false").values_list("pk", flat=True)[:10])
     manual = paper_rule_save(sections=[{"kind": "true_false", "score": 10}], question_ids=ids, **common)
     assert manual.sections == [{"kind": "true_false", "score": "10", "count": 10}]
