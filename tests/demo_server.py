@@ -36,6 +36,7 @@ def demo_env(workdir: Path, **overrides: str) -> dict[str, str]:
             # The face checks have their own browser tests (a server with them on and a fake camera).
             "FACE_CHECK_AT_LOGIN": "false",
             "FACE_CHECKS_WHILE_STUDYING": "false",
+            "FACE_CHECK_AT_EXAM": "false",
         }
     )
     env.update(overrides)

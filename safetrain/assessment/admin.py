@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from safetrain.assessment.models import Question
+from safetrain.assessment.models import ExamAttempt, PaperRule, Question
+from safetrain.core.admin import ReadOnlyAdmin
 
 
 @admin.register(Question)
@@ -9,3 +10,27 @@ class QuestionAdmin(admin.ModelAdmin):
     list_filter = ("programme", "kind", "difficulty", "is_active")
     search_fields = ("stem", "knowledge_point")
     readonly_fields = ("fingerprint", "created_at", "created_by")
+
+
+@admin.register(PaperRule)
+class PaperRuleAdmin(ReadOnlyAdmin):
+    """Rules are saved through `assessment.papers.paper_rule_save`, which refuses a rule the bank cannot fill."""
+
+    list_display = ("programme", "name", "preset", "duration_minutes", "pass_mark", "attempts", "is_active")
+    list_filter = ("is_active", "preset")
+
+
+@admin.register(ExamAttempt)
+class ExamAttemptAdmin(ReadOnlyAdmin):
+    list_display = (
+        "pk",
+        "enrolment",
+        "kind",
+        "number",
+        "started_at",
+        "submitted_at",
+        "submitted_by",
+        "score",
+        "passed",
+    )
+    list_filter = ("kind", "passed", "submitted_by")

@@ -133,3 +133,29 @@ def submit(request: HttpRequest, attempt_id: int):
     attempt_for(request.auth, attempt_id)  # scoped; submits by deadline when due
     attempt_submit(attempt_id=attempt_id, by="candidate", learner=request.auth)
     return attempt_out(attempt_for(request.auth, attempt_id))
+
+
+class EventIn(Schema):
+    kind: str = Field(
+        ..., pattern="^(blur|hidden)$", description="blur: the page lost focus; hidden: tab switched"
+    )
+
+
+class OkOut(Schema):
+    ok: bool
+
+
+@router.post("/attempts/{attempt_id}/events", response=OkOut, summary="The exam page was left (focus or tab)")
+def page_left(request: HttpRequest, attempt_id: int, payload: EventIn):
+    from safetrain.learning.models import SuspiciousEvent, SuspiciousKind
+
+    attempt = attempt_for(request.auth, attempt_id)
+    if attempt.submitted_at is None and attempt.kind == AttemptKind.EXAM:
+        SuspiciousEvent.objects.create(
+            learner=request.auth,
+            enrolment=attempt.enrolment,
+            kind=SuspiciousKind.EXAM_LEFT_PAGE,
+            evidence={"attempt": attempt.pk, "what": payload.kind},
+            at=timezone.now(),
+        )
+    return OkOut(ok=True)

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
+from safetrain.assessment.api import attempt_out
 from safetrain.assessment.bank import questions_export, questions_import, template_workbook
-from safetrain.assessment.models import QuestionKind
+from safetrain.assessment.exams import active_rule, attempt_for, attempts_left, exam_start, unlock_problems
+from safetrain.assessment.models import AttemptKind, ExamAttempt, PaperRule, QuestionKind
+from safetrain.assessment.papers import KIND_NAMES
 from safetrain.catalog.models import Programme
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
+from safetrain.learning.selectors import active_enrolments
+from safetrain.proctoring.services import has_reference_photo
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -88,3 +95,120 @@ def bank_export_view(request: HttpRequest) -> HttpResponse:
 @staff_required()
 def bank_template_view(request: HttpRequest) -> HttpResponse:
     return _xlsx(template_workbook(), "题库导入模板.xlsx")
+
+
+# Taking exams (EXM-03..05) -------------------------------------------------------------------------------------
+
+
+def _exam_rows(learner) -> list[dict]:
+    rows = []
+    for enrolment in active_enrolments(learner):
+        programme = enrolment.programme
+        rule = PaperRule.objects.filter(programme=programme, is_active=True).first()
+        if rule is None and not programme.profile.exam_preset:
+            continue
+        attempts = list(ExamAttempt.objects.filter(enrolment=enrolment).order_by("started_at"))
+        exams = [a for a in attempts if a.kind == AttemptKind.EXAM]
+        allowed = rule.attempts if rule else programme.setting("exam_attempts")
+        rows.append(
+            {
+                "enrolment": enrolment,
+                "programme": programme,
+                "problems": unlock_problems(enrolment),
+                "exams": exams,
+                "open_exam": next((a for a in exams if a.submitted_at is None), None),
+                "open_mock": next(
+                    (a for a in attempts if a.kind == AttemptKind.MOCK and a.submitted_at is None), None
+                ),
+                "passed": any(a.passed for a in exams),
+                "left": max(0, allowed - len(exams)),
+                "allowed": allowed,
+            }
+        )
+    return rows
+
+
+@login_required
+def my_exams_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "assessment/my_exams.html", {"rows": _exam_rows(request.user)})
+
+
+@login_required
+def exam_start_view(request: HttpRequest, code: str) -> HttpResponse:
+    """考试须知 and the start: a face check first where required (FACE-01), then the paper."""
+    programme = get_object_or_404(Programme, code=code)
+    kind = request.POST.get("kind") or request.GET.get("kind") or AttemptKind.EXAM
+    error = ""
+    if request.method == "POST":
+        try:
+            attempt = exam_start(learner=request.user, programme=programme, kind=kind, request=request)
+        except DomainError as exc:
+            error = exc.message
+        else:
+            return redirect("assessment:attempt", attempt_id=attempt.pk)
+    try:
+        rule = active_rule(programme)
+    except DomainError as exc:
+        rule, error = None, error or exc.message
+    return render(
+        request,
+        "assessment/exam_start.html",
+        {
+            "programme": programme,
+            "rule": rule,
+            "kind": kind,
+            "error": error,
+            "face_required": settings.FACE_CHECK_AT_EXAM and kind == AttemptKind.EXAM,
+            "has_photo": has_reference_photo(request.user),
+            "kind_names": KIND_NAMES,
+        },
+        status=400 if error else 200,
+    )
+
+
+@login_required
+def attempt_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    try:
+        attempt = attempt_for(request.user, attempt_id)
+    except DomainError as exc:
+        raise Http404 from exc
+    if attempt.submitted_at is not None:
+        return redirect("assessment:result", attempt_id=attempt.pk)
+    paper = attempt_out(attempt)
+    questions = []
+    for q in paper.questions:
+        saved = q.answer or []
+        fill = q.kind == QuestionKind.FILL
+        questions.append(
+            {
+                **q.dict(),
+                "answer": [] if fill else saved,
+                "blank_values": [saved[i] if i < len(saved) else "" for i in range(q.blanks)] if fill else [],
+            }
+        )
+    return render(
+        request, "assessment/attempt.html", {"attempt": attempt, "paper": paper, "questions": questions}
+    )
+
+
+@login_required
+def result_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
+    try:
+        attempt = attempt_for(request.user, attempt_id)
+    except DomainError as exc:
+        raise Http404 from exc
+    if attempt.submitted_at is None:
+        return redirect("assessment:attempt", attempt_id=attempt.pk)
+    left = attempts_left(attempt.enrolment, attempt.rule)
+    answers = {a.question_id: a for a in attempt.answers.all()}
+    return render(
+        request,
+        "assessment/result.html",
+        {
+            "attempt": attempt,
+            "left": left,
+            "answered": len(answers),
+            "right": sum(1 for a in answers.values() if a.correct),
+            "questions": len(attempt.items),
+        },
+    )

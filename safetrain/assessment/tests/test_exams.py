@@ -304,3 +304,29 @@ def test_face_01_an_exam_attempt_starts_with_a_face_check(programme, world, api_
     ).json()
     assert check["passed"] is True
     assert start(client, programme).status_code == 200
+
+
+def test_exm_03_the_exam_pages_start_show_the_paper_and_the_result(programme, world, web_client):
+    learner = world.learner_nanshan
+    studied(learner, programme)
+    client = web_client(learner)
+    desk = client.get("/assessment/exams/").content.decode()
+    assert programme.name in desk
+    assert 'data-testid="start-exam"' in desk
+    guide = client.get(f"/assessment/exams/{programme.code}/start/").content.decode()
+    assert "单选题 40 × 1.5" in guide
+    started = client.post(f"/assessment/exams/{programme.code}/start/", {"kind": "exam"})
+    attempt = ExamAttempt.objects.get()
+    assert started["Location"] == f"/assessment/attempts/{attempt.pk}/"
+    page = client.get(started["Location"]).content.decode()
+    assert page.count('data-question="') == 70
+    assert 'data-testid="countdown"' in page
+    assert "继续考试" in client.get("/assessment/exams/").content.decode()
+    client.post(f"/api/v1/attempts/{attempt.pk}/submit")
+    result = client.get(f"/assessment/attempts/{attempt.pk}/")
+    assert result["Location"] == f"/assessment/attempts/{attempt.pk}/result/"
+    text = client.get(result["Location"]).content.decode()
+    assert "未通过" in text
+    assert "还有 2 次考试机会" in text
+    # Someone else's attempt is not found.
+    assert web_client(world.learner_futian).get(f"/assessment/attempts/{attempt.pk}/").status_code == 404
