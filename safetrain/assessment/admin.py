@@ -11,6 +11,10 @@ class QuestionAdmin(admin.ModelAdmin):
     search_fields = ("stem", "knowledge_point")
     readonly_fields = ("fingerprint", "created_at", "created_by")
 
+    def has_delete_permission(self, request, obj=None):
+        # Questions that were on a paper stay (papers keep their own copy); withdraw one by making it inactive.
+        return False
+
 
 @admin.register(PaperRule)
 class PaperRuleAdmin(ReadOnlyAdmin):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from ninja import Field, Router, Schema
 
 from safetrain.assessment.exams import answer_save, attempt_for, attempt_submit, exam_start
-from safetrain.assessment.models import AttemptKind, ExamAttempt, Question, QuestionKind
+from safetrain.assessment.models import AttemptKind, ExamAttempt, QuestionKind
 from safetrain.catalog.models import Programme
 
 router = Router(tags=["exams"])
@@ -46,22 +46,21 @@ class AttemptOut(Schema):
 
 
 def attempt_out(attempt: ExamAttempt, *, with_paper: bool = True) -> AttemptOut:
-    questions = Question.objects.in_bulk([i["question"] for i in attempt.items]) if with_paper else {}
+    """The paper as the candidate sees it, from the copy made when it was drawn (the key is never sent)."""
     saved = {a.question_id: a.value for a in attempt.answers.all()} if with_paper else {}
     paper = []
     for item in attempt.items if with_paper else []:
-        question = questions[item["question"]]
         order = item["order"]
-        value = saved.get(question.pk)
-        if value is not None and question.kind != QuestionKind.FILL:
+        value = saved.get(item["question"])
+        if value is not None and item["kind"] != QuestionKind.FILL:
             value = sorted(order.index(v) for v in value)  # original option indexes to the positions shown
         paper.append(
             PaperQuestion(
-                id=question.pk,
-                kind=question.kind,
-                stem=question.stem,
-                options=[question.options[i] for i in order],
-                blanks=len(question.answer) if question.kind == QuestionKind.FILL else 0,
+                id=item["question"],
+                kind=item["kind"],
+                stem=item["stem"],
+                options=[item["options"][i] for i in order],
+                blanks=len(item["answer"]) if item["kind"] == QuestionKind.FILL else 0,
                 score=item["score"],
                 answer=value,
             )

@@ -20,9 +20,9 @@ stem and options) is left as it is, so importing the same file twice changes not
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,6 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font, PatternFill
-from openpyxl.utils.exceptions import InvalidFileException
 
 from safetrain.assessment.models import TRUE_FALSE_OPTIONS, Difficulty, Question, QuestionKind, fingerprint
 from safetrain.catalog.models import Course, Programme
@@ -170,6 +169,8 @@ def parse_row(
         groups = [g for g in groups if g]
         if blanks == 0:
             fail("题干", _("Mark each blank in the question text with ____ (four underscores)."))
+        elif blanks > 10:
+            fail("题干", _("A fill-in question has at most 10 blanks."))
         elif len(groups) != blanks:
             fail(
                 "答案",
@@ -203,56 +204,89 @@ def parse_row(
     return values, errors
 
 
-def _read_rows(data: bytes) -> list[tuple[int, dict[str, str]]]:
+def _unreadable() -> DomainError:
+    return DomainError(
+        "not_xlsx",
+        _("The file cannot be read as an Excel workbook (.xlsx). Save it as .xlsx and try again."),
+        field="file",
+    )
+
+
+TEXT_COLUMNS = ("题干", *[f"选项{letter}" for letter in OPTION_LETTERS], "答案")
+
+
+def _read_rows(data: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[RowError]]:
+    """The template's rows as texts, and the cells Excel turned into something else (a date, a time)."""
     if len(data) > MAX_BYTES:
         raise DomainError("file_too_large", _("The file is larger than 10 MB."), field="file")
+    out: list[tuple[int, dict[str, str]]] = []
+    converted: list[RowError] = []
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise DomainError(
-            "not_xlsx",
-            _("The file cannot be read as an Excel workbook (.xlsx). Save it as .xlsx and try again."),
-            field="file",
-        ) from exc
-    sheet = workbook.worksheets[0]
-    rows = sheet.iter_rows(values_only=True)
-    header = [_text(v) for v in next(rows, ())]
-    missing = [name for name in HEADERS if name not in header]
-    if missing:
-        raise DomainError(
-            "not_question_template",
-            _(
-                "This is not the question-bank template: the columns %(columns)s are missing. Download the template."
-            )
-            % {"columns": "、".join(missing)},
-            field="file",
-        )
-    index = {name: header.index(name) for name in HEADERS}
-    out = []
-    for number, values in enumerate(rows, start=2):
-        cells = {name: _text(values[i]) if i < len(values) else "" for name, i in index.items()}
-        if not any(cells.values()):
-            continue
-        out.append((number, cells))
-        if len(out) > MAX_ROWS:
+        sheet = workbook.worksheets[0]
+        if not hasattr(sheet, "iter_rows"):
+            raise _unreadable()
+        sheet.reset_dimensions()  # some programs write a wrong size; read what is there
+        rows = sheet.iter_rows(values_only=True)
+        header = [_text(v) for v in next(rows, ())]
+        missing = [name for name in HEADERS if name not in header]
+        if missing:
             raise DomainError(
-                "too_many_rows", _("At most 5,000 questions per file: split the file."), field="file"
+                "not_question_template",
+                _(
+                    "This is not the question-bank template: the columns %(columns)s are missing. Download the "
+                    "template."
+                )
+                % {"columns": "、".join(missing)},
+                field="file",
             )
-    workbook.close()
-    return out
+        index = {name: header.index(name) for name in HEADERS}
+        for number, values in enumerate(rows, start=2):
+            cells = {}
+            for name, i in index.items():
+                value = values[i] if i < len(values) else None
+                if name in TEXT_COLUMNS and isinstance(value, dt.date | dt.time):
+                    converted.append(
+                        RowError(
+                            number,
+                            name,
+                            _(
+                                "Excel turned this cell into a date or time. Format the column as text and type "
+                                "the value again."
+                            ),
+                        )
+                    )
+                cells[name] = _text(value)
+            if not any(cells.values()):
+                continue
+            out.append((number, cells))
+            if len(out) > MAX_ROWS:
+                raise DomainError(
+                    "too_many_rows", _("At most 5,000 questions per file: split the file."), field="file"
+                )
+        workbook.close()
+    except DomainError:
+        raise
+    except Exception as exc:  # a damaged or foreign file, however openpyxl fails on it
+        raise _unreadable() from exc
+    return out, converted
 
 
 def questions_import(
     *, programme: Programme, data: bytes, valid_rows_only: bool = False, actor: Any = None
 ) -> ImportResult:
     """Import a bank file into a programme's bank (EXM-01). All or nothing unless valid_rows_only."""
-    rows = _read_rows(data)
+    rows, converted = _read_rows(data)
     courses = {c.code.upper(): c for c in Course.objects.filter(programme_courses__programme=programme)}
     result = ImportResult()
     parsed: list[tuple[int, dict[str, Any]]] = []
     seen: dict[str, int] = {}
+    bad_cells = {e.row: [] for e in converted}
+    for error in converted:
+        bad_cells[error.row].append(error)
     for number, cells in rows:
         values, errors = parse_row(cells, number, courses)
+        errors = bad_cells.get(number, []) + errors
         if not errors:
             values["fingerprint"] = fingerprint(values["kind"], values["stem"], values["options"])
             first = seen.get(values["fingerprint"])
@@ -338,6 +372,9 @@ def questions_export(*, programme: Programme) -> bytes:
     sheet = _sheet_with_header(workbook, "题库")
     for question in programme.questions.filter(is_active=True).select_related("course").order_by("pk"):
         sheet.append(question_row(question))
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"  # text, never a formula (the stem "=…" stays a stem)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

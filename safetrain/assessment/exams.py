@@ -4,6 +4,7 @@ submit, and submit by the server at the deadline even when the candidate is gone
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import unicodedata
 from decimal import Decimal
@@ -20,7 +21,6 @@ from safetrain.assessment.models import (
     ExamAnswer,
     ExamAttempt,
     PaperRule,
-    Question,
     QuestionKind,
 )
 from safetrain.assessment.papers import paper_draw, paper_rule_from_preset, rule_total
@@ -31,6 +31,7 @@ from safetrain.learning.models import Enrolment
 from safetrain.learning.selectors import active_enrolments, enrolment_overview
 from safetrain.records.services import audit_log
 
+logger = logging.getLogger(__name__)
 MOBILE = re.compile(r"Mobile|Android|iPhone|iPad|iPod|HarmonyOS|MicroMessenger|Windows Phone", re.I)
 FACE_CHECK_FRESH_MINUTES = 10
 
@@ -88,7 +89,10 @@ def active_rule(programme: Programme) -> PaperRule:
     if rule is None:
         if not programme.profile.exam_preset:
             raise DomainError("no_exam", _("This programme has no online exam."))
-        rule = paper_rule_from_preset(programme=programme)
+        try:
+            rule = paper_rule_from_preset(programme=programme)
+        except IntegrityError:  # two first visitors at once: the other one saved it
+            rule = PaperRule.objects.get(programme=programme, is_active=True)
     return rule
 
 
@@ -99,8 +103,11 @@ def attempts_finalize_due(now: dt.datetime | None = None) -> int:
     for attempt_id in ExamAttempt.objects.filter(submitted_at__isnull=True, deadline__lte=now).values_list(
         "pk", flat=True
     ):
-        if attempt_submit(attempt_id=attempt_id, by="deadline"):
-            count += 1
+        try:
+            if attempt_submit(attempt_id=attempt_id, by="deadline"):
+                count += 1
+        except Exception:  # one broken attempt must not keep the others open
+            logger.exception("attempt %s could not be submitted at its deadline", attempt_id)
     return count
 
 
@@ -122,22 +129,32 @@ def exam_start(
         raise DomainError("invalid_kind", _("Unknown kind of attempt."))
     enrolment = _enrolment(learner, programme)
     _finalize_if_due(enrolment)
-    rule = active_rule(programme)
+    desktop_only = kind == AttemptKind.EXAM and not programme.profile.mobile_exams_allowed
+    if desktop_only and is_mobile(user_agent(request)):
+        raise PermissionDenied(
+            "desktop_only",
+            _(
+                "This exam can only be taken on a computer, not on a phone or tablet. Study on your phone; for "
+                "the exam, sign in on a computer with a camera."
+            ),
+        )
     open_attempt = ExamAttempt.objects.filter(
         enrolment=enrolment, kind=kind, submitted_at__isnull=True
     ).first()
     if open_attempt is not None:
-        return open_attempt
+        return open_attempt  # resume the same paper
+    if (
+        kind == AttemptKind.MOCK
+        and ExamAttempt.objects.filter(
+            enrolment=enrolment, kind=AttemptKind.EXAM, submitted_at__isnull=True
+        ).exists()
+    ):
+        raise Conflict(
+            "exam_in_progress", _("Finish your exam first: mock exams are closed while an exam is open.")
+        )
+    rule = active_rule(programme)
     number = None
     if kind == AttemptKind.EXAM:
-        if not programme.profile.mobile_exams_allowed and is_mobile(user_agent(request)):
-            raise PermissionDenied(
-                "desktop_only",
-                _(
-                    "This exam can only be taken on a computer, not on a phone or tablet. Study on your phone; for "
-                    "the exam, sign in on a computer with a camera."
-                ),
-            )
         exams = ExamAttempt.objects.filter(enrolment=enrolment, kind=AttemptKind.EXAM)
         if exams.filter(passed=True).exists():
             raise Conflict("already_passed", _("You have already passed this exam."))
@@ -211,10 +228,11 @@ def attempt_for(learner: Any, attempt_id: int) -> ExamAttempt:
     return attempt
 
 
-def _value_from_display(question: Question, order: list[int], value: Any) -> list[Any]:
+def _value_from_display(item: dict[str, Any], value: Any) -> list[Any]:
     """An answer as the page shows the options (its positions) to the original option indexes; fill-in texts."""
-    if question.kind == QuestionKind.FILL:
-        blanks = len(question.answer)
+    kind, order = item["kind"], item["order"]
+    if kind == QuestionKind.FILL:
+        blanks = len(item["answer"])
         if not isinstance(value, list) or len(value) != blanks or not all(isinstance(v, str) for v in value):
             raise DomainError(
                 "invalid_answer", _("Give one text per blank (%(n)d blanks).") % {"n": blanks}, field="value"
@@ -226,29 +244,33 @@ def _value_from_display(question: Question, order: list[int], value: Any) -> lis
         )
     if any(not 0 <= v < len(order) for v in value) or len(set(value)) != len(value):
         raise DomainError("invalid_answer", _("A chosen option does not exist."), field="value")
-    if question.kind in (QuestionKind.SINGLE, QuestionKind.TRUE_FALSE) and len(value) > 1:
+    if kind in (QuestionKind.SINGLE, QuestionKind.TRUE_FALSE) and len(value) > 1:
         raise DomainError("invalid_answer", _("Choose one option only."), field="value")
     return sorted(order[v] for v in value)
 
 
 def answer_save(*, learner: Any, attempt_id: int, question_id: int, value: Any) -> ExamAnswer:
-    """Save one answer at once (EXM-04). Saving the same answer again changes nothing; an empty list clears it."""
-    attempt = attempt_for(learner, attempt_id)
-    if attempt.submitted_at is not None:
-        raise Conflict(
-            "attempt_submitted",
-            _(
-                "This paper has been submitted (the time was up or you submitted it); answers can no longer change."
-            ),
+    """Save one answer at once (EXM-04). Saving the same answer again changes nothing; an empty list clears it.
+    The attempt row is locked while saving, so an answer is either in before the paper is scored or refused."""
+    attempt_for(learner, attempt_id)  # scoped; submits by deadline when due
+    with transaction.atomic():
+        attempt = ExamAttempt.objects.select_for_update().get(pk=attempt_id)
+        if attempt.submitted_at is not None or attempt.deadline <= timezone.now():
+            raise Conflict(
+                "attempt_submitted",
+                _(
+                    "This paper has been submitted (the time was up or you submitted it); answers can no longer change."
+                ),
+            )
+        item = next((i for i in attempt.items if i["question"] == question_id), None)
+        if item is None:
+            raise NotFound("question_not_on_paper", _("This question is not on your paper."))
+        stored = _value_from_display(item, value)
+        answer, _created = ExamAnswer.objects.update_or_create(
+            attempt=attempt, question_id=question_id, defaults={"value": stored, "saved_at": timezone.now()}
         )
-    item = next((i for i in attempt.items if i["question"] == question_id), None)
-    if item is None:
-        raise NotFound("question_not_on_paper", _("This question is not on your paper."))
-    question = Question.objects.get(pk=question_id)
-    stored = _value_from_display(question, item["order"], value)
-    answer, _created = ExamAnswer.objects.update_or_create(
-        attempt=attempt, question=question, defaults={"value": stored, "saved_at": timezone.now()}
-    )
+    if attempt.deadline <= timezone.now():  # the deadline passed while saving: submit now
+        attempt_submit(attempt_id=attempt.pk, by="deadline")
     return answer
 
 
@@ -256,20 +278,21 @@ def _normalise(text: str) -> str:
     return "".join(unicodedata.normalize("NFKC", text).split()).lower()
 
 
-def is_correct(question: Question, value: list[Any]) -> bool:
+def is_correct(kind: str, key: list[Any], value: list[Any]) -> bool:
     """Single, true/false: the right option; multiple: exactly the right options (all or nothing); fill-in: every
     blank one of its accepted texts (full-width and half-width, spaces and case do not matter)."""
-    if question.kind == QuestionKind.FILL:
-        return len(value) == len(question.answer) and all(
+    if kind == QuestionKind.FILL:
+        return len(value) == len(key) and all(
             _normalise(given) in {_normalise(a) for a in accepted}
-            for given, accepted in zip(value, question.answer, strict=False)
+            for given, accepted in zip(value, key, strict=False)
         )
-    return sorted(value) == sorted(question.answer)
+    return sorted(value) == sorted(key)
 
 
 @transaction.atomic
 def attempt_submit(*, attempt_id: int, by: str = "candidate", learner: Any = None) -> ExamAttempt | None:
-    """Score and close the attempt (once). Returns None when it was already submitted."""
+    """Score and close the attempt (once), against the key copied onto the paper when it was drawn. Returns None
+    when it was already submitted."""
     query = ExamAttempt.objects.select_for_update().filter(pk=attempt_id)
     if learner is not None:
         query = query.filter(enrolment__learner=learner)
@@ -280,13 +303,12 @@ def attempt_submit(*, attempt_id: int, by: str = "candidate", learner: Any = Non
         return None
     now = timezone.now()
     answers = {a.question_id: a for a in attempt.answers.all()}
-    questions = Question.objects.in_bulk([i["question"] for i in attempt.items])
     score = Decimal(0)
     for item in attempt.items:
         answer = answers.get(item["question"])
         if answer is None:
             continue
-        answer.correct = is_correct(questions[item["question"]], answer.value)
+        answer.correct = is_correct(item["kind"], item["answer"], answer.value)
         answer.score = Decimal(item["score"]) if answer.correct else Decimal(0)
         score += answer.score
     ExamAnswer.objects.bulk_update(list(answers.values()), ["correct", "score"])

@@ -10,18 +10,28 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from safetrain.assessment.models import PaperRule, Question, QuestionKind
+from safetrain.assessment.models import Difficulty, PaperRule, Question, QuestionKind
 from safetrain.catalog.models import Programme
 from safetrain.core.errors import DomainError
 from safetrain.records.services import audit_log
 
-KIND_NAMES = {
-    QuestionKind.SINGLE: "单选题",
-    QuestionKind.MULTIPLE: "多选题",
-    QuestionKind.TRUE_FALSE: "判断题",
-    QuestionKind.FILL: "填空题",
-}
-LEVEL_NAMES = {1: "易", 2: "中", 3: "难"}
+
+class _Labels(dict):
+    """Translated labels, looked up when used (the page's language)."""
+
+    def __init__(self, choices: Any) -> None:
+        super().__init__()
+        self.choices = choices
+
+    def __getitem__(self, key: Any) -> str:
+        return str(self.choices(key).label)
+
+    def items(self):  # noqa: ANN201 - templates iterate over it
+        return [(value, str(label)) for value, label in self.choices.choices]
+
+
+KIND_NAMES = _Labels(QuestionKind)
+LEVEL_NAMES = _Labels(Difficulty)
 
 
 def _section(kind: str, count: int, score: str) -> dict[str, Any]:
@@ -50,6 +60,8 @@ PRESETS["guangdong_online"] = PRESETS["shanxi"] = PRESETS["shenzhen_construction
 def _decimal(value: Any, what: str) -> Decimal:
     try:
         number = Decimal(str(value))
+        if not number.is_finite() or number > 1000:
+            raise InvalidOperation
     except (InvalidOperation, ValueError) as exc:
         raise DomainError("invalid_score", _("%(what)s must be a number.") % {"what": what}) from exc
     if number <= 0 or number != number.quantize(Decimal("0.1")):
@@ -64,6 +76,8 @@ def _clean_sections(sections: list[dict[str, Any]], manual: bool) -> list[dict[s
         raise DomainError("no_sections", _("Add at least one question type with its count and score."))
     clean, kinds = [], set()
     for section in sections:
+        if not isinstance(section, dict):
+            raise DomainError("invalid_section", _("Each question type is given with its count and score."))
         kind = section.get("kind")
         if kind not in QuestionKind.values:
             raise DomainError("invalid_kind", _("Unknown question type: %(kind)s.") % {"kind": kind})
@@ -207,9 +221,13 @@ def paper_rule_save(
             _("The pass mark %(mark)s is above the paper's total, %(total)s.")
             % {"mark": mark, "total": total},
         )
-    if not 1 <= int(duration_minutes) <= 600:
+    try:
+        duration_minutes, attempts = int(duration_minutes), int(attempts)
+    except (TypeError, ValueError) as exc:
+        raise DomainError("duration", _("Give the duration and the attempts as whole numbers.")) from exc
+    if not 1 <= duration_minutes <= 600:
         raise DomainError("duration", _("The exam lasts between 1 and 600 minutes."))
-    if not 1 <= int(attempts) <= 20:
+    if not 1 <= attempts <= 20:
         raise DomainError("attempts", _("Allow between 1 and 20 attempts."))
     PaperRule.objects.filter(programme=programme, is_active=True).update(is_active=False)
     rule = PaperRule.objects.create(
@@ -256,22 +274,38 @@ _random = secrets.SystemRandom()
 
 def paper_draw(rule: PaperRule, rng: Any = None) -> list[dict[str, Any]]:
     """One candidate's paper: an independent random draw per section (within the quotas) and, for choice
-    questions, a shuffled option order. Items: {question, order, score}; order[i] is the original index of the
-    option shown in place i."""
+    questions, a shuffled option order. Each item keeps a copy of its question as drawn (type, stem, options, key),
+    so later edits to the bank never change a paper already given: {question, kind, stem, options, answer, order,
+    score}; order[i] is the original index of the option shown in place i.
+
+    Questions deactivated since the rule was saved can leave the bank short: that is refused with a clear message
+    (the rule must be fixed), never half a paper."""
     rng = rng or _random
     scores = {s["kind"]: s["score"] for s in rule.sections}
     bank = Question.objects.filter(programme=rule.programme, is_active=True)
     chosen: list[Question] = []
     if rule.question_ids:
-        by_id = {q.pk: q for q in bank.filter(pk__in=rule.question_ids)}
-        chosen = [by_id[pk] for pk in rule.question_ids if pk in by_id]
-    else:
-        for section in rule.sections:
-            pool = list(
-                bank.filter(kind=section["kind"]).only(
-                    "pk", "kind", "difficulty", "knowledge_point", "options"
-                )
+        by_id = bank.in_bulk(rule.question_ids)
+        if len(by_id) != len(set(rule.question_ids)):
+            raise DomainError(
+                "paper_unavailable",
+                _(
+                    "This exam cannot be set just now: questions of its paper were withdrawn. Contact your training "
+                    "institution or customer service."
+                ),
             )
+        chosen = [by_id[pk] for pk in rule.question_ids]
+    else:
+        if missing_for(rule.programme, rule.sections):
+            raise DomainError(
+                "paper_unavailable",
+                _(
+                    "This exam cannot be set just now: its question bank has too few questions. Contact your training "
+                    "institution or customer service."
+                ),
+            )
+        for section in rule.sections:
+            pool = list(bank.filter(kind=section["kind"]))
             picked: list[Question] = []
             if section.get("difficulty"):
                 for level, need in section["difficulty"].items():
@@ -289,5 +323,16 @@ def paper_draw(rule: PaperRule, rng: Any = None) -> list[dict[str, Any]]:
         order = list(range(len(question.options)))
         if rule.shuffle_options and question.kind in (QuestionKind.SINGLE, QuestionKind.MULTIPLE):
             rng.shuffle(order)
-        items.append({"question": question.pk, "order": order, "score": scores[question.kind]})
+        items.append(
+            {
+                "question": question.pk,
+                "kind": question.kind,
+                "stem": question.stem,
+                "image": question.image.name if question.image else "",
+                "options": list(question.options),
+                "answer": question.answer,
+                "order": order,
+                "score": scores[question.kind],
+            }
+        )
     return items

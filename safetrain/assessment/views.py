@@ -61,6 +61,9 @@ def bank_import_view(request: HttpRequest) -> HttpResponse:
     if upload is None:
         context["error"] = _("Choose the Excel file (.xlsx) to import.")
         return render(request, "assessment/bank_import.html", context, status=400)
+    if upload.size > 10 * 1024 * 1024:
+        context["error"] = _("The file is larger than 10 MB.")
+        return render(request, "assessment/bank_import.html", context, status=400)
     try:
         result = questions_import(
             programme=programme,
@@ -175,6 +178,7 @@ def attempt_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
     if attempt.submitted_at is not None:
         return redirect("assessment:result", attempt_id=attempt.pk)
     paper = attempt_out(attempt)
+    saved_at = {a.question_id: int(a.saved_at.timestamp() * 1000) for a in attempt.answers.all()}
     questions = []
     for q in paper.questions:
         saved = q.answer or []
@@ -184,6 +188,7 @@ def attempt_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
                 **q.dict(),
                 "answer": [] if fill else saved,
                 "blank_values": [saved[i] if i < len(saved) else "" for i in range(q.blanks)] if fill else [],
+                "saved_at": saved_at.get(q.id, 0),
             }
         )
     return render(

@@ -33,6 +33,9 @@ def workbook(*rows: list) -> bytes:
     sheet.append(HEADERS)
     for row in rows:
         sheet.append(row)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"  # typed as text, as Excel stores '=… entered with a leading apostrophe
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -237,3 +240,37 @@ def test_exm_01_the_import_command_reports_rows_and_fails_on_errors(programme, t
     assert "row 15" in err.getvalue()
     with pytest.raises(CommandError, match="no programme"):
         call_command("import_questions", str(good), "--programme", "nope")
+
+
+def test_exm_01_damaged_files_and_cells_excel_changed_get_a_clear_message(programme):
+    import datetime as dt
+    import zipfile
+
+    # A workbook whose sheet XML is broken.
+    good = io.BytesIO(workbook(*GOOD))
+    broken = io.BytesIO()
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(broken, "w") as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename.startswith("xl/worksheets/"):
+                data = data[: len(data) // 2]
+            target.writestr(info, data)
+    with pytest.raises(DomainError) as damaged:
+        questions_import(programme=programme, data=broken.getvalue())
+    assert damaged.value.code == "not_xlsx"
+    # A stem Excel turned into a date is reported, not imported as "2024-01-01 00:00:00".
+    dated = row("单选", "x", ["甲", "乙"], "A")
+    dated[1] = dt.date(2024, 1, 1)
+    result = questions_import(programme=programme, data=workbook(dated, GOOD[0]))
+    assert [(e.row, e.column) for e in result.errors] == [(2, "题干")]
+    assert "日期" in result.errors[0].message
+    assert not result.imported
+
+
+def test_exm_01_a_stem_that_looks_like_a_formula_survives_export_and_import(programme):
+    questions_import(programme=programme, data=workbook(row("判断", "=1+1 的结果是 2。", [], "正确")))
+    exported = questions_export(programme=programme)
+    cell = load_workbook(io.BytesIO(exported)).active["B2"]
+    assert (cell.value, cell.data_type) == ("=1+1 的结果是 2。", "s")
+    other = published_programme("tj-bank-4", list(programme.courses.all()), profile="tianjin_ce")
+    assert questions_import(programme=other, data=exported).created == 1

@@ -190,7 +190,7 @@ def test_exm_04_every_answer_is_saved_at_once_idempotent_and_the_paper_resumes(p
     ],
 )
 def test_exm_03_scoring_of_each_question_type(kind, answer, given, right):
-    assert is_correct(Question(kind=kind, answer=answer), given) is right
+    assert is_correct(kind, answer, given) is right
 
 
 def test_exm_03_the_server_submits_at_the_deadline_even_if_the_candidate_is_gone(
@@ -330,3 +330,58 @@ def test_exm_03_the_exam_pages_start_show_the_paper_and_the_result(programme, wo
     assert "还有 2 次考试机会" in text
     # Someone else's attempt is not found.
     assert web_client(world.learner_futian).get(f"/assessment/attempts/{attempt.pk}/").status_code == 404
+
+
+def test_exm_02_a_bank_emptied_after_the_rule_was_saved_gives_a_clear_refusal(programme, world, api_client):
+    learner = world.learner_nanshan
+    studied(learner, programme)
+    paper_rule_from_preset(programme=programme)
+    withdrawn = list(
+        Question.objects.filter(programme=programme, kind="single").values_list("pk", flat=True)[:15]
+    )
+    Question.objects.filter(pk__in=withdrawn).update(is_active=False)  # 35 left, 40 needed
+    refused = start(api_client(learner), programme)
+    assert (refused.status_code, refused.json()["code"]) == (400, "paper_unavailable")
+    assert not ExamAttempt.objects.exists()
+
+
+def test_exm_06_no_mock_exam_while_an_exam_is_open(programme, world, api_client):
+    learner = world.learner_nanshan
+    studied(learner, programme)
+    client = api_client(learner)
+    exam = start(client, programme).json()
+    refused = start(client, programme, kind="mock")
+    assert (refused.status_code, refused.json()["code"]) == (409, "exam_in_progress")
+    client.post(f"/api/v1/attempts/{exam['id']}/submit")
+    assert start(client, programme, kind="mock").status_code == 200
+
+
+def test_exm_04_a_paper_keeps_its_questions_when_the_bank_is_edited_later(programme, world, api_client):
+    learner = world.learner_nanshan
+    studied(learner, programme)
+    client = api_client(learner)
+    paper = start(client, programme).json()
+    first = paper["questions"][0]
+    right = right_positions(first)
+    stored = Question.objects.get(pk=first["id"])
+    Question.objects.filter(pk=stored.pk).update(options=list(reversed(stored.options)), stem="改过的题干")
+    again = client.get(f"/api/v1/attempts/{paper['id']}").json()["questions"][0]
+    assert (again["stem"], again["options"]) == (first["stem"], first["options"])
+    put(client, paper, first, right)
+    result = client.post(f"/api/v1/attempts/{paper['id']}/submit").json()
+    assert result["score"] == first["score"]  # scored against the key the candidate saw
+
+
+def test_exm_03_one_broken_paper_does_not_keep_the_others_open(programme, world, api_client):
+    papers = []
+    for name in ("甲", "乙"):
+        learner = make_user(world.ent_nanshan, name=f"考生{name}")
+        studied(learner, programme)
+        papers.append(start(api_client(learner), programme).json())
+    ExamAttempt.objects.filter(pk=papers[0]["id"]).update(items=[{"broken": True}])
+    ExamAnswer.objects.create(
+        attempt_id=papers[0]["id"], question=Question.objects.first(), value=[0], saved_at=timezone.now()
+    )
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=121), tick=False):
+        assert attempts_finalize_due() == 1
+    assert ExamAttempt.objects.get(pk=papers[1]["id"]).submitted_by == "deadline"

@@ -25,20 +25,18 @@ function setup(root) {
   const state = root.querySelector("[data-testid=save-state]");
   const countdown = root.querySelector("[data-testid=countdown]");
   const storeKey = `safetrain-exam-${id}`;
-  const pending = new Map(Object.entries(JSON.parse(localStorage.getItem(storeKey) || "{}")));
+  const pending = new Map(Object.entries(JSON.parse(localStorage.getItem(storeKey) || "{}"))); // question -> {value, at}
   let closed = false;
   let sending = false;
 
   const keep = () => localStorage.setItem(storeKey, JSON.stringify(Object.fromEntries(pending)));
+  let problem = ""; // a message that must stay on screen (signed out, refused answer)
   const show = () => {
     if (closed) return;
-    if (!pending.size) {
-      state.textContent = msg("msgSaved");
-      root.dataset.saved = "true";
-    } else {
-      root.dataset.saved = "false";
-      state.textContent = navigator.onLine ? msg("msgSaving") : msg("msgOffline");
-    }
+    root.dataset.saved = pending.size ? "false" : "true";
+    if (problem) state.textContent = problem;
+    else if (!pending.size) state.textContent = msg("msgSaved");
+    else state.textContent = navigator.onLine ? msg("msgSaving") : msg("msgOffline");
   };
 
   const valueOf = (fieldset) => {
@@ -52,51 +50,76 @@ function setup(root) {
     return fieldset.dataset.kind === "fill" ? value.some((v) => v.trim()) : value.length > 0;
   };
 
-  // Send what is pending, oldest first; a failure leaves it pending and tries again shortly.
-  const flush = async () => {
-    if (sending || closed) return;
-    sending = true;
+  // Send what is pending, oldest first. Nothing pending is ever dropped except an answer the server refuses for
+  // good (a 400/404/422 with its message); signed out (401/403) keeps everything here until the learner is back.
+  let flushing = null;
+  const sendAll = async () => {
     try {
-      for (const [question, value] of Array.from(pending.entries())) {
+      for (const [question, entry] of Array.from(pending.entries())) {
         try {
-          await call("PUT", `/api/v1/attempts/${id}/answers/${question}`, { value });
-          if (JSON.stringify(pending.get(question)) === JSON.stringify(value)) pending.delete(question);
+          await call("PUT", `/api/v1/attempts/${id}/answers/${question}`, { value: entry.value });
+          if (pending.get(question) === entry) pending.delete(question);
           keep();
+          problem = "";
         } catch (err) {
           if (err.status === 409) return finish(); // submitted (time up)
-          if (err.status && err.status < 500 && err.status !== 429) {
-            pending.delete(question); // refused for good: the message says why
+          if (err.status === 401 || err.status === 403) {
+            problem = msg("msgSignIn");
+            break;
+          }
+          if ([400, 404, 422].includes(err.status)) {
+            if (pending.get(question) === entry) pending.delete(question);
             keep();
-            state.textContent = err.message;
+            problem = err.message;
             continue;
           }
-          break; // network or server trouble: try again later
+          break; // network or server trouble: try again shortly
         }
       }
     } finally {
-      sending = false;
       show();
     }
+  };
+  const flush = () => {
+    if (closed) return Promise.resolve();
+    if (!flushing) flushing = sendAll().finally(() => (flushing = null));
+    return flushing;
   };
   setInterval(flush, 3000);
   window.addEventListener("online", flush);
   window.addEventListener("offline", show);
+  // The exam has its own deadline: keep the signed-in session alive while the page is open.
+  setInterval(() => fetch("/api/v1/me", { credentials: "same-origin" }).catch(() => {}), 5 * 60 * 1000);
 
   root.querySelectorAll("[data-question]").forEach((fieldset) => {
     const save = () => {
-      pending.set(fieldset.dataset.question, valueOf(fieldset));
+      pending.set(fieldset.dataset.question, { value: valueOf(fieldset), at: Date.now() });
       keep();
       root.querySelector(`[data-nav="${fieldset.dataset.question}"]`).classList.toggle("answered", answered(fieldset));
       show();
       flush();
     };
     fieldset.addEventListener("change", save);
-    fieldset.querySelectorAll("input[data-blank]").forEach((input) => input.addEventListener("blur", save));
+    let typing = null;
+    fieldset.querySelectorAll("input[data-blank]").forEach((input) => {
+      input.addEventListener("input", () => {
+        // Kept here at once; sent when typing pauses.
+        pending.set(fieldset.dataset.question, { value: valueOf(fieldset), at: Date.now() });
+        keep();
+        clearTimeout(typing);
+        typing = setTimeout(save, 800);
+      });
+    });
   });
-  // Answers given while offline before a reload are restored on the page and sent.
-  for (const [question, value] of pending) {
+  // Answers given here but not yet saved (offline, signed out) come back after a reload and are sent, unless the
+  // server has a newer answer to that question (given later on another computer).
+  for (const [question, entry] of Array.from(pending.entries())) {
     const fieldset = root.querySelector(`[data-question="${question}"]`);
-    if (!fieldset) continue;
+    if (!fieldset || !entry || typeof entry !== "object" || entry.at < Number(fieldset.dataset.savedAt || 0)) {
+      pending.delete(question);
+      continue;
+    }
+    const value = entry.value;
     if (fieldset.dataset.kind === "fill") {
       fieldset.querySelectorAll("input[data-blank]").forEach((input, i) => (input.value = value[i] || ""));
     } else {
@@ -104,29 +127,35 @@ function setup(root) {
     }
     root.querySelector(`[data-nav="${question}"]`).classList.toggle("answered", answered(fieldset));
   }
+  keep();
   show();
   flush();
 
   const finish = () => {
     closed = true;
-    localStorage.removeItem(storeKey);
+    if (!pending.size) localStorage.removeItem(storeKey); // anything unsaved stays for the record
     state.textContent = msg("msgClosed");
     window.location.href = root.dataset.resultUrl;
   };
-  const submit = async () => {
+  const submit = async (timeUp) => {
     await flush();
+    if (pending.size && !timeUp) {
+      // Not everything is saved yet: submitting now would score without it.
+      state.textContent = problem || msg("msgNotSaved");
+      return;
+    }
     try {
       await call("POST", `/api/v1/attempts/${id}/submit`);
       finish();
     } catch (err) {
       if (err.status === 409 || err.status === 404) finish();
-      else state.textContent = err.message || msg("msgOffline");
+      else state.textContent = err.status === 401 || err.status === 403 ? msg("msgSignIn") : err.message || msg("msgOffline");
     }
   };
   root.querySelector("[data-testid=submit-paper]").addEventListener("click", () => {
     const open = Array.from(root.querySelectorAll("[data-question]")).filter((f) => !answered(f)).length;
     const note = open ? `\n${msg("msgUnanswered").replace("{n}", open)}` : "";
-    if (window.confirm(`${msg("msgConfirm")}${note}`)) submit();
+    if (window.confirm(`${msg("msgConfirm")}${note}`)) submit(false);
   });
 
   // The server keeps the time; the page counts down from what it said and submits at zero.
@@ -137,7 +166,10 @@ function setup(root) {
     const m = Math.floor((left % 3600) / 60);
     const s = left % 60;
     countdown.textContent = `${h ? `${h}:` : ""}${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
-    if (left === 0 && !closed) submit();
+    if (left === 0 && !closed && !state.dataset.timeUp) {
+      state.dataset.timeUp = "1";
+      submit(true); // the server submits at the deadline in any case
+    }
   };
   tick();
   setInterval(tick, 1000);
