@@ -182,3 +182,25 @@ class ExamAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attempt_id}/{self.question_id}"
+
+
+class WrongAnswerPractice(models.Model):
+    """Re-practice of a question from the wrong-answer book (EXM-06): mastered once answered right again."""
+
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(
+        max_length=5, choices=[("exam", _("Exam question")), ("quiz", _("Lesson quiz"))]
+    )
+    question_id = models.BigIntegerField()
+    tries = models.PositiveIntegerField(default=0)
+    mastered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["learner", "source", "question_id"], name="one_practice_per_question"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.learner_id} {self.source} {self.question_id}"

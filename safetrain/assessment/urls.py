@@ -10,6 +10,7 @@ urlpatterns = [
     path("questions/export/", views.bank_export_view, name="bank_export"),
     path("questions/template/", views.bank_template_view, name="bank_template"),
     path("exams/", views.my_exams_view, name="my_exams"),
+    path("wrong/", views.wrong_book_view, name="wrong_book"),
     path("exams/<slug:code>/start/", views.exam_start_view, name="start"),
     path("attempts/<int:attempt_id>/", views.attempt_view, name="attempt"),
     path("attempts/<int:attempt_id>/result/", views.result_view, name="result"),

@@ -18,6 +18,7 @@ from safetrain.assessment.bank import questions_export, questions_import, templa
 from safetrain.assessment.exams import active_rule, attempt_for, attempts_left, exam_start, unlock_problems
 from safetrain.assessment.models import AttemptKind, ExamAttempt, PaperRule, QuestionKind
 from safetrain.assessment.papers import KIND_NAMES
+from safetrain.assessment.wrongbook import practise, wrong_items
 from safetrain.catalog.models import Programme
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
@@ -217,3 +218,49 @@ def result_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
             "questions": len(attempt.items),
         },
     )
+
+
+@login_required
+def wrong_book_view(request: HttpRequest) -> HttpResponse:
+    """错题本 (EXM-06): the questions answered wrong, the right answers and explanations, and practice."""
+    if request.method == "POST":
+        source = request.POST.get("source", "")
+        try:
+            question_id = int(request.POST.get("question", "0"))
+            if request.POST.get("kind") == QuestionKind.FILL:
+                value: list = request.POST.getlist("blank")
+            else:
+                value = [int(v) for v in request.POST.getlist("option")]
+            right, _item = practise(learner=request.user, source=source, question_id=question_id, value=value)
+        except ValueError:
+            messages.error(request, _("Choose an answer first."))
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            if right:
+                messages.success(request, _("Right! The question leaves your wrong-answer book."))
+            else:
+                messages.error(
+                    request, _("Not right yet: look at the right answer and the explanation, then try again.")
+                )
+        return redirect("assessment:wrong_book")
+    items = wrong_items(request.user)
+    letters = "ABCDEF"
+    for item in items:
+        item.rows = [
+            {
+                "index": i,
+                "letter": letters[i] if i < len(letters) else str(i + 1),
+                "text": text,
+                "right": i in item.answer,
+                "given": i in item.given,
+            }
+            for i, text in enumerate(item.options)
+        ]
+        item.right_text = (
+            "；".join("/".join(group) for group in item.answer)
+            if item.kind == QuestionKind.FILL
+            else "".join(letters[i] for i in item.answer)
+        )
+        item.blank_range = range(len(item.answer)) if item.kind == QuestionKind.FILL else range(0)
+    return render(request, "assessment/wrong_book.html", {"items": items})
