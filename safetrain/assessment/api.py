@@ -28,6 +28,7 @@ class PaperQuestion(Schema):
     options: list[str]
     blanks: int
     score: str
+    image: str = Field("", description="URL of the question's picture, if it has one")
     answer: list[Any] | None = Field(None, description="the saved answer, as option positions or blank texts")
 
 
@@ -62,6 +63,9 @@ def attempt_out(attempt: ExamAttempt, *, with_paper: bool = True) -> AttemptOut:
                 options=[item["options"][i] for i in order],
                 blanks=len(item["answer"]) if item["kind"] == QuestionKind.FILL else 0,
                 score=item["score"],
+                image=f"/assessment/attempts/{attempt.pk}/images/{item['question']}/"
+                if item.get("image")
+                else "",
                 answer=value,
             )
         )

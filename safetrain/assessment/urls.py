@@ -14,4 +14,9 @@ urlpatterns = [
     path("exams/<slug:code>/start/", views.exam_start_view, name="start"),
     path("attempts/<int:attempt_id>/", views.attempt_view, name="attempt"),
     path("attempts/<int:attempt_id>/result/", views.result_view, name="result"),
+    path(
+        "attempts/<int:attempt_id>/images/<int:question_id>/",
+        views.question_image_view,
+        name="question_image",
+    ),
 ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import mimetypes
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
@@ -264,3 +267,20 @@ def wrong_book_view(request: HttpRequest) -> HttpResponse:
         )
         item.blank_range = range(len(item.answer)) if item.kind == QuestionKind.FILL else range(0)
     return render(request, "assessment/wrong_book.html", {"items": items})
+
+
+@login_required
+def question_image_view(request: HttpRequest, attempt_id: int, question_id: int) -> HttpResponse:
+    """A question's picture, for the candidate whose paper has it (exam content is not public)."""
+    try:
+        attempt = attempt_for(request.user, attempt_id)
+    except DomainError as exc:
+        raise Http404 from exc
+    item = next((i for i in attempt.items if i["question"] == question_id and i.get("image")), None)
+    if item is None or not default_storage.exists(item["image"]):
+        raise Http404
+    with default_storage.open(item["image"], "rb") as fh:
+        data = fh.read()
+    response = HttpResponse(data, content_type=mimetypes.guess_type(item["image"])[0] or "image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    return response

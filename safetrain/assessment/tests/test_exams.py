@@ -335,3 +335,24 @@ def test_exm_03_one_broken_paper_does_not_keep_the_others_open(programme, world,
     with time_machine.travel(timezone.now() + dt.timedelta(minutes=121), tick=False):
         assert attempts_finalize_due() == 1
     assert ExamAttempt.objects.get(pk=papers[1]["id"]).submitted_by == "deadline"
+
+
+def test_exm_01_a_question_picture_is_shown_to_its_candidate_only(programme, world, api_client, web_client):
+    import io
+
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(buffer, "PNG")
+    for question in Question.objects.filter(programme=programme, kind="single"):
+        question.image.save(f"q{question.pk}.png", ContentFile(buffer.getvalue()), save=True)
+    learner = world.learner_nanshan
+    studied(learner, programme)
+    paper = start(api_client(learner), programme).json()
+    single = next(q for q in paper["questions"] if q["kind"] == "single")
+    assert single["image"] == f"/assessment/attempts/{paper['id']}/images/{single['id']}/"
+    own = web_client(learner).get(single["image"])
+    assert own.status_code == 200
+    assert own.content[:4] == b"\x89PNG"
+    assert web_client(world.learner_futian).get(single["image"]).status_code == 404
