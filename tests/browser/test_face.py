@@ -1,6 +1,6 @@
 """FACE-01..04, ACC-07 in a real Chromium whose camera is a clip made from the test photos (see
-../shared/testdata/faces/README.md): the learner uploads the ID photo, passes the check at sign-in and a random
-check while studying through the real page; someone else in front of the camera is refused and, after the
+../shared/testdata/faces/README.md): the learner uploads the ID photo, passes the check at sign-in, a random
+check while studying and the check at the start of an exam through the real pages; someone else in front of the camera is refused and, after the
 profile's tries, signed out; a learner without a camera is told what to do and goes no further."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ def face_server(tmp_path_factory):
         FACE_CHECK_AT_LOGIN="true",
         FACE_CHECKS_WHILE_STUDYING="true",
         FACE_CHALLENGES="turn",  # what a clip made of photos can show: a head turn (two angles of one face)
+        FACE_CHECK_AT_EXAM="true",
     )
     yield server
     server.process.terminate()
@@ -96,6 +97,19 @@ def test_face_01_02_the_enrolled_learner_passes_at_sign_in_and_while_studying(
             f"() => Number(document.querySelector('[data-player]').dataset.creditedSeconds) > {credited_before + 2}",
             timeout=30000,
         )
+
+        # FACE-01 at the exam: the start button opens only after a check on the start page.
+        from tests.browser.test_exam import PREPARE
+        from tests.demo_server import manage
+
+        manage(face_server.env, "shell", "-c", PREPARE.format(username=learners(face_server)[0]["username"]))
+        page.goto(f"{url}/assessment/exams/tj-ce-16h/start/")
+        start = page.get_by_test_id("start-button")
+        expect(start).to_be_disabled()
+        page.get_by_test_id("face-start").click()
+        expect(start).to_be_enabled(timeout=30000)
+        start.click()
+        expect(page.locator("[data-exam]")).to_be_visible(timeout=15000)
     finally:
         browser.close()
 
