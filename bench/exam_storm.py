@@ -16,9 +16,7 @@ import argparse
 import asyncio
 import json
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,7 +25,18 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from heartbeats import DB, PG, ROOT, env_for, pgbench, run  # noqa: E402
+from heartbeats import (  # noqa: E402
+    DB,
+    PG,
+    ROOT,
+    env_for,
+    fresh_database,
+    pgbench,
+    run,
+    shell_json,
+    start_server,
+    stop_server,
+)
 
 SETUP = r"""
 import json, sys, secrets, datetime as dt
@@ -192,52 +201,19 @@ def main() -> int:
     env["FACE_CHECK_AT_EXAM"] = (
         "false"  # the exam path alone: face checks are measured by bench/face_verify.py
     )
-    py = str(ROOT / ".venv" / "bin" / "python")
-    run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}"])
-    run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {DB}"])
-    run([py, "manage.py", "migrate", "--noinput"], env)
-    setup = json.loads(
-        run([py, "manage.py", "shell", "-c", SETUP.replace("sys.argv[1]", str(args.candidates))], env)
-        .strip()
-        .splitlines()[-1]
-    )
+    setup = fresh_database(env, SETUP.replace("sys.argv[1]", str(args.candidates)))
     port = 8766
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
-            "config.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            str(args.workers),
-            "-k",
-            "gthread",
-            "--threads",
-            str(args.threads),
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    server = start_server(env, port, args.workers, args.threads)
     try:
-        time.sleep(3)
         stats, confirmed, elapsed = asyncio.run(
             storm(f"http://127.0.0.1:{port}", setup["tokens"], setup["programme"], args)
         )
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        stop_server(server)
     sent_file = ROOT / "var" / "exam_storm_confirmed.json"
     sent_file.parent.mkdir(exist_ok=True)
     sent_file.write_text(json.dumps(confirmed))
-    check = json.loads(
-        run([py, "manage.py", "shell", "-c", CHECK.replace("sys.argv[1]", repr(str(sent_file)))], env)
-        .strip()
-        .splitlines()[-1]
-    )
+    check = shell_json(env, CHECK.replace("sys.argv[1]", repr(str(sent_file))))
     report = {
         "candidates": args.candidates,
         "windows_s": [args.start_window, args.answer_window, args.submit_window],

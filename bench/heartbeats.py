@@ -64,6 +64,54 @@ def run(cmd: list[str], env: dict[str, str] | None = None, **kw) -> str:
     return result.stdout
 
 
+PY = str(ROOT / ".venv" / "bin" / "python")
+
+
+def shell_json(env: dict[str, str], code: str) -> dict:
+    """Run code in `manage.py shell` and read the JSON it prints last."""
+    return json.loads(run([PY, "manage.py", "shell", "-c", code], env).strip().splitlines()[-1])
+
+
+def fresh_database(env: dict[str, str], setup_code: str) -> dict:
+    """Drop and create the benchmark database, migrate it, and run the set-up code (which prints JSON)."""
+    run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}"])
+    run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {DB}"])
+    run([PY, "manage.py", "migrate", "--noinput"], env)
+    return shell_json(env, setup_code)
+
+
+def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
+    """gunicorn as in production (gthread workers) on 127.0.0.1, in its own process group."""
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    time.sleep(4)
+    return server
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+
+
 SETUP = r"""
 import json, sys
 from django.contrib.auth.hashers import make_password
@@ -230,46 +278,16 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     env = env_for(args.interval)
-    py = str(ROOT / ".venv" / "bin" / "python")
-    run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}"])
-    run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {DB}"])
-    run([py, "manage.py", "migrate", "--noinput"], env)
-    setup = json.loads(
-        run([py, "manage.py", "shell", "-c", SETUP.replace("sys.argv[1]", str(args.learners))], env)
-        .strip()
-        .splitlines()[-1]
-    )
+    setup = fresh_database(env, SETUP.replace("sys.argv[1]", str(args.learners)))
     port = 8765
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
-            "config.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            str(args.workers),
-            "-k",
-            "gthread",
-            "--threads",
-            str(args.threads),
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
+    server = start_server(env, port, args.workers, args.threads)
     try:
-        time.sleep(4)
         result = asyncio.run(
             load(f"http://127.0.0.1:{port}", setup["tokens"], setup["lesson"], args.interval, args.seconds)
         )
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-    totals = json.loads(run([py, "manage.py", "shell", "-c", TOTALS], env).strip().splitlines()[-1])
+        stop_server(server)
+    totals = shell_json(env, TOTALS)
     tps = pgbench(20)
     honest_max = args.learners * args.seconds
     report = {
