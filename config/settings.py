@@ -138,6 +138,7 @@ TRANSCODE_TIME_LIMIT_SECONDS = env.int("TRANSCODE_TIME_LIMIT_SECONDS", default=4
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": TRANSCODE_TIME_LIMIT_SECONDS + 3600}
 CELERY_BEAT_SCHEDULE: dict = {
     "accounts-housekeeping": {"task": "accounts.housekeeping", "schedule": 3600.0},
+    "proctoring-housekeeping": {"task": "proctoring.housekeeping", "schedule": 3600.0},
     # EXM-03: papers past their deadline are submitted by the server, even when the candidate is gone.
     "assessment-finalize-due": {"task": "assessment.finalize_due_attempts", "schedule": 60.0},
 }

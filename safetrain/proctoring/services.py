@@ -356,3 +356,14 @@ def face_passed_since(*, user: Any, purpose: str, since: Any) -> bool:
     from safetrain.proctoring.models import FaceCheck
 
     return FaceCheck.objects.filter(user=user, purpose=purpose, passed=True, at__gte=since).exists()
+
+
+def challenges_purge(*, older_than_hours: int = 24) -> int:
+    """Delete face challenges older than a day: answered ones are recorded as checks, unanswered ones expired."""
+    import datetime as dt
+
+    from safetrain.proctoring.models import FaceChallenge
+
+    cutoff = timezone.now() - dt.timedelta(hours=older_than_hours)
+    deleted, _detail = FaceChallenge.objects.filter(issued_at__lt=cutoff).delete()
+    return deleted

@@ -152,3 +152,20 @@ def test_face_04_snapshots_are_seen_by_the_learners_unit_and_operators_only(
     assert enrolled.name not in other_admin.get("/proctoring/checks/").content.decode()
     assert other_admin.get(f"/proctoring/checks/{body['id']}/snapshot/").status_code == 404
     assert web_client(world.learner_futian).get("/proctoring/checks/").status_code == 403
+
+
+def test_face_04_old_challenges_are_purged_but_checks_are_kept(enrolled, api_client):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from safetrain.proctoring.models import FaceChallenge
+    from safetrain.proctoring.tasks import housekeeping
+
+    check(api_client(enrolled), TURN)
+    FaceChallenge.objects.create(
+        user=enrolled, purpose="manual", challenge="turn", issued_at=timezone.now() - dt.timedelta(days=2)
+    )
+    assert housekeeping() == 1
+    assert FaceChallenge.objects.count() == 1  # the fresh one stays
+    assert FaceCheck.objects.count() == 1  # the check and its snapshot are archive records
