@@ -44,9 +44,12 @@ def is_mobile(agent: str) -> bool:
     return bool(MOBILE.search(agent or ""))
 
 
-def unlock_problems(enrolment: Enrolment) -> list[str]:
-    """What the learner still has to do before the exam (LRN-06), in words; empty when the exam is open."""
-    row = next((r for r in enrolment_overview(enrolment.learner) if r["id"] == enrolment.pk), None)
+def unlock_problems(enrolment: Enrolment, overview: list[dict[str, Any]] | None = None) -> list[str]:
+    """What the learner still has to do before the exam (LRN-06), in words; empty when the exam is open.
+    `overview` is the learner's enrolment_overview when the caller already has it."""
+    if overview is None:
+        overview = enrolment_overview(enrolment.learner)
+    row = next((r for r in overview if r["id"] == enrolment.pk), None)
     if row is None:
         return [_("The enrolment is not active (its deadline has passed or it was cancelled).")]
     programme = enrolment.programme
@@ -252,26 +255,32 @@ def _value_from_display(item: dict[str, Any], value: Any) -> list[Any]:
 def answer_save(*, learner: Any, attempt_id: int, question_id: int, value: Any) -> ExamAnswer:
     """Save one answer at once (EXM-04). Saving the same answer again changes nothing; an empty list clears it.
     The attempt row is locked while saving, so an answer is either in before the paper is scored or refused."""
-    attempt_for(learner, attempt_id)  # scoped; submits by deadline when due
     with transaction.atomic():
-        attempt = ExamAttempt.objects.select_for_update().get(pk=attempt_id)
-        if attempt.submitted_at is not None or attempt.deadline <= timezone.now():
-            raise Conflict(
-                "attempt_submitted",
-                _(
-                    "This paper has been submitted (the time was up or you submitted it); answers can no longer change."
-                ),
-            )
-        item = next((i for i in attempt.items if i["question"] == question_id), None)
-        if item is None:
-            raise NotFound("question_not_on_paper", _("This question is not on your paper."))
-        stored = _value_from_display(item, value)
-        answer, _created = ExamAnswer.objects.update_or_create(
-            attempt=attempt, question_id=question_id, defaults={"value": stored, "saved_at": timezone.now()}
+        attempt = (
+            ExamAttempt.objects.select_for_update().filter(pk=attempt_id, enrolment__learner=learner).first()
         )
-    if attempt.deadline <= timezone.now():  # the deadline passed while saving: submit now
+        if attempt is None:
+            raise NotFound("attempt_not_found", _("This exam attempt does not exist."))
+        due = attempt.submitted_at is None and attempt.deadline <= timezone.now()
+        if attempt.submitted_at is None and not due:
+            item = next((i for i in attempt.items if i["question"] == question_id), None)
+            if item is None:
+                raise NotFound("question_not_on_paper", _("This question is not on your paper."))
+            stored = _value_from_display(item, value)
+            answer, _created = ExamAnswer.objects.update_or_create(
+                attempt=attempt,
+                question_id=question_id,
+                defaults={"value": stored, "saved_at": timezone.now()},
+            )
+            return answer
+    if due:  # the time is up: the server submits the paper now (the candidate may be gone)
         attempt_submit(attempt_id=attempt.pk, by="deadline")
-    return answer
+    raise Conflict(
+        "attempt_submitted",
+        _(
+            "This paper has been submitted (the time was up or you submitted it); answers can no longer change."
+        ),
+    )
 
 
 def _normalise(text: str) -> str:
@@ -325,6 +334,36 @@ def attempt_submit(*, attempt_id: int, by: str = "candidate", learner: Any = Non
         detail={"attempt": attempt.pk, "score": str(score), "passed": attempt.passed, "by": by},
     )
     return attempt
+
+
+def exam_overview(learner: Any) -> list[dict[str, Any]]:
+    """My exams (EXM-05): per enrolled programme with an exam, what is still to do, the attempts and their results."""
+    overview = enrolment_overview(learner)
+    rows = []
+    for enrolment in active_enrolments(learner):
+        programme = enrolment.programme
+        rule = PaperRule.objects.filter(programme=programme, is_active=True).first()
+        if rule is None and not programme.profile.exam_preset:
+            continue
+        attempts = list(ExamAttempt.objects.filter(enrolment=enrolment).order_by("started_at"))
+        exams = [a for a in attempts if a.kind == AttemptKind.EXAM]
+        allowed = rule.attempts if rule else programme.setting("exam_attempts")
+        rows.append(
+            {
+                "enrolment": enrolment,
+                "programme": programme,
+                "problems": unlock_problems(enrolment, overview),
+                "exams": exams,
+                "open_exam": next((a for a in exams if a.submitted_at is None), None),
+                "open_mock": next(
+                    (a for a in attempts if a.kind == AttemptKind.MOCK and a.submitted_at is None), None
+                ),
+                "passed": any(a.passed for a in exams),
+                "left": max(0, allowed - len(exams)),
+                "allowed": allowed,
+            }
+        )
+    return rows
 
 
 def attempts_left(enrolment: Enrolment, rule: PaperRule) -> int:

@@ -18,14 +18,13 @@ from django.utils.translation import gettext as _
 
 from safetrain.assessment.api import attempt_out
 from safetrain.assessment.bank import questions_export, questions_import, template_workbook
-from safetrain.assessment.exams import active_rule, attempt_for, attempts_left, exam_start, unlock_problems
-from safetrain.assessment.models import AttemptKind, ExamAttempt, PaperRule, QuestionKind
+from safetrain.assessment.exams import active_rule, attempt_for, attempts_left, exam_overview, exam_start
+from safetrain.assessment.models import AttemptKind, QuestionKind
 from safetrain.assessment.papers import KIND_NAMES
 from safetrain.assessment.wrongbook import practise, wrong_items
 from safetrain.catalog.models import Programme
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
-from safetrain.learning.selectors import active_enrolments
 from safetrain.proctoring.services import has_reference_photo
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -107,37 +106,9 @@ def bank_template_view(request: HttpRequest) -> HttpResponse:
 # Taking exams (EXM-03..05) -------------------------------------------------------------------------------------
 
 
-def _exam_rows(learner) -> list[dict]:
-    rows = []
-    for enrolment in active_enrolments(learner):
-        programme = enrolment.programme
-        rule = PaperRule.objects.filter(programme=programme, is_active=True).first()
-        if rule is None and not programme.profile.exam_preset:
-            continue
-        attempts = list(ExamAttempt.objects.filter(enrolment=enrolment).order_by("started_at"))
-        exams = [a for a in attempts if a.kind == AttemptKind.EXAM]
-        allowed = rule.attempts if rule else programme.setting("exam_attempts")
-        rows.append(
-            {
-                "enrolment": enrolment,
-                "programme": programme,
-                "problems": unlock_problems(enrolment),
-                "exams": exams,
-                "open_exam": next((a for a in exams if a.submitted_at is None), None),
-                "open_mock": next(
-                    (a for a in attempts if a.kind == AttemptKind.MOCK and a.submitted_at is None), None
-                ),
-                "passed": any(a.passed for a in exams),
-                "left": max(0, allowed - len(exams)),
-                "allowed": allowed,
-            }
-        )
-    return rows
-
-
 @login_required
 def my_exams_view(request: HttpRequest) -> HttpResponse:
-    return render(request, "assessment/my_exams.html", {"rows": _exam_rows(request.user)})
+    return render(request, "assessment/my_exams.html", {"rows": exam_overview(request.user)})
 
 
 @login_required

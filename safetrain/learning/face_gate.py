@@ -78,11 +78,6 @@ def overdue(session: StudySession, now: dt.datetime) -> bool:
     return due(session, now) and (now - session.face_due_at).total_seconds() > limit
 
 
-def creditable_until(session: StudySession) -> dt.datetime | None:
-    """Study after this moment is not credited until a check passes."""
-    return session.face_due_at
-
-
 def face_sign_out(session: StudySession, *, now: dt.datetime, reason: str) -> None:
     """End the study session and every signed-in session of the learner, who is told why on the next page."""
     from safetrain.accounts.models import SessionEndReason
