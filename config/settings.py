@@ -283,6 +283,13 @@ FACE_LOGIN_MAX_FAILURES = env.int("FACE_LOGIN_MAX_FAILURES", default=3)
 FACE_CHALLENGES = env.list("FACE_CHALLENGES", default=["blink", "turn"])
 FACE_CHALLENGE_TTL_SECONDS = env.int("FACE_CHALLENGE_TTL_SECONDS", default=120)
 
+# PDF documents (exam papers, certificates, records): fpdf2 embeds a subset of this CJK font (Debian's
+# fonts-noto-cjk; an OpenType collection, PDF_FONT_INDEX picks the Simplified Chinese face).
+PDF_FONT_PATH = env.str("PDF_FONT_PATH", default="/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+PDF_FONT_BOLD_PATH = env.str("PDF_FONT_BOLD_PATH", default="/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")
+PDF_FONT_INDEX = env.int("PDF_FONT_INDEX", default=2)
+PLATFORM_NAME = env.str("PLATFORM_NAME", default="安训安全生产网络培训平台")
+
 # Customer service contacts shown on every page (UX-04).
 CUSTOMER_SERVICE_PHONE = env.str("CUSTOMER_SERVICE_PHONE", default="400-800-1234")
 CUSTOMER_SERVICE_HOURS = env.str("CUSTOMER_SERVICE_HOURS", default="周一至周日 08:30-21:00")
@@ -296,7 +303,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 # django-axes keeps request data of failed logins: mask everything personal.

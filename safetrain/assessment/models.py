@@ -204,3 +204,73 @@ class WrongAnswerPractice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.learner_id} {self.source} {self.question_id}"
+
+
+class OfflineTestPaper(models.Model):
+    """线下总测 (EXM-08): a printed paper of at least 100 questions drawn at random from the programme's bank, made
+    by the using unit after all theory training; its answer key is printed separately."""
+
+    number = models.CharField(_("paper number"), max_length=24, unique=True)
+    programme = models.ForeignKey(
+        "catalog.Programme", on_delete=models.PROTECT, related_name="offline_test_papers"
+    )
+    organisation = models.ForeignKey(
+        "orgs.Organisation",
+        on_delete=models.PROTECT,
+        related_name="offline_test_papers",
+        verbose_name=_("unit"),
+    )
+    held_on = models.DateField(_("test date"))
+    duration_minutes = models.PositiveSmallIntegerField(_("duration (minutes)"))
+    items = models.JSONField(default=list, help_text="[{question, kind, stem, options, answer}] as printed")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("offline total test paper")
+        verbose_name_plural = _("offline total test papers")
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OfflineTestResult(models.Model):
+    """A learner's score in the offline total test (EXM-08): sitting 1, and sitting 2 (the one retake) after a fail.
+    Rows are never changed: a wrong entry is corrected by a later row for the same sitting, with the reason."""
+
+    enrolment = models.ForeignKey(
+        "learning.Enrolment", on_delete=models.PROTECT, related_name="offline_test_results"
+    )
+    paper = models.ForeignKey(OfflineTestPaper, on_delete=models.PROTECT, related_name="results")
+    sitting = models.PositiveSmallIntegerField(_("sitting"), help_text="1: the test, 2: the retake")
+    score = models.DecimalField(_("score"), max_digits=4, decimal_places=1)
+    passed = models.BooleanField(_("passed"))
+    corrects = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrected_by"
+    )
+    reason = models.CharField(_("reason for the correction"), max_length=200, blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    entered_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["enrolment", "sitting", "entered_at"]
+        verbose_name = _("offline total test result")
+        verbose_name_plural = _("offline total test results")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrolment", "sitting"],
+                condition=models.Q(corrects__isnull=True),
+                name="offline_sitting_once",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(score__gte=0, score__lte=100), name="offline_score_0_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enrolment_id} #{self.sitting}: {self.score}"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import mimetypes
+import re
+from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,18 +16,29 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
+from safetrain.assessment import offline
 from safetrain.assessment.api import attempt_out
 from safetrain.assessment.bank import questions_export, questions_import, template_workbook
 from safetrain.assessment.exams import active_rule, attempt_for, attempts_left, exam_overview, exam_start
-from safetrain.assessment.models import AttemptKind, QuestionKind
-from safetrain.assessment.papers import KIND_NAMES
+from safetrain.assessment.models import (
+    AttemptKind,
+    Difficulty,
+    OfflineTestPaper,
+    OfflineTestResult,
+    PaperRule,
+    QuestionKind,
+)
+from safetrain.assessment.papers import KIND_NAMES, paper_rule_from_preset, paper_rule_save, rule_total
 from safetrain.assessment.wrongbook import practise, wrong_items
 from safetrain.catalog.models import Programme
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
+from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.proctoring.services import has_reference_photo
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -108,7 +122,10 @@ def bank_template_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def my_exams_view(request: HttpRequest) -> HttpResponse:
-    return render(request, "assessment/my_exams.html", {"rows": exam_overview(request.user)})
+    rows = exam_overview(request.user)
+    for row in rows:
+        row["offline"] = offline.status(row["enrolment"])  # EXM-08, where the region requires it
+    return render(request, "assessment/my_exams.html", {"rows": rows})
 
 
 @login_required
@@ -255,3 +272,287 @@ def question_image_view(request: HttpRequest, attempt_id: int, question_id: int)
     response = HttpResponse(data, content_type=mimetypes.guess_type(item["image"])[0] or "image/jpeg")
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# The offline total test (EXM-08) -------------------------------------------------------------------------------
+
+OFFLINE_TEST_ROLES = ("enterprise_admin", "institution_admin")
+
+
+class OfflinePaperForm(forms.Form):
+    programme = forms.ModelChoiceField(label=_lazy("Programme"), queryset=Programme.objects.none())
+    organisation = forms.ModelChoiceField(label=_lazy("Unit"), queryset=Organisation.objects.none())
+    held_on = forms.DateField(label=_lazy("Test date"), widget=forms.DateInput(attrs={"type": "date"}))
+    duration_minutes = forms.IntegerField(
+        label=_lazy("Duration (minutes)"), min_value=10, max_value=300, initial=90
+    )
+    count = forms.IntegerField(
+        label=_lazy("Number of questions"),
+        min_value=offline.MIN_QUESTIONS,
+        max_value=offline.MAX_QUESTIONS,
+        initial=offline.MIN_QUESTIONS,
+    )
+
+    def __init__(self, *args, viewer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["programme"].queryset = Programme.objects.filter(
+            profile__offline_total_test=True
+        ).order_by("code")
+        self.fields["organisation"].queryset = viewer.visible_organisations().filter(
+            kind__in=[OrganisationKind.ENTERPRISE, OrganisationKind.PROJECT, OrganisationKind.INSTITUTION]
+        )
+
+
+def _paper_for(request: HttpRequest, paper_id: int) -> OfflineTestPaper:
+    paper = get_object_or_404(
+        OfflineTestPaper.objects.select_related("programme__profile", "organisation"), pk=paper_id
+    )
+    if (
+        not request.user.sees_everything()
+        and not request.user.visible_organisations().filter(pk=paper.organisation_id).exists()
+    ):
+        raise Http404
+    return paper
+
+
+@staff_required(*OFFLINE_TEST_ROLES)
+def offline_tests_view(request: HttpRequest) -> HttpResponse:
+    form = OfflinePaperForm(
+        request.POST or None, viewer=request.user, initial={"held_on": timezone.localdate()}
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                paper = offline.paper_create(**form.cleaned_data, actor=request.user)
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                status = 400
+            else:
+                messages.success(
+                    request,
+                    _("Paper %(number)s is ready: print it and its answer key.") % {"number": paper.number},
+                )
+                return redirect("assessment:offline_test", paper_id=paper.pk)
+        else:
+            status = 400
+    papers = (
+        OfflineTestPaper.objects.filter(organisation__in=request.user.visible_organisations())
+        .select_related("programme", "organisation")
+        .annotate(entered=Count("results"))[:200]
+    )
+    return render(request, "assessment/offline_tests.html", {"form": form, "papers": papers}, status=status)
+
+
+@staff_required(*OFFLINE_TEST_ROLES)
+def offline_test_view(request: HttpRequest, paper_id: int) -> HttpResponse:
+    paper = _paper_for(request, paper_id)
+    entered: dict[int, str] = {}
+    row_errors: dict[int, str] = {}
+    status = 200
+    if request.method == "POST" and request.POST.get("action") == "correct":
+        result = get_object_or_404(OfflineTestResult, pk=request.POST.get("result"), paper=paper)
+        try:
+            offline.result_correct(
+                result=result,
+                score=request.POST.get("score", ""),
+                reason=request.POST.get("reason", ""),
+                actor=request.user,
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            status = 400
+        else:
+            messages.success(request, _("The score was corrected; the earlier entry is kept in the record."))
+            return redirect("assessment:offline_test", paper_id=paper.pk)
+    elif request.method == "POST":
+        entered = {
+            int(key.removeprefix("score-")): value.strip()
+            for key, value in request.POST.items()
+            if key.startswith("score-") and key.removeprefix("score-").isdigit() and value.strip()
+        }
+        try:
+            saved = offline.scores_enter(paper=paper, scores=entered, actor=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            row_errors = {int(k): v for k, v in exc.details.get("rows", {}).items()}
+            status = 400
+        else:
+            messages.success(request, _("%(count)d score(s) saved.") % {"count": len(saved)})
+            return redirect("assessment:offline_test", paper_id=paper.pk)
+    rows = []
+    for enrolment in offline.candidates(paper):
+        standing = offline.status(enrolment)
+        problems = offline.theory_problems(enrolment) if standing.next_sitting else []
+        rows.append(
+            {
+                "enrolment": enrolment,
+                "status": standing,
+                "results": [standing.results[s] for s in sorted(standing.results)],
+                "problems": problems,
+                "open": bool(standing.next_sitting) and not problems,
+                "value": entered.get(enrolment.pk, ""),
+                "error": row_errors.get(enrolment.pk, ""),
+            }
+        )
+    return render(
+        request,
+        "assessment/offline_test.html",
+        {"paper": paper, "rows": rows, "pass_mark": offline.PASS_MARK},
+        status=status,
+    )
+
+
+def _pdf(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(False, filename)
+    return response
+
+
+@staff_required(*OFFLINE_TEST_ROLES)
+def offline_paper_pdf_view(request: HttpRequest, paper_id: int) -> HttpResponse:
+    paper = _paper_for(request, paper_id)
+    return _pdf(offline.paper_pdf(paper), f"线下总测试卷-{paper.number}.pdf")
+
+
+@staff_required(*OFFLINE_TEST_ROLES)
+def offline_key_pdf_view(request: HttpRequest, paper_id: int) -> HttpResponse:
+    paper = _paper_for(request, paper_id)
+    return _pdf(offline.key_pdf(paper), f"线下总测答案-{paper.number}.pdf")
+
+
+# Paper rules (EXM-02) -------------------------------------------------------------------------------------------
+
+
+def _rule_values(rule: PaperRule | None, programme: Programme) -> dict[str, Any]:
+    """The form's values: the active rule's, else the programme's defaults."""
+    values: dict[str, Any] = {
+        "name": rule.name if rule else f"{programme.name}考试",
+        "duration_minutes": rule.duration_minutes if rule else programme.profile.exam_duration_minutes,
+        "pass_mark": rule.pass_mark if rule else programme.setting("exam_pass_mark"),
+        "attempts": rule.attempts if rule else programme.setting("exam_attempts"),
+        "shuffle_options": rule.shuffle_options if rule else True,
+        "question_ids": ", ".join(str(pk) for pk in (rule.question_ids if rule else [])),
+    }
+    sections = {s["kind"]: s for s in (rule.sections if rule else [])}
+    for kind in QuestionKind.values:
+        section = sections.get(kind, {})
+        values[f"{kind}-count"] = section.get("count", "") if not (rule and rule.question_ids) else ""
+        values[f"{kind}-score"] = section.get("score", "")
+        for level in ("1", "2", "3"):
+            values[f"{kind}-d{level}"] = (section.get("difficulty") or {}).get(level, "")
+        values[f"{kind}-points"] = "\n".join(
+            f"{p}：{n}" for p, n in (section.get("knowledge_points") or {}).items()
+        )
+    return values
+
+
+def _rule_from_post(post: Any) -> tuple[dict[str, Any], list[dict[str, Any]], list[int]]:
+    """The posted form as paper_rule_save's arguments; a DomainError says which box is wrong."""
+    values = {key: post.get(key, "").strip() for key in post if key != "csrfmiddlewaretoken"}
+    values["shuffle_options"] = post.get("shuffle_options") == "on"
+    ids_text = values.get("question_ids", "")
+    try:
+        question_ids = [int(part) for part in re.split(r"[\s,，、;；]+", ids_text) if part]
+    except ValueError:
+        raise DomainError(
+            "manual_questions",
+            _("List the manual paper's question numbers separated by commas, e.g. 12, 15, 31."),
+        ) from None
+    sections = []
+    for kind in QuestionKind.values:
+        count, score = values.get(f"{kind}-count", ""), values.get(f"{kind}-score", "")
+        if not count and not score:
+            continue
+        section: dict[str, Any] = {
+            "kind": kind,
+            "count": count or (0 if not question_ids else 1),
+            "score": score,
+        }
+        try:
+            difficulty = {
+                level: int(values[f"{kind}-d{level}"]) for level in "123" if values.get(f"{kind}-d{level}")
+            }
+        except ValueError:
+            raise DomainError(
+                "difficulty_quota",
+                _("%(kind)s: difficulty quotas are whole numbers.") % {"kind": KIND_NAMES[kind]},
+            ) from None
+        if difficulty:
+            section["difficulty"] = difficulty
+        points: dict[str, int] = {}
+        for line in values.get(f"{kind}-points", "").splitlines():
+            if not line.strip():
+                continue
+            match = re.fullmatch(r"\s*(.+?)\s*[:：]\s*(\d+)\s*", line)
+            if not match:
+                raise DomainError(
+                    "points_quota",
+                    _(
+                        "%(kind)s: write each knowledge-point quota on its own line as “point: number” (%(line)s)."
+                    )
+                    % {"kind": KIND_NAMES[kind], "line": line.strip()},
+                )
+            points[match[1]] = int(match[2])
+        if points:
+            section["knowledge_points"] = points
+        sections.append(section)
+    return values, sections, question_ids
+
+
+@staff_required()
+def paper_rule_view(request: HttpRequest, code: str) -> HttpResponse:
+    programme = get_object_or_404(Programme.objects.select_related("profile"), code=code)
+    rule = PaperRule.objects.filter(programme=programme, is_active=True).first()
+    values = _rule_values(rule, programme)
+    status = 200
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "preset":
+                paper_rule_from_preset(programme=programme, actor=request.user)
+            else:
+                values, sections, question_ids = _rule_from_post(request.POST)
+                paper_rule_save(
+                    programme=programme,
+                    name=values.get("name", ""),
+                    sections=sections,
+                    duration_minutes=values.get("duration_minutes", ""),
+                    pass_mark=values.get("pass_mark", ""),
+                    attempts=values.get("attempts", ""),
+                    question_ids=question_ids,
+                    shuffle_options=values["shuffle_options"],
+                    actor=request.user,
+                )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            status = 400
+        else:
+            messages.success(request, _("The paper rule is saved; new papers follow it."))
+            return redirect("assessment:paper_rule", code=programme.code)
+    bank = programme.questions.filter(is_active=True)
+    counts = {
+        (row["kind"], row["difficulty"]): row["n"]
+        for row in bank.values("kind", "difficulty").annotate(n=Count("pk"))
+    }
+    kinds = [
+        {
+            "value": kind,
+            "label": label,
+            "have": sum(n for (k, _level), n in counts.items() if k == kind),
+            "levels": [counts.get((kind, level), 0) for level in (1, 2, 3)],
+            "count": values.get(f"{kind}-count", ""),
+            "score": values.get(f"{kind}-score", ""),
+            "d": [values.get(f"{kind}-d{level}", "") for level in "123"],
+            "points": values.get(f"{kind}-points", ""),
+        }
+        for kind, label in QuestionKind.choices
+    ]
+    context = {
+        "programme": programme,
+        "rule": rule,
+        "total": rule_total(rule) if rule else None,
+        "values": values,
+        "kinds": kinds,
+        "levels": [label for _value, label in Difficulty.choices],
+    }
+    return render(request, "assessment/paper_rule.html", context, status=status)

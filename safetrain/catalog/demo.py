@@ -220,5 +220,15 @@ def seed_catalogue() -> DemoCatalogue:
         deadline_kind=DeadlineKind.FIXED,
         deadline_date=dt.date(timezone.localdate().year, 12, 31),
     )
+    programme(
+        "sx-principal-refresher",
+        [principal],
+        name="山西省生产经营单位主要负责人再培训",
+        profile=profiles["shanxi"],
+        kind="refresher",
+        audience="principal",
+        industry="other",
+        high_risk=False,
+    )
     courses = {c.code: c for c in Course.objects.filter(status=CourseStatus.PUBLISHED)}
     return DemoCatalogue(programmes, courses)

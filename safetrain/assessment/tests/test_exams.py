@@ -356,3 +356,52 @@ def test_exm_01_a_question_picture_is_shown_to_its_candidate_only(programme, wor
     assert own.status_code == 200
     assert own.content[:4] == b"\x89PNG"
     assert web_client(world.learner_futian).get(single["image"]).status_code == 404
+
+
+def test_exm_02_operators_edit_the_paper_rule_on_its_page(programme, world, web_client):
+    client = web_client(world.operator)
+    url = f"/assessment/questions/{programme.code}/rule/"
+    page = client.get(url)
+    assert page.status_code == 200
+    assert 'name="single-count"' in page.content.decode()
+    form = {
+        "name": "年度考试",
+        "duration_minutes": "90",
+        "pass_mark": "60",
+        "attempts": "2",
+        "shuffle_options": "on",
+        "single-count": "30",
+        "single-score": "2",
+        "true_false-count": "60",
+        "true_false-score": "1",
+    }
+    # The bank has 50 true/false questions: refused with what is missing, nothing saved, the values kept.
+    refused = client.post(url, form)
+    assert refused.status_code == 400
+    body = refused.content.decode()
+    assert "题库" in body
+    assert "还差 10 道" in body
+    assert 'value="60"' in body
+    assert not PaperRule.objects.filter(programme=programme).exists()
+    bad_points = client.post(url, {**form, "true_false-count": "20", "single-points": "法规 5"})
+    assert bad_points.status_code == 400
+    assert "法规 5" in bad_points.content.decode()
+    saved = client.post(
+        url, {**form, "true_false-count": "20", "single-d1": "", "single-points": "高处作业：3"}
+    )
+    assert saved.status_code == 302
+    rule = PaperRule.objects.get(programme=programme, is_active=True)
+    assert rule.sections == [
+        {"kind": "single", "score": "2", "count": 30, "knowledge_points": {"高处作业": 3}},
+        {"kind": "true_false", "score": "1", "count": 20},
+    ]
+    assert (rule.duration_minutes, rule.pass_mark, rule.attempts, rule.name) == (
+        90,
+        Decimal("60.0"),
+        2,
+        "年度考试",
+    )
+    assert "80" in client.get(url).content.decode()  # the summary shows the total: 30 x 2 + 20 x 1
+    assert client.post(url, {"action": "preset"}).status_code == 302
+    assert PaperRule.objects.get(programme=programme, is_active=True).preset == "tianjin"
+    assert web_client(world.admin_nanshan).get(url).status_code == 403

@@ -25,6 +25,7 @@ class Command(BaseCommand):
         seed_enrolments(accounts, catalogue)
         # EXM-01: 120 questions for the Tianjin programme, whose preset paper draws 70 of them.
         seed_demo_bank(catalogue.programmes["tj-ce-16h"])
+        seed_demo_bank(catalogue.programmes["sx-principal-refresher"])  # its offline total test (EXM-08)
         rows = accounts.accounts
         if options["json"]:
             keys = ("role", "username", "password", "organisation")
