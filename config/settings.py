@@ -286,7 +286,9 @@ FACE_CHALLENGE_TTL_SECONDS = env.int("FACE_CHALLENGE_TTL_SECONDS", default=120)
 # PDF documents (exam papers, certificates, records): fpdf2 embeds a subset of this CJK font (Debian's
 # fonts-noto-cjk; an OpenType collection, PDF_FONT_INDEX picks the Simplified Chinese face).
 PDF_FONT_PATH = env.str("PDF_FONT_PATH", default="/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
-PDF_FONT_BOLD_PATH = env.str("PDF_FONT_BOLD_PATH", default="/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")
+PDF_FONT_BOLD_PATH = env.str(
+    "PDF_FONT_BOLD_PATH", default="/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
+)
 PDF_FONT_INDEX = env.int("PDF_FONT_INDEX", default=2)
 PLATFORM_NAME = env.str("PLATFORM_NAME", default="安训安全生产网络培训平台")
 
