@@ -16,6 +16,7 @@ from safetrain.accounts.api import router as accounts_router
 from safetrain.accounts.apiauth import api_auth
 from safetrain.assessment.api import router as assessment_router
 from safetrain.catalog.api import router as catalog_router
+from safetrain.certification.api import router as certification_router
 from safetrain.core.errors import DomainError
 from safetrain.learning.api import router as learning_router
 from safetrain.orgs.api import router as orgs_router
@@ -91,3 +92,4 @@ api.add_router("/", catalog_router)
 api.add_router("/", learning_router)
 api.add_router("/", proctoring_router)
 api.add_router("/", assessment_router)
+api.add_router("/", certification_router)

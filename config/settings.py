@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "safetrain.learning",
     "safetrain.proctoring",
     "safetrain.assessment",
+    "safetrain.certification",
 ]
 
 MIDDLEWARE = [
@@ -141,6 +142,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "proctoring-housekeeping": {"task": "proctoring.housekeeping", "schedule": 3600.0},
     # EXM-03: papers past their deadline are submitted by the server, even when the candidate is gone.
     "assessment-finalize-due": {"task": "assessment.finalize_due_attempts", "schedule": 60.0},
+    # CERT-01: certificates are issued on exam submission and score entry; this catches any that were missed.
+    "certification-issue-sweep": {"task": "certification.issue_sweep", "schedule": 600.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -291,6 +294,13 @@ PDF_FONT_BOLD_PATH = env.str(
 )
 PDF_FONT_INDEX = env.int("PDF_FONT_INDEX", default=2)
 PLATFORM_NAME = env.str("PLATFORM_NAME", default="安训安全生产网络培训平台")
+
+# Certificates (CERT-04): QR codes carry the verification URL on PUBLIC_BASE_URL and a payload signed with the
+# platform's Ed25519 key: CERT_SIGNING_KEY is its 32-byte seed in base64 (or a PEM private key); unset, a key is
+# derived from SECRET_KEY (set it in production so a new SECRET_KEY keeps old certificates verifiable).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+CERT_SIGNING_KEY = env.str("CERT_SIGNING_KEY", default="")
+VERIFY_RATE_PER_MINUTE = env.int("VERIFY_RATE_PER_MINUTE", default=30)  # public look-ups per address
 
 # Customer service contacts shown on every page (UX-04).
 CUSTOMER_SERVICE_PHONE = env.str("CUSTOMER_SERVICE_PHONE", default="400-800-1234")

@@ -333,6 +333,10 @@ def attempt_submit(*, attempt_id: int, by: str = "candidate", learner: Any = Non
         organisation_id=attempt.enrolment.learner.primary_organisation_id,
         detail={"attempt": attempt.pk, "score": str(score), "passed": attempt.passed, "by": by},
     )
+    if attempt.passed and attempt.kind == AttemptKind.EXAM:
+        from safetrain.certification.services import issue_after_commit  # certification builds on exams
+
+        issue_after_commit(attempt.enrolment_id)
     return attempt
 
 

@@ -6,7 +6,9 @@ trained again (需要重新组织培训)."""
 from __future__ import annotations
 
 import io
+import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -57,10 +59,31 @@ def required(programme: Programme) -> bool:
     return bool(programme.profile.offline_total_test)
 
 
+ORGANISER_ROLES = ("enterprise_admin", "institution_admin")
+
+
+def organiser_units(actor: Any) -> QuerySet[Organisation]:
+    """The units an actor may hold offline tests for: those it administers and everything under them (a learner
+    membership elsewhere gives no such right). Operators: all."""
+    if actor.sees_everything():
+        return Organisation.objects.all()
+    paths = list(
+        Membership.objects.filter(user=actor, role__in=ORGANISER_ROLES, is_active=True).values_list(
+            "organisation__path", flat=True
+        )
+    )
+    if not paths:
+        return Organisation.objects.none()
+    condition = Q()
+    for path in paths:
+        condition |= Q(path__startswith=path)
+    return Organisation.objects.filter(condition)
+
+
 def _check_unit(actor: Any, organisation: Organisation) -> None:
-    if actor is None or actor.sees_everything():
+    if actor is None:
         return
-    if not actor.visible_organisations().filter(pk=organisation.pk).exists():
+    if not organiser_units(actor).filter(pk=organisation.pk).exists():
         raise PermissionDenied("forbidden", _("You can only hold offline tests for your own units."))
 
 
@@ -231,7 +254,7 @@ def paper_pdf(paper: OfflineTestPaper) -> bytes:
             if item["options"]:
                 text = "    ".join(f"{LETTERS[i]}. {option}" for i, option in enumerate(item["options"]))
                 pdf.set_x(pdf.l_margin + 6)
-                pdf.multi_cell(0, 6, text, **NEXT_LINE)
+                pdf.multi_cell(0, 6, text, align="L", **NEXT_LINE)
             pdf.ln(1.5)
     return pdf.render()
 
@@ -341,9 +364,14 @@ def passed(enrolment: Enrolment) -> bool:
     return status(enrolment).state in (Status.PASSED, Status.NOT_REQUIRED)
 
 
+SCORE = re.compile(r"\d{1,3}(\.\d+)?")
+
+
 def parse_score(text: Any) -> Decimal:
-    value = str(text).strip().replace("，", ".").replace(",", ".")
+    value = unicodedata.normalize("NFKC", str(text)).strip().replace("。", ".")
     try:
+        if not SCORE.fullmatch(value):
+            raise InvalidOperation
         score = Decimal(value)
     except InvalidOperation:
         raise DomainError(
@@ -359,6 +387,11 @@ def parse_score(text: Any) -> Decimal:
             _("Give the score with at most one decimal place (%(value)s).") % {"value": value},
         )
     return score.quantize(Decimal("0.1"))
+
+
+def retake_paper_ok(first: OfflineTestResult, paper: OfflineTestPaper) -> bool:
+    """A retake is sat on a paper drawn after the first result was entered (so not one the learner has seen)."""
+    return paper.pk != first.paper_id and paper.created_at > first.entered_at
 
 
 def candidates(paper: OfflineTestPaper) -> QuerySet[Enrolment]:
@@ -415,12 +448,16 @@ def scores_enter(
                     "The test and its retake were failed: the learner must be trained again."
                 )
                 continue
-            if standing.state == Status.RETAKE and standing.results[1].paper_id == paper.pk:
+            if enrolment.learner_id == getattr(actor, "pk", None):
+                errors[enrolment_id] = _("You cannot enter your own score.")
+                continue
+            if standing.state == Status.RETAKE and not retake_paper_ok(standing.results[1], paper):
                 errors[enrolment_id] = _(
                     "The retake must be on a new paper: draw one and enter the retake there."
                 )
                 continue
-            problems = theory_problems(enrolment)
+            # The theory is checked before the first sitting; the retake follows it (even after the deadline).
+            problems = theory_problems(enrolment) if standing.state == Status.PENDING else []
             if problems:
                 errors[enrolment_id] = _("Theory training not finished: %(problems)s") % {
                     "problems": " ".join(problems)
@@ -458,6 +495,12 @@ def scores_enter(
                 },
             )
             saved.append(result)
+            if result.passed:
+                from safetrain.certification.services import (
+                    issue_after_commit,
+                )  # certification builds on this
+
+                issue_after_commit(enrolment.pk)
     return saved
 
 
@@ -506,4 +549,8 @@ def result_correct(
                 "sitting": result.sitting,
             },
         )
+        if correction.passed:
+            from safetrain.certification.services import issue_after_commit  # certification builds on this
+
+            issue_after_commit(enrolment.pk)
     return correction

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -298,7 +298,7 @@ class OfflinePaperForm(forms.Form):
         self.fields["programme"].queryset = Programme.objects.filter(
             profile__offline_total_test=True
         ).order_by("code")
-        self.fields["organisation"].queryset = viewer.visible_organisations().filter(
+        self.fields["organisation"].queryset = offline.organiser_units(viewer).filter(
             kind__in=[OrganisationKind.ENTERPRISE, OrganisationKind.PROJECT, OrganisationKind.INSTITUTION]
         )
 
@@ -307,10 +307,7 @@ def _paper_for(request: HttpRequest, paper_id: int) -> OfflineTestPaper:
     paper = get_object_or_404(
         OfflineTestPaper.objects.select_related("programme__profile", "organisation"), pk=paper_id
     )
-    if (
-        not request.user.sees_everything()
-        and not request.user.visible_organisations().filter(pk=paper.organisation_id).exists()
-    ):
+    if not offline.organiser_units(request.user).filter(pk=paper.organisation_id).exists():
         raise Http404
     return paper
 
@@ -337,9 +334,9 @@ def offline_tests_view(request: HttpRequest) -> HttpResponse:
         else:
             status = 400
     papers = (
-        OfflineTestPaper.objects.filter(organisation__in=request.user.visible_organisations())
+        OfflineTestPaper.objects.filter(organisation__in=offline.organiser_units(request.user))
         .select_related("programme", "organisation")
-        .annotate(entered=Count("results"))[:200]
+        .annotate(entered=Count("results", filter=Q(results__corrects__isnull=True)))[:200]
     )
     return render(request, "assessment/offline_tests.html", {"form": form, "papers": papers}, status=status)
 
@@ -351,7 +348,10 @@ def offline_test_view(request: HttpRequest, paper_id: int) -> HttpResponse:
     row_errors: dict[int, str] = {}
     status = 200
     if request.method == "POST" and request.POST.get("action") == "correct":
-        result = get_object_or_404(OfflineTestResult, pk=request.POST.get("result"), paper=paper)
+        result_id = request.POST.get("result", "")
+        if not re.fullmatch(r"\d{1,18}", result_id):
+            raise Http404
+        result = get_object_or_404(OfflineTestResult, pk=int(result_id), paper=paper)
         try:
             offline.result_correct(
                 result=result,
@@ -367,9 +367,9 @@ def offline_test_view(request: HttpRequest, paper_id: int) -> HttpResponse:
             return redirect("assessment:offline_test", paper_id=paper.pk)
     elif request.method == "POST":
         entered = {
-            int(key.removeprefix("score-")): value.strip()
+            int(match[1]): value.strip()
             for key, value in request.POST.items()
-            if key.startswith("score-") and key.removeprefix("score-").isdigit() and value.strip()
+            if (match := re.fullmatch(r"score-([0-9]{1,18})", key)) and value.strip()
         }
         try:
             saved = offline.scores_enter(paper=paper, scores=entered, actor=request.user)
@@ -383,14 +383,19 @@ def offline_test_view(request: HttpRequest, paper_id: int) -> HttpResponse:
     rows = []
     for enrolment in offline.candidates(paper):
         standing = offline.status(enrolment)
-        problems = offline.theory_problems(enrolment) if standing.next_sitting else []
+        problems = offline.theory_problems(enrolment) if standing.state == offline.Status.PENDING else []
         rows.append(
             {
                 "enrolment": enrolment,
                 "status": standing,
                 "results": [standing.results[s] for s in sorted(standing.results)],
                 "problems": problems,
-                "open": bool(standing.next_sitting) and not problems,
+                "open": bool(standing.next_sitting)
+                and not problems
+                and (
+                    standing.state != offline.Status.RETAKE
+                    or offline.retake_paper_ok(standing.results[1], paper)
+                ),
                 "value": entered.get(enrolment.pk, ""),
                 "error": row_errors.get(enrolment.pk, ""),
             }
@@ -447,13 +452,29 @@ def _rule_values(rule: PaperRule | None, programme: Programme) -> dict[str, Any]
     return values
 
 
-def _rule_from_post(post: Any) -> tuple[dict[str, Any], list[dict[str, Any]], list[int]]:
-    """The posted form as paper_rule_save's arguments; a DomainError says which box is wrong."""
-    values = {key: post.get(key, "").strip() for key in post if key != "csrfmiddlewaretoken"}
+def _small_int(text: str) -> int:
+    if not re.fullmatch(r"\d{1,4}", text):
+        raise ValueError(text)
+    return int(text)
+
+
+def _posted_rule(post: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        key: post.get(key, "").strip()[:2000] for key in post if key != "csrfmiddlewaretoken"
+    }
     values["shuffle_options"] = post.get("shuffle_options") == "on"
+    values["name"] = values.get("name", "")[:100]
+    return values
+
+
+def _rule_from_post(values: dict[str, Any]) -> tuple[list[dict[str, Any]], list[int]]:
+    """The posted form (see _posted_rule) as paper_rule_save's arguments; a DomainError says which box is wrong."""
     ids_text = values.get("question_ids", "")
     try:
-        question_ids = [int(part) for part in re.split(r"[\s,，、;；]+", ids_text) if part]
+        parts = [part for part in re.split(r"[\s,，、;；]+", ids_text) if part]
+        if not all(re.fullmatch(r"\d{1,9}", part) for part in parts):
+            raise ValueError
+        question_ids = [int(part) for part in parts]
     except ValueError:
         raise DomainError(
             "manual_questions",
@@ -471,7 +492,9 @@ def _rule_from_post(post: Any) -> tuple[dict[str, Any], list[dict[str, Any]], li
         }
         try:
             difficulty = {
-                level: int(values[f"{kind}-d{level}"]) for level in "123" if values.get(f"{kind}-d{level}")
+                level: _small_int(values[f"{kind}-d{level}"])
+                for level in "123"
+                if values.get(f"{kind}-d{level}")
             }
         except ValueError:
             raise DomainError(
@@ -484,7 +507,7 @@ def _rule_from_post(post: Any) -> tuple[dict[str, Any], list[dict[str, Any]], li
         for line in values.get(f"{kind}-points", "").splitlines():
             if not line.strip():
                 continue
-            match = re.fullmatch(r"\s*(.+?)\s*[:：]\s*(\d+)\s*", line)
+            match = re.fullmatch(r"\s*(.{1,100}?)\s*[:：]\s*(\d{1,4})\s*", line)
             if not match:
                 raise DomainError(
                     "points_quota",
@@ -497,7 +520,7 @@ def _rule_from_post(post: Any) -> tuple[dict[str, Any], list[dict[str, Any]], li
         if points:
             section["knowledge_points"] = points
         sections.append(section)
-    return values, sections, question_ids
+    return sections, question_ids
 
 
 @staff_required()
@@ -511,7 +534,8 @@ def paper_rule_view(request: HttpRequest, code: str) -> HttpResponse:
             if request.POST.get("action") == "preset":
                 paper_rule_from_preset(programme=programme, actor=request.user)
             else:
-                values, sections, question_ids = _rule_from_post(request.POST)
+                values = _posted_rule(request.POST)
+                sections, question_ids = _rule_from_post(values)
                 paper_rule_save(
                     programme=programme,
                     name=values.get("name", ""),

@@ -30,7 +30,9 @@ def _font_file(path: str) -> str:
 class Document(FPDF):
     """An A4 page with the platform's CJK font (regular and bold), a running title and "page n of m" at the foot."""
 
-    def __init__(self, *, title: str, footer_text: str = "", orientation: str = "portrait") -> None:
+    def __init__(
+        self, *, title: str, footer_text: str = "", orientation: str = "portrait", page_footer: bool = True
+    ) -> None:
         super().__init__(orientation=orientation, unit="mm", format="A4")
         index = settings.PDF_FONT_INDEX
         self.add_font(FONT, "", _font_file(settings.PDF_FONT_PATH), collection_font_number=index)
@@ -45,12 +47,15 @@ class Document(FPDF):
         self.set_author(settings.PLATFORM_NAME)
         self.set_creator(settings.PLATFORM_NAME)
         self.footer_text = footer_text
+        self.page_footer = page_footer
         self.set_margins(18, 16, 18)
         self.set_auto_page_break(True, margin=18)
         self.alias_nb_pages("{nb}")
         self.set_font(FONT, size=10.5)
 
     def footer(self) -> None:
+        if not self.page_footer:
+            return
         self.set_y(-13)
         self.set_font(FONT, size=8)
         self.set_text_color(110)
@@ -70,7 +75,7 @@ class Document(FPDF):
         self, text: str, *, size: float = 10.5, bold: bool = False, height: float | None = None
     ) -> None:
         self.set_font(FONT, "B" if bold else "", size)
-        self.multi_cell(0, height or size * 0.6, text, **NEXT_LINE)
+        self.multi_cell(0, height or size * 0.6, text, align="L", **NEXT_LINE)
         self.set_font(FONT, size=10.5)
 
     def keep_together(self, height: float) -> None:

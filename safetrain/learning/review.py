@@ -98,6 +98,10 @@ def suspicion_decide(*, enrolment: Enrolment, decision: str, reason: str, review
         DailyCredit.objects.filter(enrolment=enrolment).update(cancelled_seconds=F("seconds"))
         review.cancelled_seconds = cancelled
         review.save(update_fields=["cancelled_seconds"])
+        # CERT-05: and every certificate of the programme is revoked, with the reason and the date.
+        from safetrain.certification.services import revoke_for_enrolment  # certification builds on learning
+
+        revoke_for_enrolment(enrolment=enrolment, reason=reason, actor=reviewer)
     audit_log(
         action=f"anti_cheat.{decision}",
         obj=enrolment,

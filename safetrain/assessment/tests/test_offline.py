@@ -15,6 +15,7 @@ from pypdf import PdfReader
 
 from conftest import make_user, web_client_for
 from safetrain.accounts.models import Role
+from safetrain.accounts.services import membership_grant
 from safetrain.assessment import offline
 from safetrain.assessment.demo_bank import seed_demo_bank
 from safetrain.assessment.models import OfflineTestResult, Question, QuestionKind
@@ -324,3 +325,77 @@ def test_exm_08_other_units_and_learners_cannot_reach_the_papers(world, shanxi):
         == 403
     )
     assert web_client_for(world.operator).get(f"/assessment/offline-tests/{drawn.pk}/").status_code == 200
+
+
+def test_exm_08_a_learner_membership_elsewhere_gives_no_organiser_rights(world, shanxi):
+    membership_grant(user=world.admin_nanshan, organisation=world.ent_futian, role=Role.LEARNER)
+    with pytest.raises(PermissionDenied):
+        offline.paper_create(
+            programme=shanxi,
+            organisation=world.ent_futian,
+            held_on=timezone.localdate(),
+            duration_minutes=90,
+            actor=world.admin_nanshan,
+        )
+    futian_paper = offline.paper_create(
+        programme=shanxi,
+        organisation=world.ent_futian,
+        held_on=timezone.localdate(),
+        duration_minutes=90,
+        actor=world.admin_futian,
+    )
+    client = web_client_for(world.admin_nanshan)
+    assert client.get(f"/assessment/offline-tests/{futian_paper.pk}/").status_code == 404
+    assert (
+        str(world.ent_futian.pk)
+        not in re.findall(
+            r'name="organisation".*?</select>',
+            client.get("/assessment/offline-tests/").content.decode(),
+            re.S,
+        )[0]
+    )
+
+
+def test_exm_08_the_retake_paper_must_be_drawn_after_the_first_result(world, shanxi):
+    enrolment = trained(world, shanxi, world.learner_nanshan)
+    first, sibling = paper(world, shanxi), paper(world, shanxi)  # both printed for the first sitting
+    offline.scores_enter(paper=first, scores={enrolment.pk: "50"}, actor=world.admin_nanshan)
+    with pytest.raises(DomainError) as caught:
+        offline.scores_enter(paper=sibling, scores={enrolment.pk: "90"}, actor=world.admin_nanshan)
+    assert "新试卷" in caught.value.details["rows"][enrolment.pk]
+    [retake] = offline.scores_enter(
+        paper=paper(world, shanxi), scores={enrolment.pk: "90"}, actor=world.admin_nanshan
+    )
+    assert retake.sitting == 2
+
+
+def test_exm_08_garbage_in_the_forms_is_refused_without_errors(world, shanxi):
+    enrolment = trained(world, shanxi, world.learner_nanshan)
+    drawn = paper(world, shanxi)
+    client = web_client_for(world.admin_nanshan)
+    url = f"/assessment/offline-tests/{drawn.pk}/"
+    assert client.post(url, {"score-²": "80"}).status_code == 400  # no score given at all
+    assert client.post(url, {"score-" + "9" * 30: "80"}).status_code == 400
+    assert (
+        client.post(url, {"action": "correct", "result": "abc", "score": "1", "reason": "x"}).status_code
+        == 404
+    )
+    for text in ("1e2", "8_5", "-0", "1,000", "Infinity"):
+        with pytest.raises(DomainError):
+            offline.parse_score(text)
+    assert offline.parse_score("８６．５") == Decimal("86.5")  # full-width digits from a Chinese keyboard
+    assert not OfflineTestResult.objects.filter(enrolment=enrolment).exists()
+    rule_url = f"/assessment/questions/{shanxi.code}/rule/"
+    operator = web_client_for(world.operator)
+    for form in (
+        {"single-count": "10", "single-score": "1", "single-points": "a: " + "9" * 5000},
+        {"single-count": "10", "single-score": "1", "question_ids": "9" * 20},
+        {"single-count": "9" * 5000, "single-score": "1"},
+        {"single-count": "10", "single-score": "1", "single-d1": "x"},
+    ):
+        response = operator.post(
+            rule_url,
+            {"name": "名" * 300, "duration_minutes": "60", "pass_mark": "6", "attempts": "1", **form},
+        )
+        assert response.status_code == 400, form
+        assert 'value="10"' in response.content.decode() or "9999" in response.content.decode()

@@ -1,0 +1,111 @@
+"""Certificates and training-hour proofs (CERT-01..05, CERT-07).
+
+A certificate keeps a copy of what it says (holder, programme, hours, score, dates, issuers) as issued, so later
+changes to a name or a programme never change a document already given. It is never deleted: revocation sets
+its reason and date, and verification then says revoked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class CertificateKind(models.TextChoices):
+    CERTIFICATE = "certificate", _("Training certificate")
+    HOUR_PROOF = "hour_proof", _("Training-hour proof")
+
+
+class CertificateState(models.TextChoices):
+    VALID = "valid", _("Valid")
+    EXPIRED = "expired", _("Expired")
+    REVOKED = "revoked", _("Revoked")
+
+
+class Certificate(models.Model):
+    number = models.CharField(_("certificate number"), max_length=32, unique=True)
+    kind = models.CharField(_("kind"), max_length=12, choices=CertificateKind.choices)
+    enrolment = models.ForeignKey("learning.Enrolment", on_delete=models.PROTECT, related_name="certificates")
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="certificates"
+    )
+    programme = models.ForeignKey("catalog.Programme", on_delete=models.PROTECT, related_name="certificates")
+    holder_name = models.CharField(_("name"), max_length=100)
+    holder_id_masked = models.CharField(_("ID number (masked)"), max_length=32)
+    programme_name = models.CharField(_("programme"), max_length=200)
+    category = models.CharField(_("category"), max_length=100)
+    class_hours = models.DecimalField(_("class hours"), max_digits=6, decimal_places=1)
+    online_minutes = models.PositiveIntegerField(default=0)
+    offline_minutes = models.PositiveIntegerField(default=0)
+    exam_score = models.DecimalField(_("exam score"), max_digits=6, decimal_places=1, null=True, blank=True)
+    offline_score = models.DecimalField(
+        _("offline test score"), max_digits=4, decimal_places=1, null=True, blank=True
+    )
+    issuer = models.CharField(_("issuer"), max_length=200)
+    joint_issuer = models.CharField(_("joint issuer"), max_length=200, blank=True)
+    issued_on = models.DateField(_("issued on"))
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_reason = models.CharField(_("reason for revocation"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-issued_on", "-pk"]
+        verbose_name = _("certificate")
+        verbose_name_plural = _("certificates")
+        constraints = [
+            models.UniqueConstraint(fields=["enrolment", "kind"], name="one_certificate_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def state_on(self, day: dt.date | None = None) -> str:
+        if self.revoked_at is not None:
+            return CertificateState.REVOKED
+        day = day or timezone.localdate()
+        if self.valid_until is not None and day > self.valid_until:
+            return CertificateState.EXPIRED
+        return CertificateState.VALID
+
+    @property
+    def state(self) -> str:
+        return self.state_on()
+
+    def get_state_display(self) -> str:
+        return str(CertificateState(self.state).label)
+
+    @property
+    def audit_organisation_id(self) -> int | None:
+        return getattr(self.learner, "primary_organisation_id", None)
+
+
+class Mailing(models.Model):
+    """A paper certificate sent by courier (CERT-07)."""
+
+    certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, related_name="mailings")
+    recipient = models.CharField(_("recipient"), max_length=60)
+    phone = models.CharField(_("phone"), max_length=20)
+    address = models.CharField(_("address"), max_length=300)
+    courier = models.CharField(_("courier"), max_length=40)
+    tracking_number = models.CharField(_("tracking number"), max_length=40)
+    sent_on = models.DateField(_("sent on"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sent_on", "-pk"]
+        verbose_name = _("mailing")
+        verbose_name_plural = _("mailings")
+        constraints = [
+            models.UniqueConstraint(fields=["courier", "tracking_number"], name="tracking_number_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.courier} {self.tracking_number}"

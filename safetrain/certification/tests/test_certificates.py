@@ -1,0 +1,341 @@
+"""CERT-01..05: certificates issued when the rules are met, validity and expiry, hour proofs, public verification,
+the signed QR read back from the rendered PDF by a real decoder, tampering, and revocation on confirmed cheating."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import json
+import re
+from decimal import Decimal
+
+import pypdfium2 as pdfium
+import pytest
+import time_machine
+import zxingcpp
+from django.core.cache import cache
+from django.core.management import call_command
+from django.utils import timezone
+
+from conftest import make_org, make_user
+from safetrain.accounts.models import Role
+from safetrain.assessment import offline
+from safetrain.assessment.exams import answer_save, attempt_submit, exam_start
+from safetrain.assessment.models import QuestionKind
+from safetrain.assessment.tests.conftest import studied
+from safetrain.assessment.tests.test_offline import paper, trained
+from safetrain.certification import services, signing
+from safetrain.certification.documents import certificate_pdf
+from safetrain.certification.models import Certificate, CertificateKind, CertificateState
+from safetrain.learning.models import Enrolment, ReviewDecision
+from safetrain.learning.review import suspicion_decide
+from safetrain.orgs.models import OrganisationKind
+from safetrain.records.models import AuditEntry
+
+
+def pass_exam(learner, programme, *, right: int | None = None):
+    """Take the exam through the services, answering `right` questions right (all by default), and submit."""
+    attempt = exam_start(learner=learner, programme=programme)
+    for index, item in enumerate(attempt.items):
+        good = right is None or index < right
+        if item["kind"] == QuestionKind.FILL:
+            value = [accepted[0] if good else "不知道" for accepted in item["answer"]]
+        else:
+            positions = [pos for pos, original in enumerate(item["order"]) if original in item["answer"]]
+            if not good:
+                others = [pos for pos in range(len(item["order"])) if pos not in positions]
+                positions = others[:1] if others else positions[:1]
+            value = positions
+        answer_save(learner=learner, attempt_id=attempt.pk, question_id=item["question"], value=value)
+    return attempt_submit(attempt_id=attempt.pk, learner=learner)
+
+
+def qr_from_pdf(data: bytes) -> str:
+    """Render the PDF with PDFium and read its QR code with zxing-cpp, as a phone would from the printout."""
+    page = pdfium.PdfDocument(data)[0]
+    results = zxingcpp.read_barcodes(page.render(scale=3).to_pil())
+    codes = [r.text for r in results if r.format == zxingcpp.BarcodeFormat.QRCode]
+    assert len(codes) == 1
+    return codes[0]
+
+
+def pdf_text(data: bytes) -> str:
+    text = "".join(page.get_textpage().get_text_range() for page in pdfium.PdfDocument(data))
+    return re.sub(r"\s+", "", text)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit():
+    cache.clear()
+
+
+def test_cert_01_issued_when_the_exam_is_passed_and_not_before(world, programme, committed):
+    learner = world.learner_nanshan
+    studied(learner, programme)
+    enrolment = Enrolment.objects.get(learner=learner, programme=programme)
+    assert services.problems(enrolment) == ["考试尚未合格。"]
+    with committed():
+        failed = pass_exam(learner, programme, right=5)
+    assert failed.passed is False
+    assert not Certificate.objects.exists()
+    with committed():
+        passed = pass_exam(learner, programme)
+    assert passed.passed
+    certificate = Certificate.objects.get(enrolment=enrolment)
+    assert certificate.kind == CertificateKind.CERTIFICATE
+    assert certificate.exam_score == passed.score
+    assert certificate.holder_name == learner.name
+    assert "*" in certificate.holder_id_masked
+    assert certificate.state == CertificateState.VALID
+    assert len(certificate.number) == 16
+    assert certificate.number.startswith("ST")
+    # Tianjin: 12 months' validity, the day before the anniversary.
+    today = timezone.localdate()
+    assert certificate.valid_until == services.add_months(today, 12) - dt.timedelta(days=1)
+    assert services.issue_due(enrolment) == []  # once only
+    assert not Certificate.objects.filter(
+        kind=CertificateKind.HOUR_PROOF
+    ).exists()  # no offline part in Tianjin
+    assert AuditEntry.objects.filter(action="certificate.issue.certificate").count() == 1
+
+
+def test_cert_01_unfinished_study_blocks_the_certificate(world, programme):
+    enrolment = Enrolment.objects.create(
+        learner=world.learner_team, programme=programme, opened_on=timezone.localdate()
+    )
+    found = services.problems(enrolment)
+    assert len(found) >= 2  # courses and minutes, and the exam
+    assert services.issue_due(enrolment) == []
+
+
+def test_cert_02_validity_follows_the_programme_and_expires(world, programme, committed):
+    programme.certificate_validity_months = 3  # as Shenzhen construction
+    programme.save()
+    studied(world.learner_nanshan, programme)
+    with committed():
+        pass_exam(world.learner_nanshan, programme)
+    certificate = Certificate.objects.get()
+    assert certificate.valid_until == services.add_months(certificate.issued_on, 3) - dt.timedelta(days=1)
+    assert certificate.state_on(certificate.valid_until) == CertificateState.VALID
+    assert certificate.state_on(certificate.valid_until + dt.timedelta(days=1)) == CertificateState.EXPIRED
+    with time_machine.travel(
+        dt.datetime.combine(certificate.valid_until, dt.time(12)) + dt.timedelta(days=1)
+    ):
+        assert services.verification(certificate.number)["state"] == CertificateState.EXPIRED
+
+
+def test_add_months_keeps_month_ends():
+    assert services.add_months(dt.date(2026, 1, 31), 1) == dt.date(2026, 2, 28)
+    assert services.add_months(dt.date(2026, 11, 30), 3) == dt.date(2027, 2, 28)
+    assert services.add_months(dt.date(2024, 2, 29), 12) == dt.date(2025, 2, 28)
+
+
+def test_cert_01_cert_03_shanxi_needs_the_offline_test_then_issues_both_documents(world, shanxi, committed):
+    enrolment = trained(world, shanxi, world.learner_nanshan, minutes=30)
+    with committed():
+        pass_exam(world.learner_nanshan, shanxi)
+    assert not Certificate.objects.exists()  # the offline total test is still to come
+    assert services.problems(enrolment) == ["线下总测尚未合格。"]
+    with committed():
+        offline.scores_enter(
+            paper=paper(world, shanxi), scores={enrolment.pk: "86"}, actor=world.admin_nanshan
+        )
+    documents = {c.kind: c for c in Certificate.objects.filter(enrolment=enrolment)}
+    assert set(documents) == {CertificateKind.CERTIFICATE, CertificateKind.HOUR_PROOF}
+    proof = documents[CertificateKind.HOUR_PROOF]
+    assert proof.number.startswith("XS")
+    assert proof.joint_issuer == world.ent_nanshan.name
+    assert proof.offline_score == Decimal("86.0")
+    assert proof.offline_minutes == 30
+    assert proof.valid_until is None
+    text = pdf_text(certificate_pdf(proof))
+    assert "安全培训学时证明" in text
+    assert world.ent_nanshan.name in text
+    assert "测试成绩均在80分以上" in text
+
+
+def test_cert_03_no_hour_proof_below_80_in_the_online_exam(world, shanxi, committed):
+    enrolment = trained(world, shanxi, world.learner_nanshan)
+    shanxi.exam_pass_mark = 60
+    shanxi.save()
+    with committed():
+        attempt = pass_exam(world.learner_nanshan, shanxi, right=60)
+    assert attempt.passed
+    assert attempt.score * 100 / attempt.total < 80
+    with committed():
+        offline.scores_enter(
+            paper=paper(world, shanxi), scores={enrolment.pk: "90"}, actor=world.admin_nanshan
+        )
+    kinds = set(Certificate.objects.filter(enrolment=enrolment).values_list("kind", flat=True))
+    assert kinds == {CertificateKind.CERTIFICATE}
+
+
+def test_cert_04_the_qr_in_the_pdf_carries_a_signature_that_checks_offline(
+    world, programme, tmp_path, committed
+):
+    studied(world.learner_nanshan, programme)
+    with committed():
+        pass_exam(world.learner_nanshan, programme)
+    certificate = Certificate.objects.get()
+    data = certificate_pdf(certificate)
+    text = pdf_text(data)
+    assert "安全生产培训合格证明" in text
+    assert certificate.number in text
+    assert certificate.holder_id_masked in text
+    scanned = qr_from_pdf(data)
+    assert (
+        scanned.startswith(f"http://testserver/verify/{certificate.number}?s=")
+        or f"/verify/{certificate.number}?s=" in scanned
+    )
+    # Offline, with only the published public key (PEM), as a regulator's app would.
+    published = signing.load_public_key(signing.public_key_pem())
+    checked = signing.check_qr_text(scanned, published)
+    assert checked.signature_valid
+    assert checked.payload["n"] == certificate.number
+    assert checked.payload["id"] == certificate.holder_id_masked
+    # Tampering: change the validity date inside the signed payload.
+    token = scanned.split("?s=")[1]
+    body, signature = token.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    payload["v"] = "2099-12-31"
+    forged_body = (
+        base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).rstrip(b"=").decode()
+    )
+    forged = scanned.split("?s=")[0] + f"?s={forged_body}.{signature}"
+    assert not signing.check_qr_text(forged, published).signature_valid
+    # A signed payload moved onto another number is refused too.
+    other = scanned.replace(f"/verify/{certificate.number}?", "/verify/ST26AAAAAAAAAAAA?")
+    assert signing.check_qr_text(other, published).problem == "number_mismatch"
+    # The command line reads the PDF itself (or a photo) and checks offline with a given key file.
+    pdf_file = tmp_path / "certificate.pdf"
+    pdf_file.write_bytes(data)
+    key_file = tmp_path / "key.pem"
+    key_file.write_text(signing.public_key_pem())
+    out = io.StringIO()
+    call_command("verify_certificate_qr", str(pdf_file), "--public-key", str(key_file), stdout=out)
+    assert "签名有效" in out.getvalue()
+    png = tmp_path / "photo.png"
+    pdfium.PdfDocument(data)[0].render(scale=2).to_pil().save(png)
+    call_command("verify_certificate_qr", str(png), stdout=io.StringIO())
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    stranger = tmp_path / "stranger.pem"
+    stranger.write_text(signing.public_key_pem(Ed25519PrivateKey.generate().public_key()))
+    with pytest.raises(SystemExit) as exit_info:
+        call_command(
+            "verify_certificate_qr", str(pdf_file), "--public-key", str(stranger), stderr=io.StringIO()
+        )
+    assert exit_info.value.code == 1
+
+
+def test_cert_04_public_verification_page_and_api(world, programme, client, committed):
+    studied(world.learner_nanshan, programme)
+    with committed():
+        pass_exam(world.learner_nanshan, programme)
+    certificate = Certificate.objects.get()
+    page = client.get(f"/verify/{certificate.number}")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert 'data-state="valid"' in body
+    assert certificate.holder_id_masked in body
+    assert world.learner_nanshan.name not in body  # the name is masked
+    token = services.qr_text(certificate).split("?s=")[1]
+    signed = client.get(f"/verify/{certificate.number}", {"s": token}).content.decode()
+    assert "二维码数字签名有效" in signed
+    api = client.get(f"/api/v1/certificates/{certificate.number}/verify", {"s": token}).json()
+    assert api["state"] == "valid"
+    assert api["signature_valid"] is True
+    assert api["matches_record"] is True
+    assert api["holder"] != world.learner_nanshan.name
+    assert client.get(f"/verify/{certificate.number.lower()}").status_code == 200  # typed in lower case
+    missing = client.get("/api/v1/certificates/ST26ZZZZZZZZZZZZ/verify")
+    assert missing.status_code == 404
+    assert missing.json()["message"] == "没有这个编号的证书，请核对编号后重试。"
+    assert client.get("/verify/ST26ZZZZZZZZZZZZ").status_code == 404
+    assert client.get("/verify/", {"number": f" {certificate.number.lower()} "}).status_code == 302
+    pem = client.get("/verify/public-key.pem").content.decode()
+    assert signing.load_public_key(pem)
+    assert client.get("/api/v1/certificates/public-key").json()["key_id"] == signing.key_id()
+
+
+def test_cert_04_verification_is_rate_limited(world, client, settings):
+    settings.VERIFY_RATE_PER_MINUTE = 3
+    codes = [client.get("/api/v1/certificates/ST26ZZZZZZZZZZZZ/verify").status_code for _ in range(5)]
+    assert codes == [404, 404, 404, 429, 429]
+    assert client.get("/verify/ST26ZZZZZZZZZZZZ").status_code == 429
+
+
+def test_cert_05_confirmed_cheating_revokes_and_verification_says_so(world, programme, client, committed):
+    studied(world.learner_nanshan, programme)
+    with committed():
+        pass_exam(world.learner_nanshan, programme)
+    certificate = Certificate.objects.get()
+    enrolment = certificate.enrolment
+    suspicion_decide(
+        enrolment=enrolment, decision=ReviewDecision.CONFIRMED, reason="他人代学", reviewer=world.operator
+    )
+    certificate.refresh_from_db()
+    assert certificate.state == CertificateState.REVOKED
+    assert certificate.revoked_reason == "他人代学"
+    result = client.get(f"/api/v1/certificates/{certificate.number}/verify").json()
+    assert result["state"] == "revoked"
+    assert result["revoked_on"] == timezone.localdate().isoformat()
+    assert 'data-state="revoked"' in client.get(f"/verify/{certificate.number}").content.decode()
+    assert services.issue_due(enrolment) == []  # never issued again in that programme
+    assert AuditEntry.objects.filter(action="certificate.revoke").count() == 1
+
+
+def test_cert_06_holders_download_their_documents_others_cannot(world, programme, web_client, committed):
+    studied(world.learner_nanshan, programme)
+    with committed():
+        pass_exam(world.learner_nanshan, programme)
+    certificate = Certificate.objects.get()
+    mine = web_client(world.learner_nanshan)
+    listing = mine.get("/certificates/").content.decode()
+    assert certificate.number in listing
+    pdf = mine.get(f"/certificates/{certificate.number}.pdf")
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert web_client(world.learner_team).get(f"/certificates/{certificate.number}.pdf").status_code == 404
+    assert web_client(world.admin_futian).get(f"/certificates/{certificate.number}.pdf").status_code == 404
+    assert web_client(world.admin_nanshan).get(f"/certificates/{certificate.number}.pdf").status_code == 200
+
+
+def test_cert_07_the_institution_records_the_courier_and_the_learner_sees_it(
+    world, programme, web_client, committed
+):
+    studied(world.learner_nanshan, programme)
+    with committed():
+        pass_exam(world.learner_nanshan, programme)
+    certificate = Certificate.objects.get()
+    institution = make_org("南山培训中心", OrganisationKind.INSTITUTION, "440305")
+    staff = make_user(institution, Role.INSTITUTION_ADMIN, name="机构管理员")
+    client = web_client(world.operator)
+    url = f"/certificates/{certificate.number}/mailing/"
+    form = {
+        "recipient": "南山学员",
+        "phone": "138 0013 8000",
+        "address": "深圳市南山区科技园 1 号",
+        "courier": "顺丰速运",
+        "tracking_number": "sf 1234 5678 901",
+        "sent_on": timezone.localdate().isoformat(),
+    }
+    bad = client.post(url, {**form, "tracking_number": "12"})
+    assert bad.status_code == 400
+    assert "快递单号为 6 至 30 位字母或数字" in bad.content.decode()
+    assert client.post(url, {**form, "sent_on": "2099-01-01"}).status_code == 400
+    assert client.post(url, form).status_code == 302
+    mailing = certificate.mailings.get()
+    assert mailing.tracking_number == "SF12345678901"
+    assert mailing.phone == "13800138000"
+    assert client.post(url, form).status_code == 400  # the same waybill twice
+    listing = web_client(world.learner_nanshan).get("/certificates/").content.decode()
+    assert "SF12345678901" in listing
+    assert web_client(staff).get(url).status_code == 404  # not in the institution's scope
+    assert web_client(world.learner_nanshan).get(url).status_code == 403
+    issued = web_client(world.admin_nanshan).get("/certificates/issued/").content.decode()
+    assert certificate.number in issued
+    assert (
+        certificate.number not in web_client(world.admin_futian).get("/certificates/issued/").content.decode()
+    )

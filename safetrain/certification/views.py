@@ -1,0 +1,127 @@
+"""Public verification (CERT-04) and the holders' documents (CERT-01, CERT-06)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.http import require_GET
+
+from safetrain.certification import services, signing
+from safetrain.certification.documents import certificate_pdf
+from safetrain.certification.models import Certificate
+from safetrain.core.decorators import staff_required
+from safetrain.core.errors import DomainError, NotFound
+
+
+def _too_many(request: HttpRequest) -> HttpResponse:
+    return render(request, "certification/too_many.html", status=429)
+
+
+@require_GET
+def verify_index_view(request: HttpRequest) -> HttpResponse:
+    number = services.normalise_number(request.GET.get("number", ""))
+    if number:
+        return redirect("certification:verify", number=number)
+    return render(request, "certification/verify.html", {"result": None})
+
+
+@require_GET
+def verify_view(request: HttpRequest, number: str) -> HttpResponse:
+    if services.rate_limited(request):
+        return _too_many(request)
+    context: dict = {"number": number}
+    status = 200
+    try:
+        context["result"] = services.verification(number)
+    except NotFound as exc:
+        context["error"] = exc.message
+        status = 404
+    token = request.GET.get("s", "")
+    if token and "result" in context:
+        context["signed"] = services.check_signed(number, token)
+    return render(request, "certification/verify.html", context, status=status)
+
+
+@require_GET
+def public_key_view(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(signing.public_key_pem(), content_type="application/x-pem-file")
+    response["Content-Disposition"] = content_disposition_header(True, "safetrain-certificate-key.pem")
+    return response
+
+
+@login_required
+def my_certificates_view(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "certification/mine.html", {"certificates": services.my_certificates(request.user)}
+    )
+
+
+@login_required
+def certificate_pdf_view(request: HttpRequest, number: str) -> HttpResponse:
+    try:
+        certificate = services.certificate_for(request.user, number)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    response = HttpResponse(certificate_pdf(certificate), content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(False, f"{certificate.number}.pdf")
+    return response
+
+
+class MailingForm(forms.Form):
+    recipient = forms.CharField(label=_lazy("Recipient"), max_length=60)
+    phone = forms.CharField(label=_lazy("Phone"), max_length=20)
+    address = forms.CharField(label=_lazy("Address"), max_length=300)
+    courier = forms.CharField(label=_lazy("Courier"), max_length=40)
+    tracking_number = forms.CharField(label=_lazy("Tracking number"), max_length=40)
+    sent_on = forms.DateField(label=_lazy("Sent on"), widget=forms.DateInput(attrs={"type": "date"}))
+
+
+@staff_required("institution_admin", "enterprise_admin", "regulator")
+def issued_view(request: HttpRequest) -> HttpResponse:
+    """Certificates of the people in the viewer's scope, newest first, searchable by number."""
+    query = Certificate.objects.select_related("programme").prefetch_related("mailings")
+    if not request.user.sees_everything():
+        query = query.filter(
+            learner__memberships__organisation__in=request.user.visible_organisations()
+        ).distinct()
+    number = services.normalise_number(request.GET.get("number", ""))
+    if number:
+        query = query.filter(number__startswith=number)
+    page = Paginator(query.order_by("-issued_on", "-pk"), 50).get_page(request.GET.get("page"))
+    return render(request, "certification/issued.html", {"page": page, "number": number})
+
+
+@staff_required("institution_admin")
+def mailing_view(request: HttpRequest, number: str) -> HttpResponse:
+    try:
+        certificate = services.certificate_for(request.user, number)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    form = MailingForm(request.POST or None, initial={"sent_on": timezone.localdate()})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.mailing_record(certificate=certificate, actor=request.user, **form.cleaned_data)
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+                status = 400
+            else:
+                messages.success(request, _("The mailing is recorded."))
+                return redirect("certification:mailing", number=certificate.number)
+        else:
+            status = 400
+    return render(
+        request,
+        "certification/mailing.html",
+        {"certificate": certificate, "form": form, "mailings": certificate.mailings.all()},
+        status=status,
+    )
