@@ -144,6 +144,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "assessment-finalize-due": {"task": "assessment.finalize_due_attempts", "schedule": 60.0},
     # CERT-01: certificates are issued on exam submission and score entry; this catches any that were missed.
     "certification-issue-sweep": {"task": "certification.issue_sweep", "schedule": 600.0},
+    # REC-04: new study and exam records are sealed into the record chain every minute.
+    "records-seal": {"task": "records.seal", "schedule": 60.0},
+    # REC-02: records past their online retention move to offline archive files, once a day.
+    "records-retention": {"task": "records.retention", "schedule": 86400.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -301,6 +305,15 @@ PLATFORM_NAME = env.str("PLATFORM_NAME", default="安训安全生产网络培训
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 CERT_SIGNING_KEY = env.str("CERT_SIGNING_KEY", default="")
 VERIFY_RATE_PER_MINUTE = env.int("VERIFY_RATE_PER_MINUTE", default=30)  # public look-ups per address
+
+# Retention (REC-02): study records stay online at least RECORD_ONLINE_MONTHS, then move to offline archive files
+# kept at least RECORD_ARCHIVE_MONTHS. Operation logs (REC-03, >= 6 months) are never removed: the chain keeps them.
+RECORD_ONLINE_MONTHS = env.int("RECORD_ONLINE_MONTHS", default=24)
+RECORD_ARCHIVE_MONTHS = env.int("RECORD_ARCHIVE_MONTHS", default=72)
+if RECORD_ONLINE_MONTHS < 24 or RECORD_ARCHIVE_MONTHS < 72:
+    raise ImproperlyConfigured(
+        "Retention below GD-C 8: records stay 24 months online and 72 months archived."
+    )
 
 # Customer service contacts shown on every page (UX-04).
 CUSTOMER_SERVICE_PHONE = env.str("CUSTOMER_SERVICE_PHONE", default="400-800-1234")

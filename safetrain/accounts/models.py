@@ -48,7 +48,7 @@ class UserQuerySet(models.QuerySet):
             return self.none()
         if user.sees_everything():
             return self.all()
-        orgs = Organisation.objects.visible_to(user)
+        orgs = Organisation.objects.supervised_by(user)
         if not user.has_role(Role.REGULATOR, Role.ENTERPRISE_ADMIN, Role.INSTITUTION_ADMIN):
             return self.filter(pk=user.pk)
         return self.filter(

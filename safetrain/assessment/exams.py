@@ -4,6 +4,8 @@ submit, and submit by the server at the deadline even when the candidate is gone
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import re
 import unicodedata
@@ -20,6 +22,7 @@ from safetrain.assessment.models import (
     AttemptKind,
     ExamAnswer,
     ExamAttempt,
+    ExamRecord,
     PaperRule,
     QuestionKind,
 )
@@ -326,6 +329,28 @@ def attempt_submit(*, attempt_id: int, by: str = "candidate", learner: Any = Non
     attempt.submitted_at = min(now, attempt.deadline) if by == "deadline" else now
     attempt.submitted_by = by
     attempt.save(update_fields=["score", "passed", "submitted_at", "submitted_by"])
+    ExamRecord.objects.create(
+        at=now,
+        attempt=attempt,
+        enrolment_id=attempt.enrolment_id,
+        learner_id=attempt.enrolment.learner_id,
+        kind=attempt.kind,
+        number=attempt.number,
+        started_at=attempt.started_at,
+        submitted_at=attempt.submitted_at,
+        submitted_by=by,
+        score=score,
+        total=attempt.total,
+        passed=attempt.passed,
+        answers=[
+            {"question": a.question_id, "value": a.value, "correct": a.correct, "score": str(a.score)}
+            for a in sorted(answers.values(), key=lambda a: a.question_id)
+        ],
+        paper_digest=hashlib.sha256(
+            json.dumps(attempt.items, ensure_ascii=False, sort_keys=True).encode()
+        ).hexdigest(),
+        ip=attempt.ip,
+    )
     audit_log(
         action=f"assessment.{attempt.kind}_submit",
         obj=attempt.enrolment,

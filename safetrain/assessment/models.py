@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from safetrain.records.models import AppendOnlyQuerySet, AppendOnlyRecord
+
 
 class QuestionKind(models.TextChoices):
     SINGLE = "single", _("Single choice")
@@ -237,7 +239,7 @@ class OfflineTestPaper(models.Model):
         return self.number
 
 
-class OfflineTestResult(models.Model):
+class OfflineTestResult(AppendOnlyRecord):
     """A learner's score in the offline total test (EXM-08): sitting 1, and sitting 2 (the one retake) after a fail.
     Rows are never changed: a wrong entry is corrected by a later row for the same sitting, with the reason."""
 
@@ -257,6 +259,8 @@ class OfflineTestResult(models.Model):
     )
     entered_at = models.DateTimeField()
 
+    objects = AppendOnlyQuerySet.as_manager()
+
     class Meta:
         ordering = ["enrolment", "sitting", "entered_at"]
         verbose_name = _("offline total test result")
@@ -274,3 +278,32 @@ class OfflineTestResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.enrolment_id} #{self.sitting}: {self.score}"
+
+
+class ExamRecord(AppendOnlyRecord):
+    """The exam record kept for years (REC-02, REC-04): written once when an attempt is submitted, with every answer
+    as scored; never changed (model, queryset and database triggers refuse it) and sealed into the record chain."""
+
+    at = models.DateTimeField(db_index=True)
+    attempt = models.ForeignKey(ExamAttempt, on_delete=models.PROTECT, related_name="+")
+    enrolment = models.ForeignKey("learning.Enrolment", on_delete=models.PROTECT, related_name="+")
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=4)
+    number = models.PositiveSmallIntegerField(null=True)
+    started_at = models.DateTimeField()
+    submitted_at = models.DateTimeField()
+    submitted_by = models.CharField(max_length=10)
+    score = models.DecimalField(max_digits=6, decimal_places=1)
+    total = models.DecimalField(max_digits=6, decimal_places=1)
+    passed = models.BooleanField()
+    answers = models.JSONField(default=list, help_text="[{question, value, correct, score}] as scored")
+    paper_digest = models.CharField(max_length=64, help_text="SHA-256 of the paper as drawn")
+    ip = models.CharField(max_length=64, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["enrolment", "at"], name="exam_record_enrolment_at")]
+
+    def __str__(self) -> str:
+        return f"exam record {self.attempt_id}"

@@ -4,6 +4,7 @@ holder's reference photo and the signed QR code."""
 from __future__ import annotations
 
 import io
+import logging
 
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
@@ -13,6 +14,8 @@ from safetrain.certification.services import qr_text
 from safetrain.core.pdf import FONT, NEXT_LINE, Document
 from safetrain.proctoring.models import FaceTemplate
 from safetrain.proctoring.services import reference_photo
+
+logger = logging.getLogger(__name__)
 
 PHOTO_W, PHOTO_H = 30.0, 42.0  # mm, the 295 x 412 ID photo's shape
 QR_SIZE = 42.0  # mm: a phone reads it from a printed page at arm's length
@@ -33,11 +36,15 @@ def _photo(pdf: Document, certificate: Certificate, x: float, y: float) -> None:
     if template is not None:
         try:
             data = reference_photo(template)
-        except OSError:
+            pdf.image(io.BytesIO(data), x=x, y=y, w=PHOTO_W, h=PHOTO_H)
+        except Exception:  # a missing, undecryptable or broken photo: the document still prints, with the box
+            logger.warning(
+                "reference photo of user %s unusable on certificate %s",
+                certificate.learner_id,
+                certificate.number,
+            )
             data = None
-    if data:
-        pdf.image(io.BytesIO(data), x=x, y=y, w=PHOTO_W, h=PHOTO_H)
-    else:
+    if not data:
         pdf.set_xy(x, y)
         pdf.set_font(FONT, size=9)
         pdf.cell(PHOTO_W, PHOTO_H, "照片", border=1, align="C")

@@ -9,50 +9,50 @@ unit and the platform once the online exam and the offline test both scored 80 o
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import logging
 import re
 import secrets
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from safetrain.accounts.identity import mask_name
+from safetrain.accounts.models import User
 from safetrain.accounts.services import normalise_phone
 from safetrain.assessment import offline
 from safetrain.assessment.exams import unlock_problems
 from safetrain.assessment.models import AttemptKind, ExamAttempt, PaperRule
 from safetrain.certification import signing
 from safetrain.certification.models import Certificate, CertificateKind, CertificateState, Mailing
+from safetrain.core.dates import add_months
 from safetrain.core.errors import DomainError, NotFound
 from safetrain.core.http import client_ip
 from safetrain.learning.models import Enrolment, ReviewDecision, SuspicionReview
 from safetrain.learning.selectors import enrolment_overview
+from safetrain.orgs.models import Organisation
 from safetrain.records.services import audit_log
 
 logger = logging.getLogger(__name__)
 
 NUMBER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud and typed without confusion
 HOUR_PROOF_MARK = Decimal(80)
+SWEEP_BATCH = 500
+SWEEP_CURSOR = "certification:sweep-cursor"
 
 
 def new_number(kind: str, today: dt.date) -> str:
     """16 characters: ST (certificate) or XS (hour proof), the year, 12 random symbols (60 bits): unguessable."""
     prefix = "ST" if kind == CertificateKind.CERTIFICATE else "XS"
     return f"{prefix}{today:%y}" + "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(12))
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def has_exam(enrolment: Enrolment) -> bool:
@@ -211,15 +211,23 @@ def issue_sweep() -> int:
     """The periodic catch-up (Celery beat): enrolments with a passed exam, or in programmes without an exam, that
     still lack a document. Issuing on exam submission and score entry covers the usual case at once."""
     count = 0
-    candidates = (
+    no_exam = Q(programme__profile__exam_preset="") & ~Q(programme__paper_rules__is_active=True)
+    passed = Q(exam_attempts__kind=AttemptKind.EXAM, exam_attempts__passed=True)
+    cursor = cache.get(SWEEP_CURSOR, 0)
+    candidates = list(
         Enrolment.objects.active()
         .exclude(certificates__kind=CertificateKind.CERTIFICATE)
-        .filter(exam_attempts__kind=AttemptKind.EXAM, exam_attempts__passed=True)
+        .exclude(reviews__decision=ReviewDecision.CONFIRMED)
+        .filter(no_exam | passed, pk__gt=cursor)
         .values_list("pk", flat=True)
         .distinct()
+        .order_by("pk")[:SWEEP_BATCH]
     )
-    for pk in list(candidates[:2000]):
+    for pk in candidates:
         count += len(issue_due(Enrolment.objects.get(pk=pk)))
+    # Walk on from here next time (and start over at the end), so enrolments that cannot be issued yet never
+    # keep the others from being reached.
+    cache.set(SWEEP_CURSOR, candidates[-1] if len(candidates) == SWEEP_BATCH else 0, None)
     return count
 
 
@@ -292,7 +300,9 @@ def rate_limited(request: HttpRequest, scope: str = "verify") -> bool:
 
 
 def normalise_number(text: str) -> str:
-    return "".join(ch for ch in (text or "").upper() if ch.isalnum())[:32]
+    """As typed: full-width characters of a Chinese input method, lower case, spaces and dashes are all fine."""
+    text = unicodedata.normalize("NFKC", text or "").upper()
+    return "".join(ch for ch in text if ch.isascii() and ch.isalnum())[:32]
 
 
 def verification(number: str) -> dict[str, Any]:
@@ -350,7 +360,8 @@ def my_certificates(learner: Any) -> list[Certificate]:
 
 
 def certificate_for(user: Any, number: str) -> Certificate:
-    """The learner's own document, or one in a staff member's scope."""
+    """The learner's own document, or one of a person the user supervises (its unit's admins, the institution that
+    enrolled it, the regulators of its region); anything else is "not found"."""
     certificate = (
         Certificate.objects.select_related("learner", "programme", "enrolment")
         .filter(number=normalise_number(number))
@@ -360,12 +371,10 @@ def certificate_for(user: Any, number: str) -> Certificate:
         raise NotFound("certificate_not_found", _("No certificate has this number."))
     if certificate.learner_id == user.pk or user.sees_everything():
         return certificate
-    if (
-        user.has_role("enterprise_admin", "institution_admin", "regulator")
-        and user.visible_organisations()
-        .filter(pk__in=list(certificate.learner.memberships.values_list("organisation_id", flat=True)))
-        .exists()
-    ):
+    if User.objects.visible_to(user).filter(pk=certificate.learner_id).exists():
+        return certificate
+    enrolled_by = certificate.enrolment.organisation_id
+    if enrolled_by and Organisation.objects.supervised_by(user).filter(pk=enrolled_by).exists():
         return certificate
     raise NotFound("certificate_not_found", _("No certificate has this number."))
 
@@ -411,16 +420,21 @@ def mailing_record(
             % {"courier": courier.strip()},
             field="tracking_number",
         )
-    mailing = Mailing.objects.create(
-        certificate=certificate,
-        recipient=recipient.strip()[:60],
-        phone=normalise_phone(phone),
-        address=address.strip()[:300],
-        courier=courier.strip()[:40],
-        tracking_number=tracking,
-        sent_on=sent_on,
-        created_by=actor if getattr(actor, "pk", None) else None,
-    )
+    phone = normalise_phone(phone)
+    if not phone:
+        raise DomainError("field_required", _("Give the recipient's mobile phone number."), field="phone")
+    try:
+        with transaction.atomic():
+            mailing = _mailing_create(
+                certificate, recipient, phone, address, courier, tracking, sent_on, actor
+            )
+    except IntegrityError:
+        raise DomainError(
+            "tracking_number_taken",
+            _("This tracking number of %(courier)s is already recorded for another mailing.")
+            % {"courier": courier.strip()},
+            field="tracking_number",
+        ) from None
     audit_log(
         action="certificate.mail",
         actor=actor,
@@ -428,3 +442,25 @@ def mailing_record(
         detail={"number": certificate.number, "courier": mailing.courier, "tracking_number": tracking},
     )
     return mailing
+
+
+def _mailing_create(
+    certificate: Certificate,
+    recipient: str,
+    phone: str,
+    address: str,
+    courier: str,
+    tracking: str,
+    sent_on: dt.date,
+    actor: Any,
+) -> Mailing:
+    return Mailing.objects.create(
+        certificate=certificate,
+        recipient=recipient.strip()[:60],
+        phone=phone,
+        address=address.strip()[:300],
+        courier=courier.strip()[:40],
+        tracking_number=tracking,
+        sent_on=sent_on,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )

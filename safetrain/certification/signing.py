@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 
+MAX_TOKEN = 1024  # a real token is about 400 characters
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -94,19 +96,25 @@ class Checked:
 
 def check_token(token: str, key: Ed25519PublicKey | None = None) -> tuple[dict[str, Any], bool, str]:
     key = key or public_key()
+    if len(token) > MAX_TOKEN:
+        return {}, False, "malformed"
     try:
         data_part, signature_part = token.split(".")
         data, signature = _unb64(data_part), _unb64(signature_part)
+    except (ValueError, binascii.Error):
+        return {}, False, "malformed"
+    try:
+        key.verify(signature, data)  # before parsing: nothing unsigned is ever parsed
+        valid = True
+    except InvalidSignature:
+        valid = False
+    try:
         payload = json.loads(data)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return {}, False, "malformed"
     if not isinstance(payload, dict):
         return {}, False, "malformed"
-    try:
-        key.verify(signature, data)
-    except InvalidSignature:
-        return payload, False, "bad_signature"
-    return payload, True, ""
+    return payload, valid, "" if valid else "bad_signature"
 
 
 def check_qr_text(text: str, key: Ed25519PublicKey | None = None) -> Checked:

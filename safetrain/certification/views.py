@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -14,11 +15,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET
 
+from safetrain.accounts.models import User
 from safetrain.certification import services, signing
 from safetrain.certification.documents import certificate_pdf
 from safetrain.certification.models import Certificate
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError, NotFound
+from safetrain.orgs.models import Organisation
 
 
 def _too_many(request: HttpRequest) -> HttpResponse:
@@ -90,7 +93,8 @@ def issued_view(request: HttpRequest) -> HttpResponse:
     query = Certificate.objects.select_related("programme").prefetch_related("mailings")
     if not request.user.sees_everything():
         query = query.filter(
-            learner__memberships__organisation__in=request.user.visible_organisations()
+            Q(learner__in=User.objects.visible_to(request.user))
+            | Q(enrolment__organisation__in=Organisation.objects.supervised_by(request.user))
         ).distinct()
     number = services.normalise_number(request.GET.get("number", ""))
     if number:

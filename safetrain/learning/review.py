@@ -62,6 +62,9 @@ def suspicion_decide(*, enrolment: Enrolment, decision: str, reason: str, review
             field="reason",
         )
     now = timezone.now()
+    # Lock the enrolment first: certificate issuing locks it too, so a certificate is either issued before the
+    # decision (and revoked by it) or sees the confirmed review and is never issued.
+    enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
     events = SuspiciousEvent.objects.select_for_update().filter(enrolment=enrolment, review__isnull=True)
     review = SuspicionReview.objects.create(
         enrolment=enrolment,

@@ -121,6 +121,18 @@ class OrganisationQuerySet(models.QuerySet):
             return self.none()
         if user.sees_everything():
             return self.all()
+        return self._scoped(user, staff_only=False)
+
+    def supervised_by(self, user: Any) -> OrganisationQuerySet:
+        """The organisations whose people the user supervises: as `visible_to`, but only through its regulator and
+        admin memberships (being a learner somewhere gives no say over that unit's people)."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        if user.sees_everything():
+            return self.all()
+        return self._scoped(user, staff_only=True)
+
+    def _scoped(self, user: Any, *, staff_only: bool) -> OrganisationQuerySet:
         condition = Q(pk__in=[])
         for membership in user.active_memberships():
             org = membership.organisation
@@ -129,7 +141,7 @@ class OrganisationQuerySet(models.QuerySet):
                 condition |= Q(region__path__startswith=org.region.path) & ~Q(kind=OrganisationKind.PLATFORM)
             elif membership.role in {"enterprise_admin", "institution_admin"}:
                 condition |= Q(path__startswith=org.path)
-            else:
+            elif not staff_only:
                 condition |= Q(pk=org.pk)
         return self.filter(condition)
 

@@ -106,3 +106,62 @@ def disable_for_test_sql(vendor: str, table: str) -> list[str]:
     if vendor == "postgresql":
         return [f'ALTER TABLE "{table}" DISABLE TRIGGER USER']
     return [f'DROP TRIGGER IF EXISTS "{table}_{name}"' for name in ("no_update", "no_delete", "forward_only")]
+
+
+def forbid_changes_except_retention(table: str) -> Any:
+    """Like `forbid_changes`, but a DELETE is let through inside the retention job's transaction (a
+    `records_retentiongate` row for this table exists only there), after the rows went to their archive file."""
+    from django.db import migrations
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        vendor = schema_editor.connection.vendor
+        if vendor == "postgresql":
+            statements = [
+                """
+                CREATE OR REPLACE FUNCTION safetrain_append_only_retained() RETURNS trigger AS $$
+                BEGIN
+                    IF TG_OP = 'DELETE' AND EXISTS (
+                        SELECT 1 FROM records_retentiongate g WHERE g.table_name = TG_TABLE_NAME
+                    ) THEN
+                        RETURN OLD;
+                    END IF;
+                    RAISE EXCEPTION 'append-only table %: % refused', TG_TABLE_NAME, TG_OP;
+                END;
+                $$ LANGUAGE plpgsql
+                """,
+                f'DROP TRIGGER IF EXISTS "{table}_append_only" ON "{table}"',
+                f'CREATE TRIGGER "{table}_append_only" BEFORE UPDATE OR DELETE ON "{table}" '
+                "FOR EACH ROW EXECUTE FUNCTION safetrain_append_only_retained()",
+            ]
+        elif vendor == "sqlite":
+            statements = [
+                f'DROP TRIGGER IF EXISTS "{table}_no_delete"',
+                f'CREATE TRIGGER "{table}_no_delete" BEFORE DELETE ON "{table}" '
+                f"WHEN NOT EXISTS (SELECT 1 FROM records_retentiongate WHERE table_name = '{table}') "
+                f"BEGIN SELECT RAISE(ABORT, 'append-only table {table}: DELETE refused'); END",
+            ]
+        else:
+            statements = []
+        for statement in statements:
+            schema_editor.execute(statement, params=None)
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        for statement in _sql(schema_editor.connection.vendor, table):
+            if "FUNCTION safetrain_append_only()" in statement:
+                schema_editor.execute(statement, params=None)
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_append_only" ON "{table}"', params=None)
+            schema_editor.execute(
+                f'CREATE TRIGGER "{table}_append_only" BEFORE UPDATE OR DELETE ON "{table}" '
+                "FOR EACH ROW EXECUTE FUNCTION safetrain_append_only()",
+                params=None,
+            )
+        elif schema_editor.connection.vendor == "sqlite":
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_no_delete"', params=None)
+            schema_editor.execute(
+                f'CREATE TRIGGER "{table}_no_delete" BEFORE DELETE ON "{table}" '
+                f"BEGIN SELECT RAISE(ABORT, 'append-only table {table}: DELETE refused'); END",
+                params=None,
+            )
+
+    return migrations.RunPython(forwards, backwards)

@@ -155,3 +155,61 @@ class AuditEntry(ChainedRecord):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.result}"
+
+
+class RecordSeal(ChainedRecord):
+    """A seal over a run of study or exam records (REC-04): the SHA-256 of their content in id order, chained to the
+    seal before it. Records are written at full speed without a chain lock (a heartbeat must not wait for one);
+    the sealing job (every minute) seals what was written since, so an edited, removed or inserted record is found
+    by `manage.py verify_records`, online or in its offline archive file."""
+
+    chain_name = "record_seals"
+    hashed_fields = ("source", "first_id", "last_id", "count", "digest", "sealed_at")
+
+    source = models.CharField(max_length=20)
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    count = models.PositiveIntegerField()
+    digest = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField()
+
+    objects = ChainedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["source", "last_id"], name="record_seal_source_last")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.first_id}-{self.last_id}"
+
+
+class ArchiveFile(AppendOnlyRecord):
+    """An offline archive of records moved out of the database after their online retention (REC-02): a gzip of
+    JSON lines in storage, its SHA-256, the seals it holds, and how long it must be kept."""
+
+    source = models.CharField(max_length=20)
+    name = models.CharField(max_length=200, unique=True)
+    sha256 = models.CharField(max_length=64)
+    rows = models.PositiveIntegerField()
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    created_at = models.DateTimeField()
+    keep_until = models.DateField()
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["source", "first_id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RetentionGate(models.Model):
+    """Present only inside the retention job's transaction: the database triggers let that transaction delete
+    archived records of `table_name`, and nobody else."""
+
+    table_name = models.CharField(max_length=60)
+
+    def __str__(self) -> str:
+        return self.table_name

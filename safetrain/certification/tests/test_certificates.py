@@ -15,11 +15,14 @@ import pytest
 import time_machine
 import zxingcpp
 from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
 from conftest import make_org, make_user
 from safetrain.accounts.models import Role
+from safetrain.accounts.services import membership_grant
 from safetrain.assessment import offline
 from safetrain.assessment.exams import answer_save, attempt_submit, exam_start
 from safetrain.assessment.models import QuestionKind
@@ -28,9 +31,11 @@ from safetrain.assessment.tests.test_offline import paper, trained
 from safetrain.certification import services, signing
 from safetrain.certification.documents import certificate_pdf
 from safetrain.certification.models import Certificate, CertificateKind, CertificateState
+from safetrain.core.errors import DomainError
 from safetrain.learning.models import Enrolment, ReviewDecision
 from safetrain.learning.review import suspicion_decide
 from safetrain.orgs.models import OrganisationKind
+from safetrain.proctoring.models import FaceTemplate
 from safetrain.records.models import AuditEntry
 
 
@@ -339,3 +344,73 @@ def test_cert_07_the_institution_records_the_courier_and_the_learner_sees_it(
     assert (
         certificate.number not in web_client(world.admin_futian).get("/certificates/issued/").content.decode()
     )
+
+
+def test_cert_01_programmes_without_an_exam_are_issued_by_the_sweep(world, programme):
+    profile = programme.profile
+    profile.exam_preset = ""
+    profile.save()
+    studied(world.learner_nanshan, programme)
+    assert services.issue_sweep() == 1
+    certificate = Certificate.objects.get()
+    assert certificate.exam_score is None
+    assert services.issue_sweep() == 0
+
+
+def test_cert_04_garbage_tokens_get_a_clean_answer(world, programme, client, committed):
+    studied(world.learner_nanshan, programme)
+    with committed():
+        pass_exam(world.learner_nanshan, programme)
+    number = Certificate.objects.get().number
+    deep = base64.urlsafe_b64encode(b"[" * 1000).decode().rstrip("=")
+    for token in ("a.b", "....", "x" * 5000, "中文.签名", f"{deep}.{deep}", "e30.AAAA"):
+        answer = client.get(f"/api/v1/certificates/{number}/verify", {"s": token})
+        assert answer.status_code == 200, token
+        assert answer.json()["signature_valid"] is False
+        assert client.get(f"/verify/{number}", {"s": token}).status_code == 200
+    assert client.get("/verify/", {"number": f"ｓｔ{number[2:].lower()}"})["Location"].endswith(number)
+
+
+def test_cert_06_a_learner_membership_gives_no_access_to_other_units_certificates(
+    world, programme, web_client, committed
+):
+    studied(world.learner_nanshan, programme)
+    with committed():
+        pass_exam(world.learner_nanshan, programme)
+    certificate = Certificate.objects.get()
+    membership_grant(user=world.admin_futian, organisation=world.ent_nanshan, role=Role.LEARNER)
+    futian = web_client(world.admin_futian)
+    assert futian.get(f"/certificates/{certificate.number}.pdf").status_code == 404
+    assert certificate.number not in futian.get("/certificates/issued/").content.decode()
+
+
+def test_cert_01_a_broken_photo_still_prints(world, programme, committed):
+    studied(world.learner_nanshan, programme)
+    with committed():
+        pass_exam(world.learner_nanshan, programme)
+    default_storage.save("faces/broken.bin", ContentFile(b"not an encrypted photo"))
+    FaceTemplate.objects.create(
+        user=world.learner_nanshan,
+        template="x",
+        photo_name="faces/broken.bin",
+        width=295,
+        height=412,
+        provider="test",
+    )
+    assert certificate_pdf(Certificate.objects.get()).startswith(b"%PDF")
+
+
+def test_cert_07_the_phone_is_required(world, programme, committed):
+    studied(world.learner_nanshan, programme)
+    with committed():
+        pass_exam(world.learner_nanshan, programme)
+    with pytest.raises(DomainError, match="手机号码"):
+        services.mailing_record(
+            certificate=Certificate.objects.get(),
+            recipient="张三",
+            phone="无",
+            address="深圳",
+            courier="顺丰",
+            tracking_number="SF1234567",
+            sent_on=timezone.localdate(),
+        )

@@ -1,0 +1,125 @@
+"""REC-01, REC-05, CERT-06: the learner's electronic archive on the page, as Excel and PDF, and the hand-over zip."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import zipfile
+
+import pypdfium2 as pdfium
+from django.core.management import call_command
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from safetrain.assessment import offline
+from safetrain.certification.models import Certificate
+from safetrain.certification.tests.conftest import committed, shanxi  # noqa: F401 - fixtures
+from safetrain.certification.tests.test_certificates import paper, pass_exam, trained
+from safetrain.learning.models import LessonProgress, StudySession
+from safetrain.proctoring.models import FaceCheck
+from safetrain.records.models import AuditEntry
+
+
+def full_history(world, shanxi, committed):  # noqa: F811
+    learner = world.learner_nanshan
+    enrolment = trained(world, shanxi, learner, minutes=30)
+    started = timezone.now() - dt.timedelta(hours=2)
+    StudySession.objects.create(
+        learner=learner,
+        enrolment=enrolment,
+        lesson=shanxi.lesson,
+        progress=LessonProgress.objects.get(enrolment=enrolment),
+        state="closed",
+        started_at=started,
+        last_accepted_at=started + dt.timedelta(minutes=2),
+        ended_at=started + dt.timedelta(minutes=2),
+        credited_seconds=120,
+        ip="203.0.113.9",
+    )
+    FaceCheck.objects.create(
+        user=learner, purpose="login", at=started, passed=True, distance=0.31, ip="203.0.113.9"
+    )
+    with committed():
+        pass_exam(learner, shanxi)
+    with committed():
+        offline.scores_enter(
+            paper=paper(world, shanxi), scores={enrolment.pk: "88"}, actor=world.admin_nanshan
+        )
+    return enrolment
+
+
+def test_rec_01_the_archive_holds_every_part_of_the_training(world, shanxi, committed, web_client):  # noqa: F811
+    full_history(world, shanxi, committed)
+    certificate = Certificate.objects.filter(learner=world.learner_nanshan).first()
+    page = web_client(world.learner_nanshan).get("/records/archive/").content.decode()
+    for text in (
+        "学习记录",
+        "203.0.113.9",
+        "随堂测试",
+        "考试",
+        "线下总测",
+        "88.0",
+        "人脸核验与抓拍",
+        "0.310",
+        certificate.number,
+    ):
+        assert text in page, text
+    assert world.learner_nanshan.id_number not in page  # masked
+
+
+def test_rec_01_exports_as_excel_and_pdf(world, shanxi, committed, web_client):  # noqa: F811
+    full_history(world, shanxi, committed)
+    client = web_client(world.admin_nanshan)
+    url = f"/records/archive/{world.learner_nanshan.pk}/"
+    workbook = load_workbook(io.BytesIO(client.get(url, {"format": "xlsx"}).content))
+    assert workbook.sheetnames == [
+        "身份信息",
+        "培训项目",
+        "学习记录",
+        "随堂测试",
+        "考试",
+        "线下总测",
+        "人脸核验与抓拍",
+        "证书",
+    ]
+    periods = list(workbook["学习记录"].iter_rows(values_only=True))
+    assert periods[0][3] == "开始时间"
+    assert periods[1][-1] == "203.0.113.9"
+    assert periods[1][5] == "2.0"
+    assert len(list(workbook["证书"].iter_rows())) == 3  # header, certificate, hour proof
+    pdf = client.get(url, {"format": "pdf"})
+    assert pdf["Content-Type"] == "application/pdf"
+    text = re.sub(
+        r"\s+", "", "".join(p.get_textpage().get_text_range() for p in pdfium.PdfDocument(pdf.content))
+    )
+    assert "学员电子档案" in text
+    assert "203.0.113.9" in text
+    assert "线下总测（1条）" in text
+    assert AuditEntry.objects.filter(action__startswith="records.archive_export").count() == 2
+
+
+def test_rec_01_only_the_learner_and_staff_in_scope_see_it(world, shanxi, committed, web_client):  # noqa: F811
+    full_history(world, shanxi, committed)
+    url = f"/records/archive/{world.learner_nanshan.pk}/"
+    assert web_client(world.admin_futian).get(url).status_code == 404
+    assert web_client(world.regulator_futian).get(url).status_code == 404
+    assert web_client(world.regulator_city).get(url).status_code == 200
+    assert web_client(world.learner_team).get(url).status_code == 403
+
+
+def test_rec_05_hand_over_export_of_a_unit(world, shanxi, committed, tmp_path):  # noqa: F811
+    full_history(world, shanxi, committed)
+    out = tmp_path / "handover.zip"
+    call_command(
+        "export_archives", str(out), "--organisation", str(world.ent_nanshan.pk), stdout=io.StringIO()
+    )
+    with zipfile.ZipFile(out) as bundle:
+        manifest = json.loads(bundle.read("manifest.json"))
+        names = {entry["file"] for entry in manifest["files"]}
+        assert any(name.endswith(f"{world.learner_nanshan.name}.xlsx") for name in names)
+        assert not any(world.learner_futian.name in name for name in names)
+        for entry in manifest["files"]:
+            assert hashlib.sha256(bundle.read(entry["file"])).hexdigest() == entry["sha256"]

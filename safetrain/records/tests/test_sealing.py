@@ -1,0 +1,188 @@
+"""REC-02, REC-04: study and exam records are sealed into a hash chain, tampering is found online and in archive
+files, records past their online retention move to a checksummed archive file and still verify, and nothing can
+change a record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+
+import pytest
+import time_machine
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from safetrain.assessment.models import ExamRecord, OfflineTestResult
+from safetrain.assessment.tests.conftest import programme, studied  # noqa: F401 - fixture
+from safetrain.certification.tests.test_certificates import pass_exam
+from safetrain.learning.models import Enrolment, StudyRecord, StudyRecordKind
+from safetrain.records.dbtriggers import disable_for_test_sql
+from safetrain.records.models import AppendOnlyError, ArchiveFile, RecordSeal
+from safetrain.records.sealing import archive_old_records, retention_plan, seal_all, verify_records
+
+
+def write_study(enrolment: Enrolment, n: int, *, at: dt.datetime | None = None) -> list[StudyRecord]:
+    at = at or timezone.now() - dt.timedelta(minutes=5)
+    return [
+        StudyRecord.objects.create(
+            at=at + dt.timedelta(seconds=15 * i),
+            learner_id=enrolment.learner_id,
+            enrolment=enrolment,
+            lesson=enrolment.programme.lesson,
+            kind=StudyRecordKind.HEARTBEAT,
+            seq=i,
+            position=15.0 * i,
+            credited_seconds=15.0,
+            reasons=[],
+            ip="10.0.0.8",
+            user_agent="测试浏览器",
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def enrolment(world, programme):  # noqa: F811
+    studied(world.learner_nanshan, programme)
+    enrolment = Enrolment.objects.get(learner=world.learner_nanshan, programme=programme)
+    enrolment.programme.lesson = programme.lesson
+    return enrolment
+
+
+def raw(sql: str, params=()) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def test_rec_04_study_and_exam_records_are_sealed_and_verify(world, programme, enrolment, capsys):  # noqa: F811
+    write_study(enrolment, 7)
+    pass_exam(world.learner_nanshan, programme)
+    assert ExamRecord.objects.count() == 1
+    record = ExamRecord.objects.get()
+    assert record.passed
+    assert len(record.answers) == 70
+    sealed = seal_all(settle_seconds=0)
+    assert sealed == {"study": 7, "exam": 1, "offline_test": 0}
+    assert seal_all(settle_seconds=0) == {"study": 0, "exam": 0, "offline_test": 0}  # nothing new
+    seals = list(RecordSeal.objects.order_by("seq"))
+    assert [s.source for s in seals] == ["study", "exam"]
+    assert seals[1].prev_hash == seals[0].hash
+    report = verify_records()
+    assert report.ok, report.problems
+    assert report.rows == 8
+    call_command("verify_records")
+    out = capsys.readouterr().out
+    assert "all records match their seals" in out
+    assert "audit chain" in out
+
+
+def test_rec_04_records_of_the_last_minute_wait_for_the_next_seal(world, enrolment):
+    write_study(enrolment, 3, at=timezone.now() - dt.timedelta(minutes=3))
+    write_study(enrolment, 2, at=timezone.now())
+    assert seal_all()["study"] == 3
+    assert verify_records().unsealed["study"] == 2
+
+
+def test_rec_04_nothing_in_the_application_can_change_a_record(world, programme, enrolment):  # noqa: F811
+    [row] = write_study(enrolment, 1)
+    pass_exam(world.learner_nanshan, programme)
+    exam = ExamRecord.objects.get()
+    for obj in (row, exam):
+        obj.ip = "1.2.3.4"
+        with pytest.raises(AppendOnlyError):
+            obj.save()
+        with pytest.raises(AppendOnlyError):
+            obj.delete()
+    with pytest.raises(AppendOnlyError):
+        StudyRecord.objects.filter(pk=row.pk).update(credited_seconds=999)
+    with pytest.raises(AppendOnlyError):
+        ExamRecord.objects.all().delete()
+    with pytest.raises(AppendOnlyError):
+        OfflineTestResult.objects.all().update(score=100)
+    for table, column in (("learning_studyrecord", "credited_seconds"), ("assessment_examrecord", "score")):
+        with pytest.raises(DatabaseError), transaction.atomic():
+            raw(f'UPDATE "{table}" SET {column} = 999')
+        with pytest.raises(DatabaseError), transaction.atomic():
+            raw(f'DELETE FROM "{table}"')
+
+
+@pytest.mark.parametrize("tamper", ["edit", "delete"])
+def test_rec_04_a_changed_or_removed_record_is_found(world, enrolment, tamper):
+    rows = write_study(enrolment, 5)
+    seal_all(settle_seconds=0)
+    if connection.vendor == "postgresql":
+        raw("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE refuses while deferred FK checks are pending
+    for statement in disable_for_test_sql(connection.vendor, "learning_studyrecord"):
+        raw(statement)
+    if tamper == "edit":
+        raw('UPDATE "learning_studyrecord" SET credited_seconds = 600 WHERE id = %s', [rows[2].pk])
+    else:
+        raw('DELETE FROM "learning_studyrecord" WHERE id = %s', [rows[2].pk])
+    report = verify_records()
+    assert not report.ok
+    expected = "a record was altered" if tamper == "edit" else "records removed or inserted"
+    assert expected in report.problems[0]
+    with pytest.raises(CommandError):
+        call_command("verify_records")
+
+
+def test_rec_02_old_records_move_to_a_checksummed_archive_and_still_verify(world, enrolment, capsys):
+    now = timezone.now()
+    old = write_study(enrolment, 6, at=now - dt.timedelta(days=800))  # more than 24 months
+    seal_all(settle_seconds=0)  # sealed as they came in (every minute)
+    recent = write_study(enrolment, 4, at=now - dt.timedelta(days=30))
+    seal_all(settle_seconds=0)
+    plan = retention_plan("study")
+    assert plan is not None
+    assert plan.rows == 6
+    dry = archive_old_records("study", dry_run=True)
+    assert dry["rows"] == 6
+    assert dry["dry_run"] is True
+    assert StudyRecord.objects.count() == 10  # a dry run moves nothing
+    moved = archive_old_records("study")
+    assert moved["rows"] == 6
+    assert StudyRecord.objects.count() == 4
+    assert set(StudyRecord.objects.values_list("pk", flat=True)) == {r.pk for r in recent}
+    archive = ArchiveFile.objects.get()
+    assert archive.rows == 6
+    assert archive.keep_until >= timezone.localdate() + dt.timedelta(days=365 * 6)
+    with default_storage.open(archive.name, "rb") as handle:
+        data = handle.read()
+    lines = gzip.decompress(data).splitlines()
+    header = json.loads(lines[0])
+    assert header["source"] == "study"
+    assert [json.loads(line)["id"] for line in lines[1:]] == [r.pk for r in old]
+    assert json.loads(lines[1])["user_agent"] == "测试浏览器"
+    report = verify_records()
+    assert report.ok, report.problems
+    assert (report.archived_rows, report.rows) == (6, 4)
+    assert archive_old_records("study")["rows"] == 0  # nothing more to move
+    # A changed archive file is found by its checksum.
+    default_storage.delete(archive.name)
+    default_storage.save(archive.name, ContentFile(gzip.compress(b"{}\n")))
+    report = verify_records()
+    assert not report.ok
+    assert "checksum does not match" in report.problems[0]
+
+
+def test_rec_02_records_younger_than_the_online_period_stay(world, enrolment, settings):
+    write_study(enrolment, 3, at=timezone.now() - dt.timedelta(days=600))  # 20 months
+    seal_all(settle_seconds=0)
+    assert retention_plan("study") is None
+    assert archive_old_records("study", dry_run=True)["rows"] == 0
+    with time_machine.travel(timezone.now() + dt.timedelta(days=200)):
+        assert archive_old_records("study", dry_run=True)["rows"] == 3
+
+
+def test_rec_02_retention_below_the_rules_is_refused():
+    import subprocess
+    import sys
+
+    code = "import os; os.environ['RECORD_ONLINE_MONTHS']='12'; import django; os.environ.setdefault('DJANGO_SETTINGS_MODULE','config.settings_test'); django.setup()"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "Retention below GD-C 8" in result.stderr
