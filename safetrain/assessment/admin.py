@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from safetrain.assessment.models import ExamAttempt, PaperRule, Question
+from safetrain.assessment.models import ExamAttempt, ExamRecord, OfflineTestResult, PaperRule, Question
 from safetrain.core.admin import ReadOnlyAdmin
 
 
@@ -38,3 +38,15 @@ class ExamAttemptAdmin(ReadOnlyAdmin):
         "passed",
     )
     list_filter = ("kind", "passed", "submitted_by")
+
+
+@admin.register(ExamRecord)
+class ExamRecordAdmin(ReadOnlyAdmin):
+    """Exam records are append-only for everybody (REC-04)."""
+
+    list_display = ("attempt", "learner", "kind", "score", "passed", "submitted_at")
+
+
+@admin.register(OfflineTestResult)
+class OfflineTestResultAdmin(ReadOnlyAdmin):
+    list_display = ("enrolment", "paper", "sitting", "score", "passed", "entered_at")

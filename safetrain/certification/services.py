@@ -36,7 +36,7 @@ from safetrain.certification.models import Certificate, CertificateKind, Certifi
 from safetrain.core.dates import add_months
 from safetrain.core.errors import DomainError, NotFound
 from safetrain.core.http import client_ip
-from safetrain.learning.models import Enrolment, ReviewDecision, SuspicionReview
+from safetrain.learning.models import Enrolment, EnrolmentStatus, ReviewDecision, SuspicionReview
 from safetrain.learning.selectors import enrolment_overview
 from safetrain.orgs.models import Organisation
 from safetrain.records.services import audit_log
@@ -75,11 +75,14 @@ def problems(enrolment: Enrolment, overview: list[dict[str, Any]] | None = None)
     """What the learner still lacks for the certificate, in words (empty: it can be issued)."""
     if SuspicionReview.objects.filter(enrolment=enrolment, decision=ReviewDecision.CONFIRMED).exists():
         return [_("Cheating was confirmed in this programme: no certificate can be issued.")]
-    if overview is None:
-        overview = enrolment_overview(enrolment.learner)
-    found = unlock_problems(
-        enrolment, overview
-    )  # the study the exam needs: minutes, public minutes, days, quizzes
+    if enrolment.status != EnrolmentStatus.ACTIVE:
+        return [_("The enrolment is not active (its deadline has passed or it was cancelled).")]
+    if overview is None or not any(r["id"] == enrolment.pk for r in overview):
+        # Past its deadline the enrolment takes no more study, but what was done by then (and a retake of the
+        # offline test) still earns the certificate.
+        overview = enrolment_overview(enrolment.learner, enrolments=[enrolment])
+    # The study the exam needs (minutes, public minutes, study days, quizzes), then the certificate's own rules.
+    found = unlock_problems(enrolment, overview)
     row = next((r for r in overview if r["id"] == enrolment.pk), None)
     if row is None:
         return found
@@ -159,7 +162,7 @@ def issue_due(enrolment: Enrolment) -> list[Certificate]:
         if problems(enrolment):
             return issued
         programme = enrolment.programme
-        row = next(r for r in enrolment_overview(enrolment.learner) if r["id"] == enrolment.pk)
+        row = enrolment_overview(enrolment.learner, enrolments=[enrolment])[0]
         exam = best_exam(enrolment)
         offline_result = offline.status(enrolment).results
         offline_score = max((r.score for r in offline_result.values() if r.passed), default=None)

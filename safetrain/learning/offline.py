@@ -57,12 +57,12 @@ class OfflineSessionForm(forms.Form):
 
     def __init__(self, *args, viewer: User, **kwargs):
         super().__init__(*args, **kwargs)
-        orgs = viewer.visible_organisations().filter(
+        orgs = Organisation.objects.supervised_by(viewer).filter(
             kind__in=[OrganisationKind.ENTERPRISE, OrganisationKind.PROJECT, OrganisationKind.INSTITUTION]
         )
         enrolments = (
             Enrolment.objects.active()
-            .filter(learner__memberships__organisation__in=viewer.visible_organisations())
+            .filter(learner__memberships__organisation__in=Organisation.objects.supervised_by(viewer))
             .distinct()
         )
         self.fields["organisation"].queryset = orgs
@@ -118,7 +118,7 @@ def offline_sessions_view(request: HttpRequest) -> HttpResponse:
         else:
             status = 400
     sessions = (
-        OfflineSession.objects.filter(organisation__in=request.user.visible_organisations())
+        OfflineSession.objects.filter(organisation__in=Organisation.objects.supervised_by(request.user))
         .select_related("programme", "organisation")
         .prefetch_related("attendance", "photos")[:100]
     )

@@ -129,16 +129,17 @@ def my_programmes(learner: Any) -> list[ProgrammeCard]:
     return cards
 
 
-def enrolment_overview(learner: Any) -> list[dict[str, Any]]:
+def enrolment_overview(learner: Any, enrolments: Any = None) -> list[dict[str, Any]]:
     """Enrolments with courses, lessons and progress (LRN-05, LRN-08): a course counts toward the total only when
-    every lesson is complete, and counts once; public-course minutes and distinct study days alongside."""
+    every lesson is complete, and counts once; public-course minutes and distinct study days alongside.
+    `enrolments`: these instead of the learner's active ones (a certificate looks back at an expired one)."""
     from safetrain.learning.models import DailyCredit, LessonProgress, QuizAttempt, QuizQuestion
 
     out = []
     quiz_courses = set(
         QuizQuestion.objects.filter(is_active=True).values_list("course_id", flat=True).distinct()
     )
-    for enrolment in active_enrolments(learner):
+    for enrolment in active_enrolments(learner) if enrolments is None else enrolments:
         progress = {p.lesson_id: p for p in LessonProgress.objects.filter(enrolment=enrolment)}
         passed = set(
             QuizAttempt.objects.filter(enrolment=enrolment, passed=True).values_list("lesson_id", flat=True)

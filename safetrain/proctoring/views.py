@@ -18,6 +18,7 @@ from safetrain.catalog.models import OfflineSession
 from safetrain.core.crypto import decrypt_bytes
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
+from safetrain.orgs.models import Organisation
 from safetrain.proctoring.group import candidates, usable_templates
 from safetrain.proctoring.models import FaceCheck, FaceTemplate
 from safetrain.proctoring.services import (
@@ -147,9 +148,9 @@ def verify_view(request: HttpRequest) -> HttpResponse:
 @staff_required("enterprise_admin", "institution_admin")
 def group_view(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_object_or_404(
-        OfflineSession.objects.filter(organisation__in=request.user.visible_organisations()).select_related(
-            "programme", "organisation"
-        ),
+        OfflineSession.objects.filter(
+            organisation__in=Organisation.objects.supervised_by(request.user)
+        ).select_related("programme", "organisation"),
         pk=session_id,
     )
     if request.method == "POST":

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from safetrain.core.admin import ReadOnlyAdmin
-from safetrain.records.models import AuditEntry
+from safetrain.records.models import ArchiveFile, AuditEntry, RecordSeal
 
 
 @admin.register(AuditEntry)
@@ -15,3 +15,14 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
+
+
+@admin.register(RecordSeal)
+class RecordSealAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "source", "first_id", "last_id", "count", "sealed_at")
+    list_filter = ("source",)
+
+
+@admin.register(ArchiveFile)
+class ArchiveFileAdmin(ReadOnlyAdmin):
+    list_display = ("name", "source", "rows", "first_id", "last_id", "created_at", "keep_until")

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -189,20 +190,31 @@ def learner_archive(learner: Any) -> Archive:
     )
 
 
+def _append(sheet: Any, values: list[Any]) -> None:
+    """A row of text as text: a value like "=HYPERLINK(…)" typed into a name never becomes a formula."""
+    sheet.append(values)
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str) and cell.value[:1] in FORMULA_STARTS:
+            cell.data_type = "s"
+
+
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
 def archive_xlsx(archive: Archive) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "身份信息"
     for label, value in archive.identity:
-        sheet.append([label, value])
-    sheet.append(["导出时间", _t(archive.made_at)])
+        _append(sheet, [label, value])
+    _append(sheet, ["导出时间", _t(archive.made_at)])
     for section in archive.sections:
         sheet = workbook.create_sheet(section.title)
-        sheet.append(section.columns)
+        _append(sheet, section.columns)
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for row in section.rows:
-            sheet.append([str(v) if isinstance(v, str) and v.startswith("=") else v for v in row])
+            _append(sheet, row)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -246,7 +258,8 @@ def handover_zip(learners: list[Any]) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         for learner in learners:
             archive = learner_archive(learner)
-            base = f"{learner.pk:08d}-{learner.name}"
+            safe_name = re.sub(r"[^\w\u4e00-\u9fff·]+", "_", learner.name)[:40]
+            base = f"{learner.pk:08d}-{safe_name}"
             for suffix, data in (("xlsx", archive_xlsx(archive)), ("pdf", archive_pdf(archive))):
                 name = f"{base}.{suffix}"
                 bundle.writestr(name, data)

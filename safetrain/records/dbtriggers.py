@@ -108,9 +108,10 @@ def disable_for_test_sql(vendor: str, table: str) -> list[str]:
     return [f'DROP TRIGGER IF EXISTS "{table}_{name}"' for name in ("no_update", "no_delete", "forward_only")]
 
 
-def forbid_changes_except_retention(table: str) -> Any:
+def forbid_changes_except_retention(table: str, source: str = "study") -> Any:
     """Like `forbid_changes`, but a DELETE is let through inside the retention job's transaction (a
-    `records_retentiongate` row for this table exists only there), after the rows went to their archive file."""
+    `records_retentiongate` row for this table exists only there), and only for a row inside the id range of an
+    archive file of `source` (written in that transaction before the delete)."""
     from django.db import migrations
 
     def forwards(apps: Any, schema_editor: Any) -> None:
@@ -122,6 +123,9 @@ def forbid_changes_except_retention(table: str) -> Any:
                 BEGIN
                     IF TG_OP = 'DELETE' AND EXISTS (
                         SELECT 1 FROM records_retentiongate g WHERE g.table_name = TG_TABLE_NAME
+                    ) AND EXISTS (
+                        SELECT 1 FROM records_archivefile a
+                        WHERE a.source = TG_ARGV[0] AND a.first_id <= OLD.id AND OLD.id <= a.last_id
                     ) THEN
                         RETURN OLD;
                     END IF;
@@ -131,13 +135,15 @@ def forbid_changes_except_retention(table: str) -> Any:
                 """,
                 f'DROP TRIGGER IF EXISTS "{table}_append_only" ON "{table}"',
                 f'CREATE TRIGGER "{table}_append_only" BEFORE UPDATE OR DELETE ON "{table}" '
-                "FOR EACH ROW EXECUTE FUNCTION safetrain_append_only_retained()",
+                f"FOR EACH ROW EXECUTE FUNCTION safetrain_append_only_retained('{source}')",
             ]
         elif vendor == "sqlite":
             statements = [
                 f'DROP TRIGGER IF EXISTS "{table}_no_delete"',
                 f'CREATE TRIGGER "{table}_no_delete" BEFORE DELETE ON "{table}" '
                 f"WHEN NOT EXISTS (SELECT 1 FROM records_retentiongate WHERE table_name = '{table}') "
+                f"OR NOT EXISTS (SELECT 1 FROM records_archivefile WHERE source = '{source}' "
+                "AND first_id <= OLD.id AND OLD.id <= last_id) "
                 f"BEGIN SELECT RAISE(ABORT, 'append-only table {table}: DELETE refused'); END",
             ]
         else:

@@ -101,7 +101,9 @@ class AuditEntryQuerySet(ChainedQuerySet):
             return self.none()
         if user.sees_everything():
             return self
-        return self.filter(organisation_id__in=user.visible_organisations().values("id"))
+        from safetrain.orgs.models import Organisation  # records sit below orgs; imported when used
+
+        return self.filter(organisation_id__in=Organisation.objects.supervised_by(user).values("id"))
 
 
 class AuditResult(models.TextChoices):

@@ -138,12 +138,24 @@ def _online_lines(source: Source, first_id: int, last_id: int) -> Iterator[bytes
         yield canonical(row_values(source, row))
 
 
-def seal_new(
-    source: Source, *, settle_seconds: int = 60, batch: int = 5000, now: dt.datetime | None = None
-) -> int:
-    """Seal the records written since the last seal of `source`, up to `batch` of them, leaving out the last
-    `settle_seconds` (a record still in an open transaction must not land behind a seal). Returns rows sealed."""
+def watermark(source: Source) -> int:
+    """The highest record id up to which nothing can still appear: every record at or below it is committed (or
+    rolled back for good). On PostgreSQL ids are taken before commit, so a SHARE lock first waits for the
+    transactions still inserting (a heartbeat's few milliseconds) and holds off new ones for an instant. SQLite
+    writes one transaction at a time, so what is visible is all there is below the highest id."""
+    model = source.model_class()
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f'LOCK TABLE "{model._meta.db_table}" IN SHARE MODE')
+        return model.objects.aggregate(top=models.Max("pk"))["top"] or 0
+
+
+def seal_new(source: Source, *, batch: int = 5000, now: dt.datetime | None = None) -> int:
+    """Seal the records of `source` after the last seal, up to `batch` of them. Seals cover contiguous id ranges
+    from 1, so every record with an id at or below the last seal belongs to exactly one seal. Returns rows sealed."""
     now = now or timezone.now()
+    mark = watermark(source)
     with transaction.atomic():
         # Hold the seal chain's head first: two sealing runs at once must not seal the same records twice.
         head, _created = ChainHead.objects.get_or_create(name=RecordSeal.chain_name)
@@ -153,23 +165,20 @@ def seal_new(
             .order_by("-last_id")
             .values_list("last_id", flat=True)
             .first()
-        )
-        cutoff = now - dt.timedelta(seconds=settle_seconds)
+        ) or 0
+        if mark <= last:
+            return 0
         model = source.model_class()
-        rows = list(model.objects.filter(pk__gt=last or 0).order_by("pk")[:batch])
-        taken = []
-        for row in rows:
-            if getattr(row, source.time_field) >= cutoff:
-                break
-            taken.append(row)
+        taken = list(model.objects.filter(pk__gt=last, pk__lte=mark).order_by("pk")[:batch])
         if not taken:
             return 0
         digest, count = digest_of(canonical(row_values(source, row)) for row in taken)
         chain_append(
             RecordSeal(
                 source=source.name,
-                first_id=taken[0].pk,
-                last_id=taken[-1].pk,
+                first_id=last + 1,
+                # Ids after the last record up to the watermark were rolled back: the seal covers them too.
+                last_id=taken[-1].pk if count == batch else mark,
                 count=count,
                 digest=digest,
                 sealed_at=now,
@@ -221,7 +230,8 @@ def verify_records() -> RecordsReport:
         report.ok = False
         report.problems.append(f"seal chain broken at seal {chain.broken_seq}: {chain.reason}")
     archives = list(ArchiveFile.objects.all())
-    archive_cache: dict[int, dict[int, bytes]] = {}
+    archive_cache: dict[int, list[tuple[int, bytes]]] = {}
+    previous_last: dict[str, int] = {}
     for seal in RecordSeal.objects.order_by("seq").iterator(chunk_size=500):
         source = SOURCES.get(seal.source)
         report.seals += 1
@@ -229,6 +239,12 @@ def verify_records() -> RecordsReport:
             report.ok = False
             report.problems.append(f"seal {seal.seq}: unknown source {seal.source}")
             continue
+        if seal.first_id != previous_last.get(seal.source, 0) + 1:
+            report.ok = False
+            report.problems.append(
+                f"seal {seal.seq} ({seal.source}) starts at {seal.first_id}, not right after the previous seal"
+            )
+        previous_last[seal.source] = seal.last_id
         archive = next(
             (
                 a
@@ -238,16 +254,24 @@ def verify_records() -> RecordsReport:
             None,
         )
         if archive is not None:
-            try:
-                lines = archive_cache.setdefault(archive.pk, _archive_lines(archive))
-            except (OSError, ValueError) as exc:
-                report.ok = False
-                report.problems.append(f"seal {seal.seq}: {exc}")
-                continue
-            digest, count = digest_of(
-                line for pk, line in sorted(lines.items()) if seal.first_id <= pk <= seal.last_id
-            )
+            if archive.pk not in archive_cache:
+                try:
+                    archive_cache[archive.pk] = sorted(_archive_lines(archive).items())
+                except (OSError, ValueError) as exc:
+                    report.ok = False
+                    report.problems.append(f"seal {seal.seq}: {exc}")
+                    archive_cache[archive.pk] = []
+                    continue
+            lines = archive_cache[archive.pk]
+            digest, count = digest_of(line for pk, line in lines if seal.first_id <= pk <= seal.last_id)
             report.archived_rows += count
+            online = source.model_class().objects.filter(pk__gte=seal.first_id, pk__lte=seal.last_id).count()
+            if online:
+                report.ok = False
+                report.problems.append(
+                    f"seal {seal.seq} ({seal.source} {seal.first_id}-{seal.last_id}) is archived in {archive.name}, "
+                    f"but {online} records of its range are in the database (inserted after archiving)"
+                )
         else:
             digest, count = digest_of(_online_lines(source, seal.first_id, seal.last_id))
             report.rows += count

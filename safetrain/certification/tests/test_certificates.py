@@ -414,3 +414,17 @@ def test_cert_07_the_phone_is_required(world, programme, committed):
             tracking_number="SF1234567",
             sent_on=timezone.localdate(),
         )
+
+
+def test_cert_01_a_retake_passed_after_the_deadline_still_earns_the_certificate(world, shanxi, committed):
+    enrolment = trained(world, shanxi, world.learner_nanshan, minutes=30)
+    with committed():
+        pass_exam(world.learner_nanshan, shanxi)
+    offline.scores_enter(paper=paper(world, shanxi), scores={enrolment.pk: "60"}, actor=world.admin_nanshan)
+    Enrolment.objects.filter(pk=enrolment.pk).update(deadline=timezone.localdate() - dt.timedelta(days=1))
+    with committed():
+        offline.scores_enter(
+            paper=paper(world, shanxi), scores={enrolment.pk: "85"}, actor=world.admin_nanshan
+        )
+    kinds = set(Certificate.objects.filter(enrolment=enrolment).values_list("kind", flat=True))
+    assert kinds == {CertificateKind.CERTIFICATE, CertificateKind.HOUR_PROOF}

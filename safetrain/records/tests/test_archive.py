@@ -123,3 +123,15 @@ def test_rec_05_hand_over_export_of_a_unit(world, shanxi, committed, tmp_path): 
         assert not any(world.learner_futian.name in name for name in names)
         for entry in manifest["files"]:
             assert hashlib.sha256(bundle.read(entry["file"])).hexdigest() == entry["sha256"]
+
+
+def test_rec_01_text_that_looks_like_a_formula_stays_text(world, web_client):
+    learner = world.learner_nanshan
+    learner.name = '=HYPERLINK("http://evil.example","点我")'
+    learner.save(update_fields=["name"])
+    workbook = load_workbook(
+        io.BytesIO(web_client(learner).get("/records/archive/", {"format": "xlsx"}).content)
+    )
+    cell = workbook["身份信息"]["B1"]
+    assert cell.data_type == "s"
+    assert cell.value.startswith("=HYPERLINK")

@@ -21,7 +21,7 @@ from safetrain.assessment.tests.conftest import programme, studied  # noqa: F401
 from safetrain.certification.tests.test_certificates import pass_exam
 from safetrain.learning.models import Enrolment, StudyRecord, StudyRecordKind
 from safetrain.records.dbtriggers import disable_for_test_sql
-from safetrain.records.models import AppendOnlyError, ArchiveFile, RecordSeal
+from safetrain.records.models import AppendOnlyError, ArchiveFile, RecordSeal, RetentionGate
 from safetrain.records.sealing import archive_old_records, retention_plan, seal_all, verify_records
 
 
@@ -65,9 +65,9 @@ def test_rec_04_study_and_exam_records_are_sealed_and_verify(world, programme, e
     record = ExamRecord.objects.get()
     assert record.passed
     assert len(record.answers) == 70
-    sealed = seal_all(settle_seconds=0)
+    sealed = seal_all()
     assert sealed == {"study": 7, "exam": 1, "offline_test": 0}
-    assert seal_all(settle_seconds=0) == {"study": 0, "exam": 0, "offline_test": 0}  # nothing new
+    assert seal_all() == {"study": 0, "exam": 0, "offline_test": 0}  # nothing new
     seals = list(RecordSeal.objects.order_by("seq"))
     assert [s.source for s in seals] == ["study", "exam"]
     assert seals[1].prev_hash == seals[0].hash
@@ -80,11 +80,37 @@ def test_rec_04_study_and_exam_records_are_sealed_and_verify(world, programme, e
     assert "audit chain" in out
 
 
-def test_rec_04_records_of_the_last_minute_wait_for_the_next_seal(world, enrolment):
-    write_study(enrolment, 3, at=timezone.now() - dt.timedelta(minutes=3))
-    write_study(enrolment, 2, at=timezone.now())
-    assert seal_all()["study"] == 3
-    assert verify_records().unsealed["study"] == 2
+def test_rec_04_seals_cover_contiguous_ranges_and_a_late_row_inside_one_is_found(world, enrolment):
+    first = write_study(enrolment, 3)
+    seal_all()
+    ahead = StudyRecord.objects.create(
+        id=first[-1].pk + 5,
+        at=timezone.now(),
+        learner_id=enrolment.learner_id,
+        enrolment=enrolment,
+        lesson=enrolment.programme.lesson,
+        kind=StudyRecordKind.HEARTBEAT,
+        credited_seconds=15.0,
+    )
+    assert seal_all()["study"] == 1
+    seals = list(RecordSeal.objects.filter(source="study").order_by("seq"))
+    assert seals[0].last_id == first[-1].pk
+    assert (seals[1].first_id, seals[1].last_id) == (seals[0].last_id + 1, ahead.pk)
+    assert verify_records().ok
+    # A record appearing later with an id inside a sealed range (a forged insert) is never silently skipped.
+    StudyRecord.objects.create(
+        id=first[-1].pk + 2,
+        at=timezone.now(),
+        learner_id=enrolment.learner_id,
+        enrolment=enrolment,
+        lesson=enrolment.programme.lesson,
+        kind=StudyRecordKind.HEARTBEAT,
+        credited_seconds=900.0,
+    )
+    assert seal_all()["study"] == 0
+    report = verify_records()
+    assert not report.ok
+    assert "records removed or inserted" in report.problems[0]
 
 
 def test_rec_04_nothing_in_the_application_can_change_a_record(world, programme, enrolment):  # noqa: F811
@@ -113,7 +139,7 @@ def test_rec_04_nothing_in_the_application_can_change_a_record(world, programme,
 @pytest.mark.parametrize("tamper", ["edit", "delete"])
 def test_rec_04_a_changed_or_removed_record_is_found(world, enrolment, tamper):
     rows = write_study(enrolment, 5)
-    seal_all(settle_seconds=0)
+    seal_all()
     if connection.vendor == "postgresql":
         raw("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE refuses while deferred FK checks are pending
     for statement in disable_for_test_sql(connection.vendor, "learning_studyrecord"):
@@ -133,9 +159,9 @@ def test_rec_04_a_changed_or_removed_record_is_found(world, enrolment, tamper):
 def test_rec_02_old_records_move_to_a_checksummed_archive_and_still_verify(world, enrolment, capsys):
     now = timezone.now()
     old = write_study(enrolment, 6, at=now - dt.timedelta(days=800))  # more than 24 months
-    seal_all(settle_seconds=0)  # sealed as they came in (every minute)
+    seal_all()  # sealed as they came in (every minute)
     recent = write_study(enrolment, 4, at=now - dt.timedelta(days=30))
-    seal_all(settle_seconds=0)
+    seal_all()
     plan = retention_plan("study")
     assert plan is not None
     assert plan.rows == 6
@@ -171,7 +197,7 @@ def test_rec_02_old_records_move_to_a_checksummed_archive_and_still_verify(world
 
 def test_rec_02_records_younger_than_the_online_period_stay(world, enrolment, settings):
     write_study(enrolment, 3, at=timezone.now() - dt.timedelta(days=600))  # 20 months
-    seal_all(settle_seconds=0)
+    seal_all()
     assert retention_plan("study") is None
     assert archive_old_records("study", dry_run=True)["rows"] == 0
     with time_machine.travel(timezone.now() + dt.timedelta(days=200)):
@@ -186,3 +212,68 @@ def test_rec_02_retention_below_the_rules_is_refused():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode != 0
     assert "Retention below GD-C 8" in result.stderr
+
+
+def test_rec_04_the_admin_shows_records_but_never_changes_them(world, programme, enrolment, web_client):  # noqa: F811
+    [row] = write_study(enrolment, 1)
+    pass_exam(world.learner_nanshan, programme)
+    seal_all()
+    client = web_client(world.operator)
+    for path, obj in (
+        ("learning/studyrecord", row),
+        ("assessment/examrecord", ExamRecord.objects.get()),
+        ("records/recordseal", RecordSeal.objects.first()),
+    ):
+        assert client.get(f"/admin/{path}/").status_code == 200
+        assert client.post(f"/admin/{path}/{obj.pk}/delete/", {"post": "yes"}).status_code == 403
+        assert client.post(f"/admin/{path}/{obj.pk}/change/", {"ip": "1.1.1.1"}).status_code == 403
+        assert client.get(f"/admin/{path}/add/").status_code == 403
+    assert StudyRecord.objects.get(pk=row.pk).ip == "10.0.0.8"
+    assert verify_records().ok
+
+
+def test_rec_04_the_api_has_no_way_to_change_a_record(db):
+    """Every write the API offers, reviewed: each appends (a heartbeat, an answer before submission, a check) or
+    acts on the caller's own session; none updates or deletes a study, exam or audit record."""
+    from config.api import api
+
+    writes = {
+        (method.upper(), path)
+        for path, operations in api.get_openapi_schema()["paths"].items()
+        for method in operations
+        if method in ("post", "put", "patch", "delete")
+    }
+    assert writes == {
+        (
+            "PUT",
+            "/api/v1/attempts/{attempt_id}/answers/{question_id}",
+        ),  # an open paper's answer, before submission
+        ("POST", "/api/v1/attempts/{attempt_id}/events"),
+        ("POST", "/api/v1/attempts/{attempt_id}/submit"),
+        ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/auth/logout"),
+        ("PUT", "/api/v1/auth/password"),
+        ("POST", "/api/v1/exams/{code}/attempts"),
+        ("POST", "/api/v1/face-challenges"),
+        ("POST", "/api/v1/face-checks"),
+        ("POST", "/api/v1/learners/search"),
+        ("POST", "/api/v1/lessons/{lesson_id}/quiz"),
+        ("POST", "/api/v1/quiz-attempts/{attempt_id}/submit"),
+        ("POST", "/api/v1/study-sessions"),
+        ("POST", "/api/v1/study-sessions/{session_id}/close"),
+        ("POST", "/api/v1/study-sessions/{session_id}/heartbeats"),
+    }
+    assert not [
+        path for _method, path in writes if "record" in path or "certificate" in path or "audit" in path
+    ]
+
+
+def test_rec_02_the_retention_gate_lets_only_archived_ranges_go(world, enrolment):
+    rows = write_study(enrolment, 2)
+    seal_all()
+    with transaction.atomic():
+        gate = RetentionGate.objects.create(table_name="learning_studyrecord")
+        with pytest.raises(DatabaseError), transaction.atomic():
+            raw('DELETE FROM "learning_studyrecord" WHERE id = %s', [rows[0].pk])  # no archive file holds it
+        gate.delete()
+    assert StudyRecord.objects.filter(pk=rows[0].pk).exists()
