@@ -250,6 +250,45 @@ async def load(base: str, tokens: list[str], lesson: int, interval: float, secon
     }
 
 
+async def reference_load(base: str, clients: int, interval: float, seconds: float) -> dict:
+    """The same closed-loop clients against GET /healthz (the whole middleware stack, one `SELECT 1`, one cache
+    write and read): what this server can answer at all on this machine, the ceiling any heartbeat code has."""
+    latencies: list[float] = []
+    results = {"ok": 0, "errors": 0}
+    until = time.monotonic() + seconds
+
+    async def client(session: aiohttp.ClientSession, index: int) -> None:
+        await asyncio.sleep(interval * index / clients)
+        next_at = time.monotonic()
+        while time.monotonic() < until:
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += interval
+            started = time.perf_counter()
+            try:
+                async with session.get(f"{base}/healthz") as r:
+                    await r.read()
+                    results["ok" if r.status == 200 else "errors"] += 1
+            except (TimeoutError, aiohttp.ClientError):
+                results["errors"] += 1
+                continue
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    connector = aiohttp.TCPConnector(limit=256)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
+        started = time.monotonic()
+        await asyncio.gather(*(client(session, i) for i in range(clients)))
+        elapsed = time.monotonic() - started
+    latencies.sort()
+    p = lambda q: round(latencies[min(len(latencies) - 1, int(len(latencies) * q))], 1) if latencies else None  # noqa: E731
+    return {
+        **results,
+        "seconds": round(elapsed, 1),
+        "rate": round(results["ok"] / elapsed, 1),
+        "p50": p(0.5),
+        "p99": p(0.99),
+    }
+
+
 def pgbench(seconds: int) -> float:
     run(
         [
@@ -276,6 +315,9 @@ def main() -> int:
     parser.add_argument("--interval", type=int, default=2)
     parser.add_argument("--workers", type=int, default=5)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--reference-seconds", type=int, default=0, help="then load GET /healthz the same way for this long"
+    )
     args = parser.parse_args()
     env = env_for(args.interval)
     setup = fresh_database(env, SETUP.replace("sys.argv[1]", str(args.learners)))
@@ -284,6 +326,15 @@ def main() -> int:
     try:
         result = asyncio.run(
             load(f"http://127.0.0.1:{port}", setup["tokens"], setup["lesson"], args.interval, args.seconds)
+        )
+        reference = (
+            asyncio.run(
+                reference_load(
+                    f"http://127.0.0.1:{port}", args.learners, args.interval, args.reference_seconds
+                )
+            )
+            if args.reference_seconds
+            else None
         )
     finally:
         stop_server(server)
@@ -297,6 +348,8 @@ def main() -> int:
         **result,
         "pgbench_update_tps": tps,
         "ratio_to_pgbench": round(result["rate"] / tps, 3),
+        "healthz_reference": reference,
+        "ratio_to_healthz": round(result["rate"] / reference["rate"], 3) if reference else None,
         "credited_client": round(result["credited"], 1),
         "credited_db": totals,
         # No credited second lost or doubled: the four places that hold credit agree to the millisecond, the
