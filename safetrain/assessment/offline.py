@@ -27,6 +27,7 @@ from safetrain.catalog.models import OfflineAttendance, Programme
 from safetrain.core.errors import DomainError, PermissionDenied
 from safetrain.core.pdf import NEXT_LINE, Document
 from safetrain.learning.models import Enrolment
+from safetrain.learning.selectors import enrolment_overview
 from safetrain.orgs.models import Organisation
 from safetrain.records.services import audit_log
 
@@ -305,12 +306,14 @@ def offline_minutes(enrolment: Enrolment) -> int:
     )
 
 
-def theory_problems(enrolment: Enrolment, overview: list[dict[str, Any]] | None = None) -> list[str]:
+def theory_problems(
+    enrolment: Enrolment, overview: list[dict[str, Any]] | None = None, offline_done: int | None = None
+) -> list[str]:
     """What keeps the learner from the total test: online study not finished (the exam's unlock rule) and offline
-    minutes short of the programme's share."""
+    minutes short of the programme's share (`offline_done` when the caller counted them already)."""
     problems = unlock_problems(enrolment, overview)
     need = enrolment.programme.offline_minutes_required()
-    done = offline_minutes(enrolment)
+    done = offline_minutes(enrolment) if offline_done is None else offline_done
     if done < need:
         problems.append(_("Offline training: %(done)d of %(need)d minutes.") % {"done": done, "need": need})
     return problems
@@ -387,6 +390,57 @@ def parse_score(text: Any) -> Decimal:
             _("Give the score with at most one decimal place (%(value)s).") % {"value": value},
         )
     return score.quantize(Decimal("0.1"))
+
+
+def score_sheet(paper: OfflineTestPaper) -> list[dict[str, Any]]:
+    """The paper's page: every candidate with its standing, its results, and what keeps a first sitting from being
+    entered. Results and offline minutes are read for everybody at once; only learners still waiting for their
+    first sitting need their study overview."""
+    enrolments = list(candidates(paper))
+    results: dict[int, dict[int, OfflineTestResult]] = {}
+    for result in (
+        OfflineTestResult.objects.filter(enrolment__in=enrolments)
+        .select_related("paper")
+        .order_by("entered_at", "pk")
+    ):
+        results.setdefault(result.enrolment_id, {})[result.sitting] = result
+    minutes = dict(
+        OfflineAttendance.objects.filter(
+            learner_id__in=[e.learner_id for e in enrolments],
+            present=True,
+            session__programme_id=paper.programme_id,
+        )
+        .values("learner_id")
+        .annotate(total=Sum("session__minutes"))
+        .values_list("learner_id", "total")
+    )
+    active = set(
+        Enrolment.objects.active().filter(pk__in=[e.pk for e in enrolments]).values_list("pk", flat=True)
+    )
+    sheet = []
+    for enrolment in enrolments:
+        standing = status(enrolment, results.get(enrolment.pk, {}))
+        problems = []
+        if standing.state == Status.PENDING:
+            # An enrolment past its deadline gets no first sitting (unlock_problems says so for an empty overview).
+            overview = (
+                enrolment_overview(enrolment.learner, enrolments=[enrolment])
+                if enrolment.pk in active
+                else []
+            )
+            problems = theory_problems(enrolment, overview, offline_done=minutes.get(enrolment.learner_id, 0))
+        sheet.append(
+            {
+                "enrolment": enrolment,
+                "status": standing,
+                "results": [standing.results[s] for s in sorted(standing.results)],
+                "problems": problems,
+                "open": bool(standing.next_sitting)
+                and not problems
+                and (standing.state != Status.RETAKE or retake_paper_ok(standing.results[1], paper)),
+            }
+        )
+    return sheet
 
 
 def retake_paper_ok(first: OfflineTestResult, paper: OfflineTestPaper) -> bool:

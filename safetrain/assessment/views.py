@@ -380,26 +380,14 @@ def offline_test_view(request: HttpRequest, paper_id: int) -> HttpResponse:
         else:
             messages.success(request, _("%(count)d score(s) saved.") % {"count": len(saved)})
             return redirect("assessment:offline_test", paper_id=paper.pk)
-    rows = []
-    for enrolment in offline.candidates(paper):
-        standing = offline.status(enrolment)
-        problems = offline.theory_problems(enrolment) if standing.state == offline.Status.PENDING else []
-        rows.append(
-            {
-                "enrolment": enrolment,
-                "status": standing,
-                "results": [standing.results[s] for s in sorted(standing.results)],
-                "problems": problems,
-                "open": bool(standing.next_sitting)
-                and not problems
-                and (
-                    standing.state != offline.Status.RETAKE
-                    or offline.retake_paper_ok(standing.results[1], paper)
-                ),
-                "value": entered.get(enrolment.pk, ""),
-                "error": row_errors.get(enrolment.pk, ""),
-            }
-        )
+    rows = [
+        {
+            **row,
+            "value": entered.get(row["enrolment"].pk, ""),
+            "error": row_errors.get(row["enrolment"].pk, ""),
+        }
+        for row in offline.score_sheet(paper)
+    ]
     return render(
         request,
         "assessment/offline_test.html",

@@ -29,7 +29,6 @@ from safetrain.accounts.identity import mask_name
 from safetrain.accounts.models import User
 from safetrain.accounts.services import normalise_phone
 from safetrain.assessment import offline
-from safetrain.assessment.exams import unlock_problems
 from safetrain.assessment.models import AttemptKind, ExamAttempt, PaperRule
 from safetrain.certification import signing
 from safetrain.certification.models import Certificate, CertificateKind, CertificateState, Mailing
@@ -81,20 +80,14 @@ def problems(enrolment: Enrolment, overview: list[dict[str, Any]] | None = None)
         # Past its deadline the enrolment takes no more study, but what was done by then (and a retake of the
         # offline test) still earns the certificate.
         overview = enrolment_overview(enrolment.learner, enrolments=[enrolment])
-    # The study the exam needs (minutes, public minutes, study days, quizzes), then the certificate's own rules.
-    found = unlock_problems(enrolment, overview)
-    row = next((r for r in overview if r["id"] == enrolment.pk), None)
-    if row is None:
-        return found
+    # The theory the offline test needs (the exam's study rules and the offline share), then the certificate's own.
+    found = offline.theory_problems(enrolment, overview)
+    row = next(r for r in overview if r["id"] == enrolment.pk)
     unfinished = [c["title"] for c in row["courses"] if c["is_required"] and not c["completed"]]
     if unfinished or not row["courses"]:
         found.append(_("Courses not complete: %(courses)s.") % {"courses": "、".join(unfinished) or "—"})
     if has_exam(enrolment) and best_exam(enrolment) is None:
         found.append(_("The exam is not passed yet."))
-    need = enrolment.programme.offline_minutes_required()
-    done = offline.offline_minutes(enrolment)
-    if done < need:
-        found.append(_("Offline training: %(done)d of %(need)d minutes.") % {"done": done, "need": need})
     if not offline.passed(enrolment):
         found.append(_("The offline total test is not passed yet."))
     return found
