@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "safetrain.proctoring",
     "safetrain.assessment",
     "safetrain.certification",
+    "safetrain.enterprise",
 ]
 
 MIDDLEWARE = [

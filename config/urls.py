@@ -25,6 +25,7 @@ urlpatterns = [
     path("catalog/", include("safetrain.catalog.urls")),
     path("proctoring/", include("safetrain.proctoring.urls")),
     path("assessment/", include("safetrain.assessment.urls")),
+    path("enterprise/", include("safetrain.enterprise.urls")),
     path("", include("safetrain.certification.urls")),
     path("", include("safetrain.learning.urls")),
     path("api/v1/", api.urls),

@@ -34,6 +34,7 @@ from openpyxl.styles import Font, PatternFill
 from safetrain.assessment.models import TRUE_FALSE_OPTIONS, Difficulty, Question, QuestionKind, fingerprint
 from safetrain.catalog.models import Course, Programme
 from safetrain.core.errors import DomainError
+from safetrain.core.excel import RowError, cell_text, unreadable_workbook
 from safetrain.records.services import audit_log
 
 OPTION_LETTERS = "ABCDEF"
@@ -74,13 +75,6 @@ MAX_ROWS = 5000
 MAX_BYTES = 10 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class RowError:
-    row: int
-    column: str
-    message: str
-
-
 @dataclass
 class ImportResult:
     created: int = 0
@@ -88,14 +82,6 @@ class ImportResult:
     skipped_rows: int = 0  # faulty rows left out when only the valid rows were imported
     errors: list[RowError] = field(default_factory=list)
     imported: bool = False
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
 
 
 def _letters(value: str) -> list[str]:
@@ -204,14 +190,6 @@ def parse_row(
     return values, errors
 
 
-def _unreadable() -> DomainError:
-    return DomainError(
-        "not_xlsx",
-        _("The file cannot be read as an Excel workbook (.xlsx). Save it as .xlsx and try again."),
-        field="file",
-    )
-
-
 TEXT_COLUMNS = ("题干", *[f"选项{letter}" for letter in OPTION_LETTERS], "答案")
 
 
@@ -225,10 +203,10 @@ def _read_rows(data: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[RowE
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         sheet = workbook.worksheets[0]
         if not hasattr(sheet, "iter_rows"):
-            raise _unreadable()
+            raise unreadable_workbook()
         sheet.reset_dimensions()  # some programs write a wrong size; read what is there
         rows = sheet.iter_rows(values_only=True)
-        header = [_text(v) for v in next(rows, ())]
+        header = [cell_text(v) for v in next(rows, ())]
         missing = [name for name in HEADERS if name not in header]
         if missing:
             raise DomainError(
@@ -256,7 +234,7 @@ def _read_rows(data: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[RowE
                             ),
                         )
                     )
-                cells[name] = _text(value)
+                cells[name] = cell_text(value)
             if not any(cells.values()):
                 continue
             out.append((number, cells))
@@ -268,7 +246,7 @@ def _read_rows(data: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[RowE
     except DomainError:
         raise
     except Exception as exc:  # a damaged or foreign file, however openpyxl fails on it
-        raise _unreadable() from exc
+        raise unreadable_workbook() from exc
     return out, converted
 
 

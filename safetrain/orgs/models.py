@@ -132,6 +132,19 @@ class OrganisationQuerySet(models.QuerySet):
             return self.all()
         return self._scoped(user, staff_only=True)
 
+    def administered_by(self, user: Any) -> OrganisationQuerySet:
+        """The units the user administers (enterprise or institution admin) and everything under them; all for
+        operators. Not a regulator's region: regulators supervise, they do not run tests or import people."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        if user.sees_everything():
+            return self.all()
+        condition = Q(pk__in=[])
+        for membership in user.active_memberships():
+            if membership.role in {"enterprise_admin", "institution_admin"}:
+                condition |= Q(path__startswith=membership.organisation.path)
+        return self.filter(condition)
+
     def _scoped(self, user: Any, *, staff_only: bool) -> OrganisationQuerySet:
         condition = Q(pk__in=[])
         for membership in user.active_memberships():

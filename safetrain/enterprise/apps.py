@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class EnterpriseConfig(AppConfig):
+    name = "safetrain.enterprise"
+    label = "enterprise"
+    verbose_name = _("Enterprises and projects")

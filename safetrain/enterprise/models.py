@@ -1,0 +1,71 @@
+"""People of an enterprise or construction project (ENT-01) and the roster imports that brought them (ENT-02)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Personnel(models.Model):
+    """A person working for a unit: job type, on site or left (离场). Teams are memberships of team organisations."""
+
+    organisation = models.ForeignKey(
+        "orgs.Organisation", on_delete=models.PROTECT, related_name="personnel", verbose_name=_("unit")
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="personnel")
+    job_type = models.ForeignKey(
+        "catalog.JobType",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("job type"),
+    )
+    on_site = models.BooleanField(_("on site"), default=True)
+    joined_on = models.DateField(_("joined on"))
+    left_on = models.DateField(_("left on"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organisation", "pk"]
+        verbose_name = _("person at a unit")
+        verbose_name_plural = _("people at units")
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "user"], name="personnel_once_per_unit")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.organisation_id}"
+
+
+class RosterImport(models.Model):
+    """One imported roster file: who, when, which file (SHA-256), the header block of the Guangzhou form, and what
+    it did. Kept as the record of where accounts came from."""
+
+    organisation = models.ForeignKey(
+        "orgs.Organisation", on_delete=models.PROTECT, related_name="roster_imports"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    filename = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    template = models.CharField(max_length=12)
+    header = models.JSONField(
+        default=dict, help_text="单位名称, 联系人, 联系电话, mailing and invoice details"
+    )
+    rows = models.JSONField(
+        default=list, help_text="[{row, name, id_index, certificate_type, training_kind, outcome}]"
+    )
+    created = models.PositiveIntegerField(default=0)
+    linked = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    left_out = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -1,0 +1,466 @@
+"""Excel roster import (ENT-02, ACC-03): the Guangzhou enrolment form (附件1: 单位名称, 联系人, 联系电话, 邮寄证书信息,
+then 序号 姓名 身份证号码 手机号码 证书类型 培训类别) and a plain people template (姓名 身份证号码 手机号码 工种 班组).
+
+Every faulty row is reported with its row number, column and reason; nothing is imported while any row is faulty,
+unless the admin chooses to import the valid rows (the result says how many were left out). Importing the same
+file again changes nothing. New people get accounts with the initial password (last six characters of the ID
+number, changed at first sign-in).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+
+from safetrain.accounts.identity import IdType, initial_password_for, parse_identity
+from safetrain.accounts.models import Membership, Role, User, id_index_of, phone_index_of
+from safetrain.accounts.services import membership_grant, normalise_phone, user_create
+from safetrain.catalog.models import JobType
+from safetrain.core.errors import DomainError, PermissionDenied
+from safetrain.core.excel import RowError, cell_text, unreadable_workbook
+from safetrain.enterprise.models import Personnel, RosterImport
+from safetrain.orgs.models import Organisation, OrganisationKind
+from safetrain.records.services import audit_log
+
+MAX_ROWS = 3000
+ADMIN_ROLES = ("enterprise_admin", "institution_admin")
+CERTIFICATE_TYPES = ("主要负责人", "安全生产管理人员")
+TRAINING_KINDS = ("初始培训", "再培训")
+GUANGZHOU_COLUMNS = ("序号", "姓名", "身份证号码", "手机号码", "证书类型", "培训类别")
+PLAIN_COLUMNS = ("姓名", "身份证号码", "手机号码", "工种", "班组")
+HEADER_LABELS = {
+    "单位名称": "unit",
+    "联系人": "contact",
+    "联系电话": "contact_phone",
+    "收件人": "recipient",
+    "收件人电话": "recipient_phone",
+    "地址": "address",
+    "开票单位全称": "invoice_title",
+    "纳税人识别号(统一信用代码)": "taxpayer_id",
+    "电子邮箱(用于发送电子发票)": "invoice_email",
+}
+
+
+@dataclass
+class Row:
+    number: int
+    cells: dict[str, str]
+    raw_id: Any = None
+
+
+@dataclass
+class Roster:
+    template: str  # "guangzhou" or "plain"
+    header: dict[str, str]
+    rows: list[Row]
+
+
+@dataclass
+class RosterResult:
+    created: int = 0
+    linked: int = 0
+    unchanged: int = 0
+    left_out: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    imported: bool = False
+    record: RosterImport | None = None
+
+
+def organiser_units_of(actor: Any) -> Any:
+    return Organisation.objects.administered_by(actor)
+
+
+# Reading ------------------------------------------------------------------------------------------------------
+
+
+def _header_values(rows: list[tuple[Any, ...]]) -> dict[str, str]:
+    """The form's header block: a label cell ("单位名称：") followed by its value in the next non-empty cell."""
+    found: dict[str, str] = {}
+    for values in rows:
+        cells = [cell_text(v) for v in values]
+        for i, cell in enumerate(cells):
+            label = cell.rstrip("：: ")
+            if label in HEADER_LABELS and HEADER_LABELS[label] not in found:
+                value = next((c for c in cells[i + 1 :] if c and c.rstrip("：: ") not in HEADER_LABELS), "")
+                found[HEADER_LABELS[label]] = value
+    return found
+
+
+def read_roster(data: bytes) -> Roster:
+    """Find the people table (the row holding 姓名 and 身份证号码) in the first sheet, and the form's header above."""
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        sheet = workbook.worksheets[0]
+        if not hasattr(sheet, "iter_rows"):
+            raise unreadable_workbook()
+        sheet.reset_dimensions()
+        all_rows = list(sheet.iter_rows(values_only=True))
+        workbook.close()
+    except DomainError:
+        raise
+    except Exception as exc:  # a damaged or foreign file, however openpyxl fails on it
+        raise unreadable_workbook() from exc
+    header_at = next(
+        (
+            i
+            for i, values in enumerate(all_rows[:40])
+            if {"姓名", "身份证号码"} <= {cell_text(v) for v in values}
+        ),
+        None,
+    )
+    if header_at is None:
+        raise DomainError(
+            "not_roster",
+            _(
+                "No people table was found: the sheet needs a heading row with 姓名 and 身份证号码. Download a "
+                "template and copy your list into it."
+            ),
+            field="file",
+        )
+    heading = [cell_text(v) for v in all_rows[header_at]]
+    template = "guangzhou" if {"证书类型", "培训类别"} <= set(heading) else "plain"
+    columns = GUANGZHOU_COLUMNS if template == "guangzhou" else PLAIN_COLUMNS
+    index = {name: heading.index(name) for name in columns if name in heading}
+    rows = []
+    for offset, values in enumerate(all_rows[header_at + 1 :], start=header_at + 2):
+        cells = {name: cell_text(values[i]) if i < len(values) else "" for name, i in index.items()}
+        person = {k: v for k, v in cells.items() if k != "序号"}
+        if not any(person.values()):
+            continue
+        first = next((cell_text(v) for v in values if cell_text(v)), "")
+        if template == "guangzhou" and first.startswith(("开票单位", "注")):
+            break  # the invoice block and the notes below the table
+        raw_id = values[index["身份证号码"]] if index["身份证号码"] < len(values) else None
+        rows.append(Row(offset, cells, raw_id))
+        if len(rows) > MAX_ROWS:
+            raise DomainError(
+                "too_many_rows", _("At most 3,000 people per file: split the file."), field="file"
+            )
+    return Roster(template, _header_values(all_rows[:header_at]) if template == "guangzhou" else {}, rows)
+
+
+# Checking -----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Checked:
+    row: Row
+    name: str
+    id_number: str
+    phone: str
+    job_type: JobType | None
+    team: Organisation | None
+    certificate_type: str
+    training_kind: str
+    existing: User | None
+
+
+def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowError]]:
+    errors: list[RowError] = []
+    good: list[Checked] = []
+    seen_ids: dict[str, int] = {}
+    seen_phones: dict[str, int] = {}
+    job_types = {j.name: j for j in JobType.objects.all()} | {j.code: j for j in JobType.objects.all()}
+    teams = {t.name: t for t in Organisation.objects.subtree_of(unit).filter(kind=OrganisationKind.TEAM)}
+    unit_orgs = set(Organisation.objects.subtree_of(unit).values_list("pk", flat=True))
+    for row in roster.rows:
+        c = row.cells
+        problems: list[RowError] = []
+
+        def fault(column: str, message: str, row: Row = row, problems: list[RowError] = problems) -> None:
+            problems.append(RowError(row.number, column, message))
+
+        name = " ".join(c.get("姓名", "").split())
+        if not name:
+            fault("姓名", _("The name is missing."))
+        id_number = ""
+        if isinstance(row.raw_id, int | float) and not isinstance(row.raw_id, bool):
+            fault(
+                "身份证号码",
+                _(
+                    "Excel stored this ID number as a number and its last digits are lost. Format the column as "
+                    "text and type the number again."
+                ),
+            )
+        else:
+            try:
+                id_number = parse_identity(IdType.RESIDENT_ID, c.get("身份证号码", "")).number
+            except DomainError as exc:
+                fault("身份证号码", exc.message)
+        if id_number:
+            if id_number in seen_ids:
+                fault(
+                    "身份证号码",
+                    _("The same ID number is already in row %(row)d of this file.")
+                    % {"row": seen_ids[id_number]},
+                )
+            else:
+                seen_ids[id_number] = row.number
+        phone = ""
+        try:
+            phone = normalise_phone(c.get("手机号码", ""))
+        except DomainError as exc:
+            fault("手机号码", exc.message)
+        if phone:
+            if phone in seen_phones:
+                fault(
+                    "手机号码",
+                    _("One person, one phone number: row %(row)d has the same number.")
+                    % {"row": seen_phones[phone]},
+                )
+            else:
+                seen_phones[phone] = row.number
+        certificate_type = training_kind = ""
+        if roster.template == "guangzhou":
+            certificate_type = c.get("证书类型", "").strip('“”"')
+            if certificate_type not in CERTIFICATE_TYPES:
+                fault(
+                    "证书类型",
+                    _("Unknown certificate type “%(value)s”: write 主要负责人 or 安全生产管理人员.")
+                    % {"value": certificate_type},
+                )
+            training_kind = c.get("培训类别", "").strip('“”"')
+            if training_kind not in TRAINING_KINDS:
+                fault(
+                    "培训类别",
+                    _("Unknown training kind “%(value)s”: write 初始培训 or 再培训.")
+                    % {"value": training_kind},
+                )
+        job_type = team = None
+        if c.get("工种"):
+            job_type = job_types.get(c["工种"])
+            if job_type is None:
+                fault(
+                    "工种",
+                    _("Unknown job type “%(value)s”: use a name or code from the job-type list.")
+                    % {"value": c["工种"]},
+                )
+        if c.get("班组"):
+            team = teams.get(c["班组"])
+            if team is None:
+                fault(
+                    "班组",
+                    _("There is no team “%(value)s” in %(unit)s: create the team first or correct the name.")
+                    % {"value": c["班组"], "unit": unit.name},
+                )
+        existing = User.objects.filter(id_index=id_index_of(id_number)).first() if id_number else None
+        if existing is not None:
+            elsewhere = (
+                Membership.objects.filter(user=existing, is_active=True)
+                .exclude(organisation_id__in=unit_orgs)
+                .select_related("organisation")
+                .first()
+            )
+            if elsewhere is not None:
+                fault(
+                    "身份证号码",
+                    _(
+                        "This person is already registered with another unit (%(unit)s). Ask that unit to mark the "
+                        "person as left, or contact customer service."
+                    )
+                    % {"unit": elsewhere.organisation.name},
+                )
+            if existing.name != name and name:
+                fault(
+                    "姓名",
+                    _("The ID number is registered under another name. Check the name and the ID number."),
+                )
+        elif phone and User.objects.filter(phone_index=phone_index_of(phone)).exists():
+            fault("手机号码", _("This mobile phone number is already used by another account."))
+        if problems:
+            errors.extend(problems)
+        else:
+            good.append(
+                Checked(
+                    row, name, id_number, phone, job_type, team, certificate_type, training_kind, existing
+                )
+            )
+    return good, errors
+
+
+# Importing ----------------------------------------------------------------------------------------------------
+
+
+def roster_import(
+    *, unit: Organisation, data: bytes, filename: str, actor: Any = None, valid_rows_only: bool = False
+) -> RosterResult:
+    """Import a roster into `unit` (an enterprise or project the actor administers)."""
+    if actor is not None and not organiser_units_of(actor).filter(pk=unit.pk).exists():
+        raise PermissionDenied("forbidden", _("You can only import people into your own units."))
+    if unit.kind not in (OrganisationKind.ENTERPRISE, OrganisationKind.PROJECT, OrganisationKind.INSTITUTION):
+        raise DomainError(
+            "not_a_unit", _("People are imported into an enterprise, a project or an institution.")
+        )
+    roster = read_roster(data)
+    if not roster.rows:
+        raise DomainError(
+            "empty_roster", _("The file lists nobody: fill in at least one person."), field="file"
+        )
+    result = RosterResult()
+    with transaction.atomic():
+        good, result.errors = _check(unit, roster)
+        if result.errors and not valid_rows_only:
+            return result
+        result.left_out = len({e.row for e in result.errors})
+        today = timezone.localdate()
+        outcomes = []
+        for item in good:
+            user = item.existing
+            outcome = "unchanged"
+            if user is None:
+                user = user_create(
+                    id_number=item.id_number,
+                    name=item.name,
+                    organisation=item.team or unit,
+                    role=Role.LEARNER,
+                    phone=item.phone,
+                )
+                outcome = "created"
+            elif not Membership.objects.filter(
+                user=user, organisation=item.team or unit, role=Role.LEARNER, is_active=True
+            ).exists():
+                membership_grant(user=user, organisation=item.team or unit, role=Role.LEARNER)
+                outcome = "linked"
+            person, made = Personnel.objects.get_or_create(
+                organisation=unit, user=user, defaults={"job_type": item.job_type, "joined_on": today}
+            )
+            if made and outcome == "unchanged":
+                outcome = "linked"
+            elif not made and (
+                item.job_type and person.job_type_id != item.job_type.pk or not person.on_site
+            ):
+                person.job_type = item.job_type or person.job_type
+                person.on_site, person.left_on = True, None
+                person.save(update_fields=["job_type", "on_site", "left_on"])
+                outcome = "linked" if outcome == "unchanged" else outcome
+            setattr(result, outcome, getattr(result, outcome) + 1)
+            outcomes.append(
+                {
+                    "row": item.row.number,
+                    "user": user.pk,
+                    "certificate_type": item.certificate_type,
+                    "training_kind": item.training_kind,
+                    "outcome": outcome,
+                }
+            )
+        result.record = RosterImport.objects.create(
+            organisation=unit,
+            uploaded_by=actor if getattr(actor, "pk", None) else None,
+            at=timezone.now(),
+            filename=filename[:200],
+            sha256=hashlib.sha256(data).hexdigest(),
+            template=roster.template,
+            header=roster.header,
+            rows=outcomes,
+            created=result.created,
+            linked=result.linked,
+            unchanged=result.unchanged,
+            left_out=result.left_out,
+        )
+        audit_log(
+            action="enterprise.roster_import",
+            actor=actor,
+            obj=unit,
+            detail={
+                "file": filename[:100],
+                "created": result.created,
+                "linked": result.linked,
+                "unchanged": result.unchanged,
+                "left_out": result.left_out,
+            },
+        )
+        result.imported = True
+    return result
+
+
+def person_leave(*, person: Personnel, actor: Any = None, day: dt.date | None = None) -> Personnel:
+    """离场: the person left the site; the account and every record stay."""
+    if actor is not None and not organiser_units_of(actor).filter(pk=person.organisation_id).exists():
+        raise PermissionDenied("forbidden", _("You can only manage the people of your own units."))
+    person.on_site = False
+    person.left_on = day or timezone.localdate()
+    person.save(update_fields=["on_site", "left_on"])
+    Membership.objects.filter(
+        user=person.user, organisation__path__startswith=person.organisation.path, role=Role.LEARNER
+    ).update(is_active=False)
+    audit_log(
+        action="enterprise.person_leave", actor=actor, obj=person.user, organisation_id=person.organisation_id
+    )
+    return person
+
+
+# Templates and the account list -------------------------------------------------------------------------------
+
+
+def template_workbook(kind: str) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    if kind == "guangzhou":
+        sheet.title = "报名表"
+        sheet.append(["企业主要负责人和安全生产管理人员 线上培训报名表"])
+        sheet.append(["单位名称：", ""])
+        sheet.append(["联系人：", "", "联系电话：", ""])
+        sheet.append(["邮寄证书信息", "收件人：", "", "收件人电话：", ""])
+        sheet.append(["", "地址：", ""])
+        sheet.append(["参训人员信息"])
+        sheet.append(list(GUANGZHOU_COLUMNS))
+        heading_row = sheet.max_row
+        sheet.append([1, "张三", "", "", "主要负责人", "初始培训"])
+    else:
+        sheet.title = "人员名单"
+        sheet.append(list(PLAIN_COLUMNS))
+        heading_row = 1
+        sheet.append(["张三", "", "", "钢筋工", ""])
+    for cell in sheet[heading_row]:
+        cell.font = Font(bold=True)
+    for row in sheet.iter_rows(min_row=heading_row + 1, max_row=heading_row + 300):
+        for cell in row[:6]:
+            cell.number_format = "@"  # text: ID and phone numbers keep every digit
+    notes = workbook.create_sheet("填写说明")
+    for line in (
+        "身份证号码、手机号码两列已设为文本格式，请直接填写，不要改成数字格式。",
+        "手机号码须为学员本人手机号码，一人一号。",
+        "证书类型填“主要负责人”或“安全生产管理人员”；培训类别填“初始培训”或“再培训”。",
+        "工种填写工种名称或代码；班组须是本项目已建立的班组。",
+        "有任何一行错误时默认不导入，可选择“只导入正确的行”。同一文件重复导入不会重复建号。",
+        "新建账号的初始密码为身份证号码后6位（字母X大写），首次登录须修改密码。",
+    ):
+        notes.append([line])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def account_list(*, unit: Organisation, actor: Any = None) -> bytes:
+    """The printable account list (ACC-03): name, username (the ID number) and, for accounts that still have it,
+    the initial password. Exporting it is logged."""
+    if actor is not None and not organiser_units_of(actor).filter(pk=unit.pk).exists():
+        raise PermissionDenied("forbidden", _("You can only manage the people of your own units."))
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "账号清单"
+    sheet.append(["姓名", "登录账号（身份证号码）", "初始密码", "状态"])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    people = Personnel.objects.filter(organisation=unit).select_related("user").order_by("pk")
+    for person in people:
+        user = person.user
+        initial = initial_password_for(user.id_number) if user.must_change_password else "（已修改）"
+        sheet.append([user.name, user.id_number, initial, "在场" if person.on_site else "已离场"])
+        for cell in sheet[sheet.max_row]:
+            cell.data_type = "s"
+    audit_log(
+        action="enterprise.account_list_export", actor=actor, obj=unit, detail={"people": people.count()}
+    )
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

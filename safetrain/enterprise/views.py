@@ -1,0 +1,119 @@
+"""People of an enterprise or project (ENT-01) and the roster import (ENT-02) for their admins."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.http import require_POST
+
+from safetrain.core.decorators import staff_required
+from safetrain.core.errors import DomainError
+from safetrain.core.excel import XLSX
+from safetrain.enterprise import roster
+from safetrain.enterprise.models import Personnel
+from safetrain.orgs.models import Organisation, OrganisationKind
+
+ADMIN_ROLES = ("enterprise_admin", "institution_admin")
+MAX_UPLOAD = 5 * 1024 * 1024
+
+
+def _xlsx(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=XLSX)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+def _units(user) -> object:
+    return Organisation.objects.administered_by(user).filter(
+        kind__in=[OrganisationKind.ENTERPRISE, OrganisationKind.PROJECT, OrganisationKind.INSTITUTION]
+    )
+
+
+class ImportForm(forms.Form):
+    unit = forms.ModelChoiceField(label=_lazy("Unit"), queryset=Organisation.objects.none())
+    file = forms.FileField(label=_lazy("Roster (.xlsx)"))
+    valid_rows_only = forms.BooleanField(
+        label=_lazy("Import the valid rows and leave out the faulty ones"), required=False
+    )
+
+    def __init__(self, *args, viewer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = _units(viewer)
+
+
+@staff_required(*ADMIN_ROLES)
+def people_view(request: HttpRequest) -> HttpResponse:
+    units = _units(request.user)
+    unit = units.filter(pk=request.GET.get("unit") or 0).first() or units.first()
+    people = (
+        Personnel.objects.filter(organisation=unit)
+        .select_related("user", "job_type")
+        .order_by("-on_site", "pk")
+        if unit
+        else Personnel.objects.none()
+    )
+    form = ImportForm(viewer=request.user, initial={"unit": unit})
+    return render(
+        request, "enterprise/people.html", {"units": units, "unit": unit, "people": people, "form": form}
+    )
+
+
+@staff_required(*ADMIN_ROLES)
+def import_view(request: HttpRequest) -> HttpResponse:
+    form = ImportForm(request.POST or None, request.FILES or None, viewer=request.user)
+    result = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            if upload.size > MAX_UPLOAD:
+                form.add_error("file", _("The file is larger than 5 MB: split the roster."))
+                status = 400
+            else:
+                try:
+                    result = roster.roster_import(
+                        unit=form.cleaned_data["unit"],
+                        data=upload.read(),
+                        filename=upload.name,
+                        actor=request.user,
+                        valid_rows_only=form.cleaned_data["valid_rows_only"],
+                    )
+                except DomainError as exc:
+                    form.add_error("file" if exc.field == "file" else None, exc.message)
+                    status = 400
+                else:
+                    status = 200 if result.imported else 400
+        else:
+            status = 400
+    return render(request, "enterprise/import.html", {"form": form, "result": result}, status=status)
+
+
+@staff_required(*ADMIN_ROLES)
+def template_view(request: HttpRequest, kind: str) -> HttpResponse:
+    if kind not in ("guangzhou", "plain"):
+        raise Http404
+    name = "线上培训报名表（广州模板）.xlsx" if kind == "guangzhou" else "人员名单模板.xlsx"
+    return _xlsx(roster.template_workbook(kind), name)
+
+
+@staff_required(*ADMIN_ROLES)
+def accounts_view(request: HttpRequest, unit_id: int) -> HttpResponse:
+    unit = get_object_or_404(_units(request.user), pk=unit_id)
+    return _xlsx(roster.account_list(unit=unit, actor=request.user), f"账号清单-{unit.name}.xlsx")
+
+
+@require_POST
+@staff_required(*ADMIN_ROLES)
+def leave_view(request: HttpRequest, person_id: int) -> HttpResponse:
+    person = get_object_or_404(Personnel.objects.filter(organisation__in=_units(request.user)), pk=person_id)
+    roster.person_leave(person=person, actor=request.user)
+    messages.success(
+        request,
+        _("%(name)s is marked as left; the account and all records stay.") % {"name": person.user.name},
+    )
+    return redirect(f"/enterprise/people/?unit={person.organisation_id}")
