@@ -164,6 +164,42 @@ class Checked:
     existing: User | None
 
 
+@dataclass
+class Known:
+    """What the database already holds for a roster's ID and phone numbers, read in three queries for the file."""
+
+    users: dict[str, User]  # by ID-number index
+    elsewhere: dict[int, Membership]  # a user's active membership outside the unit
+    phones: set[str]  # phone indexes already in use
+
+
+def _known(roster: Roster, unit_orgs: set[int]) -> Known:
+    indexes, phones = set(), set()
+    for row in roster.rows:
+        try:
+            indexes.add(
+                id_index_of(parse_identity(IdType.RESIDENT_ID, row.cells.get("身份证号码", "")).number)
+            )
+        except DomainError:
+            pass
+        try:
+            if phone := normalise_phone(row.cells.get("手机号码", "")):
+                phones.add(phone_index_of(phone))
+        except DomainError:
+            pass
+    users = {u.id_index: u for u in User.objects.filter(id_index__in=indexes)}
+    elsewhere: dict[int, Membership] = {}
+    for membership in (
+        Membership.objects.filter(user__in=users.values(), is_active=True)
+        .exclude(organisation_id__in=unit_orgs)
+        .select_related("organisation")
+        .order_by("pk")
+    ):
+        elsewhere.setdefault(membership.user_id, membership)
+    taken = set(User.objects.filter(phone_index__in=phones).values_list("phone_index", flat=True))
+    return Known(users, elsewhere, taken)
+
+
 def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowError]]:
     errors: list[RowError] = []
     good: list[Checked] = []
@@ -172,6 +208,7 @@ def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowE
     job_types = {j.name: j for j in JobType.objects.all()} | {j.code: j for j in JobType.objects.all()}
     teams = {t.name: t for t in Organisation.objects.subtree_of(unit).filter(kind=OrganisationKind.TEAM)}
     unit_orgs = set(Organisation.objects.subtree_of(unit).values_list("pk", flat=True))
+    known = _known(roster, unit_orgs)
     for row in roster.rows:
         c = row.cells
         problems: list[RowError] = []
@@ -252,14 +289,9 @@ def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowE
                     _("There is no team “%(value)s” in %(unit)s: create the team first or correct the name.")
                     % {"value": c["班组"], "unit": unit.name},
                 )
-        existing = User.objects.filter(id_index=id_index_of(id_number)).first() if id_number else None
+        existing = known.users.get(id_index_of(id_number)) if id_number else None
         if existing is not None:
-            elsewhere = (
-                Membership.objects.filter(user=existing, is_active=True)
-                .exclude(organisation_id__in=unit_orgs)
-                .select_related("organisation")
-                .first()
-            )
+            elsewhere = known.elsewhere.get(existing.pk)
             if elsewhere is not None:
                 fault(
                     "身份证号码",
@@ -274,7 +306,7 @@ def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowE
                     "姓名",
                     _("The ID number is registered under another name. Check the name and the ID number."),
                 )
-        elif phone and User.objects.filter(phone_index=phone_index_of(phone)).exists():
+        elif phone and phone_index_of(phone) in known.phones:
             fault("手机号码", _("This mobile phone number is already used by another account."))
         if problems:
             errors.extend(problems)
