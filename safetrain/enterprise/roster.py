@@ -12,9 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -46,6 +48,7 @@ HEADER_LABELS = {
     "地址": "address",
     "开票单位全称": "invoice_title",
     "纳税人识别号(统一信用代码)": "taxpayer_id",
+    "纳税人识别号": "taxpayer_id",
     "电子邮箱(用于发送电子发票)": "invoice_email",
 }
 
@@ -82,16 +85,31 @@ def organiser_units_of(actor: Any) -> Any:
 # Reading ------------------------------------------------------------------------------------------------------
 
 
+def _label(text: str) -> str:
+    return text.replace("（", "(").replace("）", ")").replace(" ", "").rstrip("：:")
+
+
+LABELS = {_label(k): v for k, v in HEADER_LABELS.items()}
+
+
 def _header_values(rows: list[tuple[Any, ...]]) -> dict[str, str]:
-    """The form's header block: a label cell ("单位名称：") followed by its value in the next non-empty cell."""
+    """The form's header and invoice blocks: a label cell ("单位名称：") and its value in the next cell, or both in
+    one cell ("单位名称：南山建设公司"). A label followed directly by another label has no value."""
     found: dict[str, str] = {}
     for values in rows:
         cells = [cell_text(v) for v in values]
         for i, cell in enumerate(cells):
-            label = cell.rstrip("：: ")
-            if label in HEADER_LABELS and HEADER_LABELS[label] not in found:
-                value = next((c for c in cells[i + 1 :] if c and c.rstrip("：: ") not in HEADER_LABELS), "")
-                found[HEADER_LABELS[label]] = value
+            label, _sep, rest = cell.replace(":", "：").partition("：")
+            key = LABELS.get(_label(label))
+            if key is None or key in found:
+                continue
+            value = rest.strip()
+            if not value:
+                following = next((c for c in cells[i + 1 :] if c), "")
+                value = (
+                    "" if LABELS.get(_label(following.replace(":", "：").partition("：")[0])) else following
+                )
+            found[key] = value
     return found
 
 
@@ -131,6 +149,7 @@ def read_roster(data: bytes) -> Roster:
     columns = GUANGZHOU_COLUMNS if template == "guangzhou" else PLAIN_COLUMNS
     index = {name: heading.index(name) for name in columns if name in heading}
     rows = []
+    footer_at = len(all_rows)
     for offset, values in enumerate(all_rows[header_at + 1 :], start=header_at + 2):
         cells = {name: cell_text(values[i]) if i < len(values) else "" for name, i in index.items()}
         person = {k: v for k, v in cells.items() if k != "序号"}
@@ -138,14 +157,16 @@ def read_roster(data: bytes) -> Roster:
             continue
         first = next((cell_text(v) for v in values if cell_text(v)), "")
         if template == "guangzhou" and first.startswith(("开票单位", "注")):
-            break  # the invoice block and the notes below the table
+            footer_at = offset - 1  # the invoice block and the notes below the table
+            break
         raw_id = values[index["身份证号码"]] if index["身份证号码"] < len(values) else None
         rows.append(Row(offset, cells, raw_id))
         if len(rows) > MAX_ROWS:
             raise DomainError(
                 "too_many_rows", _("At most 3,000 people per file: split the file."), field="file"
             )
-    return Roster(template, _header_values(all_rows[:header_at]) if template == "guangzhou" else {}, rows)
+    header = _header_values(all_rows[:header_at] + all_rows[footer_at:]) if template == "guangzhou" else {}
+    return Roster(template, header, rows)
 
 
 # Checking -----------------------------------------------------------------------------------------------------
@@ -162,6 +183,14 @@ class Checked:
     certificate_type: str
     training_kind: str
     existing: User | None
+
+
+CJK_SPACE = re.compile(r"(?<=[\u3400-\u9fff·])\s+(?=[\u3400-\u9fff·])")
+
+
+def clean_name(text: str) -> str:
+    """Spaces offices put between the characters of a Chinese name ("张  伟") go; a foreign name keeps single ones."""
+    return CJK_SPACE.sub("", " ".join((text or "").split()))
 
 
 @dataclass
@@ -207,7 +236,9 @@ def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowE
     seen_phones: dict[str, int] = {}
     job_types = {j.name: j for j in JobType.objects.all()} | {j.code: j for j in JobType.objects.all()}
     teams = {t.name: t for t in Organisation.objects.subtree_of(unit).filter(kind=OrganisationKind.TEAM)}
-    unit_orgs = set(Organisation.objects.subtree_of(unit).values_list("pk", flat=True))
+    # "Here" is the unit's whole enterprise (an enterprise's own learner may be put on one of its projects).
+    root = "/" + unit.path.strip("/").split("/")[0] + "/"  # paths look like "/12/34/"
+    unit_orgs = set(Organisation.objects.filter(path__startswith=root).values_list("pk", flat=True))
     known = _known(roster, unit_orgs)
     for row in roster.rows:
         c = row.cells
@@ -216,9 +247,11 @@ def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowE
         def fault(column: str, message: str, row: Row = row, problems: list[RowError] = problems) -> None:
             problems.append(RowError(row.number, column, message))
 
-        name = " ".join(c.get("姓名", "").split())
+        name = clean_name(c.get("姓名", ""))
         if not name:
             fault("姓名", _("The name is missing."))
+        elif len(name) > 60:
+            fault("姓名", _("The name is too long. Please check it."))
         id_number = ""
         if isinstance(row.raw_id, int | float) and not isinstance(row.raw_id, bool):
             fault(
@@ -301,7 +334,7 @@ def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowE
                     )
                     % {"unit": elsewhere.organisation.name},
                 )
-            if existing.name != name and name:
+            if name and clean_name(existing.name) != name:
                 fault(
                     "姓名",
                     _("The ID number is registered under another name. Check the name and the ID number."),
@@ -338,8 +371,18 @@ def roster_import(
             "empty_roster", _("The file lists nobody: fill in at least one person."), field="file"
         )
     result = RosterResult()
+    good, result.errors = _check(unit, roster)
+    if result.errors and not valid_rows_only:
+        return result
+    # Hash the new people's initial passwords before the transaction: a slow hash per account must not hold the
+    # audit chain's lock (every audited action of the platform waits for it).
+    hashes = {
+        item.id_number: make_password(initial_password_for(item.id_number))
+        for item in good
+        if item.existing is None
+    }
     with transaction.atomic():
-        good, result.errors = _check(unit, roster)
+        good, result.errors = _check(unit, roster)  # again: someone may have registered since
         if result.errors and not valid_rows_only:
             return result
         result.left_out = len({e.row for e in result.errors})
@@ -355,6 +398,7 @@ def roster_import(
                     organisation=item.team or unit,
                     role=Role.LEARNER,
                     phone=item.phone,
+                    initial_password_hash=hashes.get(item.id_number, ""),
                 )
                 outcome = "created"
             elif not Membership.objects.filter(
@@ -483,11 +527,22 @@ def account_list(*, unit: Organisation, actor: Any = None) -> bytes:
     sheet.append(["姓名", "登录账号（身份证号码）", "初始密码", "状态"])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    people = Personnel.objects.filter(organisation=unit).select_related("user").order_by("pk")
+    # Only people on site with an active membership here: someone who left is another unit's business now.
+    people = (
+        Personnel.objects.filter(
+            organisation=unit,
+            on_site=True,
+            user__memberships__organisation__path__startswith=unit.path,
+            user__memberships__is_active=True,
+        )
+        .select_related("user")
+        .distinct()
+        .order_by("pk")
+    )
     for person in people:
         user = person.user
         initial = initial_password_for(user.id_number) if user.must_change_password else "（已修改）"
-        sheet.append([user.name, user.id_number, initial, "在场" if person.on_site else "已离场"])
+        sheet.append([user.name, user.id_number, initial, "在场"])
         for cell in sheet[sheet.max_row]:
             cell.data_type = "s"
     audit_log(

@@ -49,7 +49,10 @@ class ImportForm(forms.Form):
 @staff_required(*ADMIN_ROLES)
 def people_view(request: HttpRequest) -> HttpResponse:
     units = _units(request.user)
-    unit = units.filter(pk=request.GET.get("unit") or 0).first() or units.first()
+    wanted = request.GET.get("unit", "")
+    unit = (
+        units.filter(pk=int(wanted)).first() if wanted.isdecimal() and len(wanted) < 12 else None
+    ) or units.first()
     people = (
         Personnel.objects.filter(organisation=unit)
         .select_related("user", "job_type")

@@ -259,3 +259,65 @@ def test_templates_download(world):
         assert response.status_code == 200
         roster.read_roster(response.content)  # the template itself is a readable roster
     assert client.get("/enterprise/people/template/other/").status_code == 404
+
+
+def test_ent_02_the_header_and_invoice_blocks_are_read_as_offices_fill_them(world):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["单位名称：南山建设公司"])  # label and value in one cell
+    sheet.append(["联系人：", "", "联系电话：", "13800138000"])  # the contact left empty
+    sheet.append(["序号", "姓名", "身份证号码", "手机号码", "证书类型", "培训类别"])
+    sheet.append([1, "张  伟", new_id_number(), "13700137001", "主要负责人", "初始培训"])
+    sheet.append(["开票单位信息 (必填)", "", "开票单位全称：", "南山建设公司"])
+    sheet.append(["", "", "纳税人识别号（统一信用代码）：", "91440300MA5XXXXXXX"])
+    sheet.append(["", "", "电子邮箱(用于发送电子发票)：", "caiwu@example.cn"])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    parsed = roster.read_roster(buffer.getvalue())
+    assert parsed.header["unit"] == "南山建设公司"
+    assert parsed.header["contact"] == ""
+    assert parsed.header["contact_phone"] == "13800138000"
+    assert parsed.header["invoice_title"] == "南山建设公司"
+    assert parsed.header["taxpayer_id"] == "91440300MA5XXXXXXX"
+    assert parsed.header["invoice_email"] == "caiwu@example.cn"
+    assert len(parsed.rows) == 1
+    result = roster.roster_import(
+        unit=world.ent_nanshan, data=buffer.getvalue(), filename="x.xlsx", actor=world.admin_nanshan
+    )
+    assert result.created == 1
+    assert Personnel.objects.get().user.name == "张伟"  # the padding between the characters goes
+
+
+def test_ent_02_names_too_long_and_the_enterprise_learners_on_its_projects(world):
+    long_name = "名" * 61
+    data = plain_roster(
+        [
+            [long_name, new_id_number(), "", "", ""],
+            [world.learner_nanshan.name, world.learner_nanshan.id_number, "", "", ""],  # the enterprise's own
+        ]
+    )
+    result = roster.roster_import(unit=world.project, data=data, filename="x.xlsx", actor=world.admin_nanshan)
+    assert [(e.row, e.column) for e in result.errors] == [(2, "姓名")]
+    done = roster.roster_import(
+        unit=world.project, data=data, filename="x.xlsx", actor=world.admin_nanshan, valid_rows_only=True
+    )
+    assert (done.linked, done.left_out) == (1, 1)
+
+
+def test_ent_01_the_account_list_holds_only_people_on_site(world):
+    ids = [new_id_number(), new_id_number()]
+    roster.roster_import(
+        unit=world.ent_nanshan,
+        data=plain_roster([["周杰", ids[0], "", "", ""], ["吴敏", ids[1], "", "", ""]]),
+        filename="x.xlsx",
+        actor=world.admin_nanshan,
+    )
+    roster.person_leave(
+        person=Personnel.objects.get(user__id_index=id_index_of(ids[1])), actor=world.admin_nanshan
+    )
+    sheet = load_workbook(
+        io.BytesIO(roster.account_list(unit=world.ent_nanshan, actor=world.admin_nanshan))
+    ).active
+    listed = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert listed == [ids[0]]
+    assert web_client_for(world.admin_nanshan).get("/enterprise/people/", {"unit": "abc"}).status_code == 200
