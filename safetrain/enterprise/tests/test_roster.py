@@ -269,7 +269,7 @@ def test_ent_02_the_header_and_invoice_blocks_are_read_as_offices_fill_them(worl
     sheet.append(["序号", "姓名", "身份证号码", "手机号码", "证书类型", "培训类别"])
     sheet.append([1, "张  伟", new_id_number(), "13700137001", "主要负责人", "初始培训"])
     sheet.append(["开票单位信息 (必填)", "", "开票单位全称：", "南山建设公司"])
-    sheet.append(["", "", "纳税人识别号（统一信用代码）：", "91440300MA5XXXXXXX"])
+    sheet.append(["", "", "纳税人识别号（统一信用代码）：", "91440300MA5D8K2Q7B"])
     sheet.append(["", "", "电子邮箱(用于发送电子发票)：", "caiwu@example.cn"])
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -278,7 +278,7 @@ def test_ent_02_the_header_and_invoice_blocks_are_read_as_offices_fill_them(worl
     assert parsed.header["contact"] == ""
     assert parsed.header["contact_phone"] == "13800138000"
     assert parsed.header["invoice_title"] == "南山建设公司"
-    assert parsed.header["taxpayer_id"] == "91440300MA5XXXXXXX"
+    assert parsed.header["taxpayer_id"] == "91440300MA5D8K2Q7B"
     assert parsed.header["invoice_email"] == "caiwu@example.cn"
     assert len(parsed.rows) == 1
     result = roster.roster_import(
