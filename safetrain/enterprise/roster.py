@@ -199,7 +199,7 @@ class Known:
 
     users: dict[str, User]  # by ID-number index
     elsewhere: dict[int, Membership]  # a user's active membership outside the unit
-    phones: set[str]  # phone indexes already in use
+    phones: dict[str, int]  # phone indexes already in use, and whose
 
 
 def _known(roster: Roster, unit_orgs: set[int]) -> Known:
@@ -225,7 +225,7 @@ def _known(roster: Roster, unit_orgs: set[int]) -> Known:
         .order_by("pk")
     ):
         elsewhere.setdefault(membership.user_id, membership)
-    taken = set(User.objects.filter(phone_index__in=phones).values_list("phone_index", flat=True))
+    taken = dict(User.objects.filter(phone_index__in=phones).values_list("phone_index", "pk"))
     return Known(users, elsewhere, taken)
 
 
@@ -339,8 +339,12 @@ def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowE
                     "姓名",
                     _("The ID number is registered under another name. Check the name and the ID number."),
                 )
-        elif phone and phone_index_of(phone) in known.phones:
+        owner = known.phones.get(phone_index_of(phone)) if phone else None
+        if owner is not None and (existing is None or owner != existing.pk):
             fault("手机号码", _("This mobile phone number is already used by another account."))
+        if roster.template == "guangzhou" and not phone and existing is None:
+            # 附件1: "手机号码必须填写学员本人的手机号码，一人一号，用于开通学习账号"
+            fault("手机号码", _("The learner's own mobile phone number is required to open the account."))
         if problems:
             errors.extend(problems)
         else:
@@ -406,6 +410,15 @@ def roster_import(
             ).exists():
                 membership_grant(user=user, organisation=item.team or unit, role=Role.LEARNER)
                 outcome = "linked"
+            if item.team is not None:
+                # One team at a time: moving to another team of this unit ends the old team membership.
+                Membership.objects.filter(
+                    user=user,
+                    role=Role.LEARNER,
+                    is_active=True,
+                    organisation__kind=OrganisationKind.TEAM,
+                    organisation__path__startswith=unit.path,
+                ).exclude(organisation=item.team).update(is_active=False)
             person, made = Personnel.objects.get_or_create(
                 organisation=unit, user=user, defaults={"job_type": item.job_type, "joined_on": today}
             )

@@ -11,13 +11,14 @@ import subprocess
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from conftest import new_id_number, web_client_for
+from conftest import make_org, new_id_number, web_client_for
 from safetrain.accounts.identity import initial_password_for
-from safetrain.accounts.models import Membership, User, id_index_of
+from safetrain.accounts.models import Membership, User, id_index_of, phone_index_of
 from safetrain.catalog.models import JobType
 from safetrain.core.errors import PermissionDenied
 from safetrain.enterprise import roster
 from safetrain.enterprise.models import Personnel, RosterImport
+from safetrain.orgs.models import OrganisationKind
 
 
 def guangzhou_form(people: list[list[object]]) -> bytes:
@@ -321,3 +322,40 @@ def test_ent_01_the_account_list_holds_only_people_on_site(world):
     listed = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert listed == [ids[0]]
     assert web_client_for(world.admin_nanshan).get("/enterprise/people/", {"unit": "abc"}).status_code == 200
+
+
+def test_ent_02_phones_are_required_on_the_form_and_never_taken_from_another_account(world):
+    other = User.objects.get(pk=world.learner_team.pk)
+    other.phone = "13511112222"
+    other.phone_index = phone_index_of("13511112222")
+    other.save(update_fields=["phone", "phone_index"])
+    data = guangzhou_form(
+        [
+            ["张伟", new_id_number(), "", "主要负责人", "初始培训"],  # row 8: a new person needs a phone
+            [
+                world.learner_nanshan.name,
+                world.learner_nanshan.id_number,
+                "13511112222",
+                "主要负责人",
+                "再培训",
+            ],
+        ]
+    )
+    result = roster.roster_import(
+        unit=world.ent_nanshan, data=data, filename="x.xlsx", actor=world.admin_nanshan
+    )
+    assert {(e.row, e.column) for e in result.errors} == {(8, "手机号码"), (9, "手机号码")}
+
+
+def test_ent_01_moving_to_another_team_ends_the_old_team_membership(world):
+    other_team = make_org("木工班组", OrganisationKind.TEAM, "440305", world.project)
+    person = new_id_number()
+    first = plain_roster([["周杰", person, "", "", world.team.name]])
+    roster.roster_import(unit=world.project, data=first, filename="a.xlsx", actor=world.admin_nanshan)
+    moved = plain_roster([["周杰", person, "", "", other_team.name]])
+    roster.roster_import(unit=world.project, data=moved, filename="b.xlsx", actor=world.admin_nanshan)
+    user = User.objects.get(id_index=id_index_of(person))
+    active = set(
+        Membership.objects.filter(user=user, is_active=True).values_list("organisation_id", flat=True)
+    )
+    assert active == {other_team.pk}
