@@ -39,6 +39,8 @@ class Role(models.TextChoices):
 
 # Roles that must sign in with a second factor when REQUIRE_2FA_FOR_STAFF is on (NAT-07).
 TWO_FACTOR_ROLES = frozenset({Role.OPERATOR, Role.REGULATOR})
+# Those who run a unit: hold its offline sessions and tests, import its people.
+UNIT_ADMIN_ROLES = (Role.ENTERPRISE_ADMIN, Role.INSTITUTION_ADMIN)
 
 
 class UserQuerySet(models.QuerySet):

@@ -60,19 +60,10 @@ def required(programme: Programme) -> bool:
     return bool(programme.profile.offline_total_test)
 
 
-ORGANISER_ROLES = ("enterprise_admin", "institution_admin")
-
-
-def organiser_units(actor: Any) -> QuerySet[Organisation]:
-    """The units an actor may hold offline tests for: those it administers (a learner membership elsewhere gives
-    no such right)."""
-    return Organisation.objects.administered_by(actor)
-
-
 def _check_unit(actor: Any, organisation: Organisation) -> None:
     if actor is None:
         return
-    if not organiser_units(actor).filter(pk=organisation.pk).exists():
+    if not Organisation.objects.administered_by(actor).filter(pk=organisation.pk).exists():
         raise PermissionDenied("forbidden", _("You can only hold offline tests for your own units."))
 
 

@@ -17,10 +17,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from safetrain.accounts.models import UNIT_ADMIN_ROLES
 from safetrain.assessment import offline
 from safetrain.assessment.api import attempt_out
 from safetrain.assessment.bank import questions_export, questions_import, template_workbook
@@ -38,16 +38,9 @@ from safetrain.assessment.wrongbook import practise, wrong_items
 from safetrain.catalog.models import Programme
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
+from safetrain.core.http import pdf_response, xlsx_response
 from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.proctoring.services import has_reference_photo
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _xlsx(data: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(data, content_type=XLSX)
-    response["Content-Disposition"] = content_disposition_header(True, filename)
-    return response
 
 
 @staff_required()
@@ -109,12 +102,12 @@ def bank_import_view(request: HttpRequest) -> HttpResponse:
 @staff_required()
 def bank_export_view(request: HttpRequest) -> HttpResponse:
     programme = get_object_or_404(Programme, code=request.GET.get("programme", ""))
-    return _xlsx(questions_export(programme=programme), f"题库-{programme.code}.xlsx")
+    return xlsx_response(questions_export(programme=programme), f"题库-{programme.code}.xlsx")
 
 
 @staff_required()
 def bank_template_view(request: HttpRequest) -> HttpResponse:
-    return _xlsx(template_workbook(), "题库导入模板.xlsx")
+    return xlsx_response(template_workbook(), "题库导入模板.xlsx")
 
 
 # Taking exams (EXM-03..05) -------------------------------------------------------------------------------------
@@ -276,8 +269,6 @@ def question_image_view(request: HttpRequest, attempt_id: int, question_id: int)
 
 # The offline total test (EXM-08) -------------------------------------------------------------------------------
 
-OFFLINE_TEST_ROLES = ("enterprise_admin", "institution_admin")
-
 
 class OfflinePaperForm(forms.Form):
     programme = forms.ModelChoiceField(label=_lazy("Programme"), queryset=Programme.objects.none())
@@ -298,7 +289,7 @@ class OfflinePaperForm(forms.Form):
         self.fields["programme"].queryset = Programme.objects.filter(
             profile__offline_total_test=True
         ).order_by("code")
-        self.fields["organisation"].queryset = offline.organiser_units(viewer).filter(
+        self.fields["organisation"].queryset = Organisation.objects.administered_by(viewer).filter(
             kind__in=[OrganisationKind.ENTERPRISE, OrganisationKind.PROJECT, OrganisationKind.INSTITUTION]
         )
 
@@ -307,12 +298,12 @@ def _paper_for(request: HttpRequest, paper_id: int) -> OfflineTestPaper:
     paper = get_object_or_404(
         OfflineTestPaper.objects.select_related("programme__profile", "organisation"), pk=paper_id
     )
-    if not offline.organiser_units(request.user).filter(pk=paper.organisation_id).exists():
+    if not Organisation.objects.administered_by(request.user).filter(pk=paper.organisation_id).exists():
         raise Http404
     return paper
 
 
-@staff_required(*OFFLINE_TEST_ROLES)
+@staff_required(*UNIT_ADMIN_ROLES)
 def offline_tests_view(request: HttpRequest) -> HttpResponse:
     form = OfflinePaperForm(
         request.POST or None, viewer=request.user, initial={"held_on": timezone.localdate()}
@@ -334,14 +325,14 @@ def offline_tests_view(request: HttpRequest) -> HttpResponse:
         else:
             status = 400
     papers = (
-        OfflineTestPaper.objects.filter(organisation__in=offline.organiser_units(request.user))
+        OfflineTestPaper.objects.filter(organisation__in=Organisation.objects.administered_by(request.user))
         .select_related("programme", "organisation")
         .annotate(entered=Count("results", filter=Q(results__corrects__isnull=True)))[:200]
     )
     return render(request, "assessment/offline_tests.html", {"form": form, "papers": papers}, status=status)
 
 
-@staff_required(*OFFLINE_TEST_ROLES)
+@staff_required(*UNIT_ADMIN_ROLES)
 def offline_test_view(request: HttpRequest, paper_id: int) -> HttpResponse:
     paper = _paper_for(request, paper_id)
     entered: dict[int, str] = {}
@@ -396,22 +387,16 @@ def offline_test_view(request: HttpRequest, paper_id: int) -> HttpResponse:
     )
 
 
-def _pdf(data: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(data, content_type="application/pdf")
-    response["Content-Disposition"] = content_disposition_header(False, filename)
-    return response
-
-
-@staff_required(*OFFLINE_TEST_ROLES)
+@staff_required(*UNIT_ADMIN_ROLES)
 def offline_paper_pdf_view(request: HttpRequest, paper_id: int) -> HttpResponse:
     paper = _paper_for(request, paper_id)
-    return _pdf(offline.paper_pdf(paper), f"线下总测试卷-{paper.number}.pdf")
+    return pdf_response(offline.paper_pdf(paper), f"线下总测试卷-{paper.number}.pdf")
 
 
-@staff_required(*OFFLINE_TEST_ROLES)
+@staff_required(*UNIT_ADMIN_ROLES)
 def offline_key_pdf_view(request: HttpRequest, paper_id: int) -> HttpResponse:
     paper = _paper_for(request, paper_id)
-    return _pdf(offline.key_pdf(paper), f"线下总测答案-{paper.number}.pdf")
+    return pdf_response(offline.key_pdf(paper), f"线下总测答案-{paper.number}.pdf")
 
 
 # Paper rules (EXM-02) -------------------------------------------------------------------------------------------

@@ -377,8 +377,6 @@ def certificate_for(user: Any, number: str) -> Certificate:
 
 # Paper certificates by courier (CERT-07) -----------------------------------------------------------------------
 
-MAILING_ROLES = ("institution_admin",)
-
 
 def mailing_record(
     *,

@@ -21,6 +21,7 @@ from safetrain.certification.documents import certificate_pdf
 from safetrain.certification.models import Certificate
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError, NotFound
+from safetrain.core.http import pdf_response
 from safetrain.orgs.models import Organisation
 
 
@@ -73,9 +74,7 @@ def certificate_pdf_view(request: HttpRequest, number: str) -> HttpResponse:
         certificate = services.certificate_for(request.user, number)
     except NotFound as exc:
         raise Http404(exc.message) from exc
-    response = HttpResponse(certificate_pdf(certificate), content_type="application/pdf")
-    response["Content-Disposition"] = content_disposition_header(False, f"{certificate.number}.pdf")
-    return response
+    return pdf_response(certificate_pdf(certificate), f"{certificate.number}.pdf")
 
 
 class MailingForm(forms.Form):

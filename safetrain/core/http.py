@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils.http import content_disposition_header
 
 
 def client_ip(request: HttpRequest | None) -> str:
@@ -25,3 +26,19 @@ def user_agent(request: HttpRequest | None) -> str:
 
 def axes_client_ip(request: HttpRequest) -> str:
     return client_ip(request)
+
+
+def xlsx_response(data: bytes, filename: str) -> HttpResponse:
+    """An Excel workbook as a download."""
+    from safetrain.core.excel import XLSX
+
+    response = HttpResponse(data, content_type=XLSX)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+def pdf_response(data: bytes, filename: str) -> HttpResponse:
+    """A PDF shown in the browser (printable), with its file name for saving."""
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(False, filename)
+    return response

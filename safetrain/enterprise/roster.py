@@ -34,7 +34,6 @@ from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.records.services import audit_log
 
 MAX_ROWS = 3000
-ADMIN_ROLES = ("enterprise_admin", "institution_admin")
 CERTIFICATE_TYPES = ("主要负责人", "安全生产管理人员")
 TRAINING_KINDS = ("初始培训", "再培训")
 GUANGZHOU_COLUMNS = ("序号", "姓名", "身份证号码", "手机号码", "证书类型", "培训类别")
@@ -76,10 +75,6 @@ class RosterResult:
     errors: list[RowError] = field(default_factory=list)
     imported: bool = False
     record: RosterImport | None = None
-
-
-def organiser_units_of(actor: Any) -> Any:
-    return Organisation.objects.administered_by(actor)
 
 
 # Reading ------------------------------------------------------------------------------------------------------
@@ -363,7 +358,7 @@ def roster_import(
     *, unit: Organisation, data: bytes, filename: str, actor: Any = None, valid_rows_only: bool = False
 ) -> RosterResult:
     """Import a roster into `unit` (an enterprise or project the actor administers)."""
-    if actor is not None and not organiser_units_of(actor).filter(pk=unit.pk).exists():
+    if actor is not None and not Organisation.objects.administered_by(actor).filter(pk=unit.pk).exists():
         raise PermissionDenied("forbidden", _("You can only import people into your own units."))
     if unit.kind not in (OrganisationKind.ENTERPRISE, OrganisationKind.PROJECT, OrganisationKind.INSTITUTION):
         raise DomainError(
@@ -473,7 +468,10 @@ def roster_import(
 
 def person_leave(*, person: Personnel, actor: Any = None, day: dt.date | None = None) -> Personnel:
     """离场: the person left the site; the account and every record stay."""
-    if actor is not None and not organiser_units_of(actor).filter(pk=person.organisation_id).exists():
+    if (
+        actor is not None
+        and not Organisation.objects.administered_by(actor).filter(pk=person.organisation_id).exists()
+    ):
         raise PermissionDenied("forbidden", _("You can only manage the people of your own units."))
     person.on_site = False
     person.left_on = day or timezone.localdate()
@@ -532,7 +530,7 @@ def template_workbook(kind: str) -> bytes:
 def account_list(*, unit: Organisation, actor: Any = None) -> bytes:
     """The printable account list (ACC-03): name, username (the ID number) and, for accounts that still have it,
     the initial password. Exporting it is logged."""
-    if actor is not None and not organiser_units_of(actor).filter(pk=unit.pk).exists():
+    if actor is not None and not Organisation.objects.administered_by(actor).filter(pk=unit.pk).exists():
         raise PermissionDenied("forbidden", _("You can only manage the people of your own units."))
     workbook = Workbook()
     sheet = workbook.active

@@ -6,26 +6,19 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
+from safetrain.accounts.models import UNIT_ADMIN_ROLES
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
-from safetrain.core.excel import XLSX
+from safetrain.core.http import xlsx_response
 from safetrain.enterprise import roster
 from safetrain.enterprise.models import Personnel
 from safetrain.orgs.models import Organisation, OrganisationKind
 
-ADMIN_ROLES = ("enterprise_admin", "institution_admin")
 MAX_UPLOAD = 5 * 1024 * 1024
-
-
-def _xlsx(data: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(data, content_type=XLSX)
-    response["Content-Disposition"] = content_disposition_header(True, filename)
-    return response
 
 
 def _units(user) -> object:
@@ -46,7 +39,7 @@ class ImportForm(forms.Form):
         self.fields["unit"].queryset = _units(viewer)
 
 
-@staff_required(*ADMIN_ROLES)
+@staff_required(*UNIT_ADMIN_ROLES)
 def people_view(request: HttpRequest) -> HttpResponse:
     units = _units(request.user)
     wanted = request.GET.get("unit", "")
@@ -66,7 +59,7 @@ def people_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_required(*ADMIN_ROLES)
+@staff_required(*UNIT_ADMIN_ROLES)
 def import_view(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None, viewer=request.user)
     result = None
@@ -96,22 +89,22 @@ def import_view(request: HttpRequest) -> HttpResponse:
     return render(request, "enterprise/import.html", {"form": form, "result": result}, status=status)
 
 
-@staff_required(*ADMIN_ROLES)
+@staff_required(*UNIT_ADMIN_ROLES)
 def template_view(request: HttpRequest, kind: str) -> HttpResponse:
     if kind not in ("guangzhou", "plain"):
         raise Http404
     name = "线上培训报名表（广州模板）.xlsx" if kind == "guangzhou" else "人员名单模板.xlsx"
-    return _xlsx(roster.template_workbook(kind), name)
+    return xlsx_response(roster.template_workbook(kind), name)
 
 
-@staff_required(*ADMIN_ROLES)
+@staff_required(*UNIT_ADMIN_ROLES)
 def accounts_view(request: HttpRequest, unit_id: int) -> HttpResponse:
     unit = get_object_or_404(_units(request.user), pk=unit_id)
-    return _xlsx(roster.account_list(unit=unit, actor=request.user), f"账号清单-{unit.name}.xlsx")
+    return xlsx_response(roster.account_list(unit=unit, actor=request.user), f"账号清单-{unit.name}.xlsx")
 
 
 @require_POST
-@staff_required(*ADMIN_ROLES)
+@staff_required(*UNIT_ADMIN_ROLES)
 def leave_view(request: HttpRequest, person_id: int) -> HttpResponse:
     person = get_object_or_404(Personnel.objects.filter(organisation__in=_units(request.user)), pk=person_id)
     roster.person_leave(person=person, actor=request.user)

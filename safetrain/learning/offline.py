@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from safetrain.accounts.models import User
+from safetrain.accounts.models import UNIT_ADMIN_ROLES, User
 from safetrain.catalog.models import OfflineSession, Programme
 from safetrain.catalog.services import offline_session_record
 from safetrain.core.decorators import staff_required
@@ -18,8 +18,6 @@ from safetrain.core.errors import DomainError
 from safetrain.learning.models import Enrolment
 from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.proctoring.tasks import match_group_photos
-
-ORGANISER_ROLES = ("enterprise_admin", "institution_admin")
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -71,7 +69,7 @@ class OfflineSessionForm(forms.Form):
         self.fields["present"].label_from_instance = lambda u: f"{u.name} {u.masked_id_number}"
 
 
-@staff_required(*ORGANISER_ROLES)
+@staff_required(*UNIT_ADMIN_ROLES)
 def offline_sessions_view(request: HttpRequest) -> HttpResponse:
     form = OfflineSessionForm(
         request.POST or None,

@@ -8,11 +8,11 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 
 from safetrain.accounts.models import User
 from safetrain.core.decorators import staff_required
+from safetrain.core.http import pdf_response, xlsx_response
 from safetrain.records.archive import archive_pdf, archive_xlsx, learner_archive
 from safetrain.records.models import AuditResult
 from safetrain.records.selectors import audit_search, can_search_audit
@@ -47,16 +47,9 @@ def _archive_response(request: HttpRequest, learner: Any) -> HttpResponse:
     if fmt in ("xlsx", "pdf"):
         audit_log(action=f"records.archive_export.{fmt}", obj=learner, detail={"learner": learner.pk})
     if fmt == "xlsx":
-        response = HttpResponse(
-            archive_xlsx(archive),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-        response["Content-Disposition"] = content_disposition_header(True, f"{stem}.xlsx")
-        return response
+        return xlsx_response(archive_xlsx(archive), f"{stem}.xlsx")
     if fmt == "pdf":
-        response = HttpResponse(archive_pdf(archive), content_type="application/pdf")
-        response["Content-Disposition"] = content_disposition_header(False, f"{stem}.pdf")
-        return response
+        return pdf_response(archive_pdf(archive), f"{stem}.pdf")
     return render(request, "records/archive.html", {"archive": archive, "subject": learner})
 
 
