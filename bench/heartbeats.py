@@ -96,6 +96,9 @@ def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> 
             str(threads),
             "--keep-alive",
             "30",
+            # one keep-alive connection per simulated learner, as browsers hold them
+            "--worker-connections",
+            "4000",
             "--log-level",
             "warning",
         ],
@@ -170,70 +173,178 @@ print(json.dumps({
 """
 
 
-async def learner(
-    session: aiohttp.ClientSession,
-    base: str,
-    token: str,
-    lesson: int,
-    interval: float,
-    until: float,
-    latencies: list[float],
-    results: dict,
-) -> None:
+def _cpu_by_role(server_group: int) -> dict[str, float]:
+    """CPU seconds used so far (user + system) by the server's processes, PostgreSQL's and this load generator."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"server": 0.0, "postgres": 0.0}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        if int(fields[2]) == server_group:  # process group of the server (started in its own session)
+            used["server"] += seconds
+        elif cmdline.startswith(b"postgres"):
+            used["postgres"] += seconds
+    times = os.times()
+    used["load_generator"] = times.user + times.system
+    return used
+
+
+def cpu_probe(server_group: int):
+    """Call once to start, call what it returns to get the cores each role used in between."""
+    before, started = _cpu_by_role(server_group), time.monotonic()
+
+    def cores() -> dict[str, float]:
+        after, elapsed = _cpu_by_role(server_group), time.monotonic() - started
+        return {role: round((after[role] - before[role]) / elapsed, 2) for role in before}
+
+    return cores
+
+
+class RawHttp:
+    """One keep-alive HTTP/1.1 connection, as a browser holds one: hand-built requests, Content-Length replies.
+
+    Much cheaper per request than aiohttp, so the load generator, which shares this machine with the server and
+    PostgreSQL, takes less of the CPU it measures (its own share is reported)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}", f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        try:
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            return status, await self.reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def open_study(
+    session: aiohttp.ClientSession, base: str, token: str, lesson: int, use_key: bool, results: dict
+) -> tuple[int, dict[str, str]] | None:
+    """Open the learner's study session as the player page does; its heartbeat key goes into the headers."""
     headers = {"Authorization": f"Bearer {token}"}
     async with session.post(
         f"{base}/api/v1/study-sessions", json={"lesson_id": lesson}, headers=headers
     ) as r:
         data = await r.json()
         if r.status != 200:
-            results["errors"] += 1
-            return
-    sid = data["id"]
+            results["open_errors"] += 1
+            return None
+    if use_key:
+        # The player's way: the page's heartbeat key, answered by the fast path (learning.fastpath).
+        headers = {**headers, "X-Study-Key": data["heartbeat_key"]}
+    return data["id"], headers
+
+
+async def learner(
+    http: RawHttp,
+    sid: int,
+    headers: dict[str, str],
+    interval: float,
+    first_at: float,
+    until: float,
+    latencies: list[float],
+    results: dict,
+) -> None:
+    headers = {**headers, "Content-Type": "application/json"}
+    path = f"/api/v1/study-sessions/{sid}/heartbeats"
     seq, position = 0, 0.0
-    await asyncio.sleep(interval * (hash(token) % 1000) / 1000)  # spread the learners over the interval
-    next_at = time.monotonic() + interval
-    while time.monotonic() < until:
+    next_at = first_at
+    while True:
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        if time.monotonic() >= until:
+            break
         next_at += interval
         seq += 1
         position += interval
-        body = {
-            "seq": seq,
-            "position": position,
-            "playing": True,
-            "visible": True,
-            "focused": True,
-            "rate": 1,
-        }
+        body = json.dumps(
+            {"seq": seq, "position": position, "playing": True, "visible": True, "focused": True, "rate": 1}
+        ).encode()
         started = time.perf_counter()
         try:
-            async with session.post(
-                f"{base}/api/v1/study-sessions/{sid}/heartbeats", json=body, headers=headers
-            ) as r:
-                payload = await r.json()
-                if r.status == 200:
-                    results["credited"] += payload["credited_seconds"]
-                    results["ok"] += 1
-                else:
-                    results["errors"] += 1
-        except (TimeoutError, aiohttp.ClientError):
+            status, reply = await asyncio.wait_for(http.request("POST", path, headers, body), 60)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+            http.close()
             results["errors"] += 1
             continue
+        if status == 200:
+            results["credited"] += json.loads(reply)["credited_seconds"]
+            results["ok"] += 1
+        else:
+            results["errors"] += 1
         latencies.append((time.perf_counter() - started) * 1000)
 
 
-async def load(base: str, tokens: list[str], lesson: int, interval: float, seconds: float) -> dict:
+async def load(
+    base: str,
+    tokens: list[str],
+    lesson: int,
+    interval: float,
+    seconds: float,
+    use_key: bool = True,
+    server_group: int | None = None,
+) -> dict:
+    """Every learner opens its study session first (not timed with the heartbeats); then all of them beat every
+    `interval` seconds, spread evenly over the interval, for `seconds` (closed loop: a beat waits for its reply)."""
     latencies: list[float] = []
     results = {"ok": 0, "errors": 0, "open_errors": 0, "credited": 0.0}
-    connector = aiohttp.TCPConnector(limit=256)
+    connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        warm_until = time.monotonic() + seconds
-        started = time.monotonic()
-        await asyncio.gather(
-            *(learner(session, base, t, lesson, interval, warm_until, latencies, results) for t in tokens)
+        opening = time.monotonic()
+        gate = asyncio.Semaphore(64)
+
+        async def open_one(token: str):
+            async with gate:
+                return await open_study(session, base, token, lesson, use_key, results)
+
+        opened = [o for o in await asyncio.gather(*(open_one(t) for t in tokens)) if o is not None]
+        results["open_seconds"] = round(time.monotonic() - opening, 1)
+    host, port = base.removeprefix("http://").split(":")
+    connections = [RawHttp(host, int(port)) for _ in opened]
+    probe = cpu_probe(server_group) if server_group else None
+    started = time.monotonic()
+    until = started + seconds
+    await asyncio.gather(
+        *(
+            learner(
+                http, sid, headers, interval, started + interval * i / len(opened), until, latencies, results
+            )
+            for i, (http, (sid, headers)) in enumerate(zip(connections, opened, strict=True))
         )
-        elapsed = time.monotonic() - started
+    )
+    elapsed = time.monotonic() - started
+    if probe:
+        # Where the machine's two cores went while the learners beat.
+        results["cpu_cores"] = probe()
+    for http in connections:
+        http.close()
     latencies.sort()
 
     def pct(p: float) -> float:
@@ -257,27 +368,30 @@ async def reference_load(base: str, clients: int, interval: float, seconds: floa
     results = {"ok": 0, "errors": 0}
     until = time.monotonic() + seconds
 
-    async def client(session: aiohttp.ClientSession, index: int) -> None:
-        await asyncio.sleep(interval * index / clients)
-        next_at = time.monotonic()
-        while time.monotonic() < until:
+    host, port = base.removeprefix("http://").split(":")
+
+    async def client(index: int) -> None:
+        http = RawHttp(host, int(port))
+        next_at = time.monotonic() + interval * index / clients
+        while True:
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            if time.monotonic() >= until:
+                break
             next_at += interval
             started = time.perf_counter()
             try:
-                async with session.get(f"{base}/healthz") as r:
-                    await r.read()
-                    results["ok" if r.status == 200 else "errors"] += 1
-            except (TimeoutError, aiohttp.ClientError):
+                status, _reply = await asyncio.wait_for(http.request("GET", "/healthz", {}), 60)
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
+                http.close()
                 results["errors"] += 1
                 continue
+            results["ok" if status == 200 else "errors"] += 1
             latencies.append((time.perf_counter() - started) * 1000)
+        http.close()
 
-    connector = aiohttp.TCPConnector(limit=256)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
-        started = time.monotonic()
-        await asyncio.gather(*(client(session, i) for i in range(clients)))
-        elapsed = time.monotonic() - started
+    started = time.monotonic()
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    elapsed = time.monotonic() - started
     latencies.sort()
     p = lambda q: round(latencies[min(len(latencies) - 1, int(len(latencies) * q))], 1) if latencies else None  # noqa: E731
     return {
@@ -316,6 +430,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=5)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument(
+        "--via",
+        choices=("fast", "api"),
+        default="fast",
+        help="fast: heartbeats with the page's key, as the player sends them; api: without it (the API path)",
+    )
+    parser.add_argument(
         "--reference-seconds", type=int, default=0, help="then load GET /healthz the same way for this long"
     )
     args = parser.parse_args()
@@ -325,7 +445,15 @@ def main() -> int:
     server = start_server(env, port, args.workers, args.threads)
     try:
         result = asyncio.run(
-            load(f"http://127.0.0.1:{port}", setup["tokens"], setup["lesson"], args.interval, args.seconds)
+            load(
+                f"http://127.0.0.1:{port}",
+                setup["tokens"],
+                setup["lesson"],
+                args.interval,
+                args.seconds,
+                use_key=args.via == "fast",
+                server_group=server.pid,
+            )
         )
         reference = (
             asyncio.run(
@@ -345,6 +473,7 @@ def main() -> int:
         "learners": args.learners,
         "interval_s": args.interval,
         "gunicorn": f"{args.workers}x{args.threads} gthread",
+        "via": args.via,
         **result,
         "pgbench_update_tps": tps,
         "ratio_to_pgbench": round(result["rate"] / tps, 3),

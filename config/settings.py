@@ -115,6 +115,9 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # IMMEDIATE: writers take the lock at BEGIN, so concurrent requests wait instead of failing mid-transaction.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+# The heartbeat's locked read is a prepared statement on PostgreSQL (learning.heartbeat_read). Behind a
+# transaction-pooling PgBouncer older than 1.21, set DB_PREPARED_STATEMENTS=false.
+DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache and Celery: Redis when REDIS_URL is set; otherwise local memory and eager tasks.
@@ -272,6 +275,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=15)
 HEARTBEAT_TOLERANCE_SECONDS = env.float("HEARTBEAT_TOLERANCE_SECONDS", default=3.0)
 COMPLETION_TOLERANCE_SECONDS = env.float("COMPLETION_TOLERANCE_SECONDS", default=3.0)
+# Heartbeats with the page's key skip the page stack (learning.fastpath) while the sign-in that opened the page was
+# seen within this many seconds; the next one then takes the full path, which applies every account rule again
+# and keeps the sign-in alive. Always well inside the idle timeouts.
+HEARTBEAT_ACCOUNT_CHECK_SECONDS = min(
+    env.int("HEARTBEAT_ACCOUNT_CHECK_SECONDS", default=300),
+    SESSION_IDLE_TIMEOUT_MINUTES * 30,
+    API_TOKEN_IDLE_MINUTES * 30,
+)
 
 # Face verification (FACE-05): the provider answering "is this the enrolled person?" (dotted path).
 FACE_PROVIDER = env.str("FACE_PROVIDER", default="safetrain.proctoring.engine.DlibProvider")

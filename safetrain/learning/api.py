@@ -32,6 +32,9 @@ class SessionOut(Schema):
     furthest_position: float
     duration_seconds: float
     heartbeat_interval: int
+    heartbeat_key: str = Field(
+        ..., description="Send it as the X-Study-Key header of this session's heartbeats (answered faster)."
+    )
 
 
 class HeartbeatIn(Schema):
@@ -108,6 +111,7 @@ def open_session(request: HttpRequest, payload: SessionIn):
         furthest_position=progress.furthest_position,
         duration_seconds=session.lesson.duration_seconds,
         heartbeat_interval=settings.HEARTBEAT_INTERVAL_SECONDS,
+        heartbeat_key=session.heartbeat_key,
     )
 
 

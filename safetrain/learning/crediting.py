@@ -10,23 +10,24 @@ else credits nothing; cheating patterns are logged as suspicious events with the
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import FloatField, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from safetrain.catalog.models import Lesson, LessonKind
+from safetrain.core.crypto import token_digest
 from safetrain.core.dbbatch import WriteBatch
 from safetrain.core.errors import DomainError, NotFound
 from safetrain.core.http import client_ip, user_agent
 from safetrain.learning import face_gate, intervals
+from safetrain.learning.heartbeat_read import locked_session
 from safetrain.learning.models import (
     DailyCredit,
     Enrolment,
@@ -81,7 +82,9 @@ def lesson_and_enrolment(*, learner: Any, lesson_id: int) -> tuple[Lesson, Enrol
 
 @transaction.atomic
 def study_session_open(*, learner: Any, lesson_id: int, request: HttpRequest | None = None) -> StudySession:
-    """Open a study session; every other active session of the learner ends (one tab, one device: ANTI-03)."""
+    """Open a study session; every other active session of the learner ends (one tab, one device: ANTI-03).
+
+    The returned session carries `heartbeat_key`, the page's secret for its heartbeats (shown only now)."""
     lesson = Lesson.objects.select_related("chapter", "video").filter(pk=lesson_id).first()
     if lesson is None:
         raise NotFound("lesson_not_found", _("This lesson does not exist."))
@@ -110,7 +113,11 @@ def study_session_open(*, learner: Any, lesson_id: int, request: HttpRequest | N
         last_position=progress.last_position,
         ip=client_ip(request),
         user_agent=user_agent(request),
+        auth_session=getattr(request, "auth_session", None),
     )
+    # The page's heartbeat key (learning.fastpath): shown once, only its digest is kept.
+    session.heartbeat_key = secrets.token_urlsafe(32)
+    session.key_digest = token_digest(session.heartbeat_key)
     session.face_due_at, session.face_failures = face_gate.carried_over(
         previous, face_gate.first_check_at(session, progress, now), now
     )
@@ -189,24 +196,12 @@ def heartbeat_record(
     today = timezone.localdate(now)
     # The session row is the lock: a learner has at most one active session (database constraint; opening one
     # locks the learner and waits for a running heartbeat), so two heartbeats never credit the same learner at once.
-    credited_today_sql = (
-        DailyCredit.objects.filter(learner_id=OuterRef("learner_id"), day=today)
-        .order_by()
-        .values("learner_id")
-        .annotate(total=Sum("seconds"))
-        .values("total")[:1]
-    )
-    session = (
-        StudySession.objects.select_for_update(of=("self", "progress"))
-        .select_related("progress", "enrolment__programme__profile", "lesson__video")
-        .annotate(today_credit=Coalesce(Subquery(credited_today_sql), Value(0.0), output_field=FloatField()))
-        .filter(pk=session_id, learner=learner)
-        .first()
-    )
+    found = locked_session(session_id=session_id, today=today, learner_id=learner.pk)
+    session = found[0] if found else None
     if session is None:
         raise NotFound("session_not_found", _("This study session does not exist."))
     batch = WriteBatch()
-    result = _heartbeat(
+    result = heartbeat_apply(
         batch,
         session,
         now=now,
@@ -223,7 +218,7 @@ def heartbeat_record(
     return result
 
 
-def _heartbeat(
+def heartbeat_apply(
     batch: WriteBatch,
     session: StudySession,
     *,
@@ -237,6 +232,8 @@ def _heartbeat(
     rate: float,
     request: HttpRequest | None,
 ) -> HeartbeatResult:
+    """The crediting rules applied to one heartbeat of a session read and locked with its progress row: the
+    writes go into `batch` (the caller runs it in the same transaction). Used by the API and the fast path."""
     progress = session.progress
     evidence = {
         "seq": seq,

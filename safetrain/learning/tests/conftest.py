@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import zoneinfo
+from dataclasses import dataclass
 
 import pytest
 import time_machine
+from django.core import signals
+from django.db import close_old_connections
+from django.test.client import FakePayload
 
 from safetrain.catalog.models import Video, VideoStatus
 from safetrain.catalog.services import chapter_add, course_create, course_publish, lesson_add
@@ -40,10 +45,70 @@ def lesson(world):
     return first
 
 
-class Player:
-    """A scripted client: moves the server's clock and reports playback like the real player."""
+@dataclass
+class WsgiAnswer:
+    status_code: int
+    content: bytes
+    headers: dict[str, str]
+    delegated: bool  # answered by the full Django stack, not the heartbeat fast path
 
-    def __init__(self, client, traveller, lesson_id: int):
+    def json(self):
+        return json.loads(self.content)
+
+
+def wsgi_post(client, path: str, body: dict | bytes, **headers: str) -> WsgiAnswer:
+    """POST through the production WSGI entry (config.wsgi: the heartbeat fast path in front of Django) with the
+    test client's cookies and default headers, as a WSGI server would call it."""
+    from config.wsgi import application
+
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    environ = client._base_environ(
+        PATH_INFO=path,
+        REQUEST_METHOD="POST",
+        CONTENT_TYPE="application/json",
+        CONTENT_LENGTH=str(len(data)),
+        **{"wsgi.input": FakePayload(data)},
+        **{f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()},
+    )
+    answer: dict = {}
+    delegated = []
+    full_stack = application.app
+
+    def start_response(status, response_headers, exc_info=None):
+        answer["status"] = int(status.split()[0])
+        answer["headers"] = dict(response_headers)
+
+    def counting(environ, start_response):
+        delegated.append(True)
+        return full_stack(environ, start_response)
+
+    # As Django's test client does: the test's transaction must survive the request signals.
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    application.app = counting
+    try:
+        chunks = application(environ, start_response)
+        content = b"".join(chunks)
+        if hasattr(chunks, "close"):
+            chunks.close()
+    finally:
+        application.app = full_stack
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+    return WsgiAnswer(answer["status"], content, answer["headers"], bool(delegated))
+
+
+class Player:
+    """A scripted client: moves the server's clock and reports playback like the real player.
+
+    `via` "api" posts heartbeats to the API through Django's test client; "fast" posts them with the page's
+    heartbeat key through the production WSGI entry, where the fast path answers them."""
+
+    via = "api"
+
+    def __init__(self, client, traveller, lesson_id: int, via: str | None = None):
+        self.via = via or Player.via
+        self.delegated = 0
         self.client, self.traveller = client, traveller
         response = client.post(
             "/api/v1/study-sessions", {"lesson_id": lesson_id}, content_type="application/json"
@@ -67,9 +132,12 @@ class Player:
             "rate": 1,
             **flags,
         }
-        response = self.client.post(
-            f"/api/v1/study-sessions/{self.session['id']}/heartbeats", body, content_type="application/json"
-        )
+        path = f"/api/v1/study-sessions/{self.session['id']}/heartbeats"
+        if self.via == "fast":
+            response = wsgi_post(self.client, path, body, x_study_key=self.session["heartbeat_key"])
+            self.delegated += response.delegated
+        else:
+            response = self.client.post(path, body, content_type="application/json")
         assert response.status_code == 200, response.content
         data = response.json()
         self.credited += data["credited_seconds"]

@@ -13,6 +13,14 @@ from safetrain.learning.models import StudyRecord, SuspiciousEvent
 from safetrain.learning.tests.conftest import SHANGHAI, Player
 
 
+@pytest.fixture(autouse=True, params=["api", "fast"])
+def heartbeat_path(request, monkeypatch):
+    """Every rule below is proven twice: heartbeats through the API, and with the page's key through the
+    production WSGI entry's fast path (learning.fastpath), which must credit exactly the same."""
+    monkeypatch.setattr(Player, "via", request.param)
+    return request.param
+
+
 def kinds(world) -> set[str]:
     return set(SuspiciousEvent.objects.filter(learner=world.learner_nanshan).values_list("kind", flat=True))
 
@@ -27,6 +35,7 @@ def test_lrn_01_an_honest_player_earns_exactly_the_time_it_watched_and_completes
     assert data["completed"] is True
     assert data["lesson_credited"] == pytest.approx(300)
     assert kinds(world) == set()
+    assert player.delegated == 0  # with the key, the fast path answered every beat itself
 
 
 def test_lrn_01_heartbeats_twice_as_fast_earn_no_more_than_honest(lesson, world, api_client, clock):

@@ -1,0 +1,236 @@
+"""Heartbeats without the page stack (LRN-01 at scale): a WSGI entry in front of Django for the one request that
+every playing learner sends every few seconds.
+
+`POST /api/v1/study-sessions/{id}/heartbeats` with the page's heartbeat key (header `X-Study-Key`, handed out when
+the session was opened through the authenticated API) is answered here: the body is validated by the API's own
+schema, one query reads and locks the session together with the sign-in that opened it (learning.heartbeat_read),
+the same crediting rules as the API run (crediting.heartbeat_apply), and the writes go in one batch. The key is a
+secret of that one page, sent in a header no other site can set, so there is no cookie to load and no CSRF to
+check.
+
+Everything that is not the plain case is handed to the full Django stack untouched, which answers it exactly as
+the API does: no key or a wrong one, a malformed body, a sign-in that has ended or was not seen for
+`HEARTBEAT_ACCOUNT_CHECK_SECONDS` (so the full account rules and the session's idle clock are applied at least
+that often, and a browser session is kept alive while a video plays), an inactive account, a session that is
+no longer playing, an enrolment that has ended, an overdue face check.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from django.core import signals
+from django.db import (
+    DatabaseError,
+    connections,
+    transaction,
+)
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from pydantic import ValidationError
+
+from safetrain.core.crypto import token_digest
+from safetrain.core.dbbatch import WriteBatch, prepared_names
+from safetrain.learning import crediting, face_gate
+from safetrain.learning.heartbeat_read import locked_session
+from safetrain.learning.models import EnrolmentStatus, SessionState
+
+logger = logging.getLogger(__name__)
+PATH = re.compile(r"^/api/v1/study-sessions/(\d{1,18})/heartbeats$")
+MAX_BODY = 4096
+HEADERS = [
+    ("Content-Type", "application/json"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cache-Control", "no-store"),
+]
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class _Delegate(Exception):
+    """Not the plain case: roll back and let the full stack answer."""
+
+
+class _Meta:
+    """What the crediting code reads of a request (client_ip, user_agent): the WSGI environ."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.META = environ
+
+
+def _schema():
+    from safetrain.learning.api import HeartbeatIn
+
+    return HeartbeatIn
+
+
+def _plain_case(session: Any, signin: Any, now: Any, today: Any) -> bool:
+    """Whether the fast path may answer: everything else goes to the full stack, which applies every rule."""
+    enrolment = session.enrolment
+    return not (
+        signin.ended_at is not None
+        or signin.last_seen_at is None
+        or (now - signin.last_seen_at).total_seconds() > settings.HEARTBEAT_ACCOUNT_CHECK_SECONDS
+        or not signin.user_active
+        or signin.must_change_password
+        or session.state != SessionState.ACTIVE
+        or enrolment.status != EnrolmentStatus.ACTIVE
+        or (enrolment.deadline and enrolment.deadline < today)
+        or face_gate.overdue(session, now)
+    )
+
+
+def _credit(batch: WriteBatch, session: Any, beat: Any, now: Any, today: Any, environ: dict[str, Any]):
+    return crediting.heartbeat_apply(
+        batch,
+        session,
+        now=now,
+        today=today,
+        seq=beat.seq,
+        position=beat.position,
+        playing=beat.playing,
+        visible=beat.visible,
+        focused=beat.focused,
+        rate=beat.rate,
+        request=_Meta(environ),
+    )
+
+
+def _answer_atomic(environ, session_id, key, beat, now, today) -> dict[str, Any] | None:
+    """Inside Django's transaction handling (SQLite, or a caller already in a transaction)."""
+    try:
+        with transaction.atomic():
+            found = locked_session(session_id=session_id, today=today, key_digest=token_digest(key))
+            if found is None or not _plain_case(*found, now, today):
+                raise _Delegate
+            batch = WriteBatch()
+            result = _credit(batch, found[0], beat, now, today, environ)
+            batch.run()
+    except _Delegate:
+        return None
+    return result.__dict__
+
+
+def _answer_postgresql(environ, session_id, key, beat, now, today) -> dict[str, Any] | None:
+    """PostgreSQL between requests (autocommit): the whole beat in two round trips, BEGIN with the locked read,
+    then every write with the COMMIT. Django's connection stays in autocommit mode; ORM statements of the rare
+    paths (a suspicious event, a quiz lookup) run inside this transaction. A failure before the writes were sent
+    hands the beat to the full stack; after that it is an error (the player beats again)."""
+    connection = connections["default"]
+    sent = False
+    try:
+        found = locked_session(session_id=session_id, today=today, key_digest=token_digest(key), begin=True)
+        if found is None or not _plain_case(*found, now, today):
+            _rollback(connection)
+            return None
+        batch = WriteBatch()
+        result = _credit(batch, found[0], beat, now, today, environ)
+        raw = connection.connection
+        prepared = prepared_names(raw) if settings.DB_PREPARED_STATEMENTS else None
+        sql, params, new = batch.script(prepared)
+        sent = True
+        with connection.wrap_database_errors, psycopg.ClientCursor(raw) as cursor:
+            cursor.execute(f"{sql}; COMMIT", params)
+        if prepared is not None:
+            prepared.update(new)
+    except BaseException as error:
+        # Whatever failed, this connection starts afresh (nothing half-done, no doubt about what is prepared on
+        # it); a failure before the writes were sent is the full stack's to answer, after that it is an error.
+        _rollback(connection)
+        connection.close()
+        if sent or not isinstance(error, (psycopg.Error, DatabaseError)):
+            raise
+        return None
+    return result.__dict__
+
+
+def _rollback(connection: Any) -> None:
+    raw = connection.connection
+    if (
+        raw is not None
+        and not raw.closed
+        and raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+    ):
+        try:
+            raw.execute("ROLLBACK")
+        except psycopg.Error:
+            connection.close()
+
+
+def answer(environ: dict[str, Any], session_id: int, key: str, body: bytes) -> dict[str, Any] | None:
+    """The heartbeat's result, or None when the full stack has to answer (nothing was written then)."""
+    try:
+        beat = _schema().model_validate_json(body)
+    except ValidationError:
+        return None
+    now = timezone.now()
+    today = timezone.localdate(now)
+    connection = connections["default"]
+    if connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit():
+        return _answer_postgresql(environ, session_id, key, beat, now, today)
+    return _answer_atomic(environ, session_id, key, beat, now, today)
+
+
+class HeartbeatFastPath:
+    """WSGI middleware: heartbeats with a page key are answered here, every other request goes to `app`."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        key = environ.get("HTTP_X_STUDY_KEY")
+        match = PATH.match(environ.get("PATH_INFO", "")) if key else None
+        if match is None or environ.get("REQUEST_METHOD") != "POST":
+            return self.app(environ, start_response)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return self.app(environ, start_response)
+        if not 0 < length <= MAX_BODY:
+            return self.app(environ, start_response)
+        started = time.perf_counter()
+        body = environ["wsgi.input"].read(length)
+        # As at the start of every Django request: a database connection past its age or broken is dropped.
+        signals.request_started.send(sender=self.__class__, environ=environ)
+        try:
+            result = answer(environ, int(match.group(1)), key, body)
+        except DatabaseError:
+            # Nothing was credited (the transaction rolled back): the player keeps its position and beats again.
+            logger.exception("heartbeat failed")
+            with translation.override(settings.LANGUAGE_CODE):
+                error = {"code": "unavailable", "message": gettext("The service is busy. Please try again.")}
+            return self._respond(start_response, "503 Service Unavailable", error)
+        if result is None:
+            environ["wsgi.input"] = io.BytesIO(body)
+            return self.app(environ, start_response)
+        return self._respond(
+            start_response, "200 OK", result, f"heartbeat;dur={(time.perf_counter() - started) * 1000:.1f}"
+        )
+
+    @staticmethod
+    def _respond(
+        start_response: Callable[..., Any], status: str, data: dict[str, Any], timing: str = "heartbeat"
+    ) -> Iterable[bytes]:
+        payload = json.dumps(data, ensure_ascii=False).encode()
+        start_response(
+            status,
+            [
+                *HEADERS,
+                ("Content-Language", settings.LANGUAGE_CODE),
+                ("Content-Length", str(len(payload))),
+                # answered here, not by the full stack (and how long it took): for operators and tests
+                ("Server-Timing", timing),
+            ],
+        )
+        return [payload]

@@ -1,0 +1,182 @@
+"""The heartbeat fast path (learning.fastpath, LRN-01 at scale): a beat with the page's key is answered by the
+production WSGI entry without the page stack, with exactly the API's crediting; everything that is not the plain
+case is handed to the full stack, which answers it as the API does. (Every crediting rule is also proven through
+the fast path: test_crediting runs each test both ways.)"""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from safetrain.accounts.models import AuthSession
+from safetrain.core.crypto import token_digest
+from safetrain.learning.models import StudyRecord, StudySession
+from safetrain.learning.tests.conftest import Player, wsgi_post
+
+BEAT = {"seq": 1, "position": 15, "playing": True, "visible": True, "focused": True, "rate": 1}
+
+
+def beat_path(player: Player) -> str:
+    return f"/api/v1/study-sessions/{player.session['id']}/heartbeats"
+
+
+def test_lrn_01_the_page_gets_a_heartbeat_key_and_only_its_digest_is_stored(lesson, world, api_client, clock):
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk, via="fast")
+    key = player.session["heartbeat_key"]
+    assert len(key) >= 40
+    session = StudySession.objects.get(pk=player.session["id"])
+    assert session.key_digest == token_digest(key)
+    assert key not in session.key_digest
+    # The key belongs to the sign-in that opened the page.
+    assert session.auth_session.user_id == world.learner_nanshan.pk
+
+
+def test_lrn_01_a_wrong_key_or_no_key_is_the_full_stacks_to_answer(lesson, world, api_client, clock):
+    client = api_client(world.learner_nanshan)
+    player = Player(client, clock, lesson.pk, via="fast")
+    clock.shift(15)
+    # A wrong key: the full stack answers with the bearer token, as the API always did.
+    answer = wsgi_post(client, beat_path(player), BEAT, x_study_key="wrong")
+    assert answer.delegated
+    assert answer.status_code == 200
+    assert answer.json()["credited_seconds"] == pytest.approx(15)
+    # A wrong key and no other credentials: refused by the full stack, nothing recorded.
+    client.defaults.pop("HTTP_AUTHORIZATION")
+    before = StudyRecord.objects.count()
+    answer = wsgi_post(client, beat_path(player), {**BEAT, "seq": 2}, x_study_key="wrong")
+    assert answer.delegated
+    assert answer.status_code in (401, 403)  # the browser session left without its CSRF token
+    assert StudyRecord.objects.count() == before
+
+
+def test_lrn_01_a_key_opens_only_its_own_session(lesson, world, api_client, clock):
+    mine = Player(api_client(world.learner_nanshan), clock, lesson.pk, via="fast")
+    clock.shift(15)
+    stranger = api_client(world.learner_nanshan)
+    stranger.defaults.pop("HTTP_AUTHORIZATION")
+    answer = wsgi_post(
+        stranger,
+        f"/api/v1/study-sessions/{mine.session['id'] + 1000}/heartbeats",
+        BEAT,
+        x_study_key=mine.session["heartbeat_key"],
+    )
+    assert answer.delegated
+    assert answer.status_code in (401, 403)  # no credentials of its own: refused
+    assert StudyRecord.objects.filter(kind="heartbeat").count() == 0
+
+
+def test_acc_05_a_signed_out_sign_in_stops_the_fast_path_at_once(lesson, world, api_client, clock):
+    client = api_client(world.learner_nanshan)
+    player = Player(client, clock, lesson.pk, via="fast")
+    player.beat()
+    AuthSession.objects.filter(user=world.learner_nanshan).update(
+        ended_at=timezone.now(), end_reason="logout"
+    )
+    clock.shift(15)
+    answer = wsgi_post(
+        client,
+        beat_path(player),
+        {**BEAT, "seq": 2, "position": 30},
+        x_study_key=player.session["heartbeat_key"],
+    )
+    assert answer.delegated
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "session_ended"
+    assert StudyRecord.objects.filter(kind="heartbeat").count() == 1
+
+
+def test_acc_05_the_full_account_rules_run_at_least_every_check_interval(
+    lesson, world, api_client, clock, settings
+):
+    """A sign-in not seen for HEARTBEAT_ACCOUNT_CHECK_SECONDS goes through the full stack once, which touches it
+    (keeping a browser session alive while a video plays); the beats after that are fast again."""
+    settings.HEARTBEAT_ACCOUNT_CHECK_SECONDS = 60
+    client = api_client(world.learner_nanshan)
+    player = Player(client, clock, lesson.pk, via="fast")
+    for _ in range(4):
+        player.beat()  # 15, 30, 45, 60 s after the sign-in was last seen: fast
+    assert player.delegated == 0
+    player.beat()  # 75 s: the full stack
+    assert player.delegated == 1
+    signin = AuthSession.objects.get(user=world.learner_nanshan, ended_at__isnull=True)
+    assert signin.last_seen_at == timezone.now()  # touched by the full stack's account rules
+    for _ in range(3):
+        player.beat()
+    assert player.delegated == 1
+    assert player.credited == pytest.approx(8 * 15)
+
+
+def test_lrn_01_a_malformed_beat_gets_the_apis_field_messages(lesson, world, api_client, clock):
+    client = api_client(world.learner_nanshan)
+    player = Player(client, clock, lesson.pk, via="fast")
+    answer = wsgi_post(
+        client, beat_path(player), {**BEAT, "rate": "fast"}, x_study_key=player.session["heartbeat_key"]
+    )
+    assert answer.delegated
+    assert answer.status_code == 422
+    answer = wsgi_post(client, beat_path(player), b"{not json", x_study_key=player.session["heartbeat_key"])
+    assert answer.delegated
+    assert answer.status_code in (400, 422)
+    assert StudyRecord.objects.filter(kind="heartbeat").count() == 0
+
+
+def test_anti_03_a_replaced_page_is_told_by_the_full_stack(lesson, world, api_client, clock):
+    client = api_client(world.learner_nanshan)
+    first = Player(client, clock, lesson.pk, via="fast")
+    first.beat()
+    Player(client, clock, lesson.pk, via="fast")  # the same learner opens the lesson elsewhere
+    clock.shift(15)
+    answer = wsgi_post(
+        client,
+        beat_path(first),
+        {**BEAT, "seq": 2, "position": 30},
+        x_study_key=first.session["heartbeat_key"],
+    )
+    assert answer.delegated
+    assert answer.status_code == 200
+    assert answer.json()["next_action"] == "signed_out"
+    assert answer.json()["credited_seconds"] == 0
+
+
+def test_lrn_01_the_one_query_read_loads_the_same_values_as_the_orm(lesson, world, api_client, clock):
+    """Every value the heartbeat's read loads is the ORM's, field by field (the partial rows of the programme,
+    profile and video included)."""
+    from django.db import transaction
+
+    from safetrain.learning.heartbeat_read import locked_session
+
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk, via="fast")
+    player.beat()
+    orm = StudySession.objects.select_related(
+        "progress", "enrolment__programme__profile", "lesson__video", "auth_session__user"
+    ).get(pk=player.session["id"])
+    with transaction.atomic():
+        session, signin = locked_session(
+            session_id=orm.pk,
+            today=timezone.localdate(),
+            key_digest=token_digest(player.session["heartbeat_key"]),
+        )
+    pairs = [
+        (session, orm),
+        (session.progress, orm.progress),
+        (session.enrolment, orm.enrolment),
+        (session.enrolment.programme, orm.enrolment.programme),
+        (session.enrolment.programme.profile, orm.enrolment.programme.profile),
+        (session.lesson, orm.lesson),
+        (session.lesson.video, orm.lesson.video),
+    ]
+    for loaded, expected in pairs:
+        deferred = loaded.get_deferred_fields()
+        for field in type(expected)._meta.concrete_fields:
+            if field.attname not in deferred:
+                assert getattr(loaded, field.attname) == getattr(expected, field.attname), field
+    assert (
+        session.enrolment.programme.profile.face_timeout_seconds
+        == orm.enrolment.programme.profile.face_timeout_seconds
+    )
+    assert session.lesson.duration_seconds == orm.lesson.duration_seconds
+    assert (signin.ended_at, signin.last_seen_at) == (
+        orm.auth_session.ended_at,
+        orm.auth_session.last_seen_at,
+    )
+    assert (signin.user_active, signin.must_change_password) == (True, False)

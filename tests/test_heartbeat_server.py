@@ -1,0 +1,149 @@
+"""The heartbeat fast path in a real server process (LRN-01): `manage.py runserver` serves config.wsgi's entry, on the
+suite's own database kind (a fresh PostgreSQL database when the suite runs on PostgreSQL, as in CI, else SQLite).
+Outside any test transaction the fast path runs exactly as in production: on PostgreSQL BEGIN with the prepared
+locked read, the writes with the COMMIT; what it answered is what the database holds, and a connection the database
+drops is picked up again without losing a beat."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.demo_server import manage, start_demo_server
+
+PG = os.environ.get("DATABASE_URL", "")
+
+
+def call(url: str, method: str, body: dict | None = None, **headers: str) -> tuple[int, dict, dict]:
+    data = json.dumps(body or {}).encode() if method != "GET" else None
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as response:
+            return response.status, dict(response.headers), json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read() or b"{}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    overrides = {}
+    database = ""
+    if PG.startswith("postgres"):
+        database = f"safetrain_fastpath_{secrets.token_hex(4)}"
+        admin = PG.rsplit("/", 1)[0] + "/postgres"
+        subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {database}"], check=True)
+        overrides["DATABASE_URL"] = PG.rsplit("/", 1)[0] + f"/{database}"
+    demo = start_demo_server(tmp_path_factory.mktemp("fastpath"), **overrides)
+    yield demo
+    demo.process.terminate()
+    demo.process.wait(timeout=20)
+    if database:
+        subprocess.run(["psql", admin, "-qc", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"], check=True)
+
+
+def signed_in_learner(server) -> str:
+    account = server.account("learner")
+    status, _h, data = call(
+        f"{server.url}/api/v1/auth/login",
+        "POST",
+        {"username": account["username"], "password": account["password"]},
+    )
+    assert status == 200, data
+    token = data["token"]
+    status, _h, data = call(
+        f"{server.url}/api/v1/auth/password",
+        "PUT",
+        {"old_password": account["password"], "new_password": "Study#2026ok"},
+        Authorization=f"Bearer {token}",
+    )
+    assert status == 200, data
+    return token  # the token that changed the password stays signed in
+
+
+def test_lrn_01_a_real_server_credits_fast_path_beats_and_survives_a_dropped_connection(server):
+    token = signed_in_learner(server)
+    auth = {"Authorization": f"Bearer {token}"}
+    status, _h, enrolments = call(f"{server.url}/api/v1/enrollments", "GET", **auth)
+    assert status == 200, enrolments
+    lesson = next(
+        lesson
+        for enrolment in enrolments
+        for course in enrolment["courses"]
+        for lesson in course["lessons"]
+        if lesson["duration_seconds"] > 15
+    )
+    status, _h, session = call(
+        f"{server.url}/api/v1/study-sessions", "POST", {"lesson_id": lesson["id"]}, **auth
+    )
+    assert status == 200, session
+    path = f"{server.url}/api/v1/study-sessions/{session['id']}/heartbeats"
+    key = {"X-Study-Key": session["heartbeat_key"]}
+    interval = session["heartbeat_interval"]
+    position, credited, answers = session["resume_position"], 0.0, []
+
+    def beat(seq: int) -> tuple[int, dict, dict]:
+        nonlocal position, credited
+        time.sleep(interval)
+        position += interval
+        body = {
+            "seq": seq,
+            "position": position,
+            "playing": True,
+            "visible": True,
+            "focused": True,
+            "rate": 1,
+        }
+        status, headers, data = call(path, "POST", body, **key, **auth)
+        assert status == 200, data
+        credited += data["credited_seconds"]
+        return status, headers, data
+
+    for seq in range(1, 4):
+        answers.append(beat(seq))
+    # Answered by the fast path (its Server-Timing header), crediting what the wall clock allowed.
+    assert all("heartbeat;dur=" in headers.get("Server-Timing", "") for _s, headers, _d in answers)
+    assert 2 * interval <= credited <= 3 * (interval + 3)
+
+    if PG.startswith("postgres"):
+        # The database drops the server's connections: the next beat is still credited (the fast path hands it to
+        # the full stack, which connects again), and the one after is fast again.
+        database = server.env["DATABASE_URL"].rsplit("/", 1)[1]
+        subprocess.run(
+            [
+                "psql",
+                PG,
+                "-qc",
+                f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}' "
+                "AND pid <> pg_backend_pid()",
+            ],
+            check=True,
+        )
+    _s, _h, data = beat(4)
+    assert data["credited_seconds"] > 0
+    _s, headers, _d = beat(5)
+    assert "heartbeat;dur=" in headers.get("Server-Timing", "")
+
+    # What the learner was told is what the database holds, in every place that holds credit.
+    out = manage(
+        server.env,
+        "shell",
+        "-c",
+        "import json; from django.db.models import Sum; "
+        "from safetrain.learning.models import StudySession, StudyRecord; "
+        f"s = StudySession.objects.select_related('progress').get(pk={session['id']}); "
+        "r = StudyRecord.objects.filter(session=s, kind='heartbeat').aggregate(t=Sum('credited_seconds'))['t']; "
+        "print(json.dumps([s.credited_seconds, r, StudyRecord.objects.filter(session=s, kind='heartbeat').count()]))",
+    )
+    session_total, record_total, beats = json.loads(out.strip().splitlines()[-1])
+    assert beats == 5
+    assert session_total == pytest.approx(credited, abs=0.01)
+    assert record_total == pytest.approx(credited, abs=0.01)
