@@ -2,7 +2,7 @@
 as in production (gunicorn, PostgreSQL, Redis). Reports heartbeats/s, latency percentiles, the PostgreSQL
 single-row UPDATE rate measured by pgbench in the same run, and checks that no credited second was lost or doubled.
 
-    .venv/bin/python bench/heartbeats.py --learners 2000 --seconds 60 --interval 2 --workers 5
+    .venv/bin/python bench/heartbeats.py --learners 2000 --seconds 60 --interval 2 --workers 2 --threads 4
 
 Needs the machine's PostgreSQL (creates and drops the database `safetrain_bench`) and Redis; targets 127.0.0.1 only
 and stops by itself.
@@ -186,10 +186,11 @@ def _cpu_by_role(server_group: int) -> dict[str, float]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
-        seconds = (int(fields[11]) + int(fields[12])) / tick
+        # utime + stime, plus the reaped children's (a PostgreSQL backend that ended is in the postmaster's)
+        seconds = sum(int(v) for v in fields[11:15]) / tick
         if int(fields[2]) == server_group:  # process group of the server (started in its own session)
             used["server"] += seconds
-        elif cmdline.startswith(b"postgres"):
+        elif cmdline.startswith((b"postgres", b"/usr/lib/postgresql")):
             used["postgres"] += seconds
     times = os.times()
     used["load_generator"] = times.user + times.system
@@ -427,7 +428,7 @@ def main() -> int:
     parser.add_argument("--learners", type=int, default=2000)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--interval", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument(
         "--via",
