@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "safetrain.assessment",
     "safetrain.certification",
     "safetrain.enterprise",
+    "safetrain.integrations",
 ]
 
 MIDDLEWARE = [
@@ -355,3 +356,10 @@ AXES_SENSITIVE_PARAMETERS = [
     "new_password2",
     "otp_token",
 ]
+
+# The construction real-name system (两制平台, ENT-03/INT-02): base URL of its API, the platform's key, time limit.
+REALNAME_BASE_URL = env.str("REALNAME_BASE_URL", default="")
+REALNAME_API_KEY = env.str("REALNAME_API_KEY", default="")
+REALNAME_TIMEOUT_SECONDS = env.float("REALNAME_TIMEOUT_SECONDS", default=10.0)
+# The job codes of that system are mapped to job types under this source name (CAT-03's mapping table).
+REALNAME_JOB_CODE_SOURCE = env.str("REALNAME_JOB_CODE_SOURCE", default="jzgr603")  # 建办市函〔2018〕603号

@@ -23,6 +23,9 @@ class Personnel(models.Model):
         verbose_name=_("job type"),
     )
     on_site = models.BooleanField(_("on site"), default=True)
+    # The job code the real-name system last gave (ENT-03): a job type fixed here by an admin is kept until the
+    # real-name system's code changes.
+    realname_job_code = models.CharField(max_length=40, blank=True)
     joined_on = models.DateField(_("joined on"))
     left_on = models.DateField(_("left on"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -69,3 +72,48 @@ class RosterImport(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class RealNameProject(models.Model):
+    """A project's code in the construction real-name system (两制平台, ENT-03): its people come from there."""
+
+    project = models.OneToOneField(
+        "orgs.Organisation", on_delete=models.PROTECT, related_name="realname", verbose_name=_("project")
+    )
+    code = models.CharField(_("real-name system project code"), max_length=40, unique=True)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class RealNameSync(models.Model):
+    """One sync with the real-name system (实名制同步): what it did, or why it failed (then nothing changed)."""
+
+    project = models.ForeignKey("orgs.Organisation", on_delete=models.PROTECT, related_name="realname_syncs")
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first = models.BooleanField(default=False, help_text="the project's first sync (all on-duty people)")
+    ok = models.BooleanField(default=True)
+    error = models.TextField(blank=True)
+    joined = models.PositiveIntegerField(default=0)
+    left = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    remote_on_site = models.PositiveIntegerField(null=True)
+    local_on_site = models.PositiveIntegerField(null=True)
+    report = models.JSONField(
+        default=dict,
+        help_text="joined, left, changed, refused rows, unmapped job codes, head-count differences",
+    )
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"sync of {self.project_id} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def counts_match(self) -> bool:
+        return self.remote_on_site is not None and self.remote_on_site == self.local_on_site

@@ -10,4 +10,6 @@ urlpatterns = [
     path("people/template/<slug:kind>/", views.template_view, name="template"),
     path("people/accounts/<int:unit_id>/", views.accounts_view, name="accounts"),
     path("people/<int:person_id>/leave/", views.leave_view, name="leave"),
+    path("realname/", views.realname_view, name="realname"),
+    path("realname/<int:project_id>/sync/", views.realname_sync_view, name="realname_sync"),
 ]

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
@@ -14,7 +15,7 @@ from safetrain.accounts.models import UNIT_ADMIN_ROLES
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
 from safetrain.core.http import xlsx_response
-from safetrain.enterprise import roster
+from safetrain.enterprise import realname_sync, roster
 from safetrain.enterprise.models import Personnel
 from safetrain.orgs.models import Organisation, OrganisationKind
 
@@ -113,3 +114,63 @@ def leave_view(request: HttpRequest, person_id: int) -> HttpResponse:
         _("%(name)s is marked as left; the account and all records stay.") % {"name": person.user.name},
     )
     return redirect(f"/enterprise/people/?unit={person.organisation_id}")
+
+
+# Real-name system sync (实名制同步, ENT-03) -----------------------------------------------------------------------
+
+
+def _linked_projects(user):
+    return (
+        Organisation.objects.administered_by(user)
+        .filter(kind=OrganisationKind.PROJECT, realname__isnull=False)
+        .select_related("realname")
+    )
+
+
+@staff_required(*UNIT_ADMIN_ROLES)
+def realname_view(request: HttpRequest) -> HttpResponse:
+    projects = _linked_projects(request.user)
+    wanted = request.GET.get("project", "")
+    project = (
+        projects.filter(pk=int(wanted)).first() if wanted.isdecimal() and len(wanted) < 12 else None
+    ) or projects.first()
+    if project is not None and realname_sync.first_sync_due(project):
+        # The project's first visit pulls every on-duty person from the real-name system.
+        realname_sync.realname_sync(project=project, actor=request.user)
+    syncs = list(project.realname_syncs.all()[:10]) if project else []
+    people = (
+        Personnel.objects.filter(organisation=project, on_site=True).select_related("user", "job_type")
+        if project
+        else Personnel.objects.none()
+    )
+    return render(
+        request,
+        "enterprise/realname.html",
+        {
+            "projects": projects,
+            "project": project,
+            "last": syncs[0] if syncs else None,
+            "syncs": syncs,
+            "people": people,
+        },
+    )
+
+
+@require_POST
+@staff_required(*UNIT_ADMIN_ROLES)
+def realname_sync_view(request: HttpRequest, project_id: int) -> HttpResponse:
+    project = get_object_or_404(_linked_projects(request.user), pk=project_id)
+    try:
+        sync = realname_sync.realname_sync(project=project, actor=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        if sync.ok:
+            messages.success(
+                request,
+                _("Synced: %(joined)d joined, %(left)d left, %(changed)d changed.")
+                % {"joined": sync.joined, "left": sync.left, "changed": sync.changed},
+            )
+        else:
+            messages.error(request, sync.error)
+    return redirect(f"{reverse('enterprise:realname')}?project={project.pk}")
