@@ -116,8 +116,9 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # IMMEDIATE: writers take the lock at BEGIN, so concurrent requests wait instead of failing mid-transaction.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
-# The heartbeat's locked read is a prepared statement on PostgreSQL (learning.heartbeat_read). Behind a
-# transaction-pooling PgBouncer older than 1.21, set DB_PREPARED_STATEMENTS=false.
+# The heartbeat's statements are SQL prepared statements on PostgreSQL (PREPARE/EXECUTE, learning.heartbeat_read,
+# core.dbbatch), kept per connection. Behind any transaction-pooling pooler (PgBouncer in transaction mode, of any
+# version: it follows only protocol-level prepared statements) set DB_PREPARED_STATEMENTS=false.
 DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

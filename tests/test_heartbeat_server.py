@@ -6,6 +6,7 @@ drops is picked up again without losing a beat."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import secrets
@@ -85,12 +86,15 @@ def test_lrn_01_a_real_server_credits_fast_path_beats_and_survives_a_dropped_con
         f"{server.url}/api/v1/study-sessions", "POST", {"lesson_id": lesson["id"]}, **auth
     )
     assert status == 200, session
-    path = f"{server.url}/api/v1/study-sessions/{session['id']}/heartbeats"
-    key = {"X-Study-Key": session["heartbeat_key"]}
+    path = f"/api/v1/study-sessions/{session['id']}/heartbeats"
+    headers = {"X-Study-Key": session["heartbeat_key"], **auth, "Content-Type": "application/json"}
     interval = session["heartbeat_interval"]
     position, credited, answers = session["resume_position"], 0.0, []
+    # One keep-alive connection, as a browser holds it: the server's thread, and its database connection, stay.
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=20)
 
-    def beat(seq: int) -> tuple[int, dict, dict]:
+    def beat(seq: int, **flags) -> tuple[int, dict, dict]:
         nonlocal position, credited
         time.sleep(interval)
         position += interval
@@ -102,20 +106,31 @@ def test_lrn_01_a_real_server_credits_fast_path_beats_and_survives_a_dropped_con
             "focused": True,
             "rate": 1,
         }
-        status, headers, data = call(path, "POST", body, **key, **auth)
-        assert status == 200, data
+        connection.request("POST", path, json.dumps({**body, **flags}), headers)
+        response = connection.getresponse()
+        data = json.loads(response.read())
+        assert response.status == 200, data
         credited += data["credited_seconds"]
-        return status, headers, data
+        return response.status, dict(response.headers), data
+
+    def fast(answer_headers: dict) -> bool:
+        return "heartbeat;dur=" in answer_headers.get("Server-Timing", "")
 
     for seq in range(1, 4):
         answers.append(beat(seq))
     # Answered by the fast path (its Server-Timing header), crediting what the wall clock allowed.
-    assert all("heartbeat;dur=" in headers.get("Server-Timing", "") for _s, headers, _d in answers)
+    assert all(fast(answer_headers) for _s, answer_headers, _d in answers)
     assert 2 * interval <= credited <= 3 * (interval + 3)
+    # A hidden page: nothing credited, and a suspicious event written by the ORM inside the fast path's own
+    # transaction (on PostgreSQL between its BEGIN and its COMMIT); the connection is left clean for the next beat.
+    _s, answer_headers, data = beat(4, visible=False)
+    assert fast(answer_headers)
+    assert data["credited_seconds"] == 0
+    assert "hidden" in data["reasons"]
 
     if PG.startswith("postgres"):
-        # The database drops the server's connections: the next beat is still credited (the fast path hands it to
-        # the full stack, which connects again), and the one after is fast again.
+        # The database drops the server's connections: the next beat goes to the full stack (no Server-Timing),
+        # which connects again and answers it; the one after is fast again.
         database = server.env["DATABASE_URL"].rsplit("/", 1)[1]
         subprocess.run(
             [
@@ -127,10 +142,16 @@ def test_lrn_01_a_real_server_credits_fast_path_beats_and_survives_a_dropped_con
             ],
             check=True,
         )
-    _s, _h, data = beat(4)
+        _s, answer_headers, data = beat(5)
+        assert not fast(answer_headers)
+    else:
+        _s, answer_headers, data = beat(5)
+        assert fast(answer_headers)
+    assert data["state"] == "active"
+    _s, answer_headers, data = beat(6)
+    assert fast(answer_headers)
     assert data["credited_seconds"] > 0
-    _s, headers, _d = beat(5)
-    assert "heartbeat;dur=" in headers.get("Server-Timing", "")
+    connection.close()
 
     # What the learner was told is what the database holds, in every place that holds credit.
     out = manage(
@@ -138,12 +159,16 @@ def test_lrn_01_a_real_server_credits_fast_path_beats_and_survives_a_dropped_con
         "shell",
         "-c",
         "import json; from django.db.models import Sum; "
-        "from safetrain.learning.models import StudySession, StudyRecord; "
+        "from safetrain.learning.models import StudySession, StudyRecord, SuspiciousEvent; "
         f"s = StudySession.objects.select_related('progress').get(pk={session['id']}); "
         "r = StudyRecord.objects.filter(session=s, kind='heartbeat').aggregate(t=Sum('credited_seconds'))['t']; "
-        "print(json.dumps([s.credited_seconds, r, StudyRecord.objects.filter(session=s, kind='heartbeat').count()]))",
+        "n = StudyRecord.objects.filter(session=s, kind='heartbeat').count(); "
+        "e = list(SuspiciousEvent.objects.filter(session=s).values_list('kind', flat=True)); "
+        "print(json.dumps([s.credited_seconds, s.progress.credited_seconds, r, n, e]))",
     )
-    session_total, record_total, beats = json.loads(out.strip().splitlines()[-1])
-    assert beats == 5
+    session_total, progress_total, record_total, beats, events = json.loads(out.strip().splitlines()[-1])
+    assert beats == 6
+    assert events == ["hidden"]
     assert session_total == pytest.approx(credited, abs=0.01)
+    assert progress_total == pytest.approx(credited, abs=0.01)
     assert record_total == pytest.approx(credited, abs=0.01)

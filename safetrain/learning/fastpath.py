@@ -28,11 +28,7 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.core import signals
-from django.db import (
-    DatabaseError,
-    connections,
-    transaction,
-)
+from django.db import DatabaseError, OperationalError, connections, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from pydantic import ValidationError
@@ -44,10 +40,10 @@ from safetrain.learning.heartbeat_read import locked_session
 from safetrain.learning.models import EnrolmentStatus, SessionState
 
 logger = logging.getLogger(__name__)
-PATH = re.compile(r"^/api/v1/study-sessions/(\d{1,18})/heartbeats$")
+PATH = re.compile(r"/api/v1/study-sessions/(\d{1,18})/heartbeats")
 MAX_BODY = 4096
 HEADERS = [
-    ("Content-Type", "application/json"),
+    ("Content-Type", "application/json; charset=utf-8"),
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "same-origin"),
@@ -75,6 +71,12 @@ def _schema():
     return HeartbeatIn
 
 
+def _password_expired(changed_at: Any, now: Any) -> bool:
+    """accounts.services.password_expired, on the values the read brought."""
+    days = settings.PASSWORD_MAX_AGE_DAYS
+    return bool(changed_at and days and (now - changed_at).total_seconds() > days * 86400)
+
+
 def _plain_case(session: Any, signin: Any, now: Any, today: Any) -> bool:
     """Whether the fast path may answer: everything else goes to the full stack, which applies every rule."""
     enrolment = session.enrolment
@@ -83,7 +85,11 @@ def _plain_case(session: Any, signin: Any, now: Any, today: Any) -> bool:
         or signin.last_seen_at is None
         or (now - signin.last_seen_at).total_seconds() > settings.HEARTBEAT_ACCOUNT_CHECK_SECONDS
         or not signin.user_active
+        # The account rules the API applies before anything else (accounts.apiauth._ready): an initial or
+        # expired password, a sign-in face check not yet passed. The full stack refuses those beats.
         or signin.must_change_password
+        or _password_expired(signin.password_changed_at, now)
+        or (settings.FACE_CHECK_AT_LOGIN and signin.face_verified_at is None)
         or session.state != SessionState.ACTIVE
         or enrolment.status != EnrolmentStatus.ACTIVE
         or (enrolment.deadline and enrolment.deadline < today)
@@ -131,12 +137,20 @@ def _answer_postgresql(environ, session_id, key, beat, now, today) -> dict[str, 
     sent = False
     try:
         found = locked_session(session_id=session_id, today=today, key_digest=token_digest(key), begin=True)
+        raw = connection.connection  # the connection holding the transaction and its row locks
         if found is None or not _plain_case(*found, now, today):
             _rollback(connection)
             return None
+        # ORM statements of the rare paths must run in this transaction: no health check may swap the connection.
+        connection.health_check_done = True
         batch = WriteBatch()
         result = _credit(batch, found[0], beat, now, today, environ)
-        raw = connection.connection
+        if (
+            connection.connection is not raw
+            or raw.info.transaction_status != psycopg.pq.TransactionStatus.INTRANS
+        ):
+            sent = True  # what the rare paths wrote may have gone elsewhere: not to be run a second time
+            raise OperationalError("the heartbeat's transaction was lost before its writes")
         prepared = prepared_names(raw) if settings.DB_PREPARED_STATEMENTS else None
         sql, params, new = batch.script(prepared)
         sent = True
@@ -190,7 +204,7 @@ class HeartbeatFastPath:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         key = environ.get("HTTP_X_STUDY_KEY")
-        match = PATH.match(environ.get("PATH_INFO", "")) if key else None
+        match = PATH.fullmatch(environ.get("PATH_INFO", "")) if key else None
         if match is None or environ.get("REQUEST_METHOD") != "POST":
             return self.app(environ, start_response)
         try:
@@ -205,7 +219,9 @@ class HeartbeatFastPath:
         signals.request_started.send(sender=self.__class__, environ=environ)
         try:
             result = answer(environ, int(match.group(1)), key, body)
+            signals.request_finished.send(sender=self.__class__)
         except DatabaseError:
+            signals.request_finished.send(sender=self.__class__)
             # Nothing was credited (the transaction rolled back): the player keeps its position and beats again.
             logger.exception("heartbeat failed")
             with translation.override(settings.LANGUAGE_CODE):
@@ -227,7 +243,13 @@ class HeartbeatFastPath:
             status,
             [
                 *HEADERS,
+                # (the reply holds codes, no text: the same in every language)
                 ("Content-Language", settings.LANGUAGE_CODE),
+                *(
+                    [("Strict-Transport-Security", f"max-age={settings.SECURE_HSTS_SECONDS}")]
+                    if settings.SECURE_HSTS_SECONDS
+                    else []
+                ),
                 ("Content-Length", str(len(payload))),
                 # answered here, not by the full stack (and how long it took): for operators and tests
                 ("Server-Timing", timing),

@@ -29,8 +29,10 @@ class Signin:
 
     ended_at: dt.datetime | None
     last_seen_at: dt.datetime | None
+    face_verified_at: dt.datetime | None
     user_active: bool
     must_change_password: bool
+    password_changed_at: dt.datetime | None
 
 
 # (alias, model, fields or None for all concrete fields)
@@ -55,8 +57,8 @@ _PARTS: tuple[tuple[str, type[models.Model], tuple[str, ...] | None], ...] = (
     ("v", Video, ("id", "duration_seconds")),
 )
 _SIGNIN = (
-    ("a", AuthSession, ("ended_at", "last_seen_at")),
-    ("u", User, ("is_active", "must_change_password")),
+    ("a", AuthSession, ("ended_at", "last_seen_at", "face_verified_at")),
+    ("u", User, ("is_active", "must_change_password", "password_changed_at")),
 )
 
 
@@ -179,15 +181,21 @@ class _Query:
             for field in fields:
                 signin_values[field.name] = values[offset]
                 offset += 1
-        ended_at, last_seen_at = signin_values["ended_at"], signin_values["last_seen_at"]
-        user_active, must_change = signin_values["is_active"], signin_values["must_change_password"]
+        v = signin_values
         s, p, e, g, f, lesson, video = (objects[a] for a, _m, _f in _PARTS)
         g.profile = f
         e.programme = g
         lesson.video = video
         s.progress, s.enrolment, s.lesson = p, e, lesson
         s.today_credit = float(values[-1] or 0)
-        signin = Signin(ended_at, last_seen_at, bool(user_active), bool(must_change))
+        signin = Signin(
+            v["ended_at"],
+            v["last_seen_at"],
+            v["face_verified_at"],
+            bool(v["is_active"]),
+            bool(v["must_change_password"]),
+            v["password_changed_at"],
+        )
         return s, signin
 
 

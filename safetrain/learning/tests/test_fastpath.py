@@ -5,12 +5,15 @@ the fast path: test_crediting runs each test both ways.)"""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.utils import timezone
 
-from safetrain.accounts.models import AuthSession
+from safetrain.accounts.models import AuthSession, User
 from safetrain.core.crypto import token_digest
-from safetrain.learning.models import StudyRecord, StudySession
+from safetrain.learning.models import Enrolment, StudyRecord, StudySession
+from safetrain.learning.services import enrolment_create
 from safetrain.learning.tests.conftest import Player, wsgi_post
 
 BEAT = {"seq": 1, "position": 15, "playing": True, "visible": True, "focused": True, "rate": 1}
@@ -51,18 +54,62 @@ def test_lrn_01_a_wrong_key_or_no_key_is_the_full_stacks_to_answer(lesson, world
 
 def test_lrn_01_a_key_opens_only_its_own_session(lesson, world, api_client, clock):
     mine = Player(api_client(world.learner_nanshan), clock, lesson.pk, via="fast")
+    programme = Enrolment.objects.get(learner=world.learner_nanshan).programme
+    enrolment_create(learner=world.learner_futian, programme=programme)
+    theirs = Player(api_client(world.learner_futian), clock, lesson.pk, via="fast")
     clock.shift(15)
+    # My key sent for their (real, playing) session, with no other credentials: not theirs to credit.
     stranger = api_client(world.learner_nanshan)
     stranger.defaults.pop("HTTP_AUTHORIZATION")
-    answer = wsgi_post(
-        stranger,
-        f"/api/v1/study-sessions/{mine.session['id'] + 1000}/heartbeats",
-        BEAT,
-        x_study_key=mine.session["heartbeat_key"],
-    )
+    answer = wsgi_post(stranger, beat_path(theirs), BEAT, x_study_key=mine.session["heartbeat_key"])
     assert answer.delegated
-    assert answer.status_code in (401, 403)  # no credentials of its own: refused
+    assert answer.status_code in (401, 403)
     assert StudyRecord.objects.filter(kind="heartbeat").count() == 0
+    # Their own key works for them.
+    assert theirs.beat(wait=0, advance=0)["state"] == "active"
+    assert theirs.delegated == 0
+
+
+@pytest.mark.parametrize(
+    "rule", ["must_change_password", "password_expired", "deactivated", "face_check_pending"]
+)
+def test_acc_03_the_account_rules_stop_the_fast_path_as_they_stop_the_api(
+    lesson, world, api_client, clock, settings, rule
+):
+    client = api_client(world.learner_nanshan)
+    player = Player(client, clock, lesson.pk, via="fast")
+    player.beat()
+    assert player.delegated == 0
+    user = User.objects.get(pk=world.learner_nanshan.pk)
+    if rule == "must_change_password":
+        user.must_change_password = True
+    elif rule == "password_expired":
+        user.password_changed_at = timezone.now() - dt.timedelta(days=settings.PASSWORD_MAX_AGE_DAYS + 1)
+    elif rule == "deactivated":
+        user.is_active = False
+    user.save()
+    if rule == "face_check_pending":
+        settings.FACE_CHECK_AT_LOGIN = True
+        AuthSession.objects.filter(user=user).update(face_verified_at=None)
+    for seq in (2, 3):  # refused every time, not only once per account-check interval
+        clock.shift(15)
+        answer = wsgi_post(
+            client,
+            beat_path(player),
+            {**BEAT, "seq": seq, "position": 15 * seq},
+            x_study_key=player.session["heartbeat_key"],
+        )
+        assert answer.delegated
+        assert answer.status_code in (401, 403)
+    assert StudyRecord.objects.filter(kind="heartbeat").count() == 1
+
+
+def test_lrn_01_only_the_exact_heartbeat_path_is_answered_here(lesson, world, api_client, clock):
+    client = api_client(world.learner_nanshan)
+    player = Player(client, clock, lesson.pk, via="fast")
+    clock.shift(15)
+    answer = wsgi_post(client, beat_path(player) + "\n", BEAT, x_study_key=player.session["heartbeat_key"])
+    assert answer.delegated
 
 
 def test_acc_05_a_signed_out_sign_in_stops_the_fast_path_at_once(lesson, world, api_client, clock):
