@@ -20,6 +20,12 @@ _shapes: dict[tuple, tuple[str, list[models.Field]]] = {}
 _names: dict[str, str] = {}
 
 
+def numbered(sql: str) -> str:
+    """`%s` placeholders as PostgreSQL's `$1, $2 …`, for PREPARE."""
+    pieces = sql.split("%s")
+    return "".join(f"{piece}${i}" for i, piece in enumerate(pieces[:-1], 1)) + pieces[-1]
+
+
 def prepared_names(raw_connection: Any) -> set[str]:
     """The server-side prepared statements of this (psycopg) connection that this process created."""
     return _prepared.setdefault(raw_connection, set())
@@ -33,9 +39,16 @@ class WriteBatch:
     def _quote(self, name: str) -> str:
         return self.connection.ops.quote_name(name)
 
-    def _sql(self, kind: str, model: type[models.Model], names: tuple[str, ...], extra: tuple[str, ...] = ()):
+    def _sql(
+        self,
+        kind: str,
+        model: type[models.Model],
+        names: tuple[str, ...],
+        unique: tuple[str, ...] = (),
+        amounts: tuple[str, ...] = (),
+    ):
         """The statement text and the fields of its values, built once per shape (hot paths repeat shapes)."""
-        key = (self.connection.vendor, kind, model, names, extra)
+        key = (self.connection.vendor, kind, model, names, unique, amounts)
         cached = _shapes.get(key)
         if cached is None:
             fields = [model._meta.get_field(name) for name in names]
@@ -47,12 +60,11 @@ class WriteBatch:
             elif kind == "update":
                 assignments = ", ".join(f"{column} = %s" for column in columns)
                 sql = f"UPDATE {table} SET {assignments} WHERE {self._quote(model._meta.pk.column)} = %s"
-            else:  # upsert: extra = (unique names..., "|", amount names...)
-                split = extra.index("|")
-                conflict = ", ".join(self._quote(model._meta.get_field(n).column) for n in extra[:split])
+            else:  # upsert: on a conflict of the `unique` columns, add the `amounts`
+                conflict = ", ".join(self._quote(model._meta.get_field(n).column) for n in unique)
                 additions = ", ".join(
                     f"{c} = {table}.{c} + excluded.{c}"
-                    for c in (self._quote(model._meta.get_field(n).column) for n in extra[split + 1 :])
+                    for c in (self._quote(model._meta.get_field(n).column) for n in amounts)
                 )
                 sql = (
                     f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) "
@@ -89,7 +101,7 @@ class WriteBatch:
     ) -> None:
         """Insert a row or, when its unique key exists, add the amounts to it (one upsert statement)."""
         values = {**key, **amounts, **(defaults or {})}
-        sql, fields = self._sql("upsert", model, tuple(values), (*unique, "|", *amounts))
+        sql, fields = self._sql("upsert", model, tuple(values), unique, tuple(amounts))
         self.add(sql, self._params(fields, values.values()))
 
     def script(self, prepared: set[str] | None = None) -> tuple[str, list[Any], list[str]]:
@@ -110,9 +122,7 @@ class WriteBatch:
             if name is None:
                 name = _names[sql] = "safetrain_w_" + hashlib.sha1(sql.encode()).hexdigest()[:16]
             if name not in prepared and name not in new:
-                pieces = sql.split("%s")
-                numbered = "".join(f"{piece}${i}" for i, piece in enumerate(pieces[:-1], 1)) + pieces[-1]
-                parts.append(f"PREPARE {name} AS {numbered}")
+                parts.append(f"PREPARE {name} AS {numbered(sql)}")
                 new.append(name)
             parts.append(
                 f"EXECUTE {name} ({', '.join(['%s'] * len(values))})" if values else f"EXECUTE {name}"

@@ -93,12 +93,13 @@ def _free_phone(phone: str) -> str:
     return "" if phone and User.objects.filter(phone_index=phone_index_of(phone)).exists() else phone
 
 
+def _never_synced(project: Organisation) -> bool:
+    return not RealNameSync.objects.filter(project=project, ok=True).exists()
+
+
 def first_sync_due(project: Organisation) -> bool:
     """A project linked to the real-name system that was never synced (its first visit pulls everybody)."""
-    return (
-        RealNameProject.objects.filter(project=project).exists()
-        and not RealNameSync.objects.filter(project=project, ok=True).exists()
-    )
+    return RealNameProject.objects.filter(project=project).exists() and _never_synced(project)
 
 
 def realname_project(project: Organisation) -> RealNameProject | None:
@@ -121,7 +122,7 @@ def realname_sync(
             "no_realname_code",
             _("This project has no real-name system code yet. Ask the platform operator to enter it."),
         )
-    first = not RealNameSync.objects.filter(project=project, ok=True).exists()
+    first = _never_synced(project)
     now = timezone.now()
     try:
         connector = connector or default_connector()
@@ -179,6 +180,11 @@ def _apply(project, actor, first, now, remote_on_site, plan: _Plan, existing, ha
     people = {
         p.user.id_index: p for p in Personnel.objects.filter(organisation=project).select_related("user")
     }
+    members = set(
+        Membership.objects.filter(organisation=project, role=Role.LEARNER, is_active=True).values_list(
+            "user_id", flat=True
+        )
+    )
     report: dict[str, list] = {
         "joined": [],
         "left": [],
@@ -205,9 +211,7 @@ def _apply(project, actor, first, now, remote_on_site, plan: _Plan, existing, ha
                 phone=_free_phone(worker.phone),
                 initial_password_hash=hashes.get(index, ""),
             )
-        elif not Membership.objects.filter(
-            user=user, organisation=project, role=Role.LEARNER, is_active=True
-        ).exists():
+        elif user.pk not in members:
             membership_grant(user=user, organisation=project, role=Role.LEARNER)
         if person is None:
             Personnel.objects.create(
@@ -236,12 +240,12 @@ def _apply(project, actor, first, now, remote_on_site, plan: _Plan, existing, ha
         if person.on_site and index not in plan.valid:
             person_leave(person=person, day=today)
             report["left"].append(person.user.name)
-    local_on_site = Personnel.objects.filter(organisation=project, on_site=True).count()
-    remote_ids = {index for index, (w, _n) in plan.valid.items() if w.on_site}
     local = {
         p.user.id_index: p.user.name
         for p in Personnel.objects.filter(organisation=project, on_site=True).select_related("user")
     }
+    local_on_site = len(local)
+    remote_ids = {index for index, (w, _n) in plan.valid.items() if w.on_site}
     report["only_here"] = sorted(name for index, name in local.items() if index not in remote_ids)
     report["only_there"] = sorted(
         w.name for index, (w, _n) in plan.valid.items() if w.on_site and index not in local

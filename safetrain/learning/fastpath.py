@@ -33,9 +33,11 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from pydantic import ValidationError
 
+from safetrain.accounts.services import password_expired
 from safetrain.core.crypto import token_digest
 from safetrain.core.dbbatch import WriteBatch, prepared_names
 from safetrain.learning import crediting, face_gate
+from safetrain.learning.api import HeartbeatIn
 from safetrain.learning.heartbeat_read import locked_session
 from safetrain.learning.models import EnrolmentStatus, SessionState
 
@@ -65,18 +67,6 @@ class _Meta:
         self.META = environ
 
 
-def _schema():
-    from safetrain.learning.api import HeartbeatIn
-
-    return HeartbeatIn
-
-
-def _password_expired(changed_at: Any, now: Any) -> bool:
-    """accounts.services.password_expired, on the values the read brought."""
-    days = settings.PASSWORD_MAX_AGE_DAYS
-    return bool(changed_at and days and (now - changed_at).total_seconds() > days * 86400)
-
-
 def _plain_case(session: Any, signin: Any, now: Any, today: Any) -> bool:
     """Whether the fast path may answer: everything else goes to the full stack, which applies every rule."""
     enrolment = session.enrolment
@@ -88,7 +78,7 @@ def _plain_case(session: Any, signin: Any, now: Any, today: Any) -> bool:
         # The account rules the API applies before anything else (accounts.apiauth._ready): an initial or
         # expired password, a sign-in face check not yet passed. The full stack refuses those beats.
         or signin.must_change_password
-        or _password_expired(signin.password_changed_at, now)
+        or password_expired(signin)  # the same rule on the read's password_changed_at
         or (settings.FACE_CHECK_AT_LOGIN and signin.face_verified_at is None)
         or session.state != SessionState.ACTIVE
         or enrolment.status != EnrolmentStatus.ACTIVE
@@ -185,7 +175,7 @@ def _rollback(connection: Any) -> None:
 def answer(environ: dict[str, Any], session_id: int, key: str, body: bytes) -> dict[str, Any] | None:
     """The heartbeat's result, or None when the full stack has to answer (nothing was written then)."""
     try:
-        beat = _schema().model_validate_json(body)
+        beat = HeartbeatIn.model_validate_json(body)
     except ValidationError:
         return None
     now = timezone.now()

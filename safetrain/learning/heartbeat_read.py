@@ -19,13 +19,14 @@ from django.db import connections, models
 
 from safetrain.accounts.models import AuthSession, User
 from safetrain.catalog.models import Lesson, Programme, RegionProfile, Video
-from safetrain.core.dbbatch import prepared_names
+from safetrain.core.dbbatch import numbered, prepared_names
 from safetrain.learning.models import DailyCredit, Enrolment, LessonProgress, StudySession
 
 
 @dataclass
 class Signin:
-    """The sign-in that opened the page, as the fast path needs it."""
+    """The sign-in that opened the page, as the fast path needs it (`password_changed_at` as on the user, so
+    accounts.services.password_expired applies to it)."""
 
     ended_at: dt.datetime | None
     last_seen_at: dt.datetime | None
@@ -74,20 +75,20 @@ class _Query:
         self.using = using
         self.fields: list[tuple[str, type[models.Model], list[models.Field]]] = []
         columns: list[str] = []
-        converters: list[list[Any]] = []
+        # (column index, its column expression, the conversions of its value) for the columns that have any
+        self.converters: list[tuple[int, Any, list[Any]]] = []
         for alias, model, names in (*_PARTS, *_SIGNIN):
             fields = _fields(model, names)
             self.fields.append((alias, model, fields))
             for field in fields:
                 columns.append(f"{alias}.{q(field.column)}")
-                col = field.get_col(alias)
-                converters.append(
-                    [*connection.ops.get_db_converters(col), *field.get_db_converters(connection)]
-                )
-        self.converters = [(i, c) for i, c in enumerate(converters) if c]
-        self.converters_expr = [
-            field.get_col(alias) for alias, _model, fields in self.fields for field in fields
-        ]
+                expression = field.get_col(alias)
+                converters = [
+                    *connection.ops.get_db_converters(expression),
+                    *field.get_db_converters(connection),
+                ]
+                if converters:
+                    self.converters.append((len(columns) - 1, expression, converters))
 
         def table(model: type[models.Model]) -> str:
             return q(model._meta.db_table)
@@ -126,8 +127,7 @@ class _Query:
             self.sql += " FOR UPDATE"
         self.name = f"safetrain_heartbeat_read_{'key' if by_key else 'learner'}"
         self.second_type = "text" if by_key else "bigint"
-        parts = self.sql.split("%s")
-        self.numbered = "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+        self.numbered = numbered(self.sql)
 
     def run(
         self, today: dt.date, session_id: int, second: Any, begin: bool = False
@@ -164,9 +164,9 @@ class _Query:
         if row is None:
             return None
         values = list(row)
-        for index, converters in self.converters:
+        for index, expression, converters in self.converters:
             for converter in converters:
-                values[index] = converter(values[index], self.converters_expr[index], connection)
+                values[index] = converter(values[index], expression, connection)
         objects: dict[str, Any] = {}
         offset = 0
         for alias, model, fields in self.fields[: len(_PARTS)]:
