@@ -63,7 +63,7 @@ format:
 migrations-check:
 	$(PY) manage.py makemigrations --check --dry-run
 
-messages:
+messages: env
 	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --ignore=node_modules --ignore=.venv
 	$(PY) scripts/compile_messages.py
 

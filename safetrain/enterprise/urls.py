@@ -12,4 +12,7 @@ urlpatterns = [
     path("people/<int:person_id>/leave/", views.leave_view, name="leave"),
     path("realname/", views.realname_view, name="realname"),
     path("realname/<int:project_id>/sync/", views.realname_sync_view, name="realname_sync"),
+    path("report/", views.report_view, name="report"),
+    path("report/export/", views.report_export_view, name="report_export"),
+    path("report/<int:project_id>/<slug:column>/", views.report_people_view, name="report_people"),
 ]

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
-from safetrain.accounts.models import UNIT_ADMIN_ROLES
+from safetrain.accounts.models import UNIT_ADMIN_ROLES, Role
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
 from safetrain.core.http import xlsx_response
-from safetrain.enterprise import realname_sync, roster
+from safetrain.enterprise import realname_sync, reports, roster
 from safetrain.enterprise.models import Personnel
 from safetrain.orgs.models import Organisation, OrganisationKind
+from safetrain.records.services import audit_log
 
 MAX_UPLOAD = 5 * 1024 * 1024
 
@@ -174,3 +177,52 @@ def realname_sync_view(request: HttpRequest, project_id: int) -> HttpResponse:
         else:
             messages.error(request, sync.error)
     return redirect(f"{reverse('enterprise:realname')}?project={project.pk}")
+
+
+# Project training report (培训通报表, ENT-05) -----------------------------------------------------------------------
+
+REPORT_VIEWERS = (*UNIT_ADMIN_ROLES, Role.REGULATOR)
+
+
+@staff_required(*REPORT_VIEWERS)
+def report_view(request: HttpRequest) -> HttpResponse:
+    projects = reports.visible_projects(request.user)
+    page = Paginator(projects, 50).get_page(request.GET.get("page"))
+    rows = [reports.project_report(project) for project in page.object_list]
+    return render(request, "enterprise/report.html", {"page": page, "reports": rows})
+
+
+@staff_required(*REPORT_VIEWERS)
+def report_export_view(request: HttpRequest) -> HttpResponse:
+    rows = [reports.project_report(project) for project in reports.visible_projects(request.user)]
+    audit_log(action="enterprise.report_export", actor=request.user, detail={"projects": len(rows)})
+    return xlsx_response(reports.reports_workbook(rows), f"培训通报表-{timezone.localdate():%Y%m%d}.xlsx")
+
+
+@staff_required(*REPORT_VIEWERS)
+def report_people_view(request: HttpRequest, project_id: int, column: str) -> HttpResponse:
+    project = get_object_or_404(reports.visible_projects(request.user), pk=project_id)
+    if column not in reports.COLUMNS:
+        raise Http404
+    report = reports.project_report(project)
+    label = reports.column_label(column)
+    if request.GET.get("format") == "xlsx":
+        audit_log(
+            action="enterprise.report_people_export",
+            actor=request.user,
+            obj=project,
+            detail={"column": column},
+        )
+        return xlsx_response(reports.people_workbook(report, column), f"{project.name}-{label}.xlsx")
+    return render(
+        request,
+        "enterprise/report_people.html",
+        {
+            "project": project,
+            "report": report,
+            "column": column,
+            "label": label,
+            "people": report.people(column),
+            "columns": [(c, reports.column_label(c), report.count(c)) for c in reports.COLUMNS],
+        },
+    )
