@@ -117,3 +117,65 @@ class RealNameSync(models.Model):
     @property
     def counts_match(self) -> bool:
         return self.remote_on_site is not None and self.remote_on_site == self.local_on_site
+
+
+class TrainingClass(models.Model):
+    """开班培训 (ENT-04): a unit's class in one programme; its members are enrolled in it. Group sessions of the
+    class (集中培训) are offline sessions with the signed attendance sheet and the face photos (FACE-06)."""
+
+    organisation = models.ForeignKey(
+        "orgs.Organisation", on_delete=models.PROTECT, related_name="training_classes", verbose_name=_("unit")
+    )
+    programme = models.ForeignKey(
+        "catalog.Programme", on_delete=models.PROTECT, related_name="+", verbose_name=_("programme")
+    )
+    name = models.CharField(_("class name"), max_length=120)
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_on", "-pk"]
+        verbose_name = _("training class")
+        verbose_name_plural = _("training classes")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClassMember(models.Model):
+    """A person in a class, through their enrolment in the class's programme (kept for the record)."""
+
+    training_class = models.ForeignKey(TrainingClass, on_delete=models.PROTECT, related_name="members")
+    enrolment = models.ForeignKey("learning.Enrolment", on_delete=models.PROTECT, related_name="+")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["training_class", "enrolment"], name="class_member_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.training_class_id}/{self.enrolment_id}"
+
+
+class ClassGroupSession(models.Model):
+    """A group session of a class (企业集中培训): the offline session holding its attendance, sheet and photos."""
+
+    training_class = models.ForeignKey(TrainingClass, on_delete=models.PROTECT, related_name="group_sessions")
+    session = models.OneToOneField(
+        "catalog.OfflineSession", on_delete=models.PROTECT, related_name="training_class_link"
+    )
+
+    class Meta:
+        ordering = ["-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.training_class_id}/{self.session_id}"

@@ -124,14 +124,16 @@ def team_names(unit: Organisation, user_ids: list[int]) -> dict[int, str]:
     )
 
 
-def people_rows(unit: Organisation, people: list[Personnel]) -> list[PersonRow]:
-    """Training of these people of `unit`, in a fixed number of queries however many they are."""
+def people_rows(
+    unit: Organisation, people: list[Personnel], *, programme_id: int | None = None
+) -> list[PersonRow]:
+    """Training of these people of `unit` (in one programme only, if given), in a fixed number of queries however
+    many they are."""
     user_ids = [p.user_id for p in people]
-    enrolments = list(
-        Enrolment.objects.filter(learner_id__in=user_ids)
-        .exclude(status=EnrolmentStatus.VOID)
-        .select_related("programme", "programme__profile", "job_type")
-    )
+    enrolments = Enrolment.objects.filter(learner_id__in=user_ids).exclude(status=EnrolmentStatus.VOID)
+    if programme_id is not None:
+        enrolments = enrolments.filter(programme_id=programme_id)
+    enrolments = list(enrolments.select_related("programme", "programme__profile", "job_type"))
     states = completion(enrolments)
     programme_ids = {e.programme_id for e in enrolments}
     with_rule = set(
@@ -279,9 +281,14 @@ def reports_workbook(reports: list[ProjectReport]) -> bytes:
 
 def people_workbook(report: ProjectReport, column: str) -> bytes:
     """The people behind one number of the report."""
+    return rows_workbook(report.people(column), column_label(column))
+
+
+def rows_workbook(rows: list[PersonRow], title: str) -> bytes:
+    """A list of people with their training, as the pages show it."""
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = column_label(column)[:31]
+    sheet.title = title[:31]
     sheet.append(
         [
             "序号",
@@ -297,7 +304,7 @@ def people_workbook(report: ProjectReport, column: str) -> bytes:
         ]
     )
     _bold_first_row(sheet)
-    for number, row in enumerate(report.people(column), start=1):
+    for number, row in enumerate(rows, start=1):
         main = row.main
         exam = "—"
         if main is not None and main.examined:

@@ -15,4 +15,12 @@ urlpatterns = [
     path("report/", views.report_view, name="report"),
     path("report/export/", views.report_export_view, name="report_export"),
     path("report/<int:project_id>/<slug:column>/", views.report_people_view, name="report_people"),
+    path("classes/", views.classes_view, name="classes"),
+    path("classes/<int:class_id>/", views.class_view, name="class"),
+    path("classes/<int:class_id>/add/", views.class_add_view, name="class_add"),
+    path("classes/<int:class_id>/sessions/", views.class_session_view, name="class_session"),
+    path(
+        "classes/<int:class_id>/sessions/<int:link_id>/photos/", views.class_photos_view, name="class_photos"
+    ),
+    path("summary/", views.summary_view, name="summary"),
 ]

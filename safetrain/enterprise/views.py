@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,11 +15,13 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from safetrain.accounts.models import UNIT_ADMIN_ROLES, Role
+from safetrain.catalog.models import JobType, Programme
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
+from safetrain.core.forms import MultipleImageField
 from safetrain.core.http import xlsx_response
-from safetrain.enterprise import realname_sync, reports, roster
-from safetrain.enterprise.models import Personnel
+from safetrain.enterprise import classes, realname_sync, reports, roster
+from safetrain.enterprise.models import Personnel, TrainingClass
 from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.records.services import audit_log
 
@@ -225,4 +228,223 @@ def report_people_view(request: HttpRequest, project_id: int, column: str) -> Ht
             "people": report.people(column),
             "columns": [(c, reports.column_label(c), report.count(c)) for c in reports.COLUMNS],
         },
+    )
+
+
+# Training classes (开班培训, ENT-04) and the training summary (人员培训汇总) ----------------------------------------
+
+
+class ClassForm(forms.Form):
+    unit = forms.ModelChoiceField(label=_lazy("Unit"), queryset=Organisation.objects.none())
+    programme = forms.ModelChoiceField(label=_lazy("Programme"), queryset=Programme.objects.none())
+    name = forms.CharField(label=_lazy("Class name"), max_length=120)
+    starts_on = forms.DateField(label=_lazy("Starts on"), widget=forms.DateInput(attrs={"type": "date"}))
+    ends_on = forms.DateField(
+        label=_lazy("Ends on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, viewer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = _units(viewer)
+        self.fields["programme"].queryset = Programme.objects.filter(is_published=True)
+
+
+class GroupSessionForm(forms.Form):
+    date = forms.DateField(label=_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    place = forms.CharField(label=_lazy("Place"), max_length=200)
+    teacher = forms.CharField(label=_lazy("Teacher"), max_length=60)
+    content = forms.CharField(label=_lazy("Content"), widget=forms.Textarea(attrs={"rows": 2}))
+    minutes = forms.IntegerField(label=_lazy("Minutes"), min_value=1, max_value=1440)
+    present = forms.TypedMultipleChoiceField(
+        label=_lazy("Present"), coerce=int, choices=(), widget=forms.CheckboxSelectMultiple
+    )
+    sheet = forms.ImageField(label=_lazy("Signed attendance sheet (photo)"))
+    photos = MultipleImageField(label=_lazy("Front-face photos of the attendees (one or per group)"))
+
+    def __init__(self, *args, members: list, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["present"].choices = [
+            (r.user.pk, f"{r.user.name} {r.user.masked_id_number}") for r in members if r.person.on_site
+        ]
+
+
+class PhotosForm(forms.Form):
+    sheet = forms.ImageField(label=_lazy("Signed attendance sheet (photo)"), required=False)
+    photos = MultipleImageField(label=_lazy("Front-face photos"), required=False)
+
+
+def _classes(user):
+    return TrainingClass.objects.filter(organisation__in=_units(user)).select_related(
+        "organisation", "programme"
+    )
+
+
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdecimal() and len(value) < 12 else None
+
+
+@staff_required(*UNIT_ADMIN_ROLES)
+def classes_view(request: HttpRequest) -> HttpResponse:
+    form = ClassForm(request.POST or None, viewer=request.user, initial={"starts_on": timezone.localdate()})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                training_class = classes.class_create(
+                    unit=data["unit"],
+                    programme=data["programme"],
+                    name=data["name"],
+                    starts_on=data["starts_on"],
+                    ends_on=data["ends_on"],
+                    actor=request.user,
+                )
+            except DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+                status = 400
+            else:
+                messages.success(request, _("The class is open: now add its people."))
+                return redirect("enterprise:class", class_id=training_class.pk)
+        else:
+            status = 400
+    rows = list(_classes(request.user).annotate(member_count=Count("members"))[:200])
+    return render(request, "enterprise/classes.html", {"form": form, "classes": rows}, status=status)
+
+
+@staff_required(*UNIT_ADMIN_ROLES)
+def class_view(request: HttpRequest, class_id: int) -> HttpResponse:
+    training_class = get_object_or_404(_classes(request.user), pk=class_id)
+    unit = training_class.organisation
+    rows = classes.class_rows(training_class)
+    if request.GET.get("format") == "xlsx":
+        audit_log(action="enterprise.class_export", actor=request.user, obj=training_class)
+        return xlsx_response(reports.rows_workbook(rows, training_class.name), f"{training_class.name}.xlsx")
+    filters = {
+        "untrained": request.GET.get("untrained") == "1",
+        "job_type_id": _int_param(request, "job_type"),
+        "team_id": _int_param(request, "team"),
+    }
+    candidates = classes.class_candidates(training_class, **filters)
+    people = Personnel.objects.filter(organisation=unit, on_site=True)
+    return render(
+        request,
+        "enterprise/class.html",
+        {
+            "training_class": training_class,
+            "rows": rows,
+            "done": sum(1 for r in rows if r.completed),
+            "candidates": candidates,
+            "filters": filters,
+            "job_types": JobType.objects.filter(pk__in=people.values("job_type_id")).order_by("code"),
+            "teams": classes.teams_of(unit),
+            "session_form": GroupSessionForm(members=rows, initial={"date": timezone.localdate()}),
+            "photos_form": PhotosForm(),
+            "group_sessions": training_class.group_sessions.select_related("session").prefetch_related(
+                "session__photos", "session__attendance"
+            ),
+        },
+    )
+
+
+@require_POST
+@staff_required(*UNIT_ADMIN_ROLES)
+def class_add_view(request: HttpRequest, class_id: int) -> HttpResponse:
+    training_class = get_object_or_404(_classes(request.user), pk=class_id)
+    ids = [v for v in request.POST.getlist("person") if v.isdecimal() and len(v) < 12]
+    try:
+        result = classes.class_add(training_class=training_class, person_ids=ids, actor=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        if result.added:
+            messages.success(
+                request,
+                _("Added to the class and enrolled: %(names)s.") % {"names": "、".join(result.added)},
+            )
+        if result.already:
+            messages.info(
+                request, _("Already in the class: %(names)s.") % {"names": "、".join(result.already)}
+            )
+        for name, reason in result.refused:
+            messages.error(
+                request, _("%(name)s was not added: %(reason)s.") % {"name": name, "reason": reason}
+            )
+    return redirect("enterprise:class", class_id=training_class.pk)
+
+
+@require_POST
+@staff_required(*UNIT_ADMIN_ROLES)
+def class_session_view(request: HttpRequest, class_id: int) -> HttpResponse:
+    training_class = get_object_or_404(_classes(request.user), pk=class_id)
+    rows = classes.class_rows(training_class)
+    form = GroupSessionForm(request.POST, request.FILES, members=rows)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            link = classes.group_session_record(
+                training_class=training_class,
+                date=data["date"],
+                place=data["place"],
+                teacher=data["teacher"],
+                content=data["content"],
+                minutes=data["minutes"],
+                present_user_ids=data["present"],
+                sheet=data["sheet"],
+                photos=data["photos"],
+                actor=request.user,
+            )
+        except DomainError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(
+                request, _("The group session was recorded; the faces in its photos are being matched.")
+            )
+            return redirect("proctoring:group", session_id=link.session_id)
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, error)
+    return redirect("enterprise:class", class_id=training_class.pk)
+
+
+@require_POST
+@staff_required(*UNIT_ADMIN_ROLES)
+def class_photos_view(request: HttpRequest, class_id: int, link_id: int) -> HttpResponse:
+    training_class = get_object_or_404(_classes(request.user), pk=class_id)
+    link = get_object_or_404(training_class.group_sessions.select_related("session"), pk=link_id)
+    form = PhotosForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            count = classes.group_photos_add(
+                link=link,
+                sheet=form.cleaned_data["sheet"],
+                photos=form.cleaned_data["photos"],
+                actor=request.user,
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("%(n)d photos uploaded.") % {"n": count})
+            return redirect("proctoring:group", session_id=link.session_id)
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    return redirect("enterprise:class", class_id=training_class.pk)
+
+
+@staff_required(*UNIT_ADMIN_ROLES)
+def summary_view(request: HttpRequest) -> HttpResponse:
+    units = _units(request.user).exclude(kind=OrganisationKind.INSTITUTION)
+    wanted = _int_param(request, "unit")
+    unit = (units.filter(pk=wanted).first() if wanted else None) or units.first()
+    status = request.GET.get("status", "")
+    if status not in classes.SUMMARY_STATUSES:
+        status = ""
+    rows = classes.training_summary(unit, status) if unit else []
+    if unit and request.GET.get("format") == "xlsx":
+        audit_log(action="enterprise.summary_export", actor=request.user, obj=unit, detail={"status": status})
+        return xlsx_response(reports.rows_workbook(rows, "人员培训汇总"), f"人员培训汇总-{unit.name}.xlsx")
+    return render(
+        request, "enterprise/summary.html", {"units": units, "unit": unit, "rows": rows, "status": status}
     )

@@ -15,24 +15,10 @@ from safetrain.catalog.models import OfflineSession, Programme
 from safetrain.catalog.services import offline_session_record
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
+from safetrain.core.forms import MultipleImageField
 from safetrain.learning.models import Enrolment
 from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.proctoring.tasks import match_group_photos
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleImageField(forms.ImageField):
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
-        super().__init__(*args, **kwargs)
-
-    def clean(self, data, initial=None):
-        if isinstance(data, list | tuple):
-            return [super(MultipleImageField, self).clean(item, initial) for item in data]
-        return [super().clean(data, initial)] if data else []
 
 
 class OfflineSessionForm(forms.Form):
