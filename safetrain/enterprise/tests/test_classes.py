@@ -140,18 +140,21 @@ def test_ent_04_adding_people_enrols_them_with_their_job_type_and_keeps_existing
     assert sorted(result.added) == sorted(["钢筋甲", "木工丙", "已在学"])
     assert result.refused == [("已离场", "已离场")]
     enrolment = Enrolment.objects.get(learner=site.carpenter, programme=site.programme)
-    assert enrolment.job_type.code == "MG" and enrolment.organisation == world.project
+    assert enrolment.job_type.code == "MG"
+    assert enrolment.organisation == world.project
     # The worker enrolled at the last project keeps that enrolment and its credited time.
     assert ClassMember.objects.filter(training_class=site.klass, enrolment=site.studied_enrolment).exists()
     rows = {r.user.name: r for r in classes.class_rows(site.klass)}
     assert set(rows) == {"钢筋甲", "木工丙", "已在学"}
-    assert rows["已在学"].trained and rows["已在学"].credited_minutes == 1.0
+    assert rows["已在学"].trained
+    assert rows["已在学"].credited_minutes == 1.0
     assert not rows["钢筋甲"].trained
     assert rows["木工丙"].main.completion.courses_done == 0
     again = classes.class_add(
         training_class=site.klass, person_ids=[person_of(site, site.rebar_a).pk], actor=world.admin_nanshan
     )
-    assert again.already == ["钢筋甲"] and again.added == []
+    assert again.already == ["钢筋甲"]
+    assert again.added == []
     assert ClassMember.objects.filter(training_class=site.klass).count() == 3
     assert AuditEntry.objects.filter(action="enterprise.class_add").count() == 2
 
@@ -162,7 +165,8 @@ def test_ent_04_a_voided_enrolment_is_refused_and_a_foreign_person_changes_nothi
     result = classes.class_add(
         training_class=site.klass, person_ids=[person_of(site, site.rebar_b).pk], actor=world.admin_nanshan
     )
-    assert result.added == [] and "作废" in result.refused[0][1]
+    assert result.added == []
+    assert "作废" in result.refused[0][1]
     foreign = site.person("别的单位", unit=world.ent_futian).personnel.get()
     with pytest.raises(DomainError, match="不是.*南山一号项目"):
         classes.class_add(
@@ -199,7 +203,9 @@ def test_ent_04_the_training_summary_lists_everyone_put_into_training_with_compl
         classes.training_summary(world.project, "nonsense")
     client = web_client_for(world.admin_nanshan)
     page = client.get(f"/enterprise/summary/?unit={world.project.pk}&status=completed").content.decode()
-    assert "钢筋乙" in page and "钢筋甲" not in page and "已完成培训" in page
+    assert "钢筋乙" in page
+    assert "钢筋甲" not in page
+    assert "已完成培训" in page
     export = client.get(f"/enterprise/summary/?unit={world.project.pk}&format=xlsx")
     rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(min_row=2, values_only=True))
     assert {r[1] for r in rows} == {"钢筋甲", "钢筋乙", "已在学", "已离场"}
@@ -224,13 +230,17 @@ def test_ent_04_the_class_pages_open_filter_add_and_export(site, world):
         },
     )
     klass = TrainingClass.objects.get(name="12月入场教育第2期")
-    assert response.status_code == 302 and response["Location"] == f"/enterprise/classes/{klass.pk}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/enterprise/classes/{klass.pk}/"
     bad = client.post("/enterprise/classes/", {"unit": world.project.pk, "programme": site.programme.pk})
-    assert bad.status_code == 400 and "这个字段是必须的" in bad.content.decode()
+    assert bad.status_code == 400
+    assert "这个字段是必须的" in bad.content.decode()
     page = client.get(f"/enterprise/classes/{klass.pk}/?untrained=1").content.decode()
-    assert "钢筋甲" in page and "已在学" not in page
+    assert "钢筋甲" in page
+    assert "已在学" not in page
     page = client.get(f"/enterprise/classes/{klass.pk}/?team={site.carpenters.pk}").content.decode()
-    assert "木工丙" in page and "钢筋甲" not in page
+    assert "木工丙" in page
+    assert "钢筋甲" not in page
     added = client.post(
         f"/enterprise/classes/{klass.pk}/add/", {"person": [person_of(site, site.carpenter).pk]}, follow=True
     )
@@ -306,4 +316,5 @@ def test_face_06_a_group_session_of_a_class_needs_the_sheet_and_photos_and_match
     assert session.photos.filter(kind=OfflinePhotoKind.FACES).count() == 2
     assert GroupFaceMatch.objects.filter(session=session).exclude(learner=None).count() == 4
     page = web_client_for(world.admin_nanshan).get(f"/enterprise/classes/{site.klass.pk}/").content.decode()
-    assert "项目部会议室" in page and f"/proctoring/group/{session.pk}/" in page
+    assert "项目部会议室" in page
+    assert f"/proctoring/group/{session.pk}/" in page
