@@ -38,6 +38,7 @@ from safetrain.assessment.wrongbook import practise, wrong_items
 from safetrain.catalog.models import Programme
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
+from safetrain.core.forms import DateInput
 from safetrain.core.http import pdf_response, xlsx_response
 from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.proctoring.services import has_reference_photo
@@ -273,7 +274,7 @@ def question_image_view(request: HttpRequest, attempt_id: int, question_id: int)
 class OfflinePaperForm(forms.Form):
     programme = forms.ModelChoiceField(label=_lazy("Programme"), queryset=Programme.objects.none())
     organisation = forms.ModelChoiceField(label=_lazy("Unit"), queryset=Organisation.objects.none())
-    held_on = forms.DateField(label=_lazy("Test date"), widget=forms.DateInput(attrs={"type": "date"}))
+    held_on = forms.DateField(label=_lazy("Test date"), widget=DateInput())
     duration_minutes = forms.IntegerField(
         label=_lazy("Duration (minutes)"), min_value=10, max_value=300, initial=90
     )

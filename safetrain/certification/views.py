@@ -21,6 +21,7 @@ from safetrain.certification.documents import certificate_pdf
 from safetrain.certification.models import Certificate
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError, NotFound
+from safetrain.core.forms import DateInput
 from safetrain.core.http import pdf_response
 from safetrain.orgs.models import Organisation
 
@@ -83,7 +84,7 @@ class MailingForm(forms.Form):
     address = forms.CharField(label=_lazy("Address"), max_length=300)
     courier = forms.CharField(label=_lazy("Courier"), max_length=40)
     tracking_number = forms.CharField(label=_lazy("Tracking number"), max_length=40)
-    sent_on = forms.DateField(label=_lazy("Sent on"), widget=forms.DateInput(attrs={"type": "date"}))
+    sent_on = forms.DateField(label=_lazy("Sent on"), widget=DateInput())
 
 
 @staff_required("institution_admin", "enterprise_admin", "regulator")

@@ -20,3 +20,13 @@ class MultipleImageField(forms.ImageField):
         if isinstance(data, list | tuple):
             return [super(MultipleImageField, self).clean(item, initial) for item in data]
         return [super().clean(data, initial)] if data else []
+
+
+class DateInput(forms.DateInput):
+    """The browser's date picker. Its value must be ISO (2026-12-01) whatever the language: the Chinese format
+    (2026/12/01) would leave the picker empty."""
+
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format="%Y-%m-%d")

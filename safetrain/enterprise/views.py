@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +18,7 @@ from safetrain.accounts.models import UNIT_ADMIN_ROLES, Role
 from safetrain.catalog.models import JobType, Programme
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
-from safetrain.core.forms import MultipleImageField
+from safetrain.core.forms import DateInput, MultipleImageField
 from safetrain.core.http import xlsx_response
 from safetrain.enterprise import classes, realname_sync, reports, roster
 from safetrain.enterprise.models import Personnel, TrainingClass
@@ -238,10 +238,8 @@ class ClassForm(forms.Form):
     unit = forms.ModelChoiceField(label=_lazy("Unit"), queryset=Organisation.objects.none())
     programme = forms.ModelChoiceField(label=_lazy("Programme"), queryset=Programme.objects.none())
     name = forms.CharField(label=_lazy("Class name"), max_length=120)
-    starts_on = forms.DateField(label=_lazy("Starts on"), widget=forms.DateInput(attrs={"type": "date"}))
-    ends_on = forms.DateField(
-        label=_lazy("Ends on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    starts_on = forms.DateField(label=_lazy("Starts on"), widget=DateInput())
+    ends_on = forms.DateField(label=_lazy("Ends on"), required=False, widget=DateInput())
 
     def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
@@ -250,7 +248,7 @@ class ClassForm(forms.Form):
 
 
 class GroupSessionForm(forms.Form):
-    date = forms.DateField(label=_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(label=_lazy("Date"), widget=DateInput())
     place = forms.CharField(label=_lazy("Place"), max_length=200)
     teacher = forms.CharField(label=_lazy("Teacher"), max_length=60)
     content = forms.CharField(label=_lazy("Content"), widget=forms.Textarea(attrs={"rows": 2}))
@@ -370,7 +368,14 @@ def class_add_view(request: HttpRequest, class_id: int) -> HttpResponse:
             messages.error(
                 request, _("%(name)s was not added: %(reason)s.") % {"name": name, "reason": reason}
             )
-    return redirect("enterprise:class", class_id=training_class.pk)
+    # Back to the list as it was filtered, to add the next ones.
+    kept = QueryDict(request.POST.get("filters", "")[:500])
+    query = QueryDict(mutable=True)
+    for key in ("untrained", "job_type", "team"):
+        if kept.get(key, "").isdecimal() and len(kept[key]) < 12:
+            query[key] = kept[key]
+    target = reverse("enterprise:class", kwargs={"class_id": training_class.pk})
+    return redirect(f"{target}?{query.urlencode()}" if query else target)
 
 
 @require_POST

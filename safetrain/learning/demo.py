@@ -1,5 +1,6 @@
-"""Demo enrolments: Shenzhen workers in the construction programme with their job types, Guangzhou learners in
-the principal-person programme. Idempotent."""
+"""Demo enrolments: the Shenzhen team workers in the construction programme with their job types, Guangzhou
+learners in the principal-person programme. The project's general workers are left for a class to enrol
+(enterprise.demo). Idempotent."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from safetrain.learning.services import enrolment_create
 PLAN = {
     "钢筋班组": ("sz-construction-worker", "GJ"),
     "木工班组": ("sz-construction-worker", "MG"),
-    "南山科技园二期项目": ("sz-construction-worker", "PG"),
     "广州市明达商贸有限公司": ("gz-principal-initial-32h", None),
 }
 

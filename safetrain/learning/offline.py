@@ -15,7 +15,7 @@ from safetrain.catalog.models import OfflineSession, Programme
 from safetrain.catalog.services import offline_session_record
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
-from safetrain.core.forms import MultipleImageField
+from safetrain.core.forms import DateInput, MultipleImageField
 from safetrain.learning.models import Enrolment
 from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.proctoring.tasks import match_group_photos
@@ -24,7 +24,7 @@ from safetrain.proctoring.tasks import match_group_photos
 class OfflineSessionForm(forms.Form):
     programme = forms.ModelChoiceField(label=_("Programme"), queryset=Programme.objects.none())
     organisation = forms.ModelChoiceField(label=_("Unit"), queryset=Organisation.objects.none())
-    date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(label=_("Date"), widget=DateInput())
     place = forms.CharField(label=_("Place"), max_length=200)
     teacher = forms.CharField(label=_("Teacher"), max_length=60)
     content = forms.CharField(label=_("Content"), widget=forms.Textarea(attrs={"rows": 3}))

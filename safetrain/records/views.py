@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from safetrain.accounts.models import User
 from safetrain.core.decorators import staff_required
+from safetrain.core.forms import DateInput
 from safetrain.core.http import pdf_response, xlsx_response
 from safetrain.records.archive import archive_pdf, archive_xlsx, learner_archive
 from safetrain.records.models import AuditResult
@@ -22,10 +23,8 @@ from safetrain.records.services import audit_log
 class AuditFilterForm(forms.Form):
     action = forms.CharField(label=_("Action"), required=False, max_length=80)
     result = forms.ChoiceField(label=_("Result"), required=False, choices=[("", "—"), *AuditResult.choices])
-    date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=_("From"), required=False, widget=DateInput())
+    date_to = forms.DateField(label=_("To"), required=False, widget=DateInput())
 
 
 @login_required

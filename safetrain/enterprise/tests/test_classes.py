@@ -242,9 +242,13 @@ def test_ent_04_the_class_pages_open_filter_add_and_export(site, world):
     assert "木工丙" in page
     assert "钢筋甲" not in page
     added = client.post(
-        f"/enterprise/classes/{klass.pk}/add/", {"person": [person_of(site, site.carpenter).pk]}, follow=True
+        f"/enterprise/classes/{klass.pk}/add/",
+        {"person": [person_of(site, site.carpenter).pk], "filters": "untrained=1&team=x&evil=1"},
+        follow=True,
     )
     assert "已加入班级并报名：木工丙" in added.content.decode()
+    # Back to the list as it was filtered (only the known filters, only numbers).
+    assert added.redirect_chain[0][0] == f"/enterprise/classes/{klass.pk}/?untrained=1"
     export = client.get(f"/enterprise/classes/{klass.pk}/?format=xlsx")
     rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(min_row=2, values_only=True))
     assert [r[1] for r in rows] == ["木工丙"]

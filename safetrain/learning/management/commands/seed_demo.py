@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 from safetrain.accounts.demo import seed_accounts
 from safetrain.assessment.demo_bank import seed_demo_bank
 from safetrain.catalog.demo import seed_catalogue
+from safetrain.enterprise.demo import seed_enterprise
 from safetrain.learning.demo import seed_enrolments
 
 
@@ -26,9 +27,11 @@ class Command(BaseCommand):
         # EXM-01: 120 questions for the Tianjin programme, whose preset paper draws 70 of them.
         seed_demo_bank(catalogue.programmes["tj-ce-16h"])
         seed_demo_bank(catalogue.programmes["sx-principal-refresher"])  # its offline total test (EXM-08)
+        # ENT-04, ENT-05: the construction project's people, a class, training at every stage.
+        seed_enterprise(accounts, catalogue)
         rows = accounts.accounts
         if options["json"]:
-            keys = ("role", "username", "password", "organisation")
+            keys = ("role", "username", "password", "organisation", "name")
             self.stdout.write(
                 json.dumps([{k: a[k] for k in keys} for a in rows], ensure_ascii=False, indent=1)
             )
