@@ -364,3 +364,11 @@ REALNAME_API_KEY = env.str("REALNAME_API_KEY", default="")
 REALNAME_TIMEOUT_SECONDS = env.float("REALNAME_TIMEOUT_SECONDS", default=10.0)
 # The job codes of that system are mapped to job types under this source name (CAT-03's mapping table).
 REALNAME_JOB_CODE_SOURCE = env.str("REALNAME_JOB_CODE_SOURCE", default="jzgr603")  # 建办市函〔2018〕603号
+
+# The payment gateway for scan-to-pay (ENR-02): base URL, merchant id, the secret that signs every message, time
+# limit. Unset: the application page offers bank transfer only.
+PAYMENT_GATEWAY_URL = env.str("PAYMENT_GATEWAY_URL", default="")
+PAYMENT_MERCHANT_ID = env.str("PAYMENT_MERCHANT_ID", default="")
+PAYMENT_SECRET = env.str("PAYMENT_SECRET", default="")
+PAYMENT_TIMEOUT_SECONDS = env.float("PAYMENT_TIMEOUT_SECONDS", default=10.0)
+# The gateway's notifications go to {PUBLIC_BASE_URL}/enrol/payments/notify/.

@@ -241,3 +241,20 @@ class PasswordHistory(models.Model):
 
     def __str__(self) -> str:
         return f"password of user {self.user_id} until {self.created_at:%Y-%m-%d}"
+
+
+class Notice(models.Model):
+    """A notice to a user on their dashboard (an account opened, a deadline), kept until read."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notices")
+    title = models.CharField(_("title"), max_length=120)
+    body = models.TextField(_("notice"))
+    link = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.title

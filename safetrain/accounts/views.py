@@ -216,6 +216,7 @@ def home_view(request: HttpRequest) -> HttpResponse:
             "roles": user.roles(),
             "sees_people": _sees_people(user),
             "has_photo": has_reference_photo(user),
+            "notices": user.notices.filter(read_at__isnull=True)[:5],
         },
     )
 

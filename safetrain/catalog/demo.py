@@ -209,6 +209,21 @@ def seed_catalogue() -> DemoCatalogue:
         deadline_days=30,
     )
     programme(
+        "gz-principal-refresher-12h",
+        [principal],
+        name="广州市非高危行业主要负责人和安全生产管理人员再培训（12学时）",
+        profile=profiles["guangdong_online"],
+        kind="refresher",
+        audience="principal_safety_manager",
+        industry="other",
+        high_risk=False,
+        deadline_kind=DeadlineKind.AFTER_OPENING,
+        deadline_days=30,
+    )
+    # ENR-02: the Guangzhou notice's fees (seeds/002 六): 800 yuan initial, 300 yuan refresher.
+    for code, fee in (("gz-principal-initial-32h", 800), ("gz-principal-refresher-12h", 300)):
+        Programme.objects.filter(code=code, fee__isnull=True).update(fee=fee)
+    programme(
         "tj-ce-16h",
         [tianjin],
         name="天津市建设系统继续教育（16学时）",

@@ -19,9 +19,9 @@ from safetrain.assessment.demo_bank import seed_demo_bank
 from safetrain.assessment.exams import answer_save, attempt_submit, exam_start
 from safetrain.assessment.models import QuestionKind
 from safetrain.catalog.demo import DemoCatalogue
-from safetrain.catalog.models import JobType
+from safetrain.catalog.models import JobType, Programme
 from safetrain.enterprise import classes
-from safetrain.enterprise.models import Personnel, TrainingClass
+from safetrain.enterprise.models import EnrolmentCall, Personnel, TrainingClass
 from safetrain.learning.models import Enrolment, LessonProgress
 from safetrain.learning.selectors import courses_of_enrolment
 
@@ -108,3 +108,20 @@ def seed_enterprise(accounts: DemoAccounts, catalogue: DemoCatalogue) -> None:
             _study(enrolment, everything=stage != "part")
             if stage != "part":
                 _sit_exam(enrolment, passing=stage == "passed")
+
+
+def seed_enrolment_call(accounts: DemoAccounts, catalogue: DemoCatalogue) -> EnrolmentCall:
+    """The Guangzhou call for enrolment (seeds/002), run by the demo training institution."""
+    call = EnrolmentCall.objects.filter(organiser=accounts.organisations["inst"]).first()
+    if call is None:
+        call = EnrolmentCall.objects.create(
+            organiser=accounts.organisations["inst"],
+            title="2026年度非高危行业生产经营单位主要负责人和安全生产管理人员线上培训",
+            initial_programme=Programme.objects.get(code="gz-principal-initial-32h"),
+            refresher_programme=Programme.objects.get(code="gz-principal-refresher-12h"),
+            study_days=30,
+            payee_name="广东课通安全技术咨询有限公司（演示）",
+            payee_bank="中国建设银行股份有限公司广州福今支行",
+            payee_account="44050140070700001028",
+        )
+    return call

@@ -5,6 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from safetrain.core.fields import EncryptedTextField
 
 
 class Personnel(models.Model):
@@ -179,3 +182,251 @@ class ClassGroupSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.training_class_id}/{self.session_id}"
+
+
+# Enrolment applications, fees, payments and invoices (ENR-01..03) ---------------------------------------------
+
+
+class EnrolmentCall(models.Model):
+    """An organiser's call for enrolment (报名通知, seeds/002): the programmes for initial training and for the
+    annual refresher with their fees (on the programmes), the study window after the account is opened, and
+    where bank transfers go."""
+
+    organiser = models.ForeignKey(
+        "orgs.Organisation",
+        on_delete=models.PROTECT,
+        related_name="enrolment_calls",
+        verbose_name=_("organiser"),
+    )
+    title = models.CharField(_("title"), max_length=200)
+    initial_programme = models.ForeignKey(
+        "catalog.Programme", on_delete=models.PROTECT, related_name="+", verbose_name=_("initial training")
+    )
+    refresher_programme = models.ForeignKey(
+        "catalog.Programme",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("refresher training"),
+    )
+    study_days = models.PositiveSmallIntegerField(_("days to finish after the account is opened"), default=30)
+    payee_name = models.CharField(_("payee"), max_length=120, blank=True)
+    payee_bank = models.CharField(_("bank"), max_length=120, blank=True)
+    payee_account = models.CharField(_("account number"), max_length=40, blank=True)
+    is_open = models.BooleanField(_("open for applications"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("call for enrolment")
+        verbose_name_plural = _("calls for enrolment")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ApplicantKind(models.TextChoices):
+    UNIT = "unit", _("Unit")
+    INDIVIDUAL = "individual", _("Individual")
+
+
+class ApplicationStatus(models.TextChoices):
+    SUBMITTED = "submitted", _("Waiting for review")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
+class EnrolmentApplication(models.Model):
+    """A unit's or an individual's application (ENR-01): contact, where to mail the certificates, the trainees.
+    Personal details are encrypted at rest (ACC-08). `token` opens the application's page for the applicant."""
+
+    call = models.ForeignKey(EnrolmentCall, on_delete=models.PROTECT, related_name="applications")
+    kind = models.CharField(max_length=10, choices=ApplicantKind.choices)
+    unit = models.ForeignKey(
+        "orgs.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    unit_name = models.CharField(_("unit name"), max_length=120, blank=True)
+    contact_name = EncryptedTextField(_("contact person"))
+    contact_phone = EncryptedTextField(_("contact phone"))
+    mail_recipient = EncryptedTextField(_("recipient"))
+    mail_phone = EncryptedTextField(_("recipient's phone"))
+    mail_address = EncryptedTextField(_("mailing address"))
+    token = models.CharField(max_length=43, unique=True, editable=False)
+    source_sha256 = models.CharField(max_length=64, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=ApplicationStatus.choices, default=ApplicationStatus.SUBMITTED
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-pk"]
+        verbose_name = _("enrolment application")
+        verbose_name_plural = _("enrolment applications")
+
+    def __str__(self) -> str:
+        return f"{self.unit_name or self.kind} {self.submitted_at:%Y-%m-%d}"
+
+
+class CertificateType(models.TextChoices):
+    PRINCIPAL = "principal", _("Principal person")
+    SAFETY_MANAGER = "safety_manager", _("Safety manager")
+
+
+class TrainingKind(models.TextChoices):
+    INITIAL = "initial", _("Initial training")
+    REFRESHER = "refresher", _("Refresher training")
+
+
+class ApplicationTrainee(models.Model):
+    application = models.ForeignKey(EnrolmentApplication, on_delete=models.PROTECT, related_name="trainees")
+    row = models.PositiveIntegerField(default=0)
+    name = EncryptedTextField(pgettext_lazy("person", "name"))
+    id_number = EncryptedTextField(_("ID number"))
+    id_index = models.CharField(max_length=64, db_index=True)
+    phone = EncryptedTextField(_("phone"))
+    certificate_type = models.CharField(max_length=16, choices=CertificateType.choices)
+    training_kind = models.CharField(max_length=10, choices=TrainingKind.choices)
+    programme = models.ForeignKey("catalog.Programme", on_delete=models.PROTECT, related_name="+")
+    fee = models.DecimalField(max_digits=8, decimal_places=2)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    enrolment = models.ForeignKey(
+        "learning.Enrolment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    opened_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["application", "row", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "id_index"], name="trainee_once_per_application")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application_id}/{self.row}"
+
+
+class OrderState(models.TextChoices):
+    UNPAID = "unpaid", _("Unpaid")
+    PAID = "paid", _("Paid")
+    REFUNDED = "refunded", _("Refunded")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class PaymentMethod(models.TextChoices):
+    GATEWAY = "gateway", _("Scan to pay")
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+
+
+class Order(models.Model):
+    """The fees of one application (ENR-02): one amount, paid once by scan-to-pay or by bank transfer."""
+
+    application = models.OneToOneField(EnrolmentApplication, on_delete=models.PROTECT, related_name="order")
+    number = models.CharField(_("order number"), max_length=24, unique=True)
+    amount = models.DecimalField(_("amount (yuan)"), max_digits=10, decimal_places=2)
+    state = models.CharField(_("payment state"), max_length=10, choices=OrderState.choices, default="unpaid")
+    method = models.CharField(max_length=14, choices=PaymentMethod.choices, blank=True)
+    gateway_ref = models.CharField(max_length=64, blank=True)
+    pay_url = models.CharField(max_length=300, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    refund_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class Payment(models.Model):
+    """A payment received for an order: the gateway's notification or a reconciled bank transfer. Kept as the
+    record; `reference` (the gateway's transaction or the bank's serial) is unique: nothing is counted twice."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    method = models.CharField(max_length=14, choices=PaymentMethod.choices)
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    reference = models.CharField(max_length=64, unique=True)
+    payer = models.CharField(max_length=120, blank=True)
+    memo = models.CharField(max_length=200, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    detail = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class BankTransfer(models.Model):
+    """A line of the payee's bank statement entered by staff for reconciliation (对公转账: the memo carries the
+    trainees' names)."""
+
+    reference = models.CharField(_("bank serial number"), max_length=64, unique=True)
+    day = models.DateField(_("date"))
+    amount = models.DecimalField(_("amount (yuan)"), max_digits=10, decimal_places=2)
+    payer = models.CharField(_("payer"), max_length=120)
+    memo = models.CharField(_("memo"), max_length=200, blank=True)
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-day", "-pk"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class InvoiceState(models.TextChoices):
+    REQUESTED = "requested", _("Requested")
+    ISSUED = "issued", _("Issued")
+    REJECTED = "rejected", _("Rejected")
+
+
+class InvoiceRequest(models.Model):
+    """An e-invoice request for a paid order (ENR-03): buyer, taxpayer ID (统一社会信用代码), e-mail; due within five
+    working days."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="invoice_requests")
+    buyer_name = models.CharField(_("buyer's full name"), max_length=120)
+    taxpayer_id = models.CharField(_("taxpayer ID"), max_length=18, blank=True)
+    email = models.EmailField(_("e-mail for the e-invoice"))
+    state = models.CharField(max_length=10, choices=InvoiceState.choices, default=InvoiceState.REQUESTED)
+    requested_at = models.DateTimeField()
+    due_on = models.DateField()
+    invoice_number = models.CharField(_("invoice number"), max_length=40, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order"], condition=~models.Q(state="rejected"), name="one_live_invoice_request"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.buyer_name}"

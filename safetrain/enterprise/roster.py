@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,6 +225,78 @@ def _known(roster: Roster, unit_orgs: set[int]) -> Known:
     return Known(users, elsewhere, taken)
 
 
+def check_person(
+    row: Row,
+    template: str,
+    seen_ids: dict[str, int],
+    seen_phones: dict[str, int],
+    fault: Callable[[str, str], None],
+) -> tuple[str, str, str, str, str]:
+    """The person columns every roster and application file shares: the name, the ID number (valid, not stored as a
+    number, once per file), the phone (valid, once per file) and, on the Guangzhou form, the certificate type and
+    the training kind. Faults go to `fault(column, message)`; returns (name, id_number, phone, certificate_type,
+    training_kind), empty where faulty."""
+    c = row.cells
+    name = clean_name(c.get("姓名", ""))
+    if not name:
+        fault("姓名", _("The name is missing."))
+    elif len(name) > 60:
+        fault("姓名", _("The name is too long. Please check it."))
+    id_number = ""
+    if isinstance(row.raw_id, int | float) and not isinstance(row.raw_id, bool):
+        fault(
+            "身份证号码",
+            _(
+                "Excel stored this ID number as a number and its last digits are lost. Format the column as "
+                "text and type the number again."
+            ),
+        )
+    else:
+        try:
+            id_number = parse_identity(IdType.RESIDENT_ID, c.get("身份证号码", "")).number
+        except DomainError as exc:
+            fault("身份证号码", exc.message)
+    if id_number:
+        if id_number in seen_ids:
+            fault(
+                "身份证号码",
+                _("The same ID number is already in row %(row)d of this file.")
+                % {"row": seen_ids[id_number]},
+            )
+        else:
+            seen_ids[id_number] = row.number
+    phone = ""
+    try:
+        phone = normalise_phone(c.get("手机号码", ""))
+    except DomainError as exc:
+        fault("手机号码", exc.message)
+    if phone:
+        if phone in seen_phones:
+            fault(
+                "手机号码",
+                _("One person, one phone number: row %(row)d has the same number.")
+                % {"row": seen_phones[phone]},
+            )
+        else:
+            seen_phones[phone] = row.number
+    certificate_type = training_kind = ""
+    if template == "guangzhou":
+        certificate_type = c.get("证书类型", "").strip('“”"')
+        if certificate_type not in CERTIFICATE_TYPES:
+            fault(
+                "证书类型",
+                _("Unknown certificate type “%(value)s”: write 主要负责人 or 安全生产管理人员.")
+                % {"value": certificate_type},
+            )
+        training_kind = c.get("培训类别", "").strip('“”"')
+        if training_kind not in TRAINING_KINDS:
+            fault(
+                "培训类别",
+                _("Unknown training kind “%(value)s”: write 初始培训 or 再培训.") % {"value": training_kind},
+            )
+    return name, id_number, phone, certificate_type, training_kind
+
+
 def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowError]]:
     errors: list[RowError] = []
     good: list[Checked] = []
@@ -242,64 +315,9 @@ def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowE
         def fault(column: str, message: str, row: Row = row, problems: list[RowError] = problems) -> None:
             problems.append(RowError(row.number, column, message))
 
-        name = clean_name(c.get("姓名", ""))
-        if not name:
-            fault("姓名", _("The name is missing."))
-        elif len(name) > 60:
-            fault("姓名", _("The name is too long. Please check it."))
-        id_number = ""
-        if isinstance(row.raw_id, int | float) and not isinstance(row.raw_id, bool):
-            fault(
-                "身份证号码",
-                _(
-                    "Excel stored this ID number as a number and its last digits are lost. Format the column as "
-                    "text and type the number again."
-                ),
-            )
-        else:
-            try:
-                id_number = parse_identity(IdType.RESIDENT_ID, c.get("身份证号码", "")).number
-            except DomainError as exc:
-                fault("身份证号码", exc.message)
-        if id_number:
-            if id_number in seen_ids:
-                fault(
-                    "身份证号码",
-                    _("The same ID number is already in row %(row)d of this file.")
-                    % {"row": seen_ids[id_number]},
-                )
-            else:
-                seen_ids[id_number] = row.number
-        phone = ""
-        try:
-            phone = normalise_phone(c.get("手机号码", ""))
-        except DomainError as exc:
-            fault("手机号码", exc.message)
-        if phone:
-            if phone in seen_phones:
-                fault(
-                    "手机号码",
-                    _("One person, one phone number: row %(row)d has the same number.")
-                    % {"row": seen_phones[phone]},
-                )
-            else:
-                seen_phones[phone] = row.number
-        certificate_type = training_kind = ""
-        if roster.template == "guangzhou":
-            certificate_type = c.get("证书类型", "").strip('“”"')
-            if certificate_type not in CERTIFICATE_TYPES:
-                fault(
-                    "证书类型",
-                    _("Unknown certificate type “%(value)s”: write 主要负责人 or 安全生产管理人员.")
-                    % {"value": certificate_type},
-                )
-            training_kind = c.get("培训类别", "").strip('“”"')
-            if training_kind not in TRAINING_KINDS:
-                fault(
-                    "培训类别",
-                    _("Unknown training kind “%(value)s”: write 初始培训 or 再培训.")
-                    % {"value": training_kind},
-                )
+        name, id_number, phone, certificate_type, training_kind = check_person(
+            row, roster.template, seen_ids, seen_phones, fault
+        )
         job_type = team = None
         if c.get("工种"):
             job_type = job_types.get(c["工种"])

@@ -154,6 +154,16 @@ class Programme(models.Model):
     offline_min_fraction = models.CharField(
         max_length=10, blank=True, default="", validators=[validate_fraction]
     )
+    fee = models.DecimalField(
+        _("fee (yuan)"),
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_(
+            "What an enrolment application pays per trainee (ENR-02); empty: not offered for applications."
+        ),
+    )
     courses = models.ManyToManyField(Course, through="ProgrammeCourse", related_name="programmes")
     is_published = models.BooleanField(_("published"), default=False)
     self_enrolment = models.BooleanField(

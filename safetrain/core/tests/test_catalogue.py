@@ -35,7 +35,7 @@ def test_ux_02_every_literal_msgid_in_templates_and_code_is_in_the_catalogue():
     known = {e.msgid for e in polib.pofile(str(PO)) if not e.msgctxt}
     known_ctx = {(e.msgctxt, e.msgid) for e in polib.pofile(str(PO)) if e.msgctxt}
     template_re = re.compile(r"""{%\s*translate\s+(["'])(.+?)\1(?:\s+context\s+(["'])(.+?)\3)?\s*%}""")
-    code_re = re.compile(r"""(?<![\w.])(?:_|gettext|gettext_lazy)\(\s*"([^"\\]+)"\s*\)""")
+    code_re = re.compile(r"""(?<![\w.])(?:_|_lazy|gettext|gettext_lazy)\(\s*"([^"\\]+)"\s*\)""")
     missing = set()
     for path in root.rglob("*.html"):
         for m in template_re.findall(path.read_text(encoding="utf-8")):

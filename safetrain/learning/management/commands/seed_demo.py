@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 from safetrain.accounts.demo import seed_accounts
 from safetrain.assessment.demo_bank import seed_demo_bank
 from safetrain.catalog.demo import seed_catalogue
-from safetrain.enterprise.demo import seed_enterprise
+from safetrain.enterprise.demo import seed_enrolment_call, seed_enterprise
 from safetrain.learning.demo import seed_enrolments
 
 
@@ -29,6 +29,7 @@ class Command(BaseCommand):
         seed_demo_bank(catalogue.programmes["sx-principal-refresher"])  # its offline total test (EXM-08)
         # ENT-04, ENT-05: the construction project's people, a class, training at every stage.
         seed_enterprise(accounts, catalogue)
+        seed_enrolment_call(accounts, catalogue)  # ENR-01..03: the Guangzhou call with its fees
         rows = accounts.accounts
         if options["json"]:
             keys = ("role", "username", "password", "organisation", "name")
