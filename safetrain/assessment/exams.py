@@ -67,6 +67,11 @@ def unlock_problems(enrolment: Enrolment, overview: list[dict[str, Any]] | None 
             _("Public courses: %(done).0f of %(need)d minutes.")
             % {"done": row["public_minutes"], "need": row["required_public_minutes"]}
         )
+    if programme.includes_job_type_course:
+        # Shenzhen (S0 8): the general course and the own job-type course are 必学必考, each one complete.
+        unfinished = [c["title"] for c in row["courses"] if c["is_required"] and not c["completed"]]
+        if unfinished:
+            problems.append(_("Courses not complete: %(courses)s.") % {"courses": "、".join(unfinished)})
     days = programme.setting("min_study_days") or 0
     if row["study_days"] < days:
         problems.append(_("Study days: %(done)d of %(need)d.") % {"done": row["study_days"], "need": days})

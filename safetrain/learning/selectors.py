@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -264,18 +265,25 @@ def enrolment_overview(learner: Any, enrolments: Any = None) -> list[dict[str, A
                     "is_public": course.is_public,
                     "is_required": course.is_required,
                     "credited_minutes": round(credited, 2),
+                    "duration_seconds": sum(r["duration_seconds"] or 0 for r in rows),
                     "completed": completed,
                     "lessons": rows,
                 }
             )
         programme = enrolment.programme
+        required = programme.required_minutes
+        if programme.includes_job_type_course:
+            # PRG-02/PRG-03: the worker's own courses (general + own job type; the general one alone for managers
+            # and job types without a course) are what must be studied, however long the longest job-type course.
+            own = sum(c["duration_seconds"] for c in courses if c["is_required"])
+            required = min(required, math.floor(own / 60))
         out.append(
             {
                 "id": enrolment.pk,
                 "programme_code": programme.code,
                 "programme_name": programme.name,
                 "deadline": enrolment.deadline.isoformat() if enrolment.deadline else None,
-                "required_minutes": programme.required_minutes,
+                "required_minutes": required,
                 "required_public_minutes": programme.required_public_minutes,
                 "class_hour_minutes": programme.setting("class_hour_minutes"),
                 "credited_minutes": round(total, 2),

@@ -87,3 +87,60 @@ def test_prg_01_courses_carry_required_or_elective_in_the_programmes_order(world
         ("ORD-B", True),
         ("ORD-A", False),
     ]
+
+
+def test_prg_03_lrn_06_a_worker_without_a_job_type_course_must_study_the_general_course_only_and_all_of_it(
+    world,
+):
+    """A general worker (普工) or a manager gets the general course alone: its length is what is required (not the
+    programme's general + job-type minutes, which they could never reach), and the exam opens only once that
+    course is complete."""
+    from django.utils import timezone
+
+    from safetrain.assessment.exams import unlock_problems
+    from safetrain.catalog.services import chapter_add, course_create, course_publish, lesson_add
+    from safetrain.learning.models import LessonProgress
+    from safetrain.learning.selectors import enrolment_overview
+    from safetrain.learning.tests.conftest import video_of
+
+    def course(code, seconds, **kw):
+        c = course_create(code=code, title=code, **kw)
+        lesson_add(chapter=chapter_add(course=c, title="章"), title="节", video=video_of(seconds))
+        return course_publish(course=c)
+
+    general = course("SZ-GEN-M", 600, is_public=True, construction_category="general")
+    rebar = course(
+        "SZ-GJ-M", 1200, construction_category="job_type_cases", job_types=[JobType.objects.get(code="GJ")]
+    )
+    programme = published_programme(
+        "sz-m",
+        [general, rebar],
+        profile="shenzhen_construction",
+        audience="construction_worker",
+        includes_job_type_course=True,
+        required_minutes=30,
+    )
+    worker = enrolment_create(
+        learner=make_user(world.team, name="普工"),
+        programme=programme,
+        job_type=JobType.objects.get(code="PG"),
+    )
+    rebar_worker = enrolment_create(
+        learner=make_user(world.team, name="钢筋工"),
+        programme=programme,
+        job_type=JobType.objects.get(code="GJ"),
+    )
+    row = next(r for r in enrolment_overview(worker.learner) if r["id"] == worker.pk)
+    assert row["required_minutes"] == 10  # the general course's 600 s
+    assert next(r for r in enrolment_overview(rebar_worker.learner))["required_minutes"] == 30
+    assert any("通用" in p or "SZ-GEN-M" in p for p in unlock_problems(worker))
+    lesson = general.chapters.first().lessons.first()
+    LessonProgress.objects.create(
+        enrolment=worker,
+        lesson=lesson,
+        watched=[[0.0, 600.0]],
+        credited_seconds=600,
+        furthest_position=600,
+        completed_at=timezone.now(),
+    )
+    assert unlock_problems(worker) == []
