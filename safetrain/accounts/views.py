@@ -246,3 +246,13 @@ def people_view(request: HttpRequest) -> HttpResponse:
     return render(
         request, "accounts/people.html", {"form": form, "page": page, "organisations": organisations}
     )
+
+
+@require_POST
+@login_required
+def notice_read_view(request: HttpRequest, notice_id: int) -> HttpResponse:
+    """“知道了”: the notice leaves the dashboard (it stays in the database)."""
+    from django.utils import timezone
+
+    request.user.notices.filter(pk=notice_id, read_at__isnull=True).update(read_at=timezone.now())
+    return redirect("home")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -67,6 +68,8 @@ CERTIFICATE_TYPE_OF = {
 }
 TRAINING_KIND_OF = {"初始培训": TrainingKind.INITIAL, "再培训": TrainingKind.REFRESHER}
 INVOICE_WORKING_DAYS = 5
+
+logger = logging.getLogger(__name__)
 
 
 def open_calls() -> QuerySet[EnrolmentCall]:
@@ -154,7 +157,64 @@ def _check_rows(call: EnrolmentCall, rows: list[Row], errors: list[RowError]) ->
                     programme,
                 )
             )
-    return trainees
+    return _not_twice(call, trainees, errors)
+
+
+def _not_twice(call: EnrolmentCall, trainees: list[_Trainee], errors: list[RowError]) -> list[_Trainee]:
+    """Nobody twice: not in another live application of the call (a refund of one would void the other's
+    enrolment), not already enrolled and studying or done in the programme."""
+    indexes = {id_index_of(t.id_number): t for t in trainees}
+    live = {
+        t.id_index: t.application
+        for t in ApplicationTrainee.objects.filter(application__call=call, id_index__in=indexes)
+        .exclude(application__status=ApplicationStatus.REJECTED)
+        .exclude(application__order__state__in=[OrderState.CANCELLED, OrderState.REFUNDED])
+        .select_related("application", "application__order")
+    }
+    today = timezone.localdate()
+    enrolled = {
+        (e.learner.id_index, e.programme_id): e
+        for e in Enrolment.objects.filter(learner__id_index__in=indexes)
+        .exclude(status=EnrolmentStatus.VOID)
+        .select_related("learner")
+    }
+    out = []
+    for index, trainee in indexes.items():
+        application = live.get(index)
+        enrolment = enrolled.get((index, trainee.programme.pk))
+        if application is not None:
+            errors.append(
+                RowError(
+                    trainee.row,
+                    "身份证号码",
+                    _(
+                        "%(name)s is already in the application of %(day)s (order %(order)s): do not apply twice."
+                    )
+                    % {
+                        "name": trainee.name,
+                        "day": timezone.localtime(application.submitted_at).date().isoformat(),
+                        "order": application.order.number,
+                    },
+                )
+            )
+        elif enrolment is not None and (
+            enrolment.status == EnrolmentStatus.COMPLETED
+            or enrolment.deadline is None
+            or enrolment.deadline >= today
+        ):
+            errors.append(
+                RowError(
+                    trainee.row,
+                    "培训类别",
+                    _(
+                        "%(name)s is already enrolled in %(p)s (or has completed it): choose the right training kind."
+                    )
+                    % {"name": trainee.name, "p": trainee.programme.name},
+                )
+            )
+        else:
+            out.append(trainee)
+    return out
 
 
 def _details(values: dict[str, str], errors: list[RowError], row: int = 0) -> dict[str, str]:
@@ -199,9 +259,11 @@ def _create(
     details: dict[str, str],
     trainees: list[_Trainee],
     sha256: str = "",
+    invoice: dict[str, str] | None = None,
     actor: Any = None,
 ) -> EnrolmentApplication:
     now = timezone.now()
+    invoice = invoice or {}
     with transaction.atomic():
         application = EnrolmentApplication.objects.create(
             call=call,
@@ -215,6 +277,9 @@ def _create(
             mail_address=details["address"],
             token=secrets.token_urlsafe(32),
             source_sha256=sha256,
+            invoice_buyer=invoice.get("buyer_name", ""),
+            invoice_taxpayer_id=invoice.get("taxpayer_id", ""),
+            invoice_email=invoice.get("email", ""),
             submitted_by=actor if getattr(actor, "is_authenticated", False) else None,
             submitted_at=now,
         )
@@ -278,7 +343,11 @@ def application_from_file(
             field="file",
         )
     sha256 = hashlib.sha256(data).hexdigest()
-    earlier = EnrolmentApplication.objects.filter(call=call, unit=unit, source_sha256=sha256).first()
+    earlier = (
+        EnrolmentApplication.objects.filter(call=call, unit=unit, source_sha256=sha256)
+        .exclude(status=ApplicationStatus.REJECTED)
+        .first()
+    )
     if earlier is not None:
         return ApplicationResult(earlier, again=True)
     errors: list[RowError] = []
@@ -288,6 +357,7 @@ def application_from_file(
             RowError(0, "单位名称", _("“%(label)s” is missing: fill it in.") % {"label": "单位名称"})
         )
     details = _details(roster.header, errors)
+    invoice = _invoice_details(roster.header, errors)
     trainees = _check_rows(call, roster.rows, errors)
     if not roster.rows:
         errors.append(RowError(0, "参训人员信息", _("The form lists no trainees.")))
@@ -301,9 +371,28 @@ def application_from_file(
         details=details,
         trainees=trainees,
         sha256=sha256,
+        invoice=invoice,
         actor=actor,
     )
     return ApplicationResult(application)
+
+
+def _invoice_details(header: dict[str, str], errors: list[RowError]) -> dict[str, str]:
+    """附件1's invoice block (开票单位信息): all three or none (the invoice can then be requested later)."""
+    buyer = " ".join((header.get("invoice_title") or "").split())
+    taxpayer_id = (header.get("taxpayer_id") or "").strip().upper()
+    email = (header.get("invoice_email") or "").strip()
+    if not (buyer or taxpayer_id or email):
+        return {}
+    try:
+        checked = _invoice_fields(buyer, taxpayer_id, email, unit=True)
+    except DomainError as error:
+        label = {"buyer_name": "开票单位全称", "taxpayer_id": "纳税人识别号", "email": "电子邮箱"}.get(
+            error.field, "开票单位信息"
+        )
+        errors.append(RowError(0, label, error.message))
+        return {}
+    return checked
 
 
 def application_individual(
@@ -363,7 +452,7 @@ def application_review(
         application = EnrolmentApplication.objects.select_for_update().get(pk=application.pk)
         if application.status != ApplicationStatus.SUBMITTED:
             raise DomainError("already_reviewed", _("This application has been reviewed already."))
-        order = application.order
+        order = Order.objects.select_for_update().get(application=application)
         if not approve:
             if not note:
                 raise DomainError(
@@ -390,59 +479,110 @@ def application_review(
             organisation_id=application.call.organiser_id,
             detail={"approved": approve, "note": note},
         )
-        if approve and order.state == OrderState.PAID:
-            accounts_open(application)
+    after_payment_or_review(application)
     return application
 
 
+def after_payment_or_review(application: EnrolmentApplication) -> None:
+    """Once an application is both approved and paid: open the accounts and request the invoice the form asked
+    for. Run after the payment or the review is committed: a failure here (logged and recorded; staff can open
+    the accounts again) never undoes a payment."""
+    application = EnrolmentApplication.objects.select_related("call", "order").get(pk=application.pk)
+    order = application.order
+    if order.state != OrderState.PAID:
+        return
+    if application.invoice_buyer and not order.invoice_requests.exclude(state=InvoiceState.REJECTED).exists():
+        try:
+            invoice_request(
+                order=order,
+                buyer_name=application.invoice_buyer,
+                taxpayer_id=application.invoice_taxpayer_id,
+                email=application.invoice_email,
+            )
+        except DomainError:
+            logger.exception("invoice request of application %s", application.pk)
+    if application.status != ApplicationStatus.APPROVED:
+        return
+    try:
+        accounts_open(application)
+    except Exception as error:  # noqa: BLE001 - recorded for staff, who open the accounts again
+        logger.exception("accounts of application %s could not be opened", application.pk)
+        audit_log(
+            action="enrolment.accounts_open",
+            result="failure",
+            obj=application,
+            organisation_id=application.call.organiser_id,
+            detail={"error": getattr(error, "message", type(error).__name__)},
+        )
+
+
 def accounts_open(application: EnrolmentApplication) -> int:
-    """Open the trainees' accounts of an approved, paid application (once each): an account with the initial
-    password where there is none, the enrolment with the call's study window, and a notice. Returns how many."""
+    """Open the trainees' accounts of an approved, paid application (once each, each in its own transaction): an
+    account with the initial password where there is none, the enrolment with the call's study window, and a
+    notice. Returns how many were opened."""
     call = application.call
     today = timezone.localdate()
     deadline = today + dt.timedelta(days=call.study_days)
     opened = 0
     for trainee in application.trainees.filter(opened_at__isnull=True).select_related("programme"):
-        user = User.objects.filter(id_index=trainee.id_index).first()
-        if user is None:
-            phone = trainee.phone
-            if phone and User.objects.filter(phone_index=phone_index_of(phone)).exists():
-                phone = ""  # someone else's account has it: the trainee adds a phone on the profile page
-            user = user_create(
-                id_number=trainee.id_number,
-                name=trainee.name,
-                organisation=application.unit,
-                role=Role.LEARNER,
-                phone=phone,
+        with transaction.atomic():
+            if (
+                not ApplicationTrainee.objects.select_for_update()
+                .filter(pk=trainee.pk, opened_at__isnull=True)
+                .exists()
+            ):
+                continue  # opened by a concurrent run
+            user = User.objects.filter(id_index=trainee.id_index).first()
+            if user is None:
+                phone = trainee.phone
+                if phone and User.objects.filter(phone_index=phone_index_of(phone)).exists():
+                    phone = ""  # someone else's account has it: the trainee adds a phone on the profile page
+                user = user_create(
+                    id_number=trainee.id_number,
+                    name=trainee.name,
+                    organisation=application.unit,
+                    role=Role.LEARNER,
+                    phone=phone,
+                )
+            elif application.unit is not None:
+                membership_grant(user=user, organisation=application.unit, role=Role.LEARNER)
+            enrolment = Enrolment.objects.filter(learner=user, programme=trainee.programme).first()
+            fresh = (
+                enrolment is None
+                or enrolment.status == EnrolmentStatus.VOID
+                or (
+                    enrolment.status == EnrolmentStatus.ACTIVE
+                    and enrolment.deadline is not None
+                    and enrolment.deadline < today
+                )
             )
-        elif application.unit is not None:
-            membership_grant(user=user, organisation=application.unit, role=Role.LEARNER)
-        enrolment = Enrolment.objects.filter(learner=user, programme=trainee.programme).first()
-        fresh = enrolment is None or enrolment.status == EnrolmentStatus.VOID
-        if enrolment is None:
-            enrolment = enrolment_create(
-                learner=user, programme=trainee.programme, organisation=application.unit, opened_on=today
+            if enrolment is None:
+                enrolment = enrolment_create(
+                    learner=user, programme=trainee.programme, organisation=application.unit, opened_on=today
+                )
+            elif fresh:
+                # Enrolled again after a lapsed or refunded one: what was studied then stays studied.
+                enrolment.status, enrolment.opened_on = EnrolmentStatus.ACTIVE, today
+            # The call's window from today; an enrolment still running (a class put the person in meanwhile)
+            # keeps a later deadline of its own, and a refund leaves it alone.
+            enrolment.deadline = (
+                deadline if fresh or enrolment.deadline is None else max(enrolment.deadline, deadline)
             )
-        elif enrolment.status == EnrolmentStatus.VOID:
-            enrolment.status, enrolment.opened_on = EnrolmentStatus.ACTIVE, today  # enrolled and paid again
-        # The call's study window from today; an enrolment still running keeps a later deadline of its own.
-        enrolment.deadline = (
-            deadline if fresh or enrolment.deadline is None else max(enrolment.deadline, deadline)
-        )
-        enrolment.save(update_fields=["status", "opened_on", "deadline"])
-        trainee.user, trainee.enrolment, trainee.opened_at = user, enrolment, timezone.now()
-        trainee.save(update_fields=["user", "enrolment", "opened_at"])
-        Notice.objects.create(
-            user=user,
-            title=_("Your study account is open"),
-            body=_(
-                "You are enrolled in %(programme)s. Sign in with your ID number (initial password: the last six "
-                "characters of the ID number, unless you changed it) and finish the study and the exam by "
-                "%(deadline)s; after that date the account lapses and the fee is not refunded."
+            enrolment.save(update_fields=["status", "opened_on", "deadline"])
+            trainee.user, trainee.enrolment, trainee.opened_at = user, enrolment, timezone.now()
+            trainee.opened_enrolment = fresh
+            trainee.save(update_fields=["user", "enrolment", "opened_at", "opened_enrolment"])
+            Notice.objects.create(
+                user=user,
+                title=_("Your study account is open"),
+                body=_(
+                    "You are enrolled in %(programme)s. Sign in with your ID number (initial password: the last six "
+                    "characters of the ID number, unless you changed it) and finish the study and the exam by "
+                    "%(deadline)s; after that date the account lapses and the fee is not refunded."
+                )
+                % {"programme": trainee.programme.name, "deadline": enrolment.deadline.isoformat()},
+                link=reverse("learning:my_programmes"),
             )
-            % {"programme": trainee.programme.name, "deadline": enrolment.deadline.isoformat()},
-            link=reverse("learning:my_programmes"),
-        )
         opened += 1
     if opened:
         audit_log(
@@ -467,43 +607,62 @@ def payment_received(
     memo: str = "",
     actor: Any = None,
     detail: dict | None = None,
+    strict: bool = True,
 ) -> Order:
-    """Record a payment of the whole order (once: the same reference again changes nothing). A wrong amount is
-    refused and changes nothing; so is a payment for an order that is not waiting for one."""
+    """Book a payment of the whole order, once: the same reference again changes nothing.
+
+    Money that does not pay the order (a wrong amount, an order already paid, cancelled or refunded) is refused
+    when staff book it (`strict`); from the gateway, where the money has arrived whatever we say, it is recorded
+    with its problem for staff to refund, and the order stays as it was."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("application__call").get(pk=order.pk)
-        if Payment.objects.filter(reference=reference).exists():
-            return order
-        if amount != order.amount:
-            raise DomainError(
-                "amount_differs",
-                _("The payment is %(paid)s yuan but the order is %(due)s yuan: it was not booked.")
-                % {"paid": f"{amount:.2f}", "due": f"{order.amount:.2f}"},
-            )
-        if order.state != OrderState.UNPAID:
-            raise DomainError(
-                "not_payable",
-                _("Order %(n)s is not waiting for a payment (%(state)s): check the bank statement again.")
-                % {"n": order.number, "state": order.get_state_display()},
-            )
-        try:
-            with transaction.atomic():
-                Payment.objects.create(
-                    order=order,
-                    method=method,
-                    amount=amount,
-                    reference=reference,
-                    payer=payer[:120],
-                    memo=memo[:200],
-                    recorded_by=actor,
-                    at=timezone.now(),
-                    detail=detail or {},
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        existing = Payment.objects.filter(reference=reference).first()
+        if existing is not None:
+            if existing.order_id != order.pk:
+                raise DomainError(
+                    "payment_elsewhere",
+                    _("This payment is booked to order %(n)s already.") % {"n": existing.order.number},
                 )
-        except IntegrityError:
-            return order  # the same payment, recorded by a concurrent notification
+            return order
+        problem = ""
+        if amount != order.amount:
+            problem = "amount_differs"
+            message = _("The payment is %(paid)s yuan but the order is %(due)s yuan: it was not booked.") % {
+                "paid": f"{amount:.2f}",
+                "due": f"{order.amount:.2f}",
+            }
+        elif order.state != OrderState.UNPAID:
+            problem = "not_payable"
+            message = _(
+                "Order %(n)s is not waiting for a payment (%(state)s): check the bank statement again."
+            ) % {"n": order.number, "state": order.get_state_display()}
+        if problem and strict:
+            raise DomainError(problem, message)
+        Payment.objects.create(
+            order=order,
+            method=method,
+            amount=amount,
+            reference=reference,
+            payer=payer[:120],
+            memo=memo[:200],
+            problem=problem,
+            recorded_by=actor,
+            at=timezone.now(),
+            detail=detail or {},
+        )
+        application = EnrolmentApplication.objects.select_related("call").get(pk=order.application_id)
+        if problem:
+            audit_log(
+                action="enrolment.payment_problem",
+                result="failure",
+                actor=actor,
+                obj=order,
+                organisation_id=application.call.organiser_id,
+                detail={"problem": problem, "amount": str(amount), "reference": reference},
+            )
+            return order
         order.state, order.method, order.paid_at = OrderState.PAID, method, timezone.now()
         order.save(update_fields=["state", "method", "paid_at"])
-        application = order.application
         audit_log(
             action="enrolment.paid",
             actor=actor,
@@ -511,8 +670,8 @@ def payment_received(
             organisation_id=application.call.organiser_id,
             detail={"method": method, "amount": str(amount), "reference": reference},
         )
-        if application.status == ApplicationStatus.APPROVED:
-            accounts_open(application)
+    after_payment_or_review(application)
+    order.refresh_from_db()
     return order
 
 
@@ -550,6 +709,7 @@ def _gateway_status(status: payments.PaymentStatus) -> Order | None:
         amount=status.amount,
         reference=f"GW-{status.payment_id}",
         detail={"paid_at": status.paid_at},
+        strict=False,
     )
 
 
@@ -572,31 +732,54 @@ def pay_check(order: Order) -> Order:
 # Bank transfers (对公转账) ---------------------------------------------------------------------------------------
 
 
+def managed_organisers(user: Any) -> QuerySet[Organisation]:
+    return Organisation.objects.filter(pk__in=managed_calls(user).values("organiser_id"))
+
+
 def bank_transfer_record(
-    *, reference: str, day: dt.date, amount: Decimal, payer: str, memo: str, actor: Any
+    *,
+    organiser: Organisation,
+    reference: str,
+    day: dt.date,
+    amount: Decimal,
+    payer: str,
+    memo: str,
+    actor: Any,
 ) -> BankTransfer:
-    reference = (reference or "").strip()
+    """A line of the organiser's bank statement, entered by its staff (once per serial number)."""
+    if not managed_organisers(actor).filter(pk=organiser.pk).exists():
+        raise PermissionDenied("forbidden", _("Only the organiser's staff handle these applications."))
+    reference = (reference or "").strip()[:64]
     if not reference:
         raise DomainError(
             "field_required", _("Enter the bank's serial number of the transfer."), field="reference"
         )
     if amount is None or amount <= 0:
         raise DomainError("invalid_amount", _("Enter the amount received, in yuan."), field="amount")
-    if BankTransfer.objects.filter(reference=reference).exists():
+    try:
+        with transaction.atomic():
+            transfer = BankTransfer.objects.create(
+                organiser=organiser,
+                reference=reference,
+                day=day,
+                amount=amount,
+                payer=(payer or "").strip()[:120],
+                memo=(memo or "").strip()[:200],
+                recorded_by=actor,
+            )
+    except IntegrityError as error:
         raise DomainError(
             "duplicate_transfer",
             _("The transfer %(ref)s has been entered already.") % {"ref": reference},
             field="reference",
-        )
-    transfer = BankTransfer.objects.create(
-        reference=reference[:64],
-        day=day,
-        amount=amount,
-        payer=payer.strip()[:120],
-        memo=memo.strip()[:200],
-        recorded_by=actor,
+        ) from error
+    audit_log(
+        action="enrolment.bank_transfer",
+        actor=actor,
+        obj=transfer,
+        organisation_id=organiser.pk,
+        detail={"amount": str(amount)},
     )
-    audit_log(action="enrolment.bank_transfer", actor=actor, obj=transfer, detail={"amount": str(amount)})
     return transfer
 
 
@@ -609,11 +792,11 @@ def memo_names_missing(transfer: BankTransfer, order: Order) -> list[str]:
     return [name for name in _names(order) if name not in memo]
 
 
-def bank_candidates(transfer: BankTransfer, user: Any) -> list[tuple[Order, list[str]]]:
-    """Unpaid orders of the user's calls with the transfer's amount, those whose trainees the memo names first;
+def bank_candidates(transfer: BankTransfer) -> list[tuple[Order, list[str]]]:
+    """Unpaid orders of the transfer's organiser with its amount, those whose trainees the memo names first;
     each with the names the memo lacks."""
     orders = Order.objects.filter(
-        state=OrderState.UNPAID, amount=transfer.amount, application__call__in=managed_calls(user)
+        state=OrderState.UNPAID, amount=transfer.amount, application__call__organiser=transfer.organiser
     ).select_related("application")
     ranked = [
         (order, memo_names_missing(transfer, order))
@@ -625,30 +808,33 @@ def bank_candidates(transfer: BankTransfer, user: Any) -> list[tuple[Order, list
 def bank_transfer_match(
     *, transfer: BankTransfer, order: Order, actor: Any, without_names: bool = False
 ) -> Order:
-    """Book a transfer to an order: the same amount, and a memo naming every trainee (staff may confirm a memo
-    without the names after checking with the payer)."""
+    """Book a transfer to an order of the same organiser: the same amount, and a memo naming every trainee
+    (staff may confirm a memo without the names after checking with the payer)."""
     _check_staff(actor, order.application.call)
-    if transfer.order_id is not None:
-        raise DomainError(
-            "already_matched",
-            _("This transfer is already booked to order %(n)s.") % {"n": transfer.order.number},
-        )
-    missing = memo_names_missing(transfer, order)
-    if missing and not without_names:
-        raise DomainError(
-            "memo_without_names",
-            _(
-                "The memo does not name %(names)s. Check with the payer; if the transfer is theirs, confirm the "
-                "booking without the names."
-            )
-            % {"names": "、".join(missing)},
-        )
+    if order.application.call.organiser_id != transfer.organiser_id:
+        raise PermissionDenied("forbidden", _("This transfer went to another organiser's account."))
     with transaction.atomic():
+        transfer = BankTransfer.objects.select_for_update().get(pk=transfer.pk)
+        if transfer.order_id is not None:
+            raise DomainError(
+                "already_matched",
+                _("This transfer is already booked to order %(n)s.") % {"n": transfer.order.number},
+            )
+        missing = memo_names_missing(transfer, order)
+        if missing and not without_names:
+            raise DomainError(
+                "memo_without_names",
+                _(
+                    "The memo does not name %(names)s. Check with the payer; if the transfer is theirs, confirm "
+                    "the booking without the names."
+                )
+                % {"names": "、".join(missing)},
+            )
         order = payment_received(
             order=order,
             method=PaymentMethod.BANK_TRANSFER,
             amount=transfer.amount,
-            reference=f"BANK-{transfer.reference}",
+            reference=f"BANK-{transfer.organiser_id}-{transfer.reference}",
             payer=transfer.payer,
             memo=transfer.memo,
             actor=actor,
@@ -664,7 +850,7 @@ def bank_transfer_match(
 
 def order_refund(*, order: Order, note: str, actor: Any) -> Order:
     """Record a refund (the money goes back through the bank or the gateway): only while the study window is
-    open; the accounts' enrolments are voided."""
+    open. The enrolments this application opened become void; one that was running already is left alone."""
     _check_staff(actor, order.application.call)
     note = (note or "").strip()
     if not note:
@@ -681,7 +867,7 @@ def order_refund(*, order: Order, note: str, actor: Any) -> Order:
                 _("The study window has lapsed: the account is void and the fee is not refunded."),
             )
         for trainee in trainees:
-            if trainee.enrolment is not None:
+            if trainee.enrolment is not None and trainee.opened_enrolment:
                 Enrolment.objects.filter(pk=trainee.enrolment_id).update(status=EnrolmentStatus.VOID)
         order.state, order.refunded_at, order.refund_note = OrderState.REFUNDED, timezone.now(), note
         order.save(update_fields=["state", "refunded_at", "refund_note"])
@@ -713,12 +899,9 @@ def add_working_days(day: dt.date, days: int) -> dt.date:
     return day
 
 
-def invoice_request(
-    *, order: Order, buyer_name: str, taxpayer_id: str, email: str, actor: Any = None
-) -> InvoiceRequest:
-    order = Order.objects.select_related("application__call").get(pk=order.pk)
-    if order.state != OrderState.PAID:
-        raise DomainError("not_paid", _("An invoice can be requested once the order is paid."))
+def _invoice_fields(buyer_name: str, taxpayer_id: str, email: str, *, unit: bool) -> dict[str, str]:
+    """The buyer's full name, the taxpayer ID (统一社会信用代码, its check character verified; a unit must give it)
+    and the e-mail the e-invoice goes to."""
     buyer_name = " ".join((buyer_name or "").split())
     if not buyer_name:
         raise DomainError(
@@ -732,7 +915,7 @@ def invoice_request(
             taxpayer_id = normalise_uscc(taxpayer_id)
         except DomainError as error:
             raise DomainError(error.code, error.message, field="taxpayer_id") from error
-    elif order.application.kind == ApplicantKind.UNIT:
+    elif unit:
         raise DomainError(
             "taxpayer_id_required",
             _("A unit's invoice needs its taxpayer ID (the 18-character unified social credit code)."),
@@ -745,6 +928,19 @@ def invoice_request(
         raise DomainError(
             "invalid_email", _("Enter a valid e-mail address: the e-invoice is sent there."), field="email"
         ) from error
+    return {"buyer_name": buyer_name[:120], "taxpayer_id": taxpayer_id, "email": email}
+
+
+def invoice_request(
+    *, order: Order, buyer_name: str, taxpayer_id: str, email: str, actor: Any = None
+) -> InvoiceRequest:
+    order = Order.objects.select_related("application__call").get(pk=order.pk)
+    if order.state != OrderState.PAID:
+        raise DomainError("not_paid", _("An invoice can be requested once the order is paid."))
+    fields = _invoice_fields(
+        buyer_name, taxpayer_id, email, unit=order.application.kind == ApplicantKind.UNIT
+    )
+    buyer_name, taxpayer_id, email = fields["buyer_name"], fields["taxpayer_id"], fields["email"]
     today = timezone.localdate()
     try:
         with transaction.atomic():

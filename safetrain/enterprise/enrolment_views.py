@@ -279,6 +279,9 @@ def manage_application_view(request: HttpRequest, application_id: int) -> HttpRe
             elif action == "refund":
                 applications.order_refund(order=application.order, note=note, actor=request.user)
                 messages.success(request, _("The refund is recorded; the accounts' enrolments are void."))
+            elif action == "open":
+                applications.after_payment_or_review(application)
+                messages.success(request, _("The accounts were opened again where they were not open yet."))
         except DomainError as error:
             messages.error(request, error.message)
         return redirect("enrolment:manage_application", application_id=application.pk)
@@ -290,11 +293,15 @@ def manage_application_view(request: HttpRequest, application_id: int) -> HttpRe
             "order": application.order,
             "trainees": application.trainees.select_related("programme", "enrolment"),
             "payments": application.order.payments.all(),
+            "unopened": application.status == ApplicationStatus.APPROVED
+            and application.order.state == OrderState.PAID
+            and application.trainees.filter(opened_at__isnull=True).exists(),
         },
     )
 
 
 class TransferForm(forms.Form):
+    organiser = forms.ModelChoiceField(label=_lazy("Payee (organiser)"), queryset=Organisation.objects.none())
     reference = forms.CharField(label=_lazy("Bank serial number"), max_length=64)
     day = forms.DateField(label=_lazy("Date"), widget=DateInput())
     amount = forms.DecimalField(
@@ -303,10 +310,28 @@ class TransferForm(forms.Form):
     payer = forms.CharField(label=_lazy("Payer"), max_length=120)
     memo = forms.CharField(label=_lazy("Memo (附言)"), max_length=200, required=False)
 
+    def __init__(self, *args, viewer, **kwargs):
+        super().__init__(*args, **kwargs)
+        organisers = applications.managed_organisers(viewer)
+        self.fields["organiser"].queryset = organisers
+        self.only = organisers.first() if organisers.count() == 1 else None
+        if self.only is not None:  # staff of one organiser: its account, nothing to choose
+            self.fields["organiser"].required = False
+            self.fields["organiser"].widget = forms.HiddenInput()
+
+    def clean_organiser(self):
+        return self.cleaned_data.get("organiser") or self.only
+
+
+def _transfers(user):
+    return BankTransfer.objects.filter(organiser__in=applications.managed_organisers(user))
+
 
 @staff_required(*UNIT_ADMIN_ROLES)
 def transfers_view(request: HttpRequest) -> HttpResponse:
-    form = TransferForm(request.POST or None, initial={"day": timezone.localdate()})
+    if not applications.managed_organisers(request.user).exists():
+        return render(request, "core/forbidden.html", status=403)
+    form = TransferForm(request.POST or None, viewer=request.user, initial={"day": timezone.localdate()})
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -321,10 +346,10 @@ def transfers_view(request: HttpRequest) -> HttpResponse:
         else:
             status = 400
     open_transfers = [
-        (transfer, applications.bank_candidates(transfer, request.user))
-        for transfer in BankTransfer.objects.filter(order__isnull=True)[:50]
+        (transfer, applications.bank_candidates(transfer))
+        for transfer in _transfers(request.user).filter(order__isnull=True)[:50]
     ]
-    booked = BankTransfer.objects.filter(order__isnull=False).select_related("order")[:50]
+    booked = _transfers(request.user).filter(order__isnull=False).select_related("order")[:50]
     return render(
         request,
         "enrolment/transfers.html",
@@ -336,7 +361,7 @@ def transfers_view(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_required(*UNIT_ADMIN_ROLES)
 def transfer_match_view(request: HttpRequest, transfer_id: int) -> HttpResponse:
-    transfer = get_object_or_404(BankTransfer, pk=transfer_id)
+    transfer = get_object_or_404(_transfers(request.user), pk=transfer_id)
     order_id = request.POST.get("order", "")
     application = get_object_or_404(
         _managed_applications(request.user),

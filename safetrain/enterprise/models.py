@@ -266,6 +266,10 @@ class EnrolmentApplication(models.Model):
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_note = models.TextField(blank=True)
+    # 附件1's invoice block (开票单位信息): requested as soon as the order is paid.
+    invoice_buyer = models.CharField(max_length=120, blank=True)
+    invoice_taxpayer_id = models.CharField(max_length=18, blank=True)
+    invoice_email = models.EmailField(blank=True)
 
     class Meta:
         ordering = ["-submitted_at", "-pk"]
@@ -304,6 +308,8 @@ class ApplicationTrainee(models.Model):
         "learning.Enrolment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     opened_at = models.DateTimeField(null=True, blank=True)
+    # The enrolment was made (or made live again) for this application: a refund voids only such enrolments.
+    opened_enrolment = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["application", "row", "pk"]
@@ -358,9 +364,14 @@ class Payment(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
     method = models.CharField(max_length=14, choices=PaymentMethod.choices)
     amount = models.DecimalField(max_digits=10, decimal_places=2)
-    reference = models.CharField(max_length=64, unique=True)
-    payer = models.CharField(max_length=120, blank=True)
-    memo = models.CharField(max_length=200, blank=True)
+    reference = models.CharField(max_length=80, unique=True)
+    payer = EncryptedTextField(blank=True)
+    memo = EncryptedTextField(blank=True)
+    problem = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="amount_differs or not_payable: money received that did not pay the order (to refund)",
+    )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -378,11 +389,14 @@ class BankTransfer(models.Model):
     """A line of the payee's bank statement entered by staff for reconciliation (对公转账: the memo carries the
     trainees' names)."""
 
-    reference = models.CharField(_("bank serial number"), max_length=64, unique=True)
+    organiser = models.ForeignKey(
+        "orgs.Organisation", on_delete=models.PROTECT, related_name="+", verbose_name=_("organiser")
+    )
+    reference = models.CharField(_("bank serial number"), max_length=64)
     day = models.DateField(_("date"))
     amount = models.DecimalField(_("amount (yuan)"), max_digits=10, decimal_places=2)
-    payer = models.CharField(_("payer"), max_length=120)
-    memo = models.CharField(_("memo"), max_length=200, blank=True)
+    payer = EncryptedTextField(_("payer"))
+    memo = EncryptedTextField(_("memo"), blank=True)
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -391,6 +405,7 @@ class BankTransfer(models.Model):
 
     class Meta:
         ordering = ["-day", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["organiser", "reference"], name="bank_transfer_once")]
 
     def __str__(self) -> str:
         return self.reference

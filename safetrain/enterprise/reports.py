@@ -11,13 +11,14 @@ site now:
   of the enrolment, PRG-02) and passed the exam; in a programme without an exam the courses alone.
 
 Training counts wherever the person did it (the Shenzhen result is valid across the city): a worker who trained
-at the last project counts here too. Voided enrolments do not count.
+at the last project counts here too. Only construction workers' programmes count; voided enrolments do not.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,7 @@ from openpyxl.styles import Font
 
 from safetrain.accounts.models import Membership
 from safetrain.assessment.models import AttemptKind, ExamAttempt, PaperRule
+from safetrain.catalog.models import Audience
 from safetrain.core.errors import DomainError, PermissionDenied
 from safetrain.enterprise.models import Personnel
 from safetrain.learning.models import Enrolment, EnrolmentStatus
@@ -125,7 +127,7 @@ def team_names(unit: Organisation, user_ids: list[int]) -> dict[int, str]:
 
 
 def people_rows(
-    unit: Organisation, people: list[Personnel], *, programme_id: int | None = None
+    unit: Organisation, people: list[Personnel], *, programme_id: int | None = None, audience: str = ""
 ) -> list[PersonRow]:
     """Training of these people of `unit` (in one programme only, if given), in a fixed number of queries however
     many they are."""
@@ -133,6 +135,8 @@ def people_rows(
     enrolments = Enrolment.objects.filter(learner_id__in=user_ids).exclude(status=EnrolmentStatus.VOID)
     if programme_id is not None:
         enrolments = enrolments.filter(programme_id=programme_id)
+    if audience:
+        enrolments = enrolments.filter(programme__audience=audience)
     enrolments = list(enrolments.select_related("programme", "programme__profile", "job_type"))
     states = completion(enrolments)
     programme_ids = {e.programme_id for e in enrolments}
@@ -204,7 +208,13 @@ def on_site_people(project: Organisation) -> list[Personnel]:
 
 
 def project_report(project: Organisation) -> ProjectReport:
-    return ProjectReport(project, people_rows(project, on_site_people(project)), timezone.now())
+    """The report counts construction workers' programmes (PRG-02) only: a course of another kind somewhere else
+    says nothing about the site's safety training."""
+    return ProjectReport(
+        project,
+        people_rows(project, on_site_people(project), audience=Audience.CONSTRUCTION_WORKER),
+        timezone.now(),
+    )
 
 
 def visible_projects(user: Any) -> Any:
@@ -288,7 +298,9 @@ def rows_workbook(rows: list[PersonRow], title: str) -> bytes:
     """A list of people with their training, as the pages show it."""
     workbook = Workbook()
     sheet = workbook.active
-    sheet.title = title[:31]
+    sheet.title = (
+        re.sub(r"[\\/?*\[\]:]", " ", title)[:31].strip() or "人员"
+    )  # characters Excel refuses in names
     sheet.append(
         [
             "序号",

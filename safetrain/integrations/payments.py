@@ -134,10 +134,11 @@ class HttpPaymentGateway:
         except httpx.HTTPError as error:
             raise PaymentUnavailable(
                 "payment_unreachable",
-                _(
-                    "The payment gateway cannot be reached (%(error)s). Please try again later or pay by bank transfer."
-                )
-                % {"error": type(error).__name__},
+                _("The payment gateway did not answer in time.")
+                if isinstance(error, httpx.TimeoutException)
+                else _(
+                    "The payment gateway cannot be reached. Please try again later or pay by bank transfer."
+                ),
             ) from error
         return self._answer(response)
 

@@ -79,6 +79,9 @@ class Site:
             job_type=JobType.objects.get(code=job),
         )
 
+    def enrol_in(self, user, programme) -> Enrolment:
+        return enrolment_create(learner=user, programme=programme, organisation=self.project)
+
     def study(self, enrolment: Enrolment, course, *, seconds: float = 60, complete: bool = True) -> None:
         lesson = course.chapters.first().lessons.first()
         LessonProgress.objects.create(
@@ -164,6 +167,10 @@ def site(world):
     void = s.enrol(s.person("报名作废"))
     s.study(void, s.general)
     Enrolment.objects.filter(pk=void.pk).update(status=EnrolmentStatus.VOID)
+    # A programme for another audience, completed without an exam, says nothing about site training.
+    other = published_programme("rpt-other", [s.general], audience="other", required_minutes=1)
+    office = s.enrol_in(s.person("只学了别的项目"), other)
+    s.study(office, s.general)
     # Someone at another enterprise's project is not in this report at all.
     s.person("别的项目", unit=world.ent_futian)
     return s
@@ -173,7 +180,7 @@ def test_ent_05_every_number_counts_as_the_shenzhen_platform_defines_it(site, dj
     with django_assert_max_num_queries(20):  # a fixed number of queries, however many people
         report = project_report(site.project)
         counts = report.counts
-    assert counts == {"on_site": 10, "trained": 6, "examined": 5, "completed": 3, "untrained": 4}
+    assert counts == {"on_site": 11, "trained": 6, "examined": 5, "completed": 3, "untrained": 5}
     assert site.names_of(report.people("trained")) == {
         "学了一半",
         "考试不合格",
@@ -190,8 +197,14 @@ def test_ent_05_every_number_counts_as_the_shenzhen_platform_defines_it(site, dj
         "上个项目完成",
     }
     assert site.names_of(report.people("completed")) == {"全部完成", "安全员", "上个项目完成"}
-    assert site.names_of(report.people("untrained")) == {"未报名", "已报名未学", "作弊被取消", "报名作废"}
-    assert report.completed_percent == 30
+    assert site.names_of(report.people("untrained")) == {
+        "未报名",
+        "已报名未学",
+        "作弊被取消",
+        "报名作废",
+        "只学了别的项目",
+    }
+    assert report.completed_percent == 27
 
 
 def test_ent_05_an_open_exam_and_a_mock_exam_do_not_make_an_examined_person(site):
@@ -226,6 +239,7 @@ def test_ent_05_the_report_page_links_every_number_to_its_people_and_exports_the
         "已报名未学",
         "作弊被取消",
         "报名作废",
+        "只学了别的项目",
     }
     table = client.get("/enterprise/report/export/")
     sheet = load_workbook(io.BytesIO(table.content)).active
@@ -238,7 +252,7 @@ def test_ent_05_the_report_page_links_every_number_to_its_people_and_exports_the
         "在场已考核人数",
         "在场已完成培训人数",
     )
-    assert rows[1][:7] == ("南山一号项目", "南山建设公司", 10, 6, 5, 3, "30%")
+    assert rows[1][:7] == ("南山一号项目", "南山建设公司", 11, 6, 5, 3, "27%")
 
 
 def test_ent_05_the_report_is_scoped_to_the_viewers_projects(site, world):

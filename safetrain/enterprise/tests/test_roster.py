@@ -21,7 +21,7 @@ from safetrain.enterprise.models import Personnel, RosterImport
 from safetrain.orgs.models import OrganisationKind
 
 
-def guangzhou_form(people: list[list[object]]) -> bytes:
+def guangzhou_form(people: list[list[object]], invoice_title: str = "南山建设公司") -> bytes:
     """The 附件1 form as an office worker fills it in: header block, table, invoice block, notes."""
     workbook = Workbook()
     sheet = workbook.active
@@ -34,7 +34,7 @@ def guangzhou_form(people: list[list[object]]) -> bytes:
     sheet.append(["序号", "姓名", "身份证号码", "手机号码", "证书类型", "培训类别"])
     for i, person in enumerate(people, start=1):
         sheet.append([i, *person])
-    sheet.append(["开票单位信息 (必填)", "", "开票单位全称：", "南山建设公司"])
+    sheet.append(["开票单位信息 (必填)", "", "开票单位全称：", invoice_title])
     sheet.append(["注：证书名称填“主要负责人”或“安全生产管理人员”"])
     buffer = io.BytesIO()
     workbook.save(buffer)
