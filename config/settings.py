@@ -372,3 +372,6 @@ PAYMENT_MERCHANT_ID = env.str("PAYMENT_MERCHANT_ID", default="")
 PAYMENT_SECRET = env.str("PAYMENT_SECRET", default="")
 PAYMENT_TIMEOUT_SECONDS = env.float("PAYMENT_TIMEOUT_SECONDS", default=10.0)
 # The gateway's notifications go to {PUBLIC_BASE_URL}/enrol/payments/notify/.
+
+# A roster opening more new accounts than this is imported in the background (ENT-02).
+ROSTER_INLINE_NEW_ACCOUNTS = env.int("ROSTER_INLINE_NEW_ACCOUNTS", default=20)

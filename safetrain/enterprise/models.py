@@ -445,3 +445,38 @@ class InvoiceRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.buyer_name}"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", _("Waiting")
+    RUNNING = "running", _("Importing")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class RosterJob(models.Model):
+    """A large roster imported in the background (ENT-02): opening hundreds of accounts hashes hundreds of initial
+    passwords, minutes of work that must not hold a web request. The page follows `done` of `total`."""
+
+    organisation = models.ForeignKey("orgs.Organisation", on_delete=models.PROTECT, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    filename = models.CharField(max_length=200)
+    file = models.FileField(upload_to="rosters/")
+    valid_rows_only = models.BooleanField(default=False)
+    state = models.CharField(max_length=8, choices=JobState.choices, default=JobState.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    result = models.JSONField(
+        default=dict, help_text="created, linked, unchanged, left_out, imported, errors"
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -12,12 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,11 +33,13 @@ from safetrain.accounts.services import membership_grant, normalise_phone, user_
 from safetrain.catalog.models import JobType
 from safetrain.core.errors import DomainError, PermissionDenied
 from safetrain.core.excel import RowError, cell_text, unreadable_workbook
-from safetrain.enterprise.models import Personnel, RosterImport
+from safetrain.enterprise.models import JobState, Personnel, RosterImport, RosterJob
 from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.records.services import audit_log
 
 MAX_ROWS = 3000
+
+logger = logging.getLogger(__name__)
 CERTIFICATE_TYPES = ("主要负责人", "安全生产管理人员")
 TRAINING_KINDS = ("初始培训", "再培训")
 GUANGZHOU_COLUMNS = ("序号", "姓名", "身份证号码", "手机号码", "证书类型", "培训类别")
@@ -372,10 +377,7 @@ def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowE
 # Importing ----------------------------------------------------------------------------------------------------
 
 
-def roster_import(
-    *, unit: Organisation, data: bytes, filename: str, actor: Any = None, valid_rows_only: bool = False
-) -> RosterResult:
-    """Import a roster into `unit` (an enterprise or project the actor administers)."""
+def _readable_roster(unit: Organisation, data: bytes, actor: Any) -> Roster:
     if actor is not None and not Organisation.objects.administered_by(actor).filter(pk=unit.pk).exists():
         raise PermissionDenied("forbidden", _("You can only import people into your own units."))
     if unit.kind not in (OrganisationKind.ENTERPRISE, OrganisationKind.PROJECT, OrganisationKind.INSTITUTION):
@@ -387,17 +389,33 @@ def roster_import(
         raise DomainError(
             "empty_roster", _("The file lists nobody: fill in at least one person."), field="file"
         )
+    return roster
+
+
+def roster_import(
+    *,
+    unit: Organisation,
+    data: bytes,
+    filename: str,
+    actor: Any = None,
+    valid_rows_only: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> RosterResult:
+    """Import a roster into `unit` (an enterprise or project the actor administers). `progress(done, total)` is
+    told how many of the new accounts' passwords are ready."""
+    roster = _readable_roster(unit, data, actor)
     result = RosterResult()
     good, result.errors = _check(unit, roster)
     if result.errors and not valid_rows_only:
         return result
     # Hash the new people's initial passwords before the transaction: a slow hash per account must not hold the
     # audit chain's lock (every audited action of the platform waits for it).
-    hashes = {
-        item.id_number: make_password(initial_password_for(item.id_number))
-        for item in good
-        if item.existing is None
-    }
+    new = [item for item in good if item.existing is None]
+    hashes = {}
+    for number, item in enumerate(new, start=1):
+        hashes[item.id_number] = make_password(initial_password_for(item.id_number))
+        if progress is not None and (number % 10 == 0 or number == len(new)):
+            progress(number, len(new))
     with transaction.atomic():
         good, result.errors = _check(unit, roster)  # again: someone may have registered since
         if result.errors and not valid_rows_only:
@@ -482,6 +500,78 @@ def roster_import(
         )
         result.imported = True
     return result
+
+
+def roster_import_start(
+    *, unit: Organisation, data: bytes, filename: str, actor: Any = None, valid_rows_only: bool = False
+) -> RosterResult | RosterJob:
+    """Check the roster now; import it now when it opens few accounts, else in the background (a RosterJob the
+    page follows). A faulty roster is answered at once, whatever its size."""
+    roster = _readable_roster(unit, data, actor)
+    good, errors = _check(unit, roster)
+    if errors and not valid_rows_only:
+        return RosterResult(errors=errors)
+    new = sum(1 for item in good if item.existing is None)
+    if new <= settings.ROSTER_INLINE_NEW_ACCOUNTS:
+        return roster_import(
+            unit=unit, data=data, filename=filename, actor=actor, valid_rows_only=valid_rows_only
+        )
+    from safetrain.enterprise.tasks import run_roster_job
+
+    job = RosterJob(
+        organisation=unit,
+        uploaded_by=actor if getattr(actor, "pk", None) else None,
+        filename=filename[:200],
+        valid_rows_only=valid_rows_only,
+        total=new,
+    )
+    job.file.save(f"{hashlib.sha256(data).hexdigest()[:16]}.xlsx", ContentFile(data), save=False)
+    job.save()
+    transaction.on_commit(lambda: run_roster_job.delay(job.pk))
+    return job
+
+
+def roster_job_run(job_id: int) -> RosterJob:
+    """The background import of a RosterJob (once: a job that is not waiting is left alone)."""
+    if not RosterJob.objects.filter(pk=job_id, state=JobState.QUEUED).update(state=JobState.RUNNING):
+        return RosterJob.objects.get(pk=job_id)
+    job = RosterJob.objects.select_related("organisation", "uploaded_by").get(pk=job_id)
+
+    def progress(done: int, total: int) -> None:
+        RosterJob.objects.filter(pk=job_id).update(done=done, total=total)
+
+    try:
+        with job.file.open("rb") as handle:
+            data = handle.read()
+        result = roster_import(
+            unit=job.organisation,
+            data=data,
+            filename=job.filename,
+            actor=job.uploaded_by,
+            valid_rows_only=job.valid_rows_only,
+            progress=progress,
+        )
+    except DomainError as error:
+        job.state, job.error = JobState.FAILED, error.message
+    except Exception:  # noqa: BLE001 - the admin is told; the log has the details
+        logger.exception("roster job %s failed", job_id)
+        job.state = JobState.FAILED
+        job.error = _(
+            "The import failed on the server; nothing was imported. Please try again or call customer service."
+        )
+    else:
+        job.state = JobState.DONE
+        job.result = {
+            "imported": result.imported,
+            "created": result.created,
+            "linked": result.linked,
+            "unchanged": result.unchanged,
+            "left_out": result.left_out,
+            "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in result.errors],
+        }
+    job.finished_at = timezone.now()
+    job.save(update_fields=["state", "error", "result", "finished_at"])
+    return job
 
 
 def person_leave(*, person: Personnel, actor: Any = None, day: dt.date | None = None) -> Personnel:

@@ -7,6 +7,7 @@ app_name = "enterprise"
 urlpatterns = [
     path("people/", views.people_view, name="people"),
     path("people/import/", views.import_view, name="import"),
+    path("people/import/jobs/<int:job_id>/", views.import_job_view, name="import_job"),
     path("people/template/<slug:kind>/", views.template_view, name="template"),
     path("people/accounts/<int:unit_id>/", views.accounts_view, name="accounts"),
     path("people/<int:person_id>/leave/", views.leave_view, name="leave"),

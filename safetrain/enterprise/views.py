@@ -21,7 +21,7 @@ from safetrain.core.errors import DomainError
 from safetrain.core.forms import DateInput, MultipleImageField
 from safetrain.core.http import xlsx_response
 from safetrain.enterprise import classes, realname_sync, reports, roster
-from safetrain.enterprise.models import Personnel, TrainingClass
+from safetrain.enterprise.models import Personnel, RosterJob, TrainingClass
 from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.records.services import audit_log
 
@@ -79,7 +79,7 @@ def import_view(request: HttpRequest) -> HttpResponse:
                 status = 400
             else:
                 try:
-                    result = roster.roster_import(
+                    result = roster.roster_import_start(
                         unit=form.cleaned_data["unit"],
                         data=upload.read(),
                         filename=upload.name,
@@ -90,10 +90,18 @@ def import_view(request: HttpRequest) -> HttpResponse:
                     form.add_error("file" if exc.field == "file" else None, exc.message)
                     status = 400
                 else:
+                    if isinstance(result, RosterJob):
+                        return redirect("enterprise:import_job", job_id=result.pk)
                     status = 200 if result.imported else 400
         else:
             status = 400
     return render(request, "enterprise/import.html", {"form": form, "result": result}, status=status)
+
+
+@staff_required(*UNIT_ADMIN_ROLES)
+def import_job_view(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = get_object_or_404(RosterJob.objects.filter(organisation__in=_units(request.user)), pk=job_id)
+    return render(request, "enterprise/import_job.html", {"job": job, "result": job.result or None})
 
 
 @staff_required(*UNIT_ADMIN_ROLES)

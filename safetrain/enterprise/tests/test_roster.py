@@ -359,3 +359,71 @@ def test_ent_01_moving_to_another_team_ends_the_old_team_membership(world):
         Membership.objects.filter(user=user, is_active=True).values_list("organisation_id", flat=True)
     )
     assert active == {other_team.pk}
+
+
+def test_ent_02_a_large_roster_is_imported_in_the_background_with_its_progress(
+    world, settings, django_capture_on_commit_callbacks
+):
+    """Hundreds of new accounts mean minutes of password hashing: beyond ROSTER_INLINE_NEW_ACCOUNTS the import
+    runs as a job (Celery) and the page follows it; a faulty roster is still answered at once."""
+    from safetrain.enterprise.models import JobState, RosterJob
+
+    settings.ROSTER_INLINE_NEW_ACCOUNTS = 1
+    people = [[f"工人{i}", new_id_number(), f"1370013720{i}", "钢筋工", ""] for i in range(3)]
+    client = web_client_for(world.admin_nanshan)
+    faulty = client.post(
+        "/enterprise/people/import/",
+        {"unit": world.project.pk, "file": _upload(plain_roster([*people, ["坏号", "123", "", "", ""]]))},
+    )
+    assert faulty.status_code == 400
+    assert not RosterJob.objects.exists()
+    with django_capture_on_commit_callbacks(
+        execute=True
+    ):  # the job runs after the commit (eager Celery here)
+        response = client.post(
+            "/enterprise/people/import/", {"unit": world.project.pk, "file": _upload(plain_roster(people))}
+        )
+    job = RosterJob.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/enterprise/people/import/jobs/{job.pk}/"
+    job.refresh_from_db()
+    assert (job.state, job.done, job.total) == (JobState.DONE, 3, 3)
+    assert job.result["created"] == 3
+    assert Personnel.objects.filter(organisation=world.project).count() == 3
+    page = client.get(response["Location"]).content.decode()
+    assert 'data-testid="import-done"' in page
+    assert "新建账号 3 个" in page
+    assert web_client_for(world.admin_futian).get(response["Location"]).status_code == 404
+    assert roster.roster_job_run(job.pk).state == JobState.DONE  # a finished job is never run again
+
+
+def test_ent_02_a_background_import_rechecks_the_file_and_says_what_changed_since(
+    world, settings, django_capture_on_commit_callbacks
+):
+    from conftest import make_user
+    from safetrain.enterprise.models import JobState, RosterJob
+
+    settings.ROSTER_INLINE_NEW_ACCOUNTS = 0
+    number = new_id_number()
+    with django_capture_on_commit_callbacks(execute=False):  # queued, not run yet
+        job = roster.roster_import_start(
+            unit=world.project,
+            data=plain_roster([["张三", number, "", "", ""]]),
+            filename="a.xlsx",
+            actor=world.admin_nanshan,
+        )
+    assert isinstance(job, RosterJob)
+    make_user(world.ent_futian, name="张三", id_number=number)  # registered elsewhere meanwhile
+    job = roster.roster_job_run(job.pk)
+    assert job.state == JobState.DONE
+    assert job.result["imported"] is False
+    assert "福田化工公司" in job.result["errors"][0]["message"]
+    assert not Personnel.objects.filter(organisation=world.project).exists()
+
+
+def _upload(data: bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(
+        "roster.xlsx", data, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
