@@ -375,3 +375,5 @@ PAYMENT_TIMEOUT_SECONDS = env.float("PAYMENT_TIMEOUT_SECONDS", default=10.0)
 
 # A roster opening more new accounts than this is imported in the background (ENT-02).
 ROSTER_INLINE_NEW_ACCOUNTS = env.int("ROSTER_INLINE_NEW_ACCOUNTS", default=20)
+# A real-name sync runs in the background; a second one for the same project waits until it ends (or this long).
+REALNAME_SYNC_LOCK_SECONDS = env.int("REALNAME_SYNC_LOCK_SECONDS", default=900)

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -273,3 +274,41 @@ def _apply(project, actor, first, now, remote_on_site, plan: _Plan, existing, ha
         },
     )
     return sync
+
+
+# In the background (the first sync of a big project opens hundreds of accounts: minutes of password hashing) ----
+
+
+def _lock_key(project: Organisation) -> str:
+    from django.db import connection
+
+    return f"enterprise:realname-sync:{connection.settings_dict['NAME']}:{project.pk}"
+
+
+def sync_running(project: Organisation) -> bool:
+    return cache.get(_lock_key(project)) is not None
+
+
+def realname_sync_start(*, project: Organisation, actor: Any = None) -> bool:
+    """Start a sync in the background (Celery task enterprise.realname_sync) unless one is running for the
+    project; the page shows it running and then its result. Returns whether one was started."""
+    if actor is not None and not Organisation.objects.administered_by(actor).filter(pk=project.pk).exists():
+        raise PermissionDenied("forbidden", _("You can only sync your own projects."))
+    if not cache.add(
+        _lock_key(project), getattr(actor, "pk", None) or 0, timeout=settings.REALNAME_SYNC_LOCK_SECONDS
+    ):
+        return False
+    from safetrain.enterprise.tasks import run_realname_sync
+
+    actor_id = getattr(actor, "pk", None)
+    transaction.on_commit(lambda: run_realname_sync.delay(project.pk, actor_id))
+    return True
+
+
+def realname_sync_run(project_id: int, actor_id: int | None) -> bool:
+    project = Organisation.objects.get(pk=project_id)
+    try:
+        actor = User.objects.filter(pk=actor_id).first() if actor_id else None
+        return realname_sync(project=project, actor=actor).ok
+    finally:
+        cache.delete(_lock_key(project))

@@ -148,9 +148,13 @@ def realname_view(request: HttpRequest) -> HttpResponse:
     project = (
         projects.filter(pk=int(wanted)).first() if wanted.isdecimal() and len(wanted) < 12 else None
     ) or projects.first()
-    if project is not None and realname_sync.first_sync_due(project):
-        # The project's first visit pulls every on-duty person from the real-name system.
-        realname_sync.realname_sync(project=project, actor=request.user)
+    if (
+        project is not None
+        and realname_sync.first_sync_due(project)
+        and not realname_sync.sync_running(project)
+    ):
+        # The project's first visit pulls every on-duty person from the real-name system (in the background).
+        realname_sync.realname_sync_start(project=project, actor=request.user)
     syncs = list(project.realname_syncs.all()[:10]) if project else []
     people = (
         Personnel.objects.filter(organisation=project, on_site=True).select_related("user", "job_type")
@@ -166,6 +170,7 @@ def realname_view(request: HttpRequest) -> HttpResponse:
             "last": syncs[0] if syncs else None,
             "syncs": syncs,
             "people": people,
+            "running": project is not None and realname_sync.sync_running(project),
         },
     )
 
@@ -174,19 +179,13 @@ def realname_view(request: HttpRequest) -> HttpResponse:
 @staff_required(*UNIT_ADMIN_ROLES)
 def realname_sync_view(request: HttpRequest, project_id: int) -> HttpResponse:
     project = get_object_or_404(_linked_projects(request.user), pk=project_id)
-    try:
-        sync = realname_sync.realname_sync(project=project, actor=request.user)
-    except DomainError as error:
-        messages.error(request, error.message)
+    if realname_sync.realname_sync_start(project=project, actor=request.user):
+        messages.info(request, _("The sync has started; this page shows its result when it is done."))
     else:
-        if sync.ok:
-            messages.success(
-                request,
-                _("Synced: %(joined)d joined, %(left)d left, %(changed)d changed.")
-                % {"joined": sync.joined, "left": sync.left, "changed": sync.changed},
-            )
-        else:
-            messages.error(request, sync.error)
+        messages.info(
+            request,
+            _("A sync of this project is running already; this page shows its result when it is done."),
+        )
     return redirect(f"{reverse('enterprise:realname')}?project={project.pk}")
 
 

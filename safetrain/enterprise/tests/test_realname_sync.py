@@ -193,19 +193,31 @@ def test_ent_03_only_the_projects_own_admins_sync_it(world, remote, project):
         realname_sync(project=project, actor=world.admin_futian)
 
 
-def test_ent_03_the_sync_page_runs_the_first_sync_and_the_manual_one(world, remote, project):
+def test_ent_03_the_sync_page_runs_the_first_sync_and_the_manual_one(
+    world, remote, project, django_capture_on_commit_callbacks
+):
+    """Syncs run in the background (Celery, eager here: after the commit); the page shows one running and then
+    its result; a second start while one runs starts nothing."""
     remote.worker(CODE, new_id_number(), "张三", "020", "钢筋工")
     client = web_client_for(world.admin_nanshan)
-    page = client.get("/enterprise/realname/")
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        page = client.get("/enterprise/realname/")
     assert page.status_code == 200
     text = page.content.decode()
     assert "实名制同步" in text
-    assert "张三" in text  # the first visit pulled the on-duty people
+    assert 'data-testid="realname-running"' in text  # the first visit started the first sync
+    assert client.post(f"/enterprise/realname/{project.pk}/sync/").status_code == 302  # running: nothing new
+    assert len(queued) == 1
+    queued[0]()  # the worker runs it
+    text = client.get("/enterprise/realname/").content.decode()
+    assert "张三" in text  # the first sync pulled the on-duty people
+    assert 'data-testid="realname-running"' not in text
     assert RealNameSync.objects.filter(project=project, first=True, ok=True).count() == 1
     remote.worker(CODE, new_id_number(), "李四", "010", "砌筑工")
-    response = client.post(f"/enterprise/realname/{project.pk}/sync/", follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/enterprise/realname/{project.pk}/sync/", follow=True)
     assert response.status_code == 200
-    text = response.content.decode()
+    text = client.get("/enterprise/realname/").content.decode()
     assert "李四" in text
     assert RealNameSync.objects.filter(project=project, ok=True).count() == 2
     assert client.get("/enterprise/realname/").content.decode().count("手动同步") >= 1
