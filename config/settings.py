@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "safetrain.certification",
     "safetrain.enterprise",
     "safetrain.integrations",
+    "safetrain.regulator",
 ]
 
 MIDDLEWARE = [

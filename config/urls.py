@@ -27,6 +27,7 @@ urlpatterns = [
     path("assessment/", include("safetrain.assessment.urls")),
     path("enterprise/", include("safetrain.enterprise.urls")),
     path("enrol/", include("safetrain.enterprise.enrolment_urls")),
+    path("", include("safetrain.regulator.urls")),
     path("", include("safetrain.certification.urls")),
     path("", include("safetrain.learning.urls")),
     path("api/v1/", api.urls),

@@ -12,6 +12,7 @@ from safetrain.assessment.demo_bank import seed_demo_bank
 from safetrain.catalog.demo import seed_catalogue
 from safetrain.enterprise.demo import seed_enrolment_call, seed_enterprise
 from safetrain.learning.demo import seed_enrolments
+from safetrain.regulator.demo import seed_registrations
 
 
 class Command(BaseCommand):
@@ -30,6 +31,7 @@ class Command(BaseCommand):
         # ENT-04, ENT-05: the construction project's people, a class, training at every stage.
         seed_enterprise(accounts, catalogue)
         seed_enrolment_call(accounts, catalogue)  # ENR-01..03: the Guangzhou call with its fees
+        seed_registrations(accounts)  # ORG-04: the institution registered in the Guangzhou module
         rows = accounts.accounts
         if options["json"]:
             keys = ("role", "username", "password", "organisation", "name")

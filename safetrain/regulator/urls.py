@@ -1,0 +1,16 @@
+from django.urls import path
+
+from safetrain.regulator import views
+
+app_name = "regulator"
+
+urlpatterns = [
+    path("regulator/registrations/", views.registrations_view, name="registrations"),
+    path("regulator/registrations/apply/", views.apply_view, name="apply"),
+    path("regulator/registrations/<int:registration_id>/", views.registration_view, name="registration"),
+    path(
+        "regulator/registrations/<int:registration_id>/commitment/", views.commitment_view, name="commitment"
+    ),
+    path("institutions/", views.public_cities_view, name="public_cities"),
+    path("institutions/<str:code>/", views.public_city_view, name="public_city"),
+]
