@@ -155,6 +155,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "records-seal": {"task": "records.seal", "schedule": 60.0},
     # REC-02: records past their online retention move to offline archive files, once a day.
     "records-retention": {"task": "records.retention", "schedule": 86400.0},
+    # REG-05: an answer left without reply for a week closes by itself.
+    "regulator-close-stale-complaints": {"task": "regulator.close_stale_complaints", "schedule": 3600.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"

@@ -10,6 +10,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from safetrain.core.fields import EncryptedTextField
+
 
 class RegistrationState(models.TextChoices):
     SUBMITTED = "submitted", _("Waiting for review")
@@ -100,4 +102,102 @@ ACTION_LABELS = {
     "reinstate": _("Reinstated"),
     "cancel": _("Registration cancelled"),
     "withdraw": _("Withdrawn by the institution"),
+}
+
+
+# Complaints and feedback (投诉与意见反馈, REG-05) ---------------------------------------------------------------
+
+
+class ComplaintKind(models.TextChoices):
+    COMPLAINT = "complaint", _("Complaint")
+    SUGGESTION = "suggestion", _("Suggestion")
+    QUESTION = "question", _("Question")
+
+
+class ComplaintState(models.TextChoices):
+    OPEN = "open", _("Waiting to be handled")
+    ASSIGNED = "assigned", _("Being handled")
+    ANSWERED = "answered", _("Answered")
+    CLOSED = "closed", _("Closed")
+
+
+class Complaint(models.Model):
+    """A learner's or a visitor's complaint, suggestion or question (REG-05): handled by the platform's operators or
+    the unit it concerns, answered within the due date, closed by the person who sent it (or after a week without
+    a reply). What people write and their contact details are encrypted at rest."""
+
+    number = models.CharField(_("number"), max_length=20, unique=True)
+    kind = models.CharField(_("kind"), max_length=12, choices=ComplaintKind.choices)
+    about = models.ForeignKey(
+        "orgs.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="complaints",
+        verbose_name=_("about the unit"),
+    )
+    title = models.CharField(_("subject"), max_length=120)
+    text = EncryptedTextField(_("what happened"))
+    submitter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    contact_name = EncryptedTextField(_("name"), blank=True)
+    contact_phone = EncryptedTextField(_("phone"), blank=True)
+    token = models.CharField(max_length=43, unique=True, editable=False)
+    state = models.CharField(max_length=10, choices=ComplaintState.choices, default=ComplaintState.OPEN)
+    submitted_at = models.DateTimeField()
+    due_on = models.DateField(_("answer due by"))
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    response = EncryptedTextField(_("answer"), blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(_("satisfaction (1-5)"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-pk"]
+        verbose_name = _("complaint or feedback")
+        verbose_name_plural = _("complaints and feedback")
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def hours_to_answer(self) -> float | None:
+        if self.answered_at is None:
+            return None
+        return round((self.answered_at - self.submitted_at).total_seconds() / 3600, 1)
+
+
+class ComplaintEvent(models.Model):
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=12)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    note = EncryptedTextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.complaint_id} {self.action}"
+
+    @property
+    def label(self) -> str:
+        return str(COMPLAINT_ACTIONS.get(self.action, self.action))
+
+
+COMPLAINT_ACTIONS = {
+    "submit": _("Sent"),
+    "assign": _("Assigned"),
+    "answer": _("Answered"),
+    "reopen": _("Not resolved: reopened"),
+    "close": _("Closed"),
 }

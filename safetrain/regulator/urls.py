@@ -13,4 +13,8 @@ urlpatterns = [
     ),
     path("institutions/", views.public_cities_view, name="public_cities"),
     path("institutions/<str:code>/", views.public_city_view, name="public_city"),
+    path("feedback/", views.feedback_view, name="feedback"),
+    path("feedback/manage/", views.feedback_manage_view, name="feedback_manage"),
+    path("feedback/manage/<str:number>/", views.feedback_handle_view, name="feedback_handle"),
+    path("feedback/<str:token>/", views.feedback_item_view, name="feedback_item"),
 ]

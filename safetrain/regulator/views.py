@@ -7,9 +7,11 @@ import mimetypes
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Count
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -17,8 +19,14 @@ from safetrain.accounts.models import Role
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
 from safetrain.orgs.models import Organisation, OrganisationKind, Region
-from safetrain.regulator import registrations
-from safetrain.regulator.models import InstitutionRegistration, RegistrationState
+from safetrain.regulator import complaints, registrations
+from safetrain.regulator.models import (
+    Complaint,
+    ComplaintKind,
+    ComplaintState,
+    InstitutionRegistration,
+    RegistrationState,
+)
 
 
 class ApplyForm(forms.Form):
@@ -146,4 +154,165 @@ def public_city_view(request: HttpRequest, code: str) -> HttpResponse:
     city = get_object_or_404(registrations.cities(), code=code)
     return render(
         request, "regulator/public_city.html", {"city": city, "rows": registrations.public_list(city)}
+    )
+
+
+# Complaints and feedback (REG-05) -----------------------------------------------------------------------------
+
+
+class ComplaintForm(forms.Form):
+    kind = forms.ChoiceField(label=_lazy("Kind"), choices=ComplaintKind.choices)
+    about = forms.ModelChoiceField(
+        label=_lazy("About (optional: the training institution or unit)"),
+        queryset=Organisation.objects.none(),
+        required=False,
+    )
+    title = forms.CharField(label=_lazy("Subject"), max_length=120)
+    text = forms.CharField(
+        label=_lazy("What happened"), widget=forms.Textarea(attrs={"rows": 6}), max_length=5000
+    )
+    contact_name = forms.CharField(label=_lazy("Your name"), max_length=60, required=False)
+    contact_phone = forms.CharField(label=_lazy("Your mobile phone"), max_length=20, required=False)
+
+    def __init__(self, *args, viewer, **kwargs):
+        super().__init__(*args, **kwargs)
+        registered = InstitutionRegistration.objects.filter(state=RegistrationState.APPROVED).values(
+            "institution_id"
+        )
+        own = (
+            [m.organisation_id for m in viewer.active_memberships()]
+            if getattr(viewer, "is_authenticated", False)
+            else []
+        )
+        self.fields["about"].queryset = Organisation.objects.filter(
+            Q(pk__in=registered) | Q(pk__in=own),
+            kind__in=[OrganisationKind.INSTITUTION, OrganisationKind.ENTERPRISE, OrganisationKind.PROJECT],
+        ).order_by("name")
+        if getattr(viewer, "is_authenticated", False):
+            del self.fields["contact_name"], self.fields["contact_phone"]
+
+
+def feedback_view(request: HttpRequest) -> HttpResponse:
+    form = ComplaintForm(request.POST or None, viewer=request.user)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                complaint = complaints.complaint_submit(
+                    kind=data["kind"],
+                    title=data["title"],
+                    text=data["text"],
+                    about=data.get("about"),
+                    submitter=request.user,
+                    contact_name=data.get("contact_name", ""),
+                    contact_phone=data.get("contact_phone", ""),
+                )
+            except DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Sent as %(n)s. The answer is due by %(day)s; keep the address of this page to follow it."
+                    )
+                    % {"n": complaint.number, "day": complaint.due_on.isoformat()},
+                )
+                return redirect("regulator:feedback_item", token=complaint.token)
+    mine = (
+        Complaint.objects.filter(submitter=request.user)[:50]
+        if getattr(request.user, "is_authenticated", False)
+        else []
+    )
+    return render(request, "regulator/feedback.html", {"form": form, "mine": mine}, status=status)
+
+
+def feedback_item_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The sender's page (open to whoever holds its address)."""
+    if len(token) != 43:
+        raise Http404
+    complaint = get_object_or_404(Complaint.objects.select_related("about"), token=token)
+    if request.method == "POST":
+        rating = request.POST.get("rating", "")
+        try:
+            complaints.complaint_reply(
+                complaint=complaint,
+                solved=request.POST.get("solved") == "1",
+                rating=int(rating) if rating.isdecimal() and len(rating) == 1 else None,
+                note=request.POST.get("note", ""),
+            )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Thank you for your reply."))
+        return redirect("regulator:feedback_item", token=token)
+    return render(
+        request, "regulator/feedback_item.html", {"complaint": complaint, "events": complaint.events.all()}
+    )
+
+
+@staff_required(Role.REGULATOR, Role.INSTITUTION_ADMIN, Role.ENTERPRISE_ADMIN)
+def feedback_manage_view(request: HttpRequest) -> HttpResponse:
+    rows = complaints.staff_complaints(request.user)
+    state = request.GET.get("state", "")
+    if state in ComplaintState.values:
+        rows = rows.filter(state=state)
+    return render(
+        request,
+        "regulator/feedback_manage.html",
+        {
+            "rows": rows[:300],
+            "state": state,
+            "states": ComplaintState.choices,
+            "stats": complaints.complaint_stats(complaints.staff_complaints(request.user)),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+@staff_required(Role.REGULATOR, Role.INSTITUTION_ADMIN, Role.ENTERPRISE_ADMIN)
+def feedback_handle_view(request: HttpRequest, number: str) -> HttpResponse:
+    complaint = get_object_or_404(complaints.staff_complaints(request.user), number=number)
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "assign":
+                assignee_id = request.POST.get("assignee", "")
+                assignee = get_object_or_404(
+                    get_user_model(),
+                    pk=int(assignee_id) if assignee_id.isdecimal() and len(assignee_id) < 12 else 0,
+                )
+                complaints.complaint_assign(complaint=complaint, assignee=assignee, actor=request.user)
+            else:
+                complaints.complaint_answer(
+                    complaint=complaint, response=request.POST.get("response", ""), actor=request.user
+                )
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Saved."))
+        return redirect("regulator:feedback_handle", number=complaint.number)
+    candidates = []
+    if request.user.sees_everything() and complaint.about_id:
+        candidates = list(
+            get_user_model()
+            .objects.filter(
+                memberships__organisation__in=Organisation.objects.filter(
+                    Q(pk=complaint.about_id)
+                    | Q(pk__in=Organisation.objects.get(pk=complaint.about_id).path.strip("/").split("/"))
+                ),
+                memberships__role__in=[Role.INSTITUTION_ADMIN, Role.ENTERPRISE_ADMIN],
+                memberships__is_active=True,
+            )
+            .distinct()
+        )
+    return render(
+        request,
+        "regulator/feedback_handle.html",
+        {
+            "complaint": complaint,
+            "events": complaint.events.select_related("actor"),
+            "handles": complaints.handles(request.user, complaint),
+            "candidates": candidates,
+        },
     )
