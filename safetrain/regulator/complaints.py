@@ -228,7 +228,9 @@ class ComplaintStats:
 
 def complaint_stats(complaints: QuerySet[Complaint]) -> ComplaintStats:
     today = timezone.localdate()
-    rows = list(complaints.select_related(None).only("state", "due_on", "submitted_at", "answered_at", "rating"))
+    rows = list(
+        complaints.select_related(None).only("state", "due_on", "submitted_at", "answered_at", "rating")
+    )
     waiting = [c for c in rows if c.state in (ComplaintState.OPEN, ComplaintState.ASSIGNED)]
     hours = sorted(c.hours_to_answer for c in rows if c.answered_at is not None)
     ratings = [c.rating for c in rows if c.rating]
