@@ -206,6 +206,7 @@ def profile_view(request: HttpRequest) -> HttpResponse:
 def home_view(request: HttpRequest) -> HttpResponse:
     """The role-aware dashboard (LRN-08 grows here with the learning issue)."""
     from safetrain.proctoring.services import has_reference_photo
+    from safetrain.regulator.surveys import open_survey_for
 
     user = request.user
     return render(
@@ -217,6 +218,7 @@ def home_view(request: HttpRequest) -> HttpResponse:
             "sees_people": _sees_people(user),
             "has_photo": has_reference_photo(user),
             "notices": user.notices.filter(read_at__isnull=True)[:5],
+            "survey": open_survey_for(user),
         },
     )
 

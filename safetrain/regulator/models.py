@@ -201,3 +201,84 @@ COMPLAINT_ACTIONS = {
     "reopen": _("Not resolved: reopened"),
     "close": _("Closed"),
 }
+
+
+# Annual satisfaction survey (满意度调查, REG-04) ---------------------------------------------------------------
+
+
+class SurveyTarget(models.TextChoices):
+    PLATFORM = "platform", _("The platform")
+    INSTITUTION = "institution", _("The training institution")
+    COURSE = "course", _("Each course studied")
+
+
+class Survey(models.Model):
+    """The annual satisfaction survey of learners (S3 十七): questions configured by the operators, asked of every
+    learner who studied that year; a question about courses is asked for each course they studied."""
+
+    year = models.PositiveSmallIntegerField(_("year"))
+    title = models.CharField(_("title"), max_length=200)
+    opens_on = models.DateField(_("opens on"))
+    closes_on = models.DateField(_("closes on"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-year", "-pk"]
+        verbose_name = _("satisfaction survey")
+        verbose_name_plural = _("satisfaction surveys")
+
+    def __str__(self) -> str:
+        return self.title
+
+    def is_open(self, today=None) -> bool:
+        from django.utils import timezone
+
+        today = today or timezone.localdate()
+        return self.opens_on <= today <= self.closes_on
+
+
+class SurveyQuestion(models.Model):
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    order = models.PositiveSmallIntegerField(default=0)
+    text = models.CharField(_("question"), max_length=300)
+    target = models.CharField(_("about"), max_length=12, choices=SurveyTarget.choices)
+    with_comment = models.BooleanField(_("with a comment box"), default=False)
+
+    class Meta:
+        ordering = ["survey", "order", "pk"]
+        verbose_name = _("survey question")
+        verbose_name_plural = _("survey questions")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class SurveyResponse(models.Model):
+    survey = models.ForeignKey(Survey, on_delete=models.PROTECT, related_name="responses")
+    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["survey", "learner"], name="survey_answered_once")]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id}/{self.learner_id}"
+
+
+class SurveyAnswer(models.Model):
+    """One mark (1 very dissatisfied … 5 very satisfied) for one question, about the platform, one institution or
+    one course; 4 and 5 count as satisfied."""
+
+    response = models.ForeignKey(SurveyResponse, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(SurveyQuestion, on_delete=models.PROTECT, related_name="answers")
+    institution = models.ForeignKey(
+        "orgs.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    course = models.ForeignKey(
+        "catalog.Course", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rating = models.PositiveSmallIntegerField()
+    comment = EncryptedTextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.question_id}: {self.rating}"

@@ -17,4 +17,7 @@ urlpatterns = [
     path("feedback/manage/", views.feedback_manage_view, name="feedback_manage"),
     path("feedback/manage/<str:number>/", views.feedback_handle_view, name="feedback_handle"),
     path("feedback/<str:token>/", views.feedback_item_view, name="feedback_item"),
+    path("survey/<int:survey_id>/", views.survey_view, name="survey"),
+    path("regulator/surveys/", views.survey_results_view, name="survey_results_latest"),
+    path("regulator/surveys/<int:survey_id>/", views.survey_results_view, name="survey_results"),
 ]

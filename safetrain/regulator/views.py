@@ -8,6 +8,7 @@ import mimetypes
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,13 +20,15 @@ from safetrain.accounts.models import Role
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
 from safetrain.orgs.models import Organisation, OrganisationKind, Region
-from safetrain.regulator import complaints, registrations
+from safetrain.regulator import complaints, registrations, surveys
 from safetrain.regulator.models import (
     Complaint,
     ComplaintKind,
     ComplaintState,
     InstitutionRegistration,
     RegistrationState,
+    Survey,
+    SurveyResponse,
 )
 
 
@@ -315,4 +318,61 @@ def feedback_handle_view(request: HttpRequest, number: str) -> HttpResponse:
             "handles": complaints.handles(request.user, complaint),
             "candidates": candidates,
         },
+    )
+
+
+# Satisfaction survey (REG-04) ---------------------------------------------------------------------------------
+
+
+@login_required
+def survey_view(request: HttpRequest, survey_id: int) -> HttpResponse:
+    survey = get_object_or_404(Survey, pk=survey_id)
+    if SurveyResponse.objects.filter(survey=survey, learner=request.user).exists():
+        return render(request, "regulator/survey_done.html", {"survey": survey})
+    pairs = surveys.items(survey, request.user)
+    error = ""
+    if request.method == "POST":
+        try:
+            surveys.survey_submit(
+                survey=survey,
+                learner=request.user,
+                marks={k: v for k, v in request.POST.items() if k.startswith("q")},
+                comments={
+                    k.removeprefix("comment_"): v for k, v in request.POST.items() if k.startswith("comment_")
+                },
+            )
+        except DomainError as failure:
+            error = failure.message
+        else:
+            messages.success(request, _("Thank you for taking part in the survey."))
+            return redirect("home")
+    rows = [
+        {
+            "key": surveys.item_key(question, subject),
+            "question": question,
+            "subject": subject,
+            "value": request.POST.get(surveys.item_key(question, subject), ""),
+        }
+        for question, subject in pairs
+    ]
+    return render(
+        request,
+        "regulator/survey.html",
+        {"survey": survey, "rows": rows, "error": error, "marks": ["1", "2", "3", "4", "5"]},
+        status=400 if error else 200,
+    )
+
+
+@staff_required(Role.REGULATOR)
+def survey_results_view(request: HttpRequest, survey_id: int | None = None) -> HttpResponse:
+    all_surveys = Survey.objects.all()
+    survey = get_object_or_404(all_surveys, pk=survey_id) if survey_id else all_surveys.first()
+    results = None
+    if survey is not None:
+        scope = None if request.user.sees_everything() else Organisation.objects.supervised_by(request.user)
+        results = surveys.survey_results(survey, institutions=scope)
+    return render(
+        request,
+        "regulator/survey_results.html",
+        {"surveys": all_surveys, "survey": survey, "results": results, "flag": surveys.FLAG_BELOW_PERCENT},
     )
