@@ -157,6 +157,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "records-retention": {"task": "records.retention", "schedule": 86400.0},
     # REG-05: an answer left without reply for a week closes by itself.
     "regulator-close-stale-complaints": {"task": "regulator.close_stale_complaints", "schedule": 3600.0},
+    # INT-01: changed records are queued every five minutes, due ones pushed every minute, revocations pulled hourly.
+    "supervision-collect": {"task": "integrations.supervision_collect", "schedule": 300.0},
+    "supervision-deliver": {"task": "integrations.supervision_deliver", "schedule": 60.0},
+    "supervision-revocations": {"task": "integrations.supervision_revocations", "schedule": 3600.0},
 }
 
 AUTH_USER_MODEL = "accounts.User"
@@ -380,3 +384,11 @@ PAYMENT_TIMEOUT_SECONDS = env.float("PAYMENT_TIMEOUT_SECONDS", default=10.0)
 ROSTER_INLINE_NEW_ACCOUNTS = env.int("ROSTER_INLINE_NEW_ACCOUNTS", default=20)
 # A real-name sync runs in the background; a second one for the same project waits until it ends (or this long).
 REALNAME_SYNC_LOCK_SECONDS = env.int("REALNAME_SYNC_LOCK_SECONDS", default=900)
+
+# The provincial supervision platform (INT-01): where records are pushed and revocations pulled, this platform's
+# code there, the province's Ed25519 public key (PEM) that signs the revocation lists, time limit. Unset URL: no
+# exchange.
+SUPERVISION_URL = env.str("SUPERVISION_URL", default="")
+SUPERVISION_PLATFORM_CODE = env.str("SUPERVISION_PLATFORM_CODE", default="safetrain")
+SUPERVISION_PUBLIC_KEY = env.str("SUPERVISION_PUBLIC_KEY", default="")
+SUPERVISION_TIMEOUT_SECONDS = env.float("SUPERVISION_TIMEOUT_SECONDS", default=15.0)

@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.utils import timezone
+
+from safetrain.integrations.models import DeliveryAttempt, OutboundRecord, OutboundState
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ("at", "status_code", "error", "milliseconds")
+
+
+@admin.register(OutboundRecord)
+class OutboundRecordAdmin(admin.ModelAdmin):
+    """The supervision platform's outbox and delivery log (INT-01)."""
+
+    list_display = ("kind", "record_id", "state", "attempts", "next_attempt_at", "delivered_at", "last_error")
+    list_filter = ("state", "kind")
+    search_fields = ("record_id",)
+    readonly_fields = [f.name for f in OutboundRecord._meta.fields]
+    inlines = [DeliveryAttemptInline]
+    actions = ["retry"]
+
+    @admin.action(description="Send again (after the cause is fixed)")
+    def retry(self, request, queryset):
+        queryset.filter(state=OutboundState.FAILED).update(
+            state=OutboundState.PENDING, attempts=0, next_attempt_at=timezone.now()
+        )
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,335 @@
+"""Data exchange with the provincial supervision platform (省级监管平台, INT-01; S3 五, GD-C 14, GD#27).
+
+Push: enrolments (with the learner), study progress, exam results and certificates are collected into an outbox
+(`OutboundRecord`, one row per version of a record: an unchanged record is never queued twice) and delivered
+one by one:
+
+    POST {SUPERVISION_URL}/api/v1/records/{kind}
+    body  {"platform": SUPERVISION_PLATFORM_CODE, "kind", "id": "<kind>:<pk>", "version": <sha256 of data>,
+           "sent_at", "data": {...}}
+    X-Platform: the platform code; X-Key-Id: the platform key's id;
+    X-Signature: base64 Ed25519 signature of the exact body bytes with the platform key (CERT_SIGNING_KEY, the
+                 key whose public half the province registered)
+
+The receiver answers 200 (stored) or 409 (that id and version already stored): both count as delivered. A 5xx,
+a 429 or no answer is retried with exponential back-off (30 s, 1 min, 2 min … at most 6 h, ten attempts); any
+other 4xx (a refused signature, a rejected record) fails at once and waits for an operator. Every attempt is in
+the delivery log (`DeliveryAttempt`). HTTPS in production carries it encrypted.
+
+Pull: GET {SUPERVISION_URL}/api/v1/revocations?since=<cursor> answers {"items": [{"certificate_number",
+"reason", "revoked_at"}], "cursor"}, signed by the province (X-Signature over the body, checked with
+SUPERVISION_PUBLIC_KEY). A response whose signature does not verify is refused whole; the certificates named are
+revoked with the province's reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+from cryptography.exceptions import InvalidSignature
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from safetrain.integrations.models import DeliveryAttempt, ExchangeCursor, OutboundRecord, OutboundState
+from safetrain.records.services import audit_log
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("enrolment", "study", "exam", "certificate")
+MAX_ATTEMPTS = 10
+FIRST_RETRY_SECONDS = 30
+MAX_RETRY_SECONDS = 6 * 3600
+OVERLAP = dt.timedelta(minutes=2)  # collectors re-read a little: the version makes it harmless
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str).encode()
+
+
+def version_of(data: dict[str, Any]) -> str:
+    return hashlib.sha256(_json(data)).hexdigest()
+
+
+# Collecting ---------------------------------------------------------------------------------------------------
+
+
+def _learner(user: Any) -> dict[str, Any]:
+    return {
+        "id_type": user.id_type,
+        "id_number": user.id_number,
+        "name": user.name,
+        "sex": user.sex,
+        "birth_date": user.birth_date.isoformat() if user.birth_date else None,
+    }
+
+
+def enrolment_data(enrolment: Any) -> dict[str, Any]:
+    unit = enrolment.organisation
+    return {
+        "learner": _learner(enrolment.learner),
+        "programme": {"code": enrolment.programme.code, "name": enrolment.programme.name},
+        "unit": {"name": unit.name, "uscc": unit.uscc} if unit else None,
+        "job_type": enrolment.job_type.code if enrolment.job_type else None,
+        "opened_on": enrolment.opened_on.isoformat(),
+        "deadline": enrolment.deadline.isoformat() if enrolment.deadline else None,
+        "status": enrolment.status,
+    }
+
+
+def study_data(enrolment: Any) -> dict[str, Any]:
+    from safetrain.learning.selectors import completion
+
+    state = completion([enrolment])[enrolment.pk]
+    return {
+        "enrolment": f"enrolment:{enrolment.pk}",
+        "credited_minutes": state.credited_minutes,
+        "courses": [
+            {"code": c.code, "required": c.is_required, "completed": c.completed} for c in state.courses
+        ],
+    }
+
+
+def exam_data(attempt: Any) -> dict[str, Any]:
+    return {
+        "enrolment": f"enrolment:{attempt.enrolment_id}",
+        "number": attempt.number,
+        "score": str(attempt.score) if attempt.score is not None else None,
+        "total": str(attempt.total),
+        "passed": attempt.passed,
+        "submitted_at": attempt.submitted_at.isoformat(),
+    }
+
+
+def certificate_data(certificate: Any) -> dict[str, Any]:
+    return {
+        "number": certificate.number,
+        "kind": certificate.kind,
+        "enrolment": f"enrolment:{certificate.enrolment_id}",
+        "programme": certificate.programme_name,
+        "class_hours": str(certificate.class_hours),
+        "issued_on": certificate.issued_on.isoformat(),
+        "valid_until": certificate.valid_until.isoformat() if certificate.valid_until else None,
+        "revoked_at": certificate.revoked_at.isoformat() if certificate.revoked_at else None,
+        "revoked_reason": certificate.revoked_reason,
+    }
+
+
+def enqueue(kind: str, pk: int, data: dict[str, Any]) -> bool:
+    """Queue this version of the record; False when that very version is queued or delivered already."""
+    version = version_of(data)
+    record_id = str(pk)
+    if OutboundRecord.objects.filter(kind=kind, record_id=record_id, version=version).exists():
+        return False
+    try:
+        with transaction.atomic():
+            OutboundRecord.objects.create(
+                kind=kind, record_id=record_id, version=version, payload=data, next_attempt_at=timezone.now()
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _changed(kind: str, since: dt.datetime | None) -> Iterable[tuple[int, dict[str, Any]]]:
+    from safetrain.assessment.models import AttemptKind, ExamAttempt
+    from safetrain.certification.models import Certificate
+    from safetrain.learning.models import Enrolment, LessonProgress
+
+    after = (since - OVERLAP) if since else None
+    if kind == "enrolment":
+        qs = Enrolment.objects.select_related("learner", "programme", "organisation", "job_type")
+        for e in qs.filter(created_at__gte=after) if after else qs:
+            yield e.pk, enrolment_data(e)
+    elif kind == "study":
+        progress = LessonProgress.objects.all()
+        if after:
+            progress = progress.filter(updated_at__gte=after)
+        ids = progress.values_list("enrolment_id", flat=True).distinct()
+        for e in Enrolment.objects.filter(pk__in=ids).select_related("programme", "job_type"):
+            yield e.pk, study_data(e)
+    elif kind == "exam":
+        qs = ExamAttempt.objects.filter(kind=AttemptKind.EXAM, submitted_at__isnull=False)
+        for a in qs.filter(submitted_at__gte=after) if after else qs:
+            yield a.pk, exam_data(a)
+    elif kind == "certificate":
+        qs = Certificate.objects.all()
+        if after:
+            from django.db.models import Q
+
+            qs = qs.filter(Q(created_at__gte=after) | Q(revoked_at__gte=after))
+        for c in qs:
+            yield c.pk, certificate_data(c)
+
+
+def collect() -> dict[str, int]:
+    """Queue what changed since the last collection, per kind. Returns how many versions were queued."""
+    queued = {}
+    for kind in KINDS:
+        cursor, _created = ExchangeCursor.objects.get_or_create(name=f"collect:{kind}")
+        started = timezone.now()
+        queued[kind] = sum(enqueue(kind, pk, data) for pk, data in _changed(kind, cursor.at))
+        cursor.at = started
+        cursor.save(update_fields=["at"])
+    return queued
+
+
+# Delivering ---------------------------------------------------------------------------------------------------
+
+
+def signed_body(record: OutboundRecord) -> tuple[bytes, dict[str, str]]:
+    from safetrain.certification import signing
+
+    body = _json(
+        {
+            "platform": settings.SUPERVISION_PLATFORM_CODE,
+            "kind": record.kind,
+            "id": f"{record.kind}:{record.record_id}",
+            "version": record.version,
+            "sent_at": timezone.now().isoformat(),
+            "data": record.payload,
+        }
+    )
+    signature = base64.b64encode(signing.private_key().sign(body)).decode()
+    return body, {
+        "Content-Type": "application/json",
+        "X-Platform": settings.SUPERVISION_PLATFORM_CODE,
+        "X-Key-Id": signing.key_id(),
+        "X-Signature": signature,
+    }
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1)))
+
+
+def _client() -> httpx.Client:
+    return httpx.Client(
+        base_url=settings.SUPERVISION_URL.rstrip("/"), timeout=settings.SUPERVISION_TIMEOUT_SECONDS
+    )
+
+
+def deliver_one(record: OutboundRecord, client: httpx.Client) -> str:
+    body, headers = signed_body(record)
+    started = time.monotonic()
+    status, error = None, ""
+    try:
+        response = client.post(f"/api/v1/records/{record.kind}", content=body, headers=headers)
+        status = response.status_code
+        if status not in (200, 409):
+            error = response.text[:500]
+    except httpx.HTTPError as failure:
+        error = f"{type(failure).__name__}: {failure}"[:500]
+    now = timezone.now()
+    DeliveryAttempt.objects.create(
+        record=record,
+        at=now,
+        status_code=status,
+        error=error,
+        milliseconds=int((time.monotonic() - started) * 1000),
+    )
+    record.attempts += 1
+    record.last_error = error
+    if status in (200, 409):
+        record.state, record.delivered_at = OutboundState.DELIVERED, now
+    elif status is not None and 400 <= status < 500 and status != 429:
+        record.state = OutboundState.FAILED  # refused: retrying the same bytes will not help
+    elif record.attempts >= MAX_ATTEMPTS:
+        record.state = OutboundState.FAILED
+    else:
+        record.next_attempt_at = now + retry_delay(record.attempts)
+    record.save(update_fields=["attempts", "last_error", "state", "delivered_at", "next_attempt_at"])
+    if record.state == OutboundState.FAILED:
+        audit_log(
+            action="integrations.supervision_failed",
+            result="failure",
+            object_type="outbound_record",
+            object_id=record.pk,
+            detail={"kind": record.kind, "record": record.record_id, "status": status, "error": error[:200]},
+        )
+    return record.state
+
+
+def deliver_due(limit: int = 200) -> dict[str, int]:
+    """Send the records that are due, oldest first (the periodic task; a record is locked while it is sent)."""
+    if not settings.SUPERVISION_URL:
+        return {}
+    counts: dict[str, int] = {}
+    with _client() as client:
+        for pk in OutboundRecord.objects.filter(
+            state=OutboundState.PENDING, next_attempt_at__lte=timezone.now()
+        ).values_list("pk", flat=True)[:limit]:
+            with transaction.atomic():
+                record = (
+                    OutboundRecord.objects.select_for_update(skip_locked=True)
+                    .filter(pk=pk, state=OutboundState.PENDING)
+                    .first()
+                )
+                if record is None:
+                    continue
+                state = deliver_one(record, client)
+            counts[state] = counts.get(state, 0) + 1
+    return counts
+
+
+# Pulling revocations ------------------------------------------------------------------------------------------
+
+
+class RevocationsRefused(Exception):
+    pass
+
+
+def pull_revocations() -> int:
+    """Revoke the certificates the province revoked since the last pull. Returns how many were revoked here."""
+    from safetrain.certification import signing
+    from safetrain.certification.models import Certificate
+
+    if not settings.SUPERVISION_URL:
+        return 0
+    cursor, _created = ExchangeCursor.objects.get_or_create(name="pull:revocations")
+    with _client() as client:
+        response = client.get("/api/v1/revocations", params={"since": cursor.value})
+    if response.status_code != 200:
+        raise RevocationsRefused(f"HTTP {response.status_code}")
+    try:
+        province = signing.load_public_key(settings.SUPERVISION_PUBLIC_KEY)
+        province.verify(base64.b64decode(response.headers.get("X-Signature", "")), response.content)
+    except (InvalidSignature, ValueError) as error:
+        audit_log(
+            action="integrations.revocations_refused",
+            result="failure",
+            detail={"reason": "bad signature" if isinstance(error, InvalidSignature) else str(error)[:100]},
+        )
+        raise RevocationsRefused("the revocation list is not signed by the province") from error
+    data = json.loads(response.content)
+    revoked = 0
+    with transaction.atomic():
+        for item in data.get("items", []):
+            certificate = (
+                Certificate.objects.select_for_update()
+                .filter(number=str(item.get("certificate_number", "")))
+                .first()
+            )
+            if certificate is None or certificate.revoked_at is not None:
+                continue
+            certificate.revoked_at = timezone.now()
+            certificate.revoked_reason = f"省级监管平台撤销：{item.get('reason', '')}"[:200]
+            certificate.save(update_fields=["revoked_at", "revoked_reason"])
+            audit_log(
+                action="certification.revoke",
+                obj=certificate,
+                detail={"source": "supervision", "reason": certificate.revoked_reason},
+            )
+            revoked += 1
+        cursor.value = str(data.get("cursor", ""))[:64]
+        cursor.at = timezone.now()
+        cursor.save(update_fields=["value", "at"])
+    return revoked

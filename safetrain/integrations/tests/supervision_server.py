@@ -1,0 +1,78 @@
+"""A reference receiver of the provincial supervision platform's exchange API (INT-01) for the tests: a real HTTP
+server on 127.0.0.1 that checks every pushed record's Ed25519 signature against the platform's registered public
+key, stores records by id and version (409 for one it has), can be told to fail, and serves a revocation list
+signed with the province's own key."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+
+@dataclass
+class Province:
+    platform_key: Ed25519PublicKey  # the platform's public key, registered with the province
+    key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)  # the province's own
+    stored: dict[tuple[str, str], dict] = field(default_factory=dict)  # (id, version) -> body
+    refused: list[str] = field(default_factory=list)
+    fail_next: int = 0  # answer 503 to the next N pushes
+    revocations: list[dict] = field(default_factory=list)
+    forge_revocations: bool = False
+    requests: list[str] = field(default_factory=list)
+
+
+def start(province: Province) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # quiet
+            pass
+
+        def _send(self, status: int, payload: dict, key: Ed25519PrivateKey | None = None) -> None:
+            body = json.dumps(payload, ensure_ascii=False).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if key is not None:
+                self.send_header("X-Signature", base64.b64encode(key.sign(body)).decode())
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            province.requests.append(f"POST {self.path}")
+            if province.fail_next > 0:
+                province.fail_next -= 1
+                return self._send(503, {"error": "busy"})
+            try:
+                province.platform_key.verify(base64.b64decode(self.headers.get("X-Signature", "")), body)
+            except (InvalidSignature, ValueError):
+                province.refused.append(self.path)
+                return self._send(400, {"error": "bad signature"})
+            record = json.loads(body)
+            if urlparse(self.path).path != f"/api/v1/records/{record['kind']}":
+                return self._send(404, {"error": "unknown kind"})
+            key = (record["id"], record["version"])
+            if key in province.stored:
+                return self._send(409, {"status": "duplicate"})
+            province.stored[key] = record
+            return self._send(200, {"status": "stored"})
+
+        def do_GET(self):  # noqa: N802
+            province.requests.append(f"GET {self.path}")
+            url = urlparse(self.path)
+            if url.path != "/api/v1/revocations":
+                return self._send(404, {"error": "unknown"})
+            since = int((parse_qs(url.query).get("since") or ["0"])[0] or 0)
+            items = province.revocations[since:]
+            signer = Ed25519PrivateKey.generate() if province.forge_revocations else province.key
+            return self._send(200, {"items": items, "cursor": str(len(province.revocations))}, key=signer)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"

@@ -1,0 +1,181 @@
+"""INT-01: records pushed to the provincial supervision platform, every payload signed (Ed25519) and checked by a
+reference receiver on 127.0.0.1; retries with back-off after a failure; idempotent by record id and version; a
+delivery log; a bad signature refused; revocations pulled, signed by the province, applied to certificates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.utils import timezone
+
+from conftest import make_user
+from safetrain.certification import signing
+from safetrain.certification.models import Certificate
+from safetrain.integrations import supervision
+from safetrain.integrations.models import DeliveryAttempt, OutboundRecord, OutboundState
+from safetrain.integrations.tests.supervision_server import Province, start
+from safetrain.learning.models import LessonProgress
+from safetrain.learning.services import enrolment_create
+from safetrain.records.models import AuditEntry
+
+
+@pytest.fixture
+def province(settings):
+    data = Province(platform_key=signing.public_key())
+    server, url = start(data)
+    settings.SUPERVISION_URL = url
+    settings.SUPERVISION_PUBLIC_KEY = (
+        data.key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    yield data
+    server.shutdown()
+
+
+@pytest.fixture
+def enrolment(world):
+    from safetrain.catalog.services import chapter_add, course_create, course_publish, lesson_add
+    from safetrain.catalog.tests.factories import published_programme
+    from safetrain.learning.tests.conftest import video_of
+
+    course = course_create(code="SUP-1", title="监管对接课程")
+    lesson = lesson_add(chapter=chapter_add(course=course, title="章"), title="节", video=video_of(60))
+    course_publish(course=course)
+    programme = published_programme("sup-p", [course], required_minutes=1)
+    enrolment = enrolment_create(
+        learner=make_user(world.ent_nanshan, name="对接学员"),
+        programme=programme,
+        organisation=world.ent_nanshan,
+    )
+    LessonProgress.objects.create(enrolment=enrolment, lesson=lesson, credited_seconds=45)
+    return enrolment
+
+
+def test_int_01_records_are_signed_delivered_and_never_queued_twice(province, enrolment):
+    queued = supervision.collect()
+    assert queued["enrolment"] == 1
+    assert queued["study"] == 1
+    assert supervision.collect() == {
+        "enrolment": 0,
+        "study": 0,
+        "exam": 0,
+        "certificate": 0,
+    }  # nothing changed
+    assert supervision.deliver_due() == {"delivered": 2}
+    stored = {key[0]: body for key, body in province.stored.items()}
+    assert set(stored) == {f"enrolment:{enrolment.pk}", f"study:{enrolment.pk}"}
+    record = stored[f"enrolment:{enrolment.pk}"]
+    assert record["data"]["learner"]["id_number"] == enrolment.learner.id_number
+    assert record["data"]["unit"]["name"] == "南山建设公司"
+    assert stored[f"study:{enrolment.pk}"]["data"]["credited_minutes"] == 0.75
+    # Study goes on: a new version of the study record, delivered; the enrolment is not sent again.
+    LessonProgress.objects.filter(enrolment=enrolment).update(credited_seconds=60, updated_at=timezone.now())
+    assert supervision.collect()["study"] == 1
+    assert supervision.deliver_due() == {"delivered": 1}
+    assert len([k for k in province.stored if k[0] == f"study:{enrolment.pk}"]) == 2
+    # The receiver is idempotent too: the same version again is a 409, which counts as delivered.
+    again = OutboundRecord.objects.filter(kind="enrolment").first()
+    OutboundRecord.objects.filter(pk=again.pk).update(state=OutboundState.PENDING)
+    assert supervision.deliver_due() == {"delivered": 1}
+    assert DeliveryAttempt.objects.filter(record=again).order_by("-pk").first().status_code == 409
+
+
+def test_int_01_a_failed_delivery_is_retried_with_back_off_and_logged(province, enrolment, settings):
+    supervision.collect()
+    province.fail_next = 4  # both records fail twice
+    assert supervision.deliver_due() == {"pending": 2}
+    record = OutboundRecord.objects.get(kind="enrolment")
+    assert record.attempts == 1
+    assert record.next_attempt_at > timezone.now() + dt.timedelta(seconds=20)
+    assert supervision.deliver_due() == {}  # not due yet
+    OutboundRecord.objects.update(next_attempt_at=timezone.now())
+    assert supervision.deliver_due() == {"pending": 2}
+    record.refresh_from_db()
+    assert record.attempts == 2
+    assert supervision.retry_delay(2) == dt.timedelta(seconds=60)
+    assert supervision.retry_delay(20) == dt.timedelta(hours=6)
+    OutboundRecord.objects.update(next_attempt_at=timezone.now())
+    assert supervision.deliver_due() == {"delivered": 2}
+    log = list(DeliveryAttempt.objects.filter(record=record).values_list("status_code", flat=True))
+    assert log == [503, 503, 200]
+    # The receiver unreachable: an error, not a crash, and another try later.
+    settings.SUPERVISION_URL = "http://127.0.0.1:9"
+    LessonProgress.objects.filter(enrolment=enrolment).update(credited_seconds=50, updated_at=timezone.now())
+    supervision.collect()
+    assert supervision.deliver_due() == {"pending": 1}
+    assert "ConnectError" in OutboundRecord.objects.filter(state=OutboundState.PENDING).get().last_error
+
+
+def test_int_01_a_payload_with_a_bad_signature_is_refused_and_not_retried(province, enrolment, settings):
+    supervision.collect()
+    province.platform_key = Ed25519PrivateKey.generate().public_key()  # the province holds another key
+    assert supervision.deliver_due() == {"failed": 2}
+    assert len(province.refused) == 2
+    assert province.stored == {}
+    assert AuditEntry.objects.filter(action="integrations.supervision_failed").count() == 2
+    assert supervision.deliver_due() == {}  # failed records wait for an operator
+
+
+def test_int_01_exam_results_and_certificates_are_pushed_and_revocations_pulled(province, enrolment, world):
+    from safetrain.assessment.models import ExamAttempt, PaperRule
+
+    rule = PaperRule.objects.create(
+        programme=enrolment.programme, name="卷", duration_minutes=60, pass_mark=80, attempts=2
+    )
+    now = timezone.now()
+    ExamAttempt.objects.create(
+        enrolment=enrolment,
+        rule=rule,
+        number=1,
+        started_at=now,
+        deadline=now,
+        submitted_at=now,
+        score=Decimal(90),
+        total=Decimal(100),
+        passed=True,
+    )
+    certificate = Certificate.objects.create(
+        number="ST26TESTSUPERVISE",
+        kind="certificate",
+        enrolment=enrolment,
+        learner=enrolment.learner,
+        programme=enrolment.programme,
+        holder_name="对接学员",
+        holder_id_masked="4403**********0000",
+        programme_name=enrolment.programme.name,
+        category="测试",
+        class_hours=Decimal("1.0"),
+        issuer="安训",
+        issued_on=timezone.localdate(),
+    )
+    supervision.collect()
+    supervision.deliver_due()
+    kinds = {key[0].split(":")[0] for key in province.stored}
+    assert kinds == {"enrolment", "study", "exam", "certificate"}
+    # The province revokes it; a forged list is refused whole.
+    province.revocations.append(
+        {"certificate_number": certificate.number, "reason": "代考", "revoked_at": "2026-12-01"}
+    )
+    province.revocations.append({"certificate_number": "UNKNOWN", "reason": "x", "revoked_at": "2026-12-01"})
+    province.forge_revocations = True
+    with pytest.raises(supervision.RevocationsRefused):
+        supervision.pull_revocations()
+    certificate.refresh_from_db()
+    assert certificate.revoked_at is None
+    province.forge_revocations = False
+    assert supervision.pull_revocations() == 1
+    certificate.refresh_from_db()
+    assert certificate.revoked_at is not None
+    assert "代考" in certificate.revoked_reason
+    assert supervision.pull_revocations() == 0  # the cursor moved on
+    assert province.requests[-1].endswith("since=2")
+    # The revocation is a change: the certificate's new version goes back to the province.
+    supervision.collect()
+    supervision.deliver_due()
+    versions = [body for key, body in province.stored.items() if key[0] == f"certificate:{certificate.pk}"]
+    assert any(v["data"]["revoked_at"] for v in versions)
