@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from safetrain.integrations.models import DeliveryAttempt, OutboundRecord, OutboundState
 
@@ -22,7 +23,7 @@ class OutboundRecordAdmin(admin.ModelAdmin):
     inlines = [DeliveryAttemptInline]
     actions = ["retry"]
 
-    @admin.action(description="Send again (after the cause is fixed)")
+    @admin.action(description=_("Send again (after the cause is fixed)"))
     def retry(self, request, queryset):
         queryset.filter(state=OutboundState.FAILED).update(
             state=OutboundState.PENDING, attempts=0, next_attempt_at=timezone.now()
