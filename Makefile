@@ -31,7 +31,7 @@ python-deps: uv
 	$(UV) sync --frozen --python $(PYTHON)
 
 assets:
-	@if [ ! -d node_modules/htmx.org ] || [ ! -d node_modules/hls.js ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	@if [ ! -d node_modules/htmx.org ] || [ ! -d node_modules/hls.js ] || [ ! -d node_modules/echarts ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 		npm ci --no-audit --no-fund --loglevel=error; fi
 	$(PYTHON) scripts/vendor_assets.py
 

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FILES = {
     "node_modules/htmx.org/dist/htmx.min.js": "htmx.min.js",
     "node_modules/hls.js/dist/hls.min.js": "hls.min.js",
+    "node_modules/echarts/dist/echarts.min.js": "echarts.min.js",
 }
 
 

@@ -29,6 +29,11 @@ def phone_index_of(phone: str) -> str:
     return blind_index(phone, purpose="phone")
 
 
+def name_index_of(name: str) -> str:
+    """The exact-name search key (REG-02): spaces do not count, so 张 伟 and 张伟 match."""
+    return blind_index("".join((name or "").split()), purpose="name")
+
+
 class Role(models.TextChoices):
     LEARNER = "learner", _("Learner")
     ENTERPRISE_ADMIN = "enterprise_admin", _("Enterprise admin")
@@ -82,6 +87,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     id_region_code = models.CharField(_("region code of ID"), max_length=6, blank=True)
     phone = EncryptedTextField(_("mobile phone"), blank=True, default="")
     phone_index = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    name_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     primary_organisation = models.ForeignKey(
         Organisation,
         verbose_name=_("work unit"),
@@ -111,6 +117,12 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return f"{mask_name(self.name)} ({self.masked_id_number})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.name_index = name_index_of(self.name) if self.name else ""
+        if kwargs.get("update_fields") is not None and "name" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "name_index"}
+        super().save(*args, **kwargs)
 
     @property
     def masked_id_number(self) -> str:

@@ -20,4 +20,6 @@ urlpatterns = [
     path("survey/<int:survey_id>/", views.survey_view, name="survey"),
     path("regulator/surveys/", views.survey_results_view, name="survey_results_latest"),
     path("regulator/surveys/<int:survey_id>/", views.survey_results_view, name="survey_results"),
+    path("regulator/dashboard/", views.dashboard_view, name="dashboard"),
+    path("regulator/learners/", views.learner_search_view, name="learner_search"),
 ]

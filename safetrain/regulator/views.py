@@ -16,11 +16,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from safetrain.accounts.identity import Sex
 from safetrain.accounts.models import Role
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
-from safetrain.orgs.models import Organisation, OrganisationKind, Region
-from safetrain.regulator import complaints, registrations, surveys
+from safetrain.core.forms import DateInput
+from safetrain.core.http import xlsx_response
+from safetrain.orgs.models import Industry, Organisation, OrganisationKind, Region
+from safetrain.regulator import complaints, registrations, statistics, surveys
 from safetrain.regulator.models import (
     Complaint,
     ComplaintKind,
@@ -375,4 +378,151 @@ def survey_results_view(request: HttpRequest, survey_id: int | None = None) -> H
         request,
         "regulator/survey_results.html",
         {"surveys": all_surveys, "survey": survey, "results": results, "flag": surveys.FLAG_BELOW_PERCENT},
+    )
+
+
+# Statistics (REG-01) and the learner search (REG-02) ---------------------------------------------------------
+
+
+class StatisticsForm(forms.Form):
+    start = forms.DateField(label=_lazy("From"), required=False, widget=DateInput())
+    end = forms.DateField(label=_lazy("To"), required=False, widget=DateInput())
+    age_band = forms.ChoiceField(label=_lazy("Age"), required=False)
+    sex = forms.ChoiceField(label=_lazy("Sex"), required=False)
+    unit = forms.ModelChoiceField(
+        label=_lazy("Institution or enterprise"), required=False, queryset=Organisation.objects.none()
+    )
+    industry = forms.ChoiceField(label=_lazy("Industry"), required=False)
+    region = forms.ModelChoiceField(label=_lazy("Region"), required=False, queryset=Region.objects.none())
+
+    def __init__(self, *args, viewer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["age_band"].choices = [("", _lazy("All"))] + [
+            (k, AGE_LABELS[k]) for k, _l, _h in statistics.AGE_BANDS
+        ]
+        self.fields["sex"].choices = [("", _lazy("All")), *Sex.choices]
+        self.fields["industry"].choices = [("", _lazy("All")), *Industry.choices]
+        units = Organisation.objects.supervised_by(viewer)
+        self.fields["unit"].queryset = units.filter(
+            kind__in=[OrganisationKind.INSTITUTION, OrganisationKind.ENTERPRISE, OrganisationKind.PROJECT]
+        ).order_by("name")
+        self.fields["region"].queryset = Region.objects.filter(pk__in=units.values("region_id")).order_by(
+            "code"
+        )
+
+    def filters(self) -> statistics.Filters:
+        data = self.cleaned_data if self.is_valid() else {}
+        return statistics.Filters(
+            start=data.get("start"),
+            end=data.get("end"),
+            age_band=data.get("age_band") or "",
+            sex=data.get("sex") or "",
+            unit=data.get("unit"),
+            industry=data.get("industry") or "",
+            region=data.get("region"),
+        )
+
+
+AGE_LABELS = {
+    "under30": _lazy("Under 30"),
+    "30to39": _lazy("30 to 39"),
+    "40to49": _lazy("40 to 49"),
+    "50to59": _lazy("50 to 59"),
+    "60plus": _lazy("60 and over"),
+}
+
+
+@staff_required(Role.REGULATOR)
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    form = StatisticsForm(request.GET or None, viewer=request.user)
+    filters = form.filters() if request.GET else statistics.Filters()
+    board = statistics.dashboard(request.user, filters)
+    if request.GET.get("format") == "xlsx":
+        return xlsx_response(_dashboard_workbook(board), f"培训统计-{timezone.localdate():%Y%m%d}.xlsx")
+    industries = dict(Industry.choices)
+    sexes = dict(Sex.choices)
+    charts = {
+        "months": [m for m, _n in board.by_month],
+        "enrolments": [n for _m, n in board.by_month],
+        "industries": [
+            {"name": str(industries.get(k, _("Not set"))), "value": n} for k, n in board.by_industry
+        ],
+        "ages": [{"name": str(AGE_LABELS[k]), "value": n} for k, n in board.by_age],
+        "sexes": [{"name": str(sexes.get(k, _("Not set"))), "value": n} for k, n in board.by_sex],
+    }
+    query = request.GET.copy()
+    query.pop("format", None)
+    return render(
+        request,
+        "regulator/dashboard.html",
+        {"form": form, "board": board, "charts": charts, "query": query.urlencode()},
+    )
+
+
+def _dashboard_workbook(board) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "培训统计"
+    sheet.append(
+        [
+            "注册学员",
+            "在线学员",
+            "报名人数",
+            "取证人数",
+            "考试人次",
+            "考试合格人次",
+            "合格率",
+            "发证数",
+            "撤销数",
+        ]
+    )
+    sheet.append(
+        [
+            board.registered,
+            board.online,
+            board.enrolled,
+            board.completed,
+            board.exams,
+            board.exams_passed,
+            f"{board.pass_rate}%" if board.pass_rate is not None else "",
+            board.certificates,
+            board.revoked,
+        ]
+    )
+    sheet.append([])
+    sheet.append(["地区", "学员", "报名人数", "取证人数", "合格率"])
+    for row in board.by_region:
+        sheet.append(
+            [
+                row["region"].name,
+                row["learners"],
+                row["enrolled"],
+                row["certified"],
+                f"{row['pass_rate']}%" if row["pass_rate"] is not None else "",
+            ]
+        )
+    for row_number in (1, 4):
+        for cell in sheet[row_number]:
+            cell.font = Font(bold=True)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+@staff_required(Role.REGULATOR)
+def learner_search_view(request: HttpRequest) -> HttpResponse:
+    form = StatisticsForm(request.GET or None, viewer=request.user)
+    name, id_number = request.GET.get("name", "")[:60], request.GET.get("id_number", "")[:18]
+    rows = None
+    if request.GET:
+        rows = statistics.learner_search(request.user, form.filters(), name=name, id_number=id_number)[:200]
+    return render(
+        request,
+        "regulator/learner_search.html",
+        {"form": form, "rows": rows, "name": name, "id_number": id_number},
     )
