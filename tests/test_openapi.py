@@ -3,6 +3,8 @@ from that description against the production WSGI application (fast path include
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +17,24 @@ from conftest import api_token_for
 def api_schema(db, world):
     from config.wsgi import application
 
-    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+    with connection_kept():
+        return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", application)
+
+
+@contextmanager
+def connection_kept():
+    """The production WSGI entry is called in process. As Django's test client does, requests must not close the
+    test's database connection (it holds the test's transaction): close_old_connections is unhooked meanwhile."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
@@ -41,19 +60,23 @@ def test_int_03_generated_requests_never_get_a_server_error(api_schema, learner_
     learner: none may answer 5xx."""
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 10
-    for operation in operations:
+    with connection_kept():
+        for operation in operations:
+            _fuzz(operation, learner_token)
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=15,
-            deadline=None,
-            derandomize=True,
-            database=None,
-            suppress_health_check=list(HealthCheck),
+
+def _fuzz(operation, learner_token) -> None:
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=15,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    def check(case):
+        case.call_and_validate(
+            headers={"Authorization": f"Bearer {learner_token}"}, checks=[not_a_server_error]
         )
-        def check(case):
-            case.call_and_validate(
-                headers={"Authorization": f"Bearer {learner_token}"}, checks=[not_a_server_error]
-            )
 
-        check()
+    check()
