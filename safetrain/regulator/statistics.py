@@ -169,31 +169,41 @@ def dashboard(viewer: Any, filters: Filters) -> Dashboard:
         (row["sex"] or "", row["n"]) for row in people.values("sex").annotate(n=Count("pk")).order_by("sex")
     ]
     today = timezone.localdate()
-    for name, _low, _high in AGE_BANDS:
-        bounds = _birth_range(name, today)
-        result.by_age.append((name, people.filter(birth_date__range=bounds).count()))
-    regions = Region.objects.filter(pk__in=units.values("region_id")).order_by("code")
-    for region in regions:
-        here = units.filter(region=region)
-        region_people = people.filter(
-            memberships__organisation__in=here, memberships__is_active=True
-        ).distinct()
-        region_enrolments = enrolments_in.filter(learner__in=region_people)
-        region_exams = exams.filter(enrolment__learner__in=region_people).aggregate(
+    ages = people.aggregate(
+        **{
+            name: Count("pk", filter=Q(birth_date__range=_birth_range(name, today)))
+            for name, _l, _h in AGE_BANDS
+        }
+    )
+    result.by_age = [(name, ages[name]) for name, _l, _h in AGE_BANDS]
+    # By region: one GROUP BY per figure, on the region of each learner's work unit.
+    here = "primary_organisation__region"
+    learners_by = {r[here]: r["n"] for r in people.values(here).annotate(n=Count("pk"))}
+    enrolled_by = {
+        r["learner__" + here]: r["n"]
+        for r in enrolments_in.values("learner__" + here).annotate(n=Count("learner", distinct=True))
+    }
+    certified_by = {
+        r["learner__" + here]: r["n"]
+        for r in certificates.filter(revoked_at__isnull=True)
+        .values("learner__" + here)
+        .annotate(n=Count("learner", distinct=True))
+    }
+    exams_by = {
+        r["enrolment__learner__" + here]: (r["n"], r["passed"])
+        for r in exams.values("enrolment__learner__" + here).annotate(
             n=Count("pk"), passed=Count("pk", filter=Q(passed=True))
         )
+    }
+    for region in Region.objects.filter(pk__in=[k for k in learners_by if k is not None]).order_by("code"):
+        n, passed = exams_by.get(region.pk, (0, 0))
         result.by_region.append(
             {
                 "region": region,
-                "learners": region_people.count(),
-                "enrolled": region_enrolments.values("learner_id").distinct().count(),
-                "certified": certificates.filter(learner__in=region_people, revoked_at__isnull=True)
-                .values("learner_id")
-                .distinct()
-                .count(),
-                "pass_rate": round(100 * region_exams["passed"] / region_exams["n"], 1)
-                if region_exams["n"]
-                else None,
+                "learners": learners_by.get(region.pk, 0),
+                "enrolled": enrolled_by.get(region.pk, 0),
+                "certified": certified_by.get(region.pk, 0),
+                "pass_rate": round(100 * passed / n, 1) if n else None,
             }
         )
     return result
