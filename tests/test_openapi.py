@@ -57,15 +57,23 @@ def test_int_03_the_openapi_description_is_served_and_lists_the_api(client):
 
 def test_int_03_generated_requests_never_get_a_server_error(api_schema, learner_token):
     """Every operation, 15 generated requests each (derandomized: the same ones every run), as a signed-in
-    learner: none may answer 5xx."""
-    operations = [result.ok() for result in api_schema.get_all_operations()]
+    learner: none may answer 5xx. Signing out or changing the password would revoke the token every other
+    operation uses: they are left out (their own tests are in safetrain/accounts)."""
+    operations = [
+        result.ok()
+        for result in api_schema.get_all_operations()
+        if result.ok().path not in ("/api/v1/auth/logout", "/api/v1/auth/password")
+    ]
     assert len(operations) >= 10
+    statuses: list[int] = []
     with connection_kept():
         for operation in operations:
-            _fuzz(operation, learner_token)
+            _fuzz(operation, learner_token, statuses)
+    # The token stayed valid: most answers are not 401 (they are 404/422 for generated ids and bodies, or 200).
+    assert sum(1 for status in statuses if status != 401) > len(statuses) * 0.8
 
 
-def _fuzz(operation, learner_token) -> None:
+def _fuzz(operation, learner_token, statuses: list[int]) -> None:
     @given(case=operation.as_strategy())
     @settings(
         max_examples=15,
@@ -75,8 +83,9 @@ def _fuzz(operation, learner_token) -> None:
         suppress_health_check=list(HealthCheck),
     )
     def check(case):
-        case.call_and_validate(
+        response = case.call_and_validate(
             headers={"Authorization": f"Bearer {learner_token}"}, checks=[not_a_server_error]
         )
+        statuses.append(response.status_code)
 
     check()

@@ -88,9 +88,13 @@ def complaint_submit(
             )
         contact_phone = phone
     now = timezone.now()
+    for _try in range(5):  # the number is random: draw again in the rare case it is taken
+        number = f"TS{timezone.localtime(now):%y%m%d}{secrets.randbelow(10**6):06d}"
+        if not Complaint.objects.filter(number=number).exists():
+            break
     with transaction.atomic():
         complaint = Complaint.objects.create(
-            number=f"TS{timezone.localtime(now):%y%m%d}{secrets.randbelow(10**6):06d}",
+            number=number,
             kind=kind,
             about=about,
             title=title[:120],
@@ -208,10 +212,13 @@ def complaints_close_stale(now: dt.datetime | None = None) -> int:
     for complaint in Complaint.objects.filter(
         state=ComplaintState.ANSWERED, answered_at__lte=now - dt.timedelta(days=AUTO_CLOSE_DAYS)
     ):
-        complaint.state, complaint.closed_at = ComplaintState.CLOSED, now
-        complaint.save(update_fields=["state", "closed_at"])
-        _event(complaint, "close", None, "auto")
-        closed += 1
+        # Only if it is still answered and unreplied: a reopen at the same moment wins.
+        if Complaint.objects.filter(pk=complaint.pk, state=ComplaintState.ANSWERED).update(
+            state=ComplaintState.CLOSED, closed_at=now
+        ):
+            complaint.state = ComplaintState.CLOSED
+            _event(complaint, "close", None, "auto")
+            closed += 1
     return closed
 
 

@@ -19,6 +19,7 @@ class RegistrationState(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
     SUSPENDED = "suspended", _("Suspended")
     WITHDRAWN = "withdrawn", pgettext_lazy("registration", "Withdrawn")
+    CANCELLED = "cancelled", _("Registration cancelled")
 
 
 LIVE_STATES = (RegistrationState.SUBMITTED, RegistrationState.APPROVED, RegistrationState.SUSPENDED)
@@ -62,10 +63,13 @@ class InstitutionRegistration(models.Model):
         verbose_name_plural = _("institution registrations")
         constraints = [
             models.UniqueConstraint(
+                fields=["number"], condition=~models.Q(number=""), name="registration_number_once"
+            ),
+            models.UniqueConstraint(
                 fields=["institution", "city"],
                 condition=models.Q(state__in=["submitted", "approved", "suspended"]),
                 name="one_live_registration_per_city",
-            )
+            ),
         ]
 
     def __str__(self) -> str:

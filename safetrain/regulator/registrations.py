@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -32,7 +33,8 @@ from safetrain.regulator.models import (
 
 COMMITMENT_MAX_MB = 10
 # What a scanned or photographed signed letter is: PDF, JPEG, PNG (checked by their first bytes, not the name).
-COMMITMENT_SIGNATURES = (b"%PDF-", b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+COMMITMENT_TYPES = {b"%PDF-": "pdf", b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png"}
+COMMITMENT_CONTENT_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png"}
 
 
 def cities() -> QuerySet[Region]:
@@ -97,7 +99,7 @@ def check_commitment(upload: UploadedFile) -> bytes:
             field="commitment",
         )
     data = upload.read()
-    if not data.startswith(COMMITMENT_SIGNATURES):
+    if commitment_type(data) is None:
         raise DomainError(
             "commitment_type",
             _(
@@ -106,6 +108,11 @@ def check_commitment(upload: UploadedFile) -> bytes:
             field="commitment",
         )
     return data
+
+
+def commitment_type(data: bytes) -> str | None:
+    """The letter's type by its content (never by the name the uploader gave it)."""
+    return next((ext for magic, ext in COMMITMENT_TYPES.items() if data.startswith(magic)), None)
 
 
 def registration_apply(
@@ -141,8 +148,10 @@ def registration_apply(
         submitted_at=timezone.now(),
         **values,
     )
-    commitment.seek(0)
-    registration.commitment.save(commitment.name, commitment, save=False)
+    # Stored under a name of our own with the detected type: a file named .html could otherwise be served as a page.
+    registration.commitment.save(
+        f"{registration.commitment_sha256[:32]}.{commitment_type(data)}", ContentFile(data), save=False
+    )
     try:
         with transaction.atomic():
             registration.save()
@@ -174,6 +183,8 @@ def _locked(registration: InstitutionRegistration) -> InstitutionRegistration:
 
 
 def _number(registration: InstitutionRegistration) -> str:
+    """The next number of the city for the year; the city's row is locked meanwhile (two approvals at once wait)."""
+    Region.objects.select_for_update().filter(pk=registration.city_id).first()
     year = timezone.localdate().year
     count = InstitutionRegistration.objects.filter(
         city=registration.city, number__startswith=f"{registration.city.code}-{year}-"
@@ -220,7 +231,7 @@ def registration_change(
     allowed = {
         "suspend": ((RegistrationState.APPROVED,), RegistrationState.SUSPENDED),
         "reinstate": ((RegistrationState.SUSPENDED,), RegistrationState.APPROVED),
-        "cancel": ((RegistrationState.APPROVED, RegistrationState.SUSPENDED), RegistrationState.WITHDRAWN),
+        "cancel": ((RegistrationState.APPROVED, RegistrationState.SUSPENDED), RegistrationState.CANCELLED),
         "withdraw": (LIVE_STATES, RegistrationState.WITHDRAWN),
     }
     if action not in allowed:

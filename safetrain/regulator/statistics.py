@@ -176,24 +176,42 @@ def dashboard(viewer: Any, filters: Filters) -> Dashboard:
         }
     )
     result.by_age = [(name, ages[name]) for name, _l, _h in AGE_BANDS]
-    # By region: one GROUP BY per figure, on the region of each learner's work unit.
-    here = "primary_organisation__region"
-    learners_by = {r[here]: r["n"] for r in people.values(here).annotate(n=Count("pk"))}
+    # By region: one GROUP BY per figure, on the region of the learner's unit in scope (the units the filters
+    # chose), so that a row never names a region outside the viewer's and its link filters consistently.
+    membership = Q(
+        learner__memberships__organisation__in=units,
+        learner__memberships__role=Role.LEARNER,
+        learner__memberships__is_active=True,
+    )
+    here = "learner__memberships__organisation__region"
+    learners_by = {
+        r["organisation__region"]: r["n"]
+        for r in Membership.objects.filter(
+            role=Role.LEARNER, is_active=True, organisation__in=units, user__in=people
+        )
+        .values("organisation__region")
+        .annotate(n=Count("user", distinct=True))
+    }
     enrolled_by = {
-        r["learner__" + here]: r["n"]
-        for r in enrolments_in.values("learner__" + here).annotate(n=Count("learner", distinct=True))
+        r[here]: r["n"]
+        for r in enrolments_in.filter(membership).values(here).annotate(n=Count("learner", distinct=True))
     }
     certified_by = {
-        r["learner__" + here]: r["n"]
-        for r in certificates.filter(revoked_at__isnull=True)
-        .values("learner__" + here)
+        r[here]: r["n"]
+        for r in certificates.filter(membership, revoked_at__isnull=True)
+        .values(here)
         .annotate(n=Count("learner", distinct=True))
     }
+    exam_membership = Q(
+        enrolment__learner__memberships__organisation__in=units,
+        enrolment__learner__memberships__role=Role.LEARNER,
+        enrolment__learner__memberships__is_active=True,
+    )
     exams_by = {
-        r["enrolment__learner__" + here]: (r["n"], r["passed"])
-        for r in exams.values("enrolment__learner__" + here).annotate(
-            n=Count("pk"), passed=Count("pk", filter=Q(passed=True))
-        )
+        r["enrolment__" + here]: (r["n"], r["passed"])
+        for r in exams.filter(exam_membership)
+        .values("enrolment__" + here)
+        .annotate(n=Count("pk", distinct=True), passed=Count("pk", filter=Q(passed=True), distinct=True))
     }
     for region in Region.objects.filter(pk__in=[k for k in learners_by if k is not None]).order_by("code"):
         n, passed = exams_by.get(region.pk, (0, 0))

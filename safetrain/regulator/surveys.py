@@ -179,7 +179,8 @@ class Rate:
 
     @property
     def flagged(self) -> bool:
-        return self.percent is not None and self.percent < FLAG_BELOW_PERCENT
+        """On the exact fraction, not the rounded percentage (79.96 % shows as 80.0 and is flagged)."""
+        return self.marks > 0 and self.satisfied * 100 < FLAG_BELOW_PERCENT * self.marks
 
 
 @dataclass

@@ -217,3 +217,30 @@ def test_org_04_the_pages_apply_review_and_scope(setup, world):
     page = client.get(f"/regulator/registrations/{registration.pk}/").content.decode()
     assert registration.number in page
     assert "已登记" in page
+
+
+def test_org_04_a_letter_is_stored_by_its_content_and_served_as_a_download(setup, world):
+    """A file named .html that starts like a PDF must never come back as a page of the platform."""
+    registration = registrations.registration_apply(
+        institution=setup.first,
+        city=setup.shenzhen,
+        commitment=letter(b"%PDF-1.4<script>alert(1)</script>", "letter.html"),
+        details=DETAILS,
+        actor=setup.admin,
+    )
+    assert registration.commitment.name.endswith(".pdf")
+    response = web_client_for(world.regulator_city).get(
+        f"/regulator/registrations/{registration.pk}/commitment/"
+    )
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"].startswith("attachment")
+    assert "sandbox" in response["Content-Security-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    # A regulator's cancellation is not the institution's withdrawal.
+    registrations.registration_decide(registration=registration, approve=True, actor=world.regulator_city)
+    registrations.registration_change(
+        registration=registration, action="cancel", reason="弄虚作假", actor=world.regulator_city
+    )
+    registration.refresh_from_db()
+    assert registration.state == RegistrationState.CANCELLED
+    assert registration.get_state_display() == "注销登记"

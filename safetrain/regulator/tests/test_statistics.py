@@ -165,3 +165,18 @@ def test_reg_01_the_pages_draw_the_charts_and_export(world, region):
     assert "老工人" in search
     assert web_client_for(world.learner_nanshan).get("/regulator/dashboard/").status_code == 403
     assert web_client_for(world.admin_nanshan).get("/regulator/learners/").status_code == 403
+
+
+def test_reg_01_a_filter_outside_the_region_shows_an_error_not_unfiltered_figures(world, region):
+    from safetrain.orgs.models import Region
+
+    client = web_client_for(world.regulator_nanshan)
+    page = client.get(f"/regulator/dashboard/?region={Region.objects.get(code='440304').pk}&sex=M")
+    assert page.status_code == 400
+    text = page.content.decode()
+    assert 'data-testid="filter-errors"' in text
+    assert 'data-testid="kpis"' not in text
+    assert client.get("/regulator/dashboard/?start=garbage").status_code == 400
+    # Every by-region row is a region of the viewer's units.
+    board = statistics.dashboard(world.regulator_nanshan, Filters())
+    assert {r["region"].code for r in board.by_region} == {"440305"}
