@@ -568,7 +568,7 @@ def accounts_open(application: EnrolmentApplication) -> int:
             enrolment.deadline = (
                 deadline if fresh or enrolment.deadline is None else max(enrolment.deadline, deadline)
             )
-            enrolment.save(update_fields=["status", "opened_on", "deadline"])
+            enrolment.save(update_fields=["status", "opened_on", "deadline", "updated_at"])
             trainee.user, trainee.enrolment, trainee.opened_at = user, enrolment, timezone.now()
             trainee.opened_enrolment = fresh
             trainee.save(update_fields=["user", "enrolment", "opened_at", "opened_enrolment"])
@@ -868,7 +868,9 @@ def order_refund(*, order: Order, note: str, actor: Any) -> Order:
             )
         for trainee in trainees:
             if trainee.enrolment is not None and trainee.opened_enrolment:
-                Enrolment.objects.filter(pk=trainee.enrolment_id).update(status=EnrolmentStatus.VOID)
+                Enrolment.objects.filter(pk=trainee.enrolment_id).update(
+                    status=EnrolmentStatus.VOID, updated_at=timezone.now()
+                )
         order.state, order.refunded_at, order.refund_note = OrderState.REFUNDED, timezone.now(), note
         order.save(update_fields=["state", "refunded_at", "refund_note"])
         audit_log(

@@ -25,7 +25,8 @@ class OutboundRecordAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Send again (after the cause is fixed)"))
     def retry(self, request, queryset):
-        queryset.filter(state=OutboundState.FAILED).update(
+        # Only a failed record that is still the newest version of its record (its payload is still here).
+        queryset.filter(state=OutboundState.FAILED).exclude(payload={}).update(
             state=OutboundState.PENDING, attempts=0, next_attempt_at=timezone.now()
         )
 

@@ -9,11 +9,13 @@ class OutboundState(models.TextChoices):
     PENDING = "pending", "pending"
     DELIVERED = "delivered", "delivered"
     FAILED = "failed", "failed"
+    SUPERSEDED = "superseded", "superseded"
 
 
 class OutboundRecord(models.Model):
-    """One version of one record to push: (kind, record id, version) is unique, so an unchanged record is never
-    queued twice; a changed one is a new version. The receiver keeps it idempotent by id and version too."""
+    """One version of one record to push. A record is queued again only when it differs from its newest version;
+    a newer version supersedes an older one still waiting. Once delivered, the payload (personal data) is cleared;
+    the receiver keeps it idempotent by id and version."""
 
     kind = models.CharField(max_length=16)
     record_id = models.CharField(max_length=40)
@@ -28,9 +30,6 @@ class OutboundRecord(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
-        constraints = [
-            models.UniqueConstraint(fields=["kind", "record_id", "version"], name="outbound_version_once")
-        ]
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="outbound_due")]
 
     def __str__(self) -> str:

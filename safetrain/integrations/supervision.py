@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 from cryptography.exceptions import InvalidSignature
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from safetrain.integrations.models import DeliveryAttempt, ExchangeCursor, OutboundRecord, OutboundState
@@ -127,15 +127,17 @@ def enqueue(kind: str, pk: int, data: dict[str, Any]) -> bool:
     """Queue this version of the record; False when that very version is queued or delivered already."""
     version = version_of(data)
     record_id = str(pk)
-    if OutboundRecord.objects.filter(kind=kind, record_id=record_id, version=version).exists():
-        return False
-    try:
-        with transaction.atomic():
-            OutboundRecord.objects.create(
-                kind=kind, record_id=record_id, version=version, payload=data, next_attempt_at=timezone.now()
-            )
-    except IntegrityError:
-        return False
+    latest = OutboundRecord.objects.filter(kind=kind, record_id=record_id).order_by("-pk").first()
+    if latest is not None and latest.version == version:
+        return False  # the newest version queued or sent is this one (A -> B -> A sends A again)
+    with transaction.atomic():
+        # An older version still waiting would arrive after this one: it is dropped, this one supersedes it.
+        OutboundRecord.objects.filter(kind=kind, record_id=record_id, state=OutboundState.PENDING).update(
+            state=OutboundState.SUPERSEDED, payload={}
+        )
+        OutboundRecord.objects.create(
+            kind=kind, record_id=record_id, version=version, payload=data, next_attempt_at=timezone.now()
+        )
     return True
 
 
@@ -147,7 +149,7 @@ def _changed(kind: str, since: dt.datetime | None) -> Iterable[tuple[int, dict[s
     after = (since - OVERLAP) if since else None
     if kind == "enrolment":
         qs = Enrolment.objects.select_related("learner", "programme", "organisation", "job_type")
-        for e in qs.filter(created_at__gte=after) if after else qs:
+        for e in qs.filter(updated_at__gte=after) if after else qs:
             yield e.pk, enrolment_data(e)
     elif kind == "study":
         progress = LessonProgress.objects.all()
@@ -239,14 +241,17 @@ def deliver_one(record: OutboundRecord, client: httpx.Client) -> str:
     record.attempts += 1
     record.last_error = error
     if status in (200, 409):
-        record.state, record.delivered_at = OutboundState.DELIVERED, now
+        # Delivered: the personal data it carried is not kept here (the version hash stays, for idempotency).
+        record.state, record.delivered_at, record.payload = OutboundState.DELIVERED, now, {}
     elif status is not None and 400 <= status < 500 and status != 429:
         record.state = OutboundState.FAILED  # refused: retrying the same bytes will not help
     elif record.attempts >= MAX_ATTEMPTS:
         record.state = OutboundState.FAILED
     else:
         record.next_attempt_at = now + retry_delay(record.attempts)
-    record.save(update_fields=["attempts", "last_error", "state", "delivered_at", "next_attempt_at"])
+    record.save(
+        update_fields=["attempts", "last_error", "state", "delivered_at", "next_attempt_at", "payload"]
+    )
     if record.state == OutboundState.FAILED:
         audit_log(
             action="integrations.supervision_failed",

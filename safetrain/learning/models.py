@@ -46,6 +46,7 @@ class Enrolment(models.Model):
     deadline = models.DateField(_("study deadline"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=12, choices=EnrolmentStatus.choices, default="active")
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
     objects = EnrolmentQuerySet.as_manager()
 

@@ -179,3 +179,30 @@ def test_int_01_exam_results_and_certificates_are_pushed_and_revocations_pulled(
     supervision.deliver_due()
     versions = [body for key, body in province.stored.items() if key[0] == f"certificate:{certificate.pk}"]
     assert any(v["data"]["revoked_at"] for v in versions)
+
+
+def test_int_01_a_change_supersedes_what_waits_reaches_the_province_and_leaves_no_personal_data(
+    province, enrolment
+):
+    from safetrain.learning.models import Enrolment, EnrolmentStatus
+
+    supervision.collect()
+    province.fail_next = 2  # both first versions wait for a retry
+    supervision.deliver_due()
+    # The enrolment is voided meanwhile: its new version supersedes the waiting one, which is never sent.
+    enrolment.status = EnrolmentStatus.VOID
+    enrolment.save()
+    supervision.collect()
+    first, second = OutboundRecord.objects.filter(kind="enrolment").order_by("pk")
+    assert first.state == "superseded"
+    assert first.payload == {}
+    OutboundRecord.objects.filter(state=OutboundState.PENDING).update(next_attempt_at=timezone.now())
+    supervision.deliver_due()
+    sent = [body for key, body in province.stored.items() if key[0] == f"enrolment:{enrolment.pk}"]
+    assert [body["data"]["status"] for body in sent] == ["void"]
+    second.refresh_from_db()
+    assert second.state == OutboundState.DELIVERED
+    assert second.payload == {}  # the ID number and name are not kept once delivered
+    # Back to the first content (A -> B -> A): sent again, since the newest version differs.
+    Enrolment.objects.filter(pk=enrolment.pk).update(status=EnrolmentStatus.ACTIVE, updated_at=timezone.now())
+    assert supervision.collect()["enrolment"] == 1
