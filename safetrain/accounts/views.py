@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-import qrcode
-import qrcode.image.svg
 from captcha.helpers import captcha_image_url
 from captcha.models import CaptchaStore
 from django.contrib import messages
@@ -38,6 +35,7 @@ from safetrain.accounts.services import (
 )
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
+from safetrain.core.qr import qr_svg
 
 
 def _captcha() -> dict[str, str]:
@@ -142,13 +140,6 @@ def password_change_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _qr_svg(text: str) -> str:
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
-    buffer = io.BytesIO()
-    image.save(buffer)
-    return buffer.getvalue().decode()
-
-
 @login_required
 def two_factor_view(request: HttpRequest) -> HttpResponse:
     """Set up (scan + confirm) or use the authenticator for two-factor sign-in."""
@@ -173,7 +164,7 @@ def two_factor_view(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"form": form, "setup": setup}
     if setup:
         pending = totp_device_start(user=request.user)
-        context["qr_svg"] = _qr_svg(pending.config_url)
+        context["qr_svg"] = qr_svg(pending.config_url)
         context["secret"] = pending.config_url.split("secret=")[1].split("&")[0]
     return render(
         request, "accounts/two_factor.html", context, status=400 if request.method == "POST" else 200

@@ -4,11 +4,8 @@ and the organiser's staff pages (review, refunds, bank reconciliation, invoices)
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 
-import qrcode
-import qrcode.image.svg
 from django import forms
 from django.contrib import messages
 from django.db.models import Q
@@ -24,6 +21,7 @@ from safetrain.accounts.models import UNIT_ADMIN_ROLES
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
 from safetrain.core.forms import DateInput
+from safetrain.core.qr import qr_svg
 from safetrain.enterprise import applications
 from safetrain.enterprise.models import (
     ApplicationStatus,
@@ -149,13 +147,6 @@ class InvoiceForm(forms.Form):
     email = forms.CharField(label=_lazy("E-mail for the e-invoice"), max_length=254)
 
 
-def _qr_svg(text: str) -> str:
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
-    buffer = io.BytesIO()
-    image.save(buffer)
-    return buffer.getvalue().decode()
-
-
 def _application(token: str) -> EnrolmentApplication:
     if len(token) != 43:
         raise Http404
@@ -213,7 +204,7 @@ def application_view(request: HttpRequest, token: str) -> HttpResponse:
             "trainees": trainees,
             "memo": _("%(names)s %(order)s") % {"names": names, "order": order.number},
             "gateway": gateway_configured(),
-            "qr": _qr_svg(order.pay_url) if order.pay_url and order.state == OrderState.UNPAID else "",
+            "qr": qr_svg(order.pay_url) if order.pay_url and order.state == OrderState.UNPAID else "",
             "invoice_form": invoice_form,
             "invoices": order.invoice_requests.all(),
             "can_invoice": order.state == OrderState.PAID

@@ -34,6 +34,11 @@ def _units(user) -> object:
     )
 
 
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdecimal() and len(value) < 12 else None
+
+
 class ImportForm(forms.Form):
     unit = forms.ModelChoiceField(label=_lazy("Unit"), queryset=Organisation.objects.none())
     file = forms.FileField(label=_lazy("Roster (.xlsx)"))
@@ -49,10 +54,8 @@ class ImportForm(forms.Form):
 @staff_required(*UNIT_ADMIN_ROLES)
 def people_view(request: HttpRequest) -> HttpResponse:
     units = _units(request.user)
-    wanted = request.GET.get("unit", "")
-    unit = (
-        units.filter(pk=int(wanted)).first() if wanted.isdecimal() and len(wanted) < 12 else None
-    ) or units.first()
+    wanted = _int_param(request, "unit")
+    unit = (units.filter(pk=wanted).first() if wanted else None) or units.first()
     people = (
         Personnel.objects.filter(organisation=unit)
         .select_related("user", "job_type")
@@ -144,10 +147,8 @@ def _linked_projects(user):
 @staff_required(*UNIT_ADMIN_ROLES)
 def realname_view(request: HttpRequest) -> HttpResponse:
     projects = _linked_projects(request.user)
-    wanted = request.GET.get("project", "")
-    project = (
-        projects.filter(pk=int(wanted)).first() if wanted.isdecimal() and len(wanted) < 12 else None
-    ) or projects.first()
+    wanted = _int_param(request, "project")
+    project = (projects.filter(pk=wanted).first() if wanted else None) or projects.first()
     if (
         project is not None
         and realname_sync.first_sync_due(project)
@@ -282,11 +283,6 @@ def _classes(user):
     return TrainingClass.objects.filter(organisation__in=_units(user)).select_related(
         "organisation", "programme"
     )
-
-
-def _int_param(request: HttpRequest, name: str) -> int | None:
-    value = request.GET.get(name, "")
-    return int(value) if value.isdecimal() and len(value) < 12 else None
 
 
 @staff_required(*UNIT_ADMIN_ROLES)

@@ -85,10 +85,8 @@ def enrolment_data(enrolment: Any) -> dict[str, Any]:
     }
 
 
-def study_data(enrolment: Any) -> dict[str, Any]:
-    from safetrain.learning.selectors import completion
-
-    state = completion([enrolment])[enrolment.pk]
+def study_data(enrolment: Any, state: Any) -> dict[str, Any]:
+    """`state`: the enrolment's `learning.selectors.completion` (read for many enrolments at once)."""
     return {
         "enrolment": f"enrolment:{enrolment.pk}",
         "credited_minutes": state.credited_minutes,
@@ -155,9 +153,18 @@ def _changed(kind: str, since: dt.datetime | None) -> Iterable[tuple[int, dict[s
         progress = LessonProgress.objects.all()
         if after:
             progress = progress.filter(updated_at__gte=after)
-        ids = progress.values_list("enrolment_id", flat=True).distinct()
-        for e in Enrolment.objects.filter(pk__in=ids).select_related("programme", "job_type"):
-            yield e.pk, study_data(e)
+        from safetrain.learning.selectors import completion
+
+        ids = list(progress.values_list("enrolment_id", flat=True).distinct())
+        for start in range(0, len(ids), 500):  # completion() reads a batch in a fixed number of queries
+            batch = list(
+                Enrolment.objects.filter(pk__in=ids[start : start + 500]).select_related(
+                    "programme", "job_type"
+                )
+            )
+            states = completion(batch)
+            for e in batch:
+                yield e.pk, study_data(e, states[e.pk])
     elif kind == "exam":
         qs = ExamAttempt.objects.filter(kind=AttemptKind.EXAM, submitted_at__isnull=False)
         for a in qs.filter(submitted_at__gte=after) if after else qs:
