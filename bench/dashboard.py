@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import secrets
+import statistics as st
 import subprocess
 import sys
 import time
@@ -23,6 +24,35 @@ ROOT = Path(__file__).resolve().parent.parent
 PG = "postgres://postgres@127.0.0.1:5432"
 DB = "safetrain_bench_reg"
 PY = str(ROOT / ".venv" / "bin" / "python")
+
+WRITERS = r"""
+import json, statistics as st, sys, time
+from django.db.models.signals import post_save
+from safetrain.accounts.models import Membership, Role, User
+from safetrain.catalog.models import Programme
+from safetrain.learning.models import Enrolment
+from safetrain.learning.services import enrolment_create
+from safetrain.orgs.models import Organisation
+from safetrain.regulator import signals
+
+WRITER, WRITERS, PER, CUBE = %(writer)d, %(writers)d, %(per)d, %(cube)s
+if not CUBE:
+    signals.disconnect()
+programme = Programme.objects.get(code="scale-p")
+units = list(Organisation.objects.filter(name__startswith="规模测试企业").order_by("pk")[%(units)s])
+free = list(
+    User.objects.filter(memberships__organisation__in=units, memberships__role=Role.LEARNER)
+    .exclude(enrolments__programme=programme).order_by("pk").values_list("pk", flat=True)
+)
+mine = free[WRITER::WRITERS][:PER]
+times = []
+for pk in mine:
+    learner = User.objects.get(pk=pk)
+    t = time.perf_counter()
+    enrolment_create(learner=learner, programme=programme, organisation=learner.primary_organisation)
+    times.append((time.perf_counter() - t) * 1000)
+print(json.dumps({"n": len(times), "times": times}))
+"""
 
 TIMING = r"""
 import json, statistics as st, time, datetime as dt
@@ -47,7 +77,7 @@ viewers["operator"] = user_create(id_number=make_resident_id("440106", dt.date(1
 today = timezone.localdate()
 scenarios = {
     "no filter": Filters(),
-    "last 90 days": Filters(start=today - dt.timedelta(days=90)),
+    "last 3 months": Filters(start=(today.replace(day=1) - dt.timedelta(days=40)).replace(day=1)),
     "age 40-49": Filters(age_band="40to49"),
     "industry": Filters(industry="other"),
     "women": Filters(sex="F"),
@@ -130,6 +160,8 @@ def main() -> int:
     parser.add_argument("--enterprises", type=int, default=400)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--writers", type=int, default=4, help="concurrent enrolment writers (0: none)")
+    parser.add_argument("--per-writer", type=int, default=40)
     args = parser.parse_args()
     environment = env()
     run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}"], environment)
@@ -137,20 +169,74 @@ def main() -> int:
     try:
         started = time.monotonic()
         run([PY, "manage.py", "migrate", "--noinput"], environment)
-        run(
-            [
-                PY,
-                "manage.py",
-                "seed_scale",
-                "--learners",
-                str(args.learners),
-                "--enterprises",
-                str(args.enterprises),
-            ],
-            environment,
+        say(
+            run(
+                [
+                    PY,
+                    "manage.py",
+                    "seed_scale",
+                    "--learners",
+                    str(args.learners),
+                    "--enterprises",
+                    str(args.enterprises),
+                ],
+                environment,
+            )
+            .strip()
+            .splitlines()[-1]
         )
         run(["psql", f"{PG}/{DB}", "-qc", "VACUUM ANALYZE"], environment)
         say(f"database ready in {time.monotonic() - started:.0f} s", flush=True)
+        say(run([PY, "manage.py", "rebuild_statistics"], environment).strip())
+        say(run([PY, "manage.py", "rebuild_statistics", "--check"], environment).strip(), flush=True)
+        if args.writers:
+            writes = {}
+            for cube, units in ((False, "0:3"), (True, "3:6")):
+                procs = [
+                    subprocess.Popen(
+                        [
+                            PY,
+                            "manage.py",
+                            "shell",
+                            "-c",
+                            WRITERS
+                            % {
+                                "writer": i,
+                                "writers": args.writers,
+                                "per": args.per_writer,
+                                "cube": cube,
+                                "units": units,
+                            },
+                        ],
+                        cwd=ROOT,
+                        env=environment,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                    )
+                    for i in range(args.writers)
+                ]
+                times = []
+                for proc in procs:
+                    out, err = proc.communicate(timeout=900)
+                    if proc.returncode:
+                        raise SystemExit(f"writer failed: {err[-3000:]}")
+                    times += json.loads(out.strip().splitlines()[-1])["times"]
+                times.sort()
+                writes[cube] = times
+                if not cube:  # the reference writes bypassed the cube: bring it back before the measured ones
+                    run([PY, "manage.py", "rebuild_statistics"], environment)
+            for cube, times in writes.items():
+                label = "with the cube recount" if cube else "reference, cube signals off"
+                say(
+                    f"{args.writers} concurrent writers, {len(times)} enrolments ({label}): "
+                    f"p50 {st.median(times):.1f} ms, p95 {times[int(len(times) * 0.95) - 1]:.1f} ms"
+                )
+            say(
+                "after the concurrent writers: "
+                + run([PY, "manage.py", "rebuild_statistics", "--check"], environment).strip(),
+                flush=True,
+            )
         output = run([PY, "manage.py", "shell", "-c", TIMING % {"runs": args.runs}], environment)
         data = json.loads(output.strip().splitlines()[-1])
     finally:

@@ -157,6 +157,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "records-retention": {"task": "records.retention", "schedule": 86400.0},
     # REG-05: an answer left without reply for a week closes by itself.
     "regulator-close-stale-complaints": {"task": "regulator.close_stale_complaints", "schedule": 3600.0},
+    # REG-01: the statistics cube is kept by recounts on every change; once a day it is rebuilt from the records.
+    "regulator-rebuild-statistics": {"task": "regulator.rebuild_statistics", "schedule": 86400.0},
     # INT-01: changed records are queued every five minutes, due ones pushed every minute, revocations pulled hourly.
     "supervision-collect": {"task": "integrations.supervision_collect", "schedule": 300.0},
     "supervision-deliver": {"task": "integrations.supervision_deliver", "schedule": 60.0},
@@ -391,4 +393,10 @@ REALNAME_SYNC_LOCK_SECONDS = env.int("REALNAME_SYNC_LOCK_SECONDS", default=900)
 SUPERVISION_URL = env.str("SUPERVISION_URL", default="")
 SUPERVISION_PLATFORM_CODE = env.str("SUPERVISION_PLATFORM_CODE", default="safetrain")
 SUPERVISION_PUBLIC_KEY = env.str("SUPERVISION_PUBLIC_KEY", default="")
+# This platform's own exchange key (Ed25519 seed in base64 or PEM), separate from the certificates' key; unset, one
+# is derived from SECRET_KEY. `manage.py shell -c "from safetrain.certification import signing;
+# print(signing.public_key_pem(signing.exchange_public_key()))"` prints the public half to register.
+SUPERVISION_SIGNING_KEY = env.str("SUPERVISION_SIGNING_KEY", default="")
+# A signed revocation list older than this (its generated_at) is refused as a replay.
+SUPERVISION_MAX_AGE_SECONDS = env.int("SUPERVISION_MAX_AGE_SECONDS", default=600)
 SUPERVISION_TIMEOUT_SECONDS = env.float("SUPERVISION_TIMEOUT_SECONDS", default=15.0)

@@ -231,7 +231,15 @@ class AuthSession(models.Model):
     face_failures = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "ended_at"], name="authsession_user_open")]
+        indexes = [
+            models.Index(fields=["user", "ended_at"], name="authsession_user_open"),
+            # The regulators' "online now" (REG-01): the open sessions seen in the last minutes.
+            models.Index(
+                fields=["last_seen_at"],
+                name="authsession_open_seen",
+                condition=models.Q(ended_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} session of user {self.user_id}"

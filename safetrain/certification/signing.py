@@ -34,22 +34,35 @@ def _unb64(text: str) -> bytes:
 
 
 @functools.cache
-def _private_key(configured: str, secret_key: str) -> Ed25519PrivateKey:
+def _private_key(
+    configured: str, secret_key: str, purpose: bytes = b"certificate signing"
+) -> Ed25519PrivateKey:
     if configured.strip().startswith("-----BEGIN"):
         key = serialization.load_pem_private_key(configured.encode(), password=None)
         if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError("CERT_SIGNING_KEY is not an Ed25519 key")
+            raise ValueError("the configured signing key is not an Ed25519 key")
         return key
     if configured:
         return Ed25519PrivateKey.from_private_bytes(base64.b64decode(configured))
-    seed = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"safetrain certificate signing"
-    ).derive(secret_key.encode())
+    seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"safetrain " + purpose).derive(
+        secret_key.encode()
+    )
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
 def private_key() -> Ed25519PrivateKey:
+    """The certificates' key (CERT_SIGNING_KEY): what the QR codes are signed with."""
     return _private_key(settings.CERT_SIGNING_KEY, settings.SECRET_KEY)
+
+
+def exchange_private_key() -> Ed25519PrivateKey:
+    """The data exchange's key (SUPERVISION_SIGNING_KEY, INT-01), never the certificates' one: the province
+    registers its public half, and a key leaked on one side signs nothing on the other."""
+    return _private_key(settings.SUPERVISION_SIGNING_KEY, settings.SECRET_KEY, b"supervision exchange")
+
+
+def exchange_public_key() -> Ed25519PublicKey:
+    return exchange_private_key().public_key()
 
 
 def public_key() -> Ed25519PublicKey:

@@ -61,6 +61,7 @@ from safetrain.learning.services import enrolment_create
 from safetrain.orgs.models import Organisation
 from safetrain.orgs.services import normalise_uscc
 from safetrain.records.services import audit_log
+from safetrain.regulator.counters import touch_enrolment as statistics_touch
 
 CERTIFICATE_TYPE_OF = {
     "主要负责人": CertificateType.PRINCIPAL,
@@ -871,6 +872,7 @@ def order_refund(*, order: Order, note: str, actor: Any) -> Order:
                 Enrolment.objects.filter(pk=trainee.enrolment_id).update(
                     status=EnrolmentStatus.VOID, updated_at=timezone.now()
                 )
+                statistics_touch(trainee.enrolment)  # an update() sends no signal: the count drops by hand
         order.state, order.refunded_at, order.refund_note = OrderState.REFUNDED, timezone.now(), note
         order.save(update_fields=["state", "refunded_at", "refund_note"])
         audit_log(

@@ -8,18 +8,21 @@ one by one:
     body  {"platform": SUPERVISION_PLATFORM_CODE, "kind", "id": "<kind>:<pk>", "version": <sha256 of data>,
            "sent_at", "data": {...}}
     X-Platform: the platform code; X-Key-Id: the platform key's id;
-    X-Signature: base64 Ed25519 signature of the exact body bytes with the platform key (CERT_SIGNING_KEY, the
-                 key whose public half the province registered)
+    X-Signature: base64 Ed25519 signature of the exact body bytes with the platform's exchange key
+                 (SUPERVISION_SIGNING_KEY, not the certificates' key; its public half is registered there)
 
 The receiver answers 200 (stored) or 409 (that id and version already stored): both count as delivered. A 5xx,
 a 429 or no answer is retried with exponential back-off (30 s, 1 min, 2 min … at most 6 h, ten attempts); any
 other 4xx (a refused signature, a rejected record) fails at once and waits for an operator. Every attempt is in
-the delivery log (`DeliveryAttempt`). HTTPS in production carries it encrypted.
+the delivery log (`DeliveryAttempt`). Outside DEBUG the URL must be HTTPS (a loopback address excepted): a plain
+http:// URL fails the deploy check and nothing is sent over it.
 
-Pull: GET {SUPERVISION_URL}/api/v1/revocations?since=<cursor> answers {"items": [{"certificate_number",
-"reason", "revoked_at"}], "cursor"}, signed by the province (X-Signature over the body, checked with
-SUPERVISION_PUBLIC_KEY). A response whose signature does not verify is refused whole; the certificates named are
-revoked with the province's reason.
+Pull: GET {SUPERVISION_URL}/api/v1/revocations?since=<cursor>&nonce=<random> answers {"since", "nonce",
+"generated_at", "items": [{"certificate_number", "reason", "revoked_at"}], "cursor"}, signed by the province
+(X-Signature over the body, checked with SUPERVISION_PUBLIC_KEY). A response is refused whole when its signature
+does not verify, when the `since` and `nonce` it signed are not those of this request (a replayed answer), or when
+it was generated more than SUPERVISION_MAX_AGE_SECONDS from now; otherwise the certificates named are revoked
+with the province's reason.
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import secrets
 import time
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from cryptography.exceptions import InvalidSignature
@@ -49,6 +54,10 @@ MAX_ATTEMPTS = 10
 FIRST_RETRY_SECONDS = 30
 MAX_RETRY_SECONDS = 6 * 3600
 OVERLAP = dt.timedelta(minutes=2)  # collectors re-read a little: the version makes it harmless
+
+
+class ExchangeRefused(Exception):
+    """The exchange is configured so that it must not run (a plain http:// URL in production)."""
 
 
 def _json(data: Any) -> bytes:
@@ -207,11 +216,11 @@ def signed_body(record: OutboundRecord) -> tuple[bytes, dict[str, str]]:
             "data": record.payload,
         }
     )
-    signature = base64.b64encode(signing.private_key().sign(body)).decode()
+    signature = base64.b64encode(signing.exchange_private_key().sign(body)).decode()
     return body, {
         "Content-Type": "application/json",
         "X-Platform": settings.SUPERVISION_PLATFORM_CODE,
-        "X-Key-Id": signing.key_id(),
+        "X-Key-Id": signing.key_id(signing.exchange_public_key()),
         "X-Signature": signature,
     }
 
@@ -220,7 +229,17 @@ def retry_delay(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1)))
 
 
+def insecure_url(url: str) -> bool:
+    """A URL the exchange must not use outside DEBUG: not HTTPS, and not this machine (the tests' receiver)."""
+    parts = urlsplit(url)
+    return bool(url) and parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1")
+
+
 def _client() -> httpx.Client:
+    if not settings.DEBUG and insecure_url(settings.SUPERVISION_URL):
+        raise ExchangeRefused(
+            "SUPERVISION_URL must be an https:// address: personal data is not sent in clear"
+        )
     return httpx.Client(
         base_url=settings.SUPERVISION_URL.rstrip("/"), timeout=settings.SUPERVISION_TIMEOUT_SECONDS
     )
@@ -299,6 +318,24 @@ class RevocationsRefused(Exception):
     pass
 
 
+def _check_fresh(data: Any, *, asked: str, nonce: str) -> None:
+    """The signed list answers this request: the `since` and `nonce` it signed are ours, and it is recent."""
+    if not isinstance(data, dict) or (str(data.get("since", "")), str(data.get("nonce", ""))) != (
+        asked,
+        nonce,
+    ):
+        raise ValueError("the signed list answers another request (since, nonce)")
+    try:
+        generated = dt.datetime.fromisoformat(str(data.get("generated_at", "")))
+    except ValueError as error:
+        raise ValueError("the signed list has no generated_at") from error
+    if timezone.is_naive(generated):
+        raise ValueError("generated_at has no time zone")
+    age = abs((timezone.now() - generated).total_seconds())
+    if age > settings.SUPERVISION_MAX_AGE_SECONDS:
+        raise ValueError(f"the signed list is {int(age)} s old (a replay?)")
+
+
 def pull_revocations() -> int:
     """Revoke the certificates the province revoked since the last pull. Returns how many were revoked here."""
     from safetrain.certification import signing
@@ -308,20 +345,19 @@ def pull_revocations() -> int:
         return 0
     cursor, _created = ExchangeCursor.objects.get_or_create(name="pull:revocations")
     with _client() as client:
-        response = client.get("/api/v1/revocations", params={"since": cursor.value})
+        nonce = secrets.token_hex(16)
+        response = client.get("/api/v1/revocations", params={"since": cursor.value, "nonce": nonce})
     if response.status_code != 200:
         raise RevocationsRefused(f"HTTP {response.status_code}")
     try:
         province = signing.load_public_key(settings.SUPERVISION_PUBLIC_KEY)
         province.verify(base64.b64decode(response.headers.get("X-Signature", "")), response.content)
+        data = json.loads(response.content)
+        _check_fresh(data, asked=cursor.value, nonce=nonce)
     except (InvalidSignature, ValueError) as error:
-        audit_log(
-            action="integrations.revocations_refused",
-            result="failure",
-            detail={"reason": "bad signature" if isinstance(error, InvalidSignature) else str(error)[:100]},
-        )
-        raise RevocationsRefused("the revocation list is not signed by the province") from error
-    data = json.loads(response.content)
+        reason = "bad signature" if isinstance(error, InvalidSignature) else str(error)[:100]
+        audit_log(action="integrations.revocations_refused", result="failure", detail={"reason": reason})
+        raise RevocationsRefused(f"the revocation list is refused: {reason}") from error
     revoked = 0
     with transaction.atomic():
         for item in data.get("items", []):

@@ -286,3 +286,51 @@ class SurveyAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.question_id}: {self.rating}"
+
+
+# Pre-aggregated statistics (REG-01) -----------------------------------------------------------------------------
+
+
+class StatMetric(models.TextChoices):
+    LEARNERS = "learner", _("Registered learners")
+    ENROLMENTS = "enrol", _("Enrolments")
+    EXAMS_FAILED = "fail", _("Exams not passed")
+    EXAMS_PASSED = "pass", _("Exams passed")
+    CERTIFICATES = "cert", _("Certificates in force")
+    REVOKED = "revoked", _("Certificates revoked")
+
+
+class StatCount(models.Model):
+    """One cell of the statistics cube: how many records of a metric a training unit has in a month, by the
+    learner's sex and year of birth. Registered learners (`learner`) have no month: they are the unit's learners
+    now. Kept by `safetrain.regulator.counters`: each change to a source record recounts its cells after the
+    change commits; a nightly rebuild recomputes all of them."""
+
+    unit = models.ForeignKey("orgs.Organisation", on_delete=models.CASCADE, related_name="+", db_index=False)
+    metric = models.CharField(max_length=8, choices=StatMetric.choices)
+    month = models.DateField(null=True)
+    sex = models.CharField(max_length=1, blank=True)
+    birth_year = models.PositiveSmallIntegerField(null=True)
+    n = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["metric", "unit", "month"], name="statcount_cell")]
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} {self.metric} {self.month} {self.sex}{self.birth_year}: {self.n}"
+
+
+class StatRollup(models.Model):
+    """The cube summed over sex and year of birth: what a dashboard without a sex or age filter reads (a few
+    rows per unit and month instead of one per learner cohort)."""
+
+    unit = models.ForeignKey("orgs.Organisation", on_delete=models.CASCADE, related_name="+", db_index=False)
+    metric = models.CharField(max_length=8, choices=StatMetric.choices)
+    month = models.DateField(null=True)
+    n = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["metric", "unit", "month"], name="statrollup_cell")]
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} {self.metric} {self.month}: {self.n}"

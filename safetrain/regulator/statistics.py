@@ -1,30 +1,30 @@
 """Regulator statistics (REG-01) and the learner search (REG-02), always within the viewer's region.
 
 A regulator sees the units of its region's subtree (`Organisation.supervised_by`); the learners counted are the
-learner memberships of those units. Filters: a period (enrolments opened, exams submitted and certificates issued
-in it), an age band and a sex (from the ID number), a unit (an institution or an enterprise, with its subtree), an
-industry, a region inside the viewer's.
+learner memberships of those units. Filters: a period in whole months (enrolments opened, exams submitted and
+certificates issued in it), an age band (by year of birth) and a sex (both from the ID number), a unit (an
+institution or an enterprise, with its subtree), an industry, a region inside the viewer's.
 
-Every figure is one aggregate query over indexed columns; the breakdowns (per month, industry, age band, region)
-are GROUP BY queries. What is *not* here yet: the pre-aggregated tables the 200,000-learner target needs.
+The dashboard reads the statistics cube (`counters`: counts per unit, month, sex and year of birth, kept up to date
+on every change), so its cost grows with the number of units and months, not of learners. Enrolments, exams and
+certificates are counted as records (人次): a learner enrolled twice counts twice. The learner search reads the
+accounts themselves.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import TruncMonth
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from safetrain.accounts.models import AuthSession, Membership, Role, User, name_index_of
-from safetrain.assessment.models import AttemptKind, ExamAttempt
-from safetrain.certification.models import Certificate
-from safetrain.core.dates import add_months
-from safetrain.learning.models import Enrolment
 from safetrain.orgs.models import Organisation, OrganisationKind, Region
+from safetrain.regulator.counters import month_of
+from safetrain.regulator.models import StatCount, StatMetric, StatRollup
 
 AGE_BANDS = (
     ("under30", 0, 29),
@@ -34,6 +34,7 @@ AGE_BANDS = (
     ("60plus", 60, 200),
 )
 ONLINE_MINUTES = 5
+ACTIVITY = [m for m in StatMetric.values if m != StatMetric.LEARNERS]
 TRAINING_UNIT_KINDS = (
     OrganisationKind.INSTITUTION,
     OrganisationKind.ENTERPRISE,
@@ -53,12 +54,26 @@ class Filters:
     region: Region | None = None
 
 
-def _birth_range(band: str, today: dt.date) -> tuple[dt.date, dt.date] | None:
-    """Birth dates of the people whose age is in the band today (low..high years, inclusive)."""
+def age_band_years(band: str, today: dt.date) -> tuple[int, int] | None:
+    """The birth years of a band: ages are counted by year of birth (年龄 = 当年 − 出生年份), the rule the
+    statistics cube can answer for any period without one row per birth date."""
     for name, low, high in AGE_BANDS:
         if name == band:
-            return add_months(today, -12 * (high + 1)) + dt.timedelta(days=1), add_months(today, -12 * low)
+            return today.year - high, today.year - low
     return None
+
+
+def age_band_of(birth_year: int | None, today: dt.date) -> str | None:
+    if birth_year is None:
+        return None
+    age = today.year - birth_year
+    return next((name for name, low, high in AGE_BANDS if low <= age <= high), None)
+
+
+def month_span(filters: Filters) -> tuple[dt.date | None, dt.date | None]:
+    """The period in whole months (the statistics are kept per month): from the month of `start` to the month of
+    `end`, both included."""
+    return month_of(filters.start), month_of(filters.end)
 
 
 def scope_units(viewer: Any, filters: Filters) -> QuerySet[Organisation]:
@@ -82,9 +97,9 @@ def learners(viewer: Any, filters: Filters) -> QuerySet[User]:
     if filters.sex:
         qs = qs.filter(sex=filters.sex)
     if filters.age_band:
-        bounds = _birth_range(filters.age_band, timezone.localdate())
-        if bounds:
-            qs = qs.filter(birth_date__range=bounds)
+        years = age_band_years(filters.age_band, timezone.localdate())
+        if years:
+            qs = qs.filter(birth_date__year__gte=years[0], birth_date__year__lte=years[1])
     return qs
 
 
@@ -110,118 +125,93 @@ class Dashboard:
 
 
 def dashboard(viewer: Any, filters: Filters) -> Dashboard:
-    people = learners(viewer, filters)
-    units = scope_units(viewer, filters)
-    enrolments = Enrolment.objects.filter(learner__in=people).filter(
-        Q(organisation__in=units) | Q(organisation__isnull=True)
-    )
-    exams = ExamAttempt.objects.filter(
-        kind=AttemptKind.EXAM, submitted_at__isnull=False, enrolment__in=enrolments
-    )
-    certificates = Certificate.objects.filter(enrolment__in=enrolments)
-    if filters.start:
-        enrolments_in = enrolments.filter(opened_on__gte=filters.start)
-        exams = exams.filter(submitted_at__date__gte=filters.start)
-        certificates = certificates.filter(issued_on__gte=filters.start)
-    else:
-        enrolments_in = enrolments
-    if filters.end:
-        enrolments_in = enrolments_in.filter(opened_on__lte=filters.end)
-        exams = exams.filter(submitted_at__date__lte=filters.end)
-        certificates = certificates.filter(issued_on__lte=filters.end)
-    exam_counts = exams.aggregate(n=Count("pk"), passed=Count("pk", filter=Q(passed=True)))
-    certificate_counts = certificates.aggregate(
-        n=Count("pk"), revoked=Count("pk", filter=Q(revoked_at__isnull=False))
-    )
-    online = (
-        AuthSession.objects.filter(
-            user__in=people,
-            ended_at__isnull=True,
-            last_seen_at__gte=timezone.now() - dt.timedelta(minutes=ONLINE_MINUTES),
-        )
-        .values("user_id")
-        .distinct()
-        .count()
-    )
-    result = Dashboard(
-        registered=people.count(),
-        online=online,
-        enrolled=enrolments_in.values("learner_id").distinct().count(),
-        completed=certificates.filter(revoked_at__isnull=True).values("learner_id").distinct().count(),
-        exams=exam_counts["n"],
-        exams_passed=exam_counts["passed"],
-        certificates=certificate_counts["n"],
-        revoked=certificate_counts["revoked"],
-    )
-    result.by_month = [
-        (row["month"].strftime("%Y-%m"), row["n"])
-        for row in enrolments_in.annotate(month=TruncMonth("opened_on"))
-        .values("month")
-        .annotate(n=Count("pk"))
-        .order_by("month")
-        if row["month"]
-    ]
-    result.by_industry = [
-        (row["organisation__industry"] or "", row["n"])
-        for row in enrolments_in.values("organisation__industry").annotate(n=Count("pk")).order_by("-n")
-    ]
-    result.by_sex = [
-        (row["sex"] or "", row["n"]) for row in people.values("sex").annotate(n=Count("pk")).order_by("sex")
-    ]
+    """Every figure of the dashboard from the statistics cube (`counters`): five queries over a few rows per unit
+    and month, whatever the number of learners. Only "online now" reads the live sessions (the few open ones)."""
     today = timezone.localdate()
-    ages = people.aggregate(
-        **{
-            name: Count("pk", filter=Q(birth_date__range=_birth_range(name, today)))
-            for name, _l, _h in AGE_BANDS
-        }
+    units = scope_units(viewer, filters)
+    unit_info = {
+        pk: (region, industry) for pk, region, industry in units.values_list("pk", "region_id", "industry")
+    }
+    years = age_band_years(filters.age_band, today) if filters.age_band else None
+    cohort = Q()
+    if filters.sex:
+        cohort &= Q(sex=filters.sex)
+    if years:
+        cohort &= Q(birth_year__gte=years[0], birth_year__lte=years[1])
+    first, last = month_span(filters)
+    # Enrolments, exams and certificates per unit and month: the rollup when no sex or age is asked for.
+    source = StatCount.objects.filter(cohort) if filters.sex or years else StatRollup.objects.all()
+    activity = source.filter(metric__in=ACTIVITY, unit__in=units.values("pk"))
+    if first:
+        activity = activity.filter(month__gte=first)
+    if last:
+        activity = activity.filter(month__lte=last)
+    totals: dict[str, int] = defaultdict(int)
+    months: dict[dt.date, int] = defaultdict(int)
+    industries: dict[str, int] = defaultdict(int)
+    regions: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for unit, metric, month, n in (
+        activity.values_list("unit_id", "metric", "month").annotate(total=Sum("n")).order_by()
+    ):
+        region, industry = unit_info.get(unit, (None, ""))
+        totals[metric] += n
+        regions[region][metric] += n
+        if metric == StatMetric.ENROLMENTS:
+            months[month] += n
+            industries[industry or ""] += n
+    # Registered learners by sex, year of birth and region: one query, summed here.
+    people = StatCount.objects.filter(cohort, metric=StatMetric.LEARNERS, unit__in=units.values("pk"))
+    by_sex: dict[str, int] = defaultdict(int)
+    by_year: dict[int | None, int] = defaultdict(int)
+    for region, sex, year, n in (
+        people.values_list("unit__region", "sex", "birth_year").annotate(total=Sum("n")).order_by()
+    ):
+        regions[region][StatMetric.LEARNERS] += n
+        by_sex[sex or ""] += n
+        by_year[year] += n
+    # Online now: the open sessions seen in the last minutes (an index on them), of learners of these units.
+    recent = AuthSession.objects.filter(
+        ended_at__isnull=True, last_seen_at__gte=timezone.now() - dt.timedelta(minutes=ONLINE_MINUTES)
+    ).values("user_id")
+    online = Membership.objects.filter(
+        role=Role.LEARNER, is_active=True, organisation__in=units.values("pk"), user_id__in=recent
     )
+    if filters.sex:
+        online = online.filter(user__sex=filters.sex)
+    if years:
+        online = online.filter(user__birth_date__year__gte=years[0], user__birth_date__year__lte=years[1])
+    exams = totals[StatMetric.EXAMS_PASSED] + totals[StatMetric.EXAMS_FAILED]
+    result = Dashboard(
+        registered=sum(by_sex.values()),
+        online=online.values("user_id").distinct().count(),
+        enrolled=totals[StatMetric.ENROLMENTS],
+        completed=totals[StatMetric.CERTIFICATES],
+        exams=exams,
+        exams_passed=totals[StatMetric.EXAMS_PASSED],
+        certificates=totals[StatMetric.CERTIFICATES] + totals[StatMetric.REVOKED],
+        revoked=totals[StatMetric.REVOKED],
+    )
+    result.by_month = [(month.strftime("%Y-%m"), n) for month, n in sorted(months.items()) if month and n]
+    result.by_industry = sorted(((k, n) for k, n in industries.items() if n), key=lambda kv: (-kv[1], kv[0]))
+    result.by_sex = sorted((k or "", n) for k, n in by_sex.items() if n)
+    ages: dict[str, int] = defaultdict(int)
+    for year, n in by_year.items():
+        band = age_band_of(year, today)
+        if band:
+            ages[band] += n
     result.by_age = [(name, ages[name]) for name, _l, _h in AGE_BANDS]
-    # By region: one GROUP BY per figure, on the region of the learner's unit in scope (the units the filters
-    # chose), so that a row never names a region outside the viewer's and its link filters consistently.
-    membership = Q(
-        learner__memberships__organisation__in=units,
-        learner__memberships__role=Role.LEARNER,
-        learner__memberships__is_active=True,
-    )
-    here = "learner__memberships__organisation__region"
-    learners_by = {
-        r["organisation__region"]: r["n"]
-        for r in Membership.objects.filter(
-            role=Role.LEARNER, is_active=True, organisation__in=units, user__in=people
-        )
-        .values("organisation__region")
-        .annotate(n=Count("user", distinct=True))
-    }
-    enrolled_by = {
-        r[here]: r["n"]
-        for r in enrolments_in.filter(membership).values(here).annotate(n=Count("learner", distinct=True))
-    }
-    certified_by = {
-        r[here]: r["n"]
-        for r in certificates.filter(membership, revoked_at__isnull=True)
-        .values(here)
-        .annotate(n=Count("learner", distinct=True))
-    }
-    exam_membership = Q(
-        enrolment__learner__memberships__organisation__in=units,
-        enrolment__learner__memberships__role=Role.LEARNER,
-        enrolment__learner__memberships__is_active=True,
-    )
-    exams_by = {
-        r["enrolment__" + here]: (r["n"], r["passed"])
-        for r in exams.filter(exam_membership)
-        .values("enrolment__" + here)
-        .annotate(n=Count("pk", distinct=True), passed=Count("pk", filter=Q(passed=True), distinct=True))
-    }
-    for region in Region.objects.filter(pk__in=[k for k in learners_by if k is not None]).order_by("code"):
-        n, passed = exams_by.get(region.pk, (0, 0))
+    shown = [k for k, figures in regions.items() if k is not None and any(figures.values())]
+    for region in Region.objects.filter(pk__in=shown).order_by("code"):
+        figures = regions[region.pk]
+        passed = figures[StatMetric.EXAMS_PASSED]
+        sat = passed + figures[StatMetric.EXAMS_FAILED]
         result.by_region.append(
             {
                 "region": region,
-                "learners": learners_by.get(region.pk, 0),
-                "enrolled": enrolled_by.get(region.pk, 0),
-                "certified": certified_by.get(region.pk, 0),
-                "pass_rate": round(100 * passed / n, 1) if n else None,
+                "learners": figures[StatMetric.LEARNERS],
+                "enrolled": figures[StatMetric.ENROLMENTS],
+                "certified": figures[StatMetric.CERTIFICATES],
+                "pass_rate": round(100 * passed / sat, 1) if sat else None,
             }
         )
     return result

@@ -18,7 +18,7 @@ from safetrain.accounts.identity import Sex
 from safetrain.accounts.models import Role
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
-from safetrain.core.forms import DateInput
+from safetrain.core.forms import MonthField
 from safetrain.core.http import xlsx_response
 from safetrain.orgs.models import Industry, Organisation, OrganisationKind, Region
 from safetrain.regulator import complaints, registrations, statistics, surveys
@@ -389,8 +389,8 @@ def survey_results_view(request: HttpRequest, survey_id: int | None = None) -> H
 
 
 class StatisticsForm(forms.Form):
-    start = forms.DateField(label=_lazy("From"), required=False, widget=DateInput())
-    end = forms.DateField(label=_lazy("To"), required=False, widget=DateInput())
+    start = MonthField(label=_lazy("From month"), required=False)
+    end = MonthField(label=_lazy("To month"), required=False)
     age_band = forms.ChoiceField(label=_lazy("Age"), required=False)
     sex = forms.ChoiceField(label=_lazy("Sex"), required=False)
     unit = forms.ModelChoiceField(
@@ -413,6 +413,12 @@ class StatisticsForm(forms.Form):
         self.fields["region"].queryset = Region.objects.filter(pk__in=units.values("region_id")).order_by(
             "code"
         )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            self.add_error("end", _("The last month is before the first: swap them."))
+        return data
 
     def filters(self) -> statistics.Filters:
         data = self.cleaned_data if self.is_valid() else {}
@@ -480,8 +486,8 @@ def _dashboard_workbook(board) -> bytes:
         [
             "注册学员",
             "在线学员",
-            "报名人数",
-            "取证人数",
+            "参训人次",
+            "有效证书",
             "考试人次",
             "考试合格人次",
             "合格率",
@@ -503,7 +509,7 @@ def _dashboard_workbook(board) -> bytes:
         ]
     )
     sheet.append([])
-    sheet.append(["地区", "学员", "报名人数", "取证人数", "合格率"])
+    sheet.append(["地区", "注册学员", "参训人次", "有效证书", "合格率"])
     for row in board.by_region:
         sheet.append(
             [

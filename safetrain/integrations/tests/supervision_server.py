@@ -6,6 +6,7 @@ signed with the province's own key."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import threading
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ class Province:
     fail_next: int = 0  # answer 503 to the next N pushes
     revocations: list[dict] = field(default_factory=list)
     forge_revocations: bool = False
+    replay: tuple[bytes, str] | None = None  # serve this recorded (body, signature) instead of a fresh answer
+    last_answer: tuple[bytes, str] | None = None
+    clock_offset_seconds: int = 0  # generated_at this far from now
     requests: list[str] = field(default_factory=list)
 
 
@@ -33,13 +37,18 @@ def start(province: Province) -> tuple[ThreadingHTTPServer, str]:
         def log_message(self, *args):  # quiet
             pass
 
-        def _send(self, status: int, payload: dict, key: Ed25519PrivateKey | None = None) -> None:
-            body = json.dumps(payload, ensure_ascii=False).encode()
+        def _send(
+            self, status: int, payload: dict, key: Ed25519PrivateKey | None = None, raw: tuple | None = None
+        ) -> None:
+            body = json.dumps(payload, ensure_ascii=False).encode() if raw is None else raw[0]
+            signature = raw[1] if raw else (base64.b64encode(key.sign(body)).decode() if key else None)
+            if signature:
+                province.last_answer = (body, signature)
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
-            if key is not None:
-                self.send_header("X-Signature", base64.b64encode(key.sign(body)).decode())
+            if signature:
+                self.send_header("X-Signature", signature)
             self.end_headers()
             self.wfile.write(body)
 
@@ -68,10 +77,21 @@ def start(province: Province) -> tuple[ThreadingHTTPServer, str]:
             url = urlparse(self.path)
             if url.path != "/api/v1/revocations":
                 return self._send(404, {"error": "unknown"})
-            since = int((parse_qs(url.query).get("since") or ["0"])[0] or 0)
-            items = province.revocations[since:]
+            if province.replay is not None:
+                return self._send(200, {}, raw=province.replay)
+            query = parse_qs(url.query, keep_blank_values=True)
+            asked = (query.get("since") or [""])[0]
+            items = province.revocations[int(asked or 0) :]
             signer = Ed25519PrivateKey.generate() if province.forge_revocations else province.key
-            return self._send(200, {"items": items, "cursor": str(len(province.revocations))}, key=signer)
+            generated = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=province.clock_offset_seconds)
+            answer = {
+                "since": asked,
+                "nonce": (query.get("nonce") or [""])[0],
+                "generated_at": generated.isoformat(),
+                "items": items,
+                "cursor": str(len(province.revocations)),
+            }
+            return self._send(200, answer, key=signer)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

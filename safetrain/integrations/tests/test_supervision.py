@@ -25,7 +25,7 @@ from safetrain.records.models import AuditEntry
 
 @pytest.fixture
 def province(settings):
-    data = Province(platform_key=signing.public_key())
+    data = Province(platform_key=signing.exchange_public_key())
     server, url = start(data)
     settings.SUPERVISION_URL = url
     settings.SUPERVISION_PUBLIC_KEY = (
@@ -169,11 +169,30 @@ def test_int_01_exam_results_and_certificates_are_pushed_and_revocations_pulled(
     assert certificate.revoked_at is None
     province.forge_revocations = False
     assert supervision.pull_revocations() == 1
+    first = province.last_answer  # the genuine, signed answer to since=""
     certificate.refresh_from_db()
     assert certificate.revoked_at is not None
     assert "代考" in certificate.revoked_reason
     assert supervision.pull_revocations() == 0  # the cursor moved on
-    assert province.requests[-1].endswith("since=2")
+    assert "since=2&" in province.requests[-1]
+    # A recorded answer replayed (signed, but for another request), or one generated long ago, is refused.
+    province.revocations.append({"certificate_number": "LATER", "reason": "x", "revoked_at": "2026-12-02"})
+    province.replay = (
+        b'{"since": "", "generated_at": "2026-01-01T00:00:00+00:00", "items": [], "cursor": "0"}',
+        first[1],
+    )
+    with pytest.raises(supervision.RevocationsRefused, match="bad signature"):
+        supervision.pull_revocations()  # a body edited to fit: its signature breaks
+    province.replay = first  # genuine, but it answered since="" and another nonce
+    with pytest.raises(supervision.RevocationsRefused, match="another request"):
+        supervision.pull_revocations()
+    province.replay, province.clock_offset_seconds = None, -3600
+    with pytest.raises(supervision.RevocationsRefused, match="old"):
+        supervision.pull_revocations()
+    province.clock_offset_seconds = 0
+    assert supervision.pull_revocations() == 0  # LATER is not a certificate here; the cursor moves to 3
+    supervision.pull_revocations()
+    assert "since=3&" in province.requests[-1]
     # The revocation is a change: the certificate's new version goes back to the province.
     supervision.collect()
     supervision.deliver_due()
@@ -206,3 +225,25 @@ def test_int_01_a_change_supersedes_what_waits_reaches_the_province_and_leaves_n
     # Back to the first content (A -> B -> A): sent again, since the newest version differs.
     Enrolment.objects.filter(pk=enrolment.pk).update(status=EnrolmentStatus.ACTIVE, updated_at=timezone.now())
     assert supervision.collect()["enrolment"] == 1
+
+
+def test_int_01_the_exchange_key_is_not_the_certificate_key_and_plain_http_is_refused(
+    settings, province, enrolment
+):
+    from django.core.checks import run_checks
+
+    assert signing.key_id(signing.exchange_public_key()) != signing.key_id(signing.public_key())
+    # A province that registered the certificates' key instead refuses the pushes.
+    province.platform_key = signing.public_key()
+    supervision.collect()
+    supervision.deliver_due()
+    assert province.stored == {}
+    assert province.refused
+    # Outside DEBUG, a plain http:// address other than this machine is refused, by the checks and at run time.
+    settings.DEBUG = False
+    settings.SUPERVISION_URL = "http://supervision.example.gov.cn"
+    assert [e.id for e in run_checks() if e.id == "safetrain.E101"] == ["safetrain.E101"]
+    with pytest.raises(supervision.ExchangeRefused, match="https"):
+        supervision.deliver_due()
+    settings.SUPERVISION_URL = "https://supervision.example.gov.cn"
+    assert not [e for e in run_checks() if e.id == "safetrain.E101"]

@@ -28,9 +28,14 @@ def chinese():
 
 
 @pytest.fixture
-def region(world):
+def region(world, django_capture_on_commit_callbacks):
     """南山: 南山学员 and 班组学员 (born 1990), 老工人 (born 1960, a woman); 福田: 福田学员. Enrolments, exams and a
-    certificate on known dates."""
+    certificate on known dates. The statistics cube is recounted as each change commits (here: at the end)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        return _region(world)
+
+
+def _region(world):
     from safetrain.catalog.tests.factories import published_course
     from safetrain.learning.tests.conftest import video_of
 
@@ -180,3 +185,18 @@ def test_reg_01_a_filter_outside_the_region_shows_an_error_not_unfiltered_figure
     # Every by-region row is a region of the viewer's units.
     board = statistics.dashboard(world.regulator_nanshan, Filters())
     assert {r["region"].code for r in board.by_region} == {"440305"}
+
+
+def test_reg_01_the_period_is_chosen_in_whole_months(world, region):
+    client = web_client_for(world.regulator_nanshan)
+    november = client.get("/regulator/dashboard/?start=2026-11&end=2026-11").content.decode()
+    assert 'data-kpi="enrolled">1<' in november  # 南山学员 opened 15 November; 老工人 in October
+    assert 'value="2026-11"' in november  # the month picker keeps the choice
+    # A full date stands for its month.
+    assert 'data-kpi="enrolled">1<' in client.get("/regulator/dashboard/?start=2026-11-20").content.decode()
+    swapped = client.get("/regulator/dashboard/?start=2026-11&end=2026-10")
+    assert swapped.status_code == 400
+    assert "截止月份早于起始月份" in swapped.content.decode()
+    wrong = client.get("/regulator/dashboard/?start=11/2026")
+    assert wrong.status_code == 400
+    assert "例如 2026-11" in wrong.content.decode()

@@ -1,0 +1,21 @@
+"""System checks of the integrations' configuration (run by `manage.py check`, `migrate` and the deploy)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+
+@register()
+def supervision_over_https(app_configs, **kwargs):
+    from safetrain.integrations.supervision import insecure_url
+
+    if not settings.DEBUG and insecure_url(settings.SUPERVISION_URL):
+        return [
+            Error(
+                "SUPERVISION_URL is not an https:// address.",
+                hint="The exchange carries personal data: give the province's HTTPS address.",
+                id="safetrain.E101",
+            )
+        ]
+    return []
