@@ -1,6 +1,6 @@
 """The annual satisfaction survey (满意度调查, REG-04; S3 十七).
 
-Every learner who was enrolled that year is invited once. A question is about the platform, about the training
+Every learner who was enrolled that year and has something to rate is invited once. A question is about the platform, about the training
 institution that trained them (the enrolling institution, or the organiser of the call they applied through), or
 about each course they studied that year; every mark is 1 (very dissatisfied) to 5 (very satisfied), and 4 or 5
 counts as satisfied. The results give, per platform, institution and course, the responses, the mean mark and
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,8 +32,30 @@ def _year_enrolments(survey: Survey) -> QuerySet[Enrolment]:
     return Enrolment.objects.filter(opened_on__year=survey.year).exclude(status=EnrolmentStatus.VOID)
 
 
-def invited_count(survey: Survey) -> int:
-    return _year_enrolments(survey).values("learner_id").distinct().count()
+def invited_enrolments(survey: Survey, scope: QuerySet[Organisation] | None = None) -> QuerySet[Enrolment]:
+    """The enrolments that invite their learner: of the survey's year, in the scope's units if given, and with
+    something to rate (a platform question rates every one; otherwise an institution that trained them or a
+    course they studied must be there for the survey's questions)."""
+    from safetrain.enterprise.models import ApplicationTrainee
+
+    qs = _year_enrolments(survey)
+    if scope is not None:
+        qs = qs.filter(organisation__in=scope)
+    targets = set(survey.questions.values_list("target", flat=True))
+    if SurveyTarget.PLATFORM in targets:
+        return qs
+    condition = Q(pk__in=[])
+    if SurveyTarget.INSTITUTION in targets:
+        condition |= Q(organisation__kind=OrganisationKind.INSTITUTION) | Q(
+            pk__in=ApplicationTrainee.objects.filter(enrolment__isnull=False).values("enrolment_id")
+        )
+    if SurveyTarget.COURSE in targets:
+        condition |= Q(pk__in=LessonProgress.objects.filter(credited_seconds__gt=0).values("enrolment_id"))
+    return qs.filter(condition)
+
+
+def invited_count(survey: Survey, scope: QuerySet[Organisation] | None = None) -> int:
+    return invited_enrolments(survey, scope).values("learner_id").distinct().count()
 
 
 def institution_of(enrolment: Enrolment) -> Organisation | None:
@@ -81,7 +103,7 @@ def open_survey_for(learner: Any) -> Survey | None:
     today = timezone.localdate()
     for survey in Survey.objects.filter(opens_on__lte=today, closes_on__gte=today):
         if (
-            _year_enrolments(survey).filter(learner=learner).exists()
+            invited_enrolments(survey).filter(learner=learner).exists()
             and not SurveyResponse.objects.filter(survey=survey, learner=learner).exists()
         ):
             return survey
@@ -121,6 +143,13 @@ def survey_submit(
             _("This survey is for the learners who trained in %(year)d.") % {"year": survey.year},
         )
     pairs = items(survey, learner)
+    if not pairs:
+        raise DomainError(
+            "nothing_to_rate",
+            _(
+                "This survey has nothing for you to rate: it asks about courses or institutions you did not use."
+            ),
+        )
     answers = []
     for question, subject in pairs:
         key = item_key(question, subject)
@@ -197,10 +226,14 @@ class Results:
         return round(100 * self.responses / self.invited, 1) if self.invited else None
 
 
-def survey_results(survey: Survey, *, institutions: QuerySet[Organisation] | None = None) -> Results:
-    """The rates of a survey; `institutions` narrows the institution rows to a regulator's units."""
+def survey_results(survey: Survey, *, scope: QuerySet[Organisation] | None = None) -> Results:
+    """The rates of a survey. `scope` (a regulator's units) narrows everything to the learners who trained there:
+    the invited, the responses and the marks; the institution rows to the scope's institutions."""
+    responses = survey.responses.all()
+    if scope is not None:
+        responses = responses.filter(learner_id__in=invited_enrolments(survey, scope).values("learner_id"))
     rates: dict[tuple[str, int | None], Rate] = {}
-    rows = SurveyAnswer.objects.filter(response__survey=survey).values_list(
+    rows = SurveyAnswer.objects.filter(response__in=responses).values_list(
         "question__target", "institution_id", "institution__name", "course_id", "course__title", "rating"
     )
     for target, institution_id, institution_name, course_id, course_title, rating in rows:
@@ -214,11 +247,11 @@ def survey_results(survey: Survey, *, institutions: QuerySet[Organisation] | Non
         rate.marks += 1
         rate.total += rating
         rate.satisfied += rating >= SATISFIED_FROM
-    allowed = set(institutions.values_list("pk", flat=True)) if institutions is not None else None
+    allowed = set(scope.values_list("pk", flat=True)) if scope is not None else None
     return Results(
         survey=survey,
-        invited=invited_count(survey),
-        responses=survey.responses.count(),
+        invited=invited_count(survey, scope),
+        responses=responses.count(),
         platform=rates.get(("platform", None), Rate(_("The platform"), 0, 0, 0)),
         institutions=sorted(
             (

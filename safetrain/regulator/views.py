@@ -377,7 +377,7 @@ def survey_results_view(request: HttpRequest, survey_id: int | None = None) -> H
     results = None
     if survey is not None:
         scope = None if request.user.sees_everything() else Organisation.objects.supervised_by(request.user)
-        results = surveys.survey_results(survey, institutions=scope)
+        results = surveys.survey_results(survey, scope=scope)
     return render(
         request,
         "regulator/survey_results.html",

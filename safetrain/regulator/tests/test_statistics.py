@@ -200,3 +200,20 @@ def test_reg_01_the_period_is_chosen_in_whole_months(world, region):
     wrong = client.get("/regulator/dashboard/?start=11/2026")
     assert wrong.status_code == 400
     assert "例如 2026-11" in wrong.content.decode()
+
+
+def test_reg_01_a_region_row_opens_its_learners(world, region):
+    client = web_client_for(world.regulator_city)
+    page = client.get("/regulator/dashboard/").content.decode()
+    from safetrain.orgs.models import Region
+
+    futian = Region.objects.get(code="440304")
+    link = f"/regulator/learners/?region={futian.pk}"
+    assert f'href="{link}"' in page
+    learners = client.get(link).content.decode()
+    assert "福田学员" in learners
+    assert "南山学员" not in learners
+    assert "老工人" not in learners
+    # The district regulator cannot open another district's learners through the link.
+    assert web_client_for(world.regulator_nanshan).get(link).status_code == 200
+    assert "福田学员" not in web_client_for(world.regulator_nanshan).get(link).content.decode()

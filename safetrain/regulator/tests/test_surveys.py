@@ -136,13 +136,33 @@ def test_reg_04_the_rates_match_a_hand_count_and_flag_those_under_80_percent(set
         True,
     )
     assert (by_course["课程SV-Y"].percent, by_course["课程SV-Y"].flagged) == (100.0, False)
-    # A regulator of another district does not see this institution's row.
+    # A regulator sees its region's learners only: Futian trained none of them (no row, no invited, no marks);
+    # Nanshan all three.
     from safetrain.orgs.models import Organisation
 
     futian = surveys.survey_results(
-        s.survey, institutions=Organisation.objects.supervised_by(world.regulator_futian)
+        s.survey, scope=Organisation.objects.supervised_by(world.regulator_futian)
     )
-    assert futian.institutions == []
+    assert (futian.institutions, futian.invited, futian.responses, futian.platform.marks) == ([], 0, 0, 0)
+    nanshan = surveys.survey_results(
+        s.survey, scope=Organisation.objects.supervised_by(world.regulator_nanshan)
+    )
+    assert (nanshan.invited, nanshan.responses, nanshan.platform.marks) == (3, 3, 3)
+
+
+def test_reg_04_only_learners_with_something_to_rate_are_invited(setup, world):
+    s = setup
+    s.q_platform.delete()  # the survey asks about institutions and courses only
+    idle = make_user(world.ent_nanshan, name="戊")
+    enrolment_create(
+        learner=idle, programme=s.other, organisation=world.ent_nanshan
+    )  # no institution, no study
+    assert surveys.items(s.survey, idle) == []
+    assert surveys.open_survey_for(idle) is None
+    assert surveys.open_survey_for(s.c) == s.survey  # 丙 studied course X
+    assert surveys.invited_count(s.survey) == 3  # 甲, 乙, 丙; not 戊, not 丁 (last year)
+    with pytest.raises(DomainError, match="没有需要您评价"):
+        answer(s, idle, {})
 
 
 def test_reg_04_every_mark_is_needed_and_a_learner_answers_once(setup):
