@@ -394,9 +394,11 @@ SUPERVISION_URL = env.str("SUPERVISION_URL", default="")
 SUPERVISION_PLATFORM_CODE = env.str("SUPERVISION_PLATFORM_CODE", default="safetrain")
 SUPERVISION_PUBLIC_KEY = env.str("SUPERVISION_PUBLIC_KEY", default="")
 # This platform's own exchange key (Ed25519 seed in base64 or PEM), separate from the certificates' key; unset, one
-# is derived from SECRET_KEY. `manage.py shell -c "from safetrain.certification import signing;
-# print(signing.public_key_pem(signing.exchange_public_key()))"` prints the public half to register.
+# is derived from SECRET_KEY. `manage.py supervision_key` prints the public half to register with the province.
 SUPERVISION_SIGNING_KEY = env.str("SUPERVISION_SIGNING_KEY", default="")
+# The exchange's signature algorithm: ed25519, or sm2 (SM2 with SM3, GB/T 32918) where the province asks for it; with
+# sm2, SUPERVISION_SIGNING_KEY is 64 hex digits and SUPERVISION_PUBLIC_KEY the province's x||y in hex.
+SUPERVISION_SIGNATURE = env.str("SUPERVISION_SIGNATURE", default="ed25519").lower()
 # A signed revocation list older than this (its generated_at) is refused as a replay.
 SUPERVISION_MAX_AGE_SECONDS = env.int("SUPERVISION_MAX_AGE_SECONDS", default=600)
 SUPERVISION_TIMEOUT_SECONDS = env.float("SUPERVISION_TIMEOUT_SECONDS", default=15.0)

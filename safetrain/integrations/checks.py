@@ -19,3 +19,16 @@ def supervision_over_https(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def supervision_signature(app_configs, **kwargs):
+    if settings.SUPERVISION_SIGNATURE not in ("ed25519", "sm2"):
+        return [
+            Error(
+                f"SUPERVISION_SIGNATURE is {settings.SUPERVISION_SIGNATURE!r}.",
+                hint="Use ed25519 or sm2.",
+                id="safetrain.E102",
+            )
+        ]
+    return []

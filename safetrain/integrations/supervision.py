@@ -7,9 +7,11 @@ one by one:
     POST {SUPERVISION_URL}/api/v1/records/{kind}
     body  {"platform": SUPERVISION_PLATFORM_CODE, "kind", "id": "<kind>:<pk>", "version": <sha256 of data>,
            "sent_at", "data": {...}}
-    X-Platform: the platform code; X-Key-Id: the platform key's id;
-    X-Signature: base64 Ed25519 signature of the exact body bytes with the platform's exchange key
-                 (SUPERVISION_SIGNING_KEY, not the certificates' key; its public half is registered there)
+    X-Platform: the platform code; X-Key-Id: the platform key's id; X-Signature-Algorithm: Ed25519 or SM2-SM3;
+    X-Signature: base64 signature of the exact body bytes with the platform's exchange key
+                 (SUPERVISION_SIGNING_KEY, not the certificates' key; its public half is registered there;
+                 `manage.py supervision_key` prints it). SUPERVISION_SIGNATURE=sm2 signs with SM2 over SM3
+                 (GB/T 32918.2, signer ID 1234567812345678, r||s) instead of Ed25519.
 
 The receiver answers 200 (stored) or 409 (that id and version already stored): both count as delivered. A 5xx,
 a 429 or no answer is retried with exponential back-off (30 s, 1 min, 2 min … at most 6 h, ten attempts); any
@@ -19,7 +21,7 @@ http:// URL fails the deploy check and nothing is sent over it.
 
 Pull: GET {SUPERVISION_URL}/api/v1/revocations?since=<cursor>&nonce=<random> answers {"since", "nonce",
 "generated_at", "items": [{"certificate_number", "reason", "revoked_at"}], "cursor"}, signed by the province
-(X-Signature over the body, checked with SUPERVISION_PUBLIC_KEY). A response is refused whole when its signature
+(X-Signature over the body, checked with SUPERVISION_PUBLIC_KEY, of the same algorithm). A response is refused whole when its signature
 does not verify, when the `since` and `nonce` it signed are not those of this request (a replayed answer), or when
 it was generated more than SUPERVISION_MAX_AGE_SECONDS from now; otherwise the certificates named are revoked
 with the province's reason.
@@ -34,7 +36,8 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,6 +47,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from safetrain.integrations import sm2
 from safetrain.integrations.models import DeliveryAttempt, ExchangeCursor, OutboundRecord, OutboundState
 from safetrain.records.services import audit_log
 
@@ -203,9 +207,59 @@ def collect() -> dict[str, int]:
 # Delivering ---------------------------------------------------------------------------------------------------
 
 
-def signed_body(record: OutboundRecord) -> tuple[bytes, dict[str, str]]:
+@dataclass(frozen=True)
+class Signer:
+    algorithm: str  # the X-Signature-Algorithm header: Ed25519 or SM2-SM3
+    key_id: str
+    public_key: str  # what the province registers: PEM (Ed25519) or hex x||y (SM2)
+    sign: Callable[[bytes], bytes]
+
+
+def exchange_sm2_private_key() -> str:
+    """SUPERVISION_SIGNING_KEY as 64 hex digits, or a key derived from SECRET_KEY."""
+    if settings.SUPERVISION_SIGNING_KEY:
+        return settings.SUPERVISION_SIGNING_KEY.strip()
+    seed = hashlib.blake2b(settings.SECRET_KEY.encode(), person=b"sup-exchange-sm2", digest_size=48).digest()
+    return sm2.private_key_from_seed(seed)
+
+
+def signer() -> Signer:
+    """This platform's exchange key, of the configured algorithm (SUPERVISION_SIGNATURE)."""
     from safetrain.certification import signing
 
+    if settings.SUPERVISION_SIGNATURE == "sm2":
+        private = exchange_sm2_private_key()
+        public = sm2.public_key_of(private)
+        return Signer(
+            "SM2-SM3",
+            hashlib.sha256(bytes.fromhex(public)).hexdigest()[:8],
+            public,
+            lambda body: sm2.sign(private, body, public_key=public),
+        )
+    key = signing.exchange_private_key()
+    return Signer(
+        "Ed25519", signing.key_id(key.public_key()), signing.public_key_pem(key.public_key()), key.sign
+    )
+
+
+def province_signature_valid(body: bytes, signature_b64: str) -> bool:
+    """The province's signature over `body` with SUPERVISION_PUBLIC_KEY, of the configured algorithm."""
+    from safetrain.certification import signing
+
+    try:
+        signature = base64.b64decode(signature_b64, validate=True)
+    except ValueError:
+        return False
+    if settings.SUPERVISION_SIGNATURE == "sm2":
+        return sm2.verify(settings.SUPERVISION_PUBLIC_KEY, body, signature)
+    try:
+        signing.load_public_key(settings.SUPERVISION_PUBLIC_KEY).verify(signature, body)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def signed_body(record: OutboundRecord) -> tuple[bytes, dict[str, str]]:
     body = _json(
         {
             "platform": settings.SUPERVISION_PLATFORM_CODE,
@@ -216,12 +270,13 @@ def signed_body(record: OutboundRecord) -> tuple[bytes, dict[str, str]]:
             "data": record.payload,
         }
     )
-    signature = base64.b64encode(signing.exchange_private_key().sign(body)).decode()
+    key = signer()
     return body, {
         "Content-Type": "application/json",
         "X-Platform": settings.SUPERVISION_PLATFORM_CODE,
-        "X-Key-Id": signing.key_id(signing.exchange_public_key()),
-        "X-Signature": signature,
+        "X-Key-Id": key.key_id,
+        "X-Signature-Algorithm": key.algorithm,
+        "X-Signature": base64.b64encode(key.sign(body)).decode(),
     }
 
 
@@ -338,7 +393,6 @@ def _check_fresh(data: Any, *, asked: str, nonce: str) -> None:
 
 def pull_revocations() -> int:
     """Revoke the certificates the province revoked since the last pull. Returns how many were revoked here."""
-    from safetrain.certification import signing
     from safetrain.certification.models import Certificate
 
     if not settings.SUPERVISION_URL:
@@ -350,8 +404,8 @@ def pull_revocations() -> int:
     if response.status_code != 200:
         raise RevocationsRefused(f"HTTP {response.status_code}")
     try:
-        province = signing.load_public_key(settings.SUPERVISION_PUBLIC_KEY)
-        province.verify(base64.b64decode(response.headers.get("X-Signature", "")), response.content)
+        if not province_signature_valid(response.content, response.headers.get("X-Signature", "")):
+            raise InvalidSignature
         data = json.loads(response.content)
         _check_fresh(data, asked=cursor.value, nonce=nonce)
     except (InvalidSignature, ValueError) as error:

@@ -16,11 +16,15 @@ from urllib.parse import parse_qs, urlparse
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from safetrain.integrations import sm2
+
 
 @dataclass
 class Province:
-    platform_key: Ed25519PublicKey  # the platform's public key, registered with the province
+    platform_key: Ed25519PublicKey | str  # the platform's public key registered here (hex x||y for SM2)
     key: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)  # the province's own
+    algorithm: str = "Ed25519"  # or SM2-SM3: then the keys are SM2 ones
+    sm2_key: str = field(default_factory=sm2.generate_private_key)  # the province's own SM2 key
     stored: dict[tuple[str, str], dict] = field(default_factory=dict)  # (id, version) -> body
     refused: list[str] = field(default_factory=list)
     fail_next: int = 0  # answer 503 to the next N pushes
@@ -33,6 +37,22 @@ class Province:
 
 
 def start(province: Province) -> tuple[ThreadingHTTPServer, str]:
+    def verified(body: bytes, signature: str) -> bool:
+        try:
+            raw = base64.b64decode(signature, validate=True)
+            if province.algorithm == "SM2-SM3":
+                return sm2.verify(province.platform_key, body, raw)
+            province.platform_key.verify(raw, body)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def sign(key, body: bytes) -> bytes:
+        if province.algorithm == "SM2-SM3":
+            own = province.sm2_key if key is province.key else sm2.generate_private_key()  # a forger's key
+            return sm2.sign(own, body)
+        return key.sign(body)
+
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):  # quiet
             pass
@@ -41,7 +61,7 @@ def start(province: Province) -> tuple[ThreadingHTTPServer, str]:
             self, status: int, payload: dict, key: Ed25519PrivateKey | None = None, raw: tuple | None = None
         ) -> None:
             body = json.dumps(payload, ensure_ascii=False).encode() if raw is None else raw[0]
-            signature = raw[1] if raw else (base64.b64encode(key.sign(body)).decode() if key else None)
+            signature = raw[1] if raw else (base64.b64encode(sign(key, body)).decode() if key else None)
             if signature:
                 province.last_answer = (body, signature)
             self.send_response(status)
@@ -58,9 +78,9 @@ def start(province: Province) -> tuple[ThreadingHTTPServer, str]:
             if province.fail_next > 0:
                 province.fail_next -= 1
                 return self._send(503, {"error": "busy"})
-            try:
-                province.platform_key.verify(base64.b64decode(self.headers.get("X-Signature", "")), body)
-            except (InvalidSignature, ValueError):
+            if self.headers.get("X-Signature-Algorithm") != province.algorithm or not verified(
+                body, self.headers.get("X-Signature", "")
+            ):
                 province.refused.append(self.path)
                 return self._send(400, {"error": "bad signature"})
             record = json.loads(body)

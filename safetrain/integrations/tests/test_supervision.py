@@ -247,3 +247,57 @@ def test_int_01_the_exchange_key_is_not_the_certificate_key_and_plain_http_is_re
         supervision.deliver_due()
     settings.SUPERVISION_URL = "https://supervision.example.gov.cn"
     assert not [e for e in run_checks() if e.id == "safetrain.E101"]
+
+
+def test_int_01_sm2_where_configured_signs_the_pushes_and_checks_the_revocations(settings, world, enrolment):
+    from django.core.management import call_command
+
+    from safetrain.integrations import sm2
+
+    settings.SUPERVISION_SIGNATURE = "sm2"
+    ours = supervision.signer()
+    assert ours.algorithm == "SM2-SM3"
+    data = Province(platform_key=ours.public_key, algorithm="SM2-SM3")
+    server, url = start(data)
+    settings.SUPERVISION_URL = url
+    settings.SUPERVISION_PUBLIC_KEY = sm2.public_key_of(data.sm2_key)
+    try:
+        supervision.collect()
+        assert supervision.deliver_due() == {"delivered": 2}
+        assert len(data.stored) == 2
+        assert data.refused == []
+        # The province revokes; a list signed with another SM2 key is refused.
+        certificate = Certificate.objects.create(
+            number="ST26SM2000001",
+            kind="certificate",
+            enrolment=enrolment,
+            learner=enrolment.learner,
+            programme=enrolment.programme,
+            holder_name="对接学员",
+            holder_id_masked="x",
+            programme_name=enrolment.programme.name,
+            category="测试",
+            class_hours=Decimal("1.0"),
+            issuer="安训",
+            issued_on=timezone.localdate(),
+        )
+        data.revocations.append(
+            {"certificate_number": certificate.number, "reason": "代考", "revoked_at": "x"}
+        )
+        data.forge_revocations = True
+        with pytest.raises(supervision.RevocationsRefused, match="bad signature"):
+            supervision.pull_revocations()
+        data.forge_revocations = False
+        assert supervision.pull_revocations() == 1
+        # A province that registered another key refuses the pushes.
+        data.platform_key = sm2.public_key_of(sm2.generate_private_key())
+        supervision.collect()
+        supervision.deliver_due()
+        assert data.refused
+    finally:
+        server.shutdown()
+    import io
+
+    out = io.StringIO()
+    call_command("supervision_key", stdout=out)
+    assert f"algorithm: SM2-SM3\nkey id: {ours.key_id}\n{ours.public_key}" in out.getvalue()
