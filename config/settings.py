@@ -157,7 +157,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "records-retention": {"task": "records.retention", "schedule": 86400.0},
     # REG-05: an answer left without reply for a week closes by itself.
     "regulator-close-stale-complaints": {"task": "regulator.close_stale_complaints", "schedule": 3600.0},
-    # REG-01: the statistics cube is kept by recounts on every change; once a day it is rebuilt from the records.
+    # REG-01: the statistics cells touched by changes are recounted every few seconds; once a day all are rebuilt.
+    "regulator-drain-statistics": {
+        "task": "regulator.drain_statistics",
+        "schedule": env.float("STATISTICS_DRAIN_SECONDS", default=10.0),
+    },
     "regulator-rebuild-statistics": {"task": "regulator.rebuild_statistics", "schedule": 86400.0},
     # INT-01: changed records are queued every five minutes, due ones pushed every minute, revocations pulled hourly.
     "supervision-collect": {"task": "integrations.supervision_collect", "schedule": 300.0},

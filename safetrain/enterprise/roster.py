@@ -36,6 +36,7 @@ from safetrain.core.excel import RowError, cell_text, unreadable_workbook
 from safetrain.enterprise.models import JobState, Personnel, RosterImport, RosterJob
 from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.records.services import audit_log
+from safetrain.regulator.counters import touch_memberships as statistics_touch
 
 MAX_ROWS = 3000
 
@@ -443,13 +444,15 @@ def roster_import(
                 outcome = "linked"
             if item.team is not None:
                 # One team at a time: moving to another team of this unit ends the old team membership.
-                Membership.objects.filter(
+                old_teams = Membership.objects.filter(
                     user=user,
                     role=Role.LEARNER,
                     is_active=True,
                     organisation__kind=OrganisationKind.TEAM,
                     organisation__path__startswith=unit.path,
-                ).exclude(organisation=item.team).update(is_active=False)
+                ).exclude(organisation=item.team)
+                statistics_touch(old_teams)  # update() sends no signal
+                old_teams.update(is_active=False)
             person, made = Personnel.objects.get_or_create(
                 organisation=unit, user=user, defaults={"job_type": item.job_type, "joined_on": today}
             )
@@ -584,9 +587,11 @@ def person_leave(*, person: Personnel, actor: Any = None, day: dt.date | None = 
     person.on_site = False
     person.left_on = day or timezone.localdate()
     person.save(update_fields=["on_site", "left_on"])
-    Membership.objects.filter(
+    ended = Membership.objects.filter(
         user=person.user, organisation__path__startswith=person.organisation.path, role=Role.LEARNER
-    ).update(is_active=False)
+    )
+    statistics_touch(ended)  # update() sends no signal
+    ended.update(is_active=False)
     audit_log(
         action="enterprise.person_leave", actor=actor, obj=person.user, organisation_id=person.organisation_id
     )

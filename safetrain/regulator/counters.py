@@ -6,19 +6,22 @@ rows instead of joining every learner, enrolment, exam and certificate of its re
 
 What is counted, and where:
 
-- `learner`: the unit's active learner memberships now (no month). A worker who is a learner of two units counts
-  once in each.
+- `learner`: the learners at home in the unit now (no month): a learner counts once, at their own unit
+  (`User.primary_organisation`) when they are an active learner there, else at their first active learner unit.
 - `enrol`: enrolments (参训人次) by the month they were opened, void ones left out.
 - `pass` / `fail`: submitted exam papers by the local month they were submitted, passed or not.
-- `cert` / `revoked`: certificates by the month they were issued, in force or revoked since.
+- `cert` / `revoked`: training certificates (not the hour proofs issued beside some) by the month they were
+  issued, in force or revoked since.
 
 An enrolment, its exams and its certificates are counted at the enrolment's unit, or at the learner's own unit
 (`User.primary_organisation`) when the enrolment has none (self-enrolment).
 
 How the counts stay right: saving or deleting a membership, enrolment, exam paper, certificate or a learner's
-sex, birth date or unit *touches* the cells it belongs to (its old and new ones). When the transaction commits, the
-touched cells are recounted from the source records (a Celery task, inline where there is no broker), one cell at
-a time under a lock, so that two changes committing together cannot leave a count short. A recount is exact
+sex, birth date or unit *touches* the cells it belongs to (its old and new ones): a `StatDirty` row written in the
+same transaction, so a change that rolls back touches nothing. A periodic task (`regulator.drain_statistics`,
+every STATISTICS_DRAIN_SECONDS; inline on commit where there is no task broker) recounts each touched cell once
+from the source records, under a per-cell lock, after the changes that touched it committed: a busy unit is
+recounted once per drain, not once per change, and writers never wait on each other for it. A recount is exact
 whatever happened before; the nightly rebuild recomputes every cell from scratch and `manage.py
 rebuild_statistics --check` reports any cell that differs from the records. Bulk inserts that bypass the model
 signals (`seed_scale`) end with a rebuild.
@@ -28,18 +31,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import BigIntegerField, Case, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce, ExtractYear, TruncMonth
 from django.utils import timezone
 
-from safetrain.regulator.models import StatCount, StatMetric, StatRollup
+from safetrain.regulator.models import StatCount, StatDirty, StatMetric, StatRollup
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,6 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 Row = tuple[int, str, dt.date | None, str, int | None, int]
 
 _GLOBAL_LOCK = 0x5354_4154_5321  # "STATS!": the rebuild holds it exclusively, every recount shares it
-_pending = threading.local()
 
 
 def month_of(day: dt.date | dt.datetime | None) -> dt.date | None:
@@ -91,20 +93,44 @@ def _attributed(prefix: str, unit_id: int) -> list[Q]:
     ]
 
 
+def _homes(unit_id: int | None = None) -> QuerySet:
+    """Learners annotated with their home unit, where they count as registered: their own unit
+    (`primary_organisation`) when they are an active learner there, else their first active learner unit. Each
+    person counts once, however many units they are a learner of. With `unit_id`: the learners at home there."""
+    from safetrain.accounts.models import Membership, Role, User
+
+    active = Membership.objects.filter(role=Role.LEARNER, is_active=True)
+    people = User.objects.all()
+    if unit_id is not None:
+        people = people.filter(pk__in=active.filter(organisation_id=unit_id).values("user_id"))
+    home = Case(
+        When(
+            Exists(
+                active.filter(user_id=OuterRef("pk"), organisation_id=OuterRef("primary_organisation_id"))
+            ),
+            then=F("primary_organisation_id"),
+        ),
+        default=Subquery(
+            active.filter(user_id=OuterRef("pk")).order_by("organisation_id").values("organisation_id")[:1]
+        ),
+        output_field=BigIntegerField(),
+    )
+    people = people.annotate(home=home).filter(home__isnull=False)
+    return people.filter(home=unit_id) if unit_id is not None else people
+
+
 def _source_rows(family: str, unit_id: int | None = None, month: dt.date | None = None) -> Iterator[Row]:
     """The cube's rows of one family, for one cell (unit and month) or, without them, for every unit."""
-    from safetrain.accounts.models import Membership, Role
     from safetrain.assessment.models import AttemptKind, ExamAttempt
-    from safetrain.certification.models import Certificate
+    from safetrain.certification.models import Certificate, CertificateKind
     from safetrain.learning.models import Enrolment, EnrolmentStatus
 
     if family == "learner":
-        qs = Membership.objects.filter(role=Role.LEARNER, is_active=True)
-        if unit_id is not None:
-            qs = qs.filter(organisation_id=unit_id)
-        for r in qs.values(
-            u=F("organisation_id"), s=F("user__sex"), y=ExtractYear("user__birth_date")
-        ).annotate(n=Count("pk")):
+        for r in (
+            _homes(unit_id)
+            .values(u=F("home"), s=F("sex"), y=ExtractYear("birth_date"))
+            .annotate(n=Count("pk"))
+        ):
             yield r["u"], StatMetric.LEARNERS, None, r["s"] or "", r["y"], r["n"]
         return
     if family == "enrol":
@@ -114,7 +140,7 @@ def _source_rows(family: str, unit_id: int | None = None, month: dt.date | None 
         base = ExamAttempt.objects.filter(kind=AttemptKind.EXAM, submitted_at__isnull=False)
         prefix, learner, day, aware = "enrolment__", "enrolment__learner", "submitted_at", True
     else:
-        base = Certificate.objects.all()
+        base = Certificate.objects.filter(kind=CertificateKind.CERTIFICATE)  # not the hour proofs beside them
         prefix, learner, day, aware = "enrolment__", "enrolment__learner", "issued_on", False
     if unit_id is None:
         parts = [
@@ -183,6 +209,15 @@ def _lock_all(*, shared: bool) -> None:
             cursor.execute(f"SELECT {fn}(%s)", [_GLOBAL_LOCK])
 
 
+def _lock_drain() -> bool:
+    """One drain at a time (PostgreSQL; SQLite serialises writers anyway). False: another one is running."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_GLOBAL_LOCK + 1])
+        return bool(cursor.fetchone()[0])
+
+
 def _lock_cell(cell: Cell) -> None:
     """Recounts of one cell run one after the other: the second reads the records after the first committed.
     (SQLite serialises every write anyway.)"""
@@ -196,25 +231,27 @@ def _lock_cell(cell: Cell) -> None:
 # Recounting --------------------------------------------------------------------------------------------------
 
 
+def _order(cell: Cell) -> tuple:
+    return cell[0], cell[1], cell[2] or dt.date.min
+
+
 def recount(cells: Iterable[Cell]) -> int:
-    """Recount the cells from the source records; each in its own short transaction. Returns how many."""
+    """Recount the cells from the source records (each under its lock). Returns how many."""
     from safetrain.orgs.models import Organisation
 
     done = 0
-    for cell in sorted(set(cells), key=lambda c: (c[0], c[1], c[2] or dt.date.min)):
+    for cell in sorted(set(cells), key=_order):
         family, unit_id, month = cell
         if unit_id is None or family not in FAMILIES:
             continue
         with transaction.atomic():
             _lock_all(shared=True)
             _lock_cell(cell)
-            if not Organisation.objects.filter(pk=unit_id).exists():
-                continue
-            rows = list(_source_rows(family, unit_id, month)) if family == "learner" or month else []
             metrics = FAMILIES[family]
             StatCount.objects.filter(unit_id=unit_id, metric__in=metrics, month=month).delete()
             StatRollup.objects.filter(unit_id=unit_id, metric__in=metrics, month=month).delete()
-            _write(rows)
+            if Organisation.objects.filter(pk=unit_id).exists():
+                _write(list(_source_rows(family, unit_id, month)) if family == "learner" or month else [])
         done += 1
     return done
 
@@ -255,51 +292,43 @@ def differences(limit: int = 50) -> list[str]:
 
 
 def touch(cells: Iterable[Cell]) -> None:
-    """Mark cells to recount once the current transaction commits (at once outside a transaction)."""
-    pending = _pending_set()
-    new = {c for c in cells if c[1] is not None}
+    """Mark cells to recount: rows of `StatDirty` in the current transaction (gone if it rolls back). The drain
+    (`drain()`, every few seconds) recounts them; without a task broker (the local demo) it runs as this
+    transaction commits."""
+    new = sorted({c for c in cells if c[1] is not None}, key=_order)
     if not new:
         return
-    pending.update(new)
-    # One callback per touch: a callback registered in a savepoint that rolls back is dropped, and the next
-    # touch's callback then flushes what is pending. A flush that finds nothing pending does nothing.
-    transaction.on_commit(flush)
+    StatDirty.objects.bulk_create([StatDirty(family=f, unit_id=u, month=m) for f, u, m in new])
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        transaction.on_commit(drain)
 
 
-def _pending_set() -> set[Cell]:
-    if not hasattr(_pending, "cells"):
-        _pending.cells = set()
-    return _pending.cells
+def drain(limit: int = 5000) -> int:
+    """Recount the touched cells, each once, and forget them; in one transaction, so that a failure leaves them
+    to the next drain. Only one drain runs at a time. Returns the number of cells recounted."""
+    with transaction.atomic():
+        if not _lock_drain():
+            return 0
+        rows = list(StatDirty.objects.order_by("pk").values_list("pk", "family", "unit_id", "month")[:limit])
+        if not rows:
+            return 0
+        done = recount({(family, unit, month) for _pk, family, unit, month in rows})
+        StatDirty.objects.filter(pk__in=[r[0] for r in rows]).delete()
+    return done
 
 
-def flush() -> None:
-    """Queue the recount of every pending cell now (after a commit; tests call it for the cells their fixtures
-    touched inside the test transaction, which never commits)."""
-    pending = _pending_set()
-    if not pending:
-        return
-    cells = sorted(pending, key=lambda c: (c[0], c[1], c[2] or dt.date.min))
-    pending.clear()
-    from safetrain.regulator.tasks import recount_statistics
-
-    try:
-        recount_statistics.delay([[f, u, m.isoformat() if m else None] for f, u, m in cells])
-    except Exception:  # the change itself is committed; the nightly rebuild repairs the counts
-        log.exception("statistics recount of %d cells failed", len(cells))
+def pending() -> int:
+    return StatDirty.objects.count()
 
 
 def learner_cells(user_id: int, *, units: Iterable[int | None] = ()) -> set[Cell]:
     """Every cell a learner's records are in (for a change of sex, birth date or own unit). `units`: units the
     learner's enrolments without one were counted at before the change."""
-    from safetrain.accounts.models import Membership
     from safetrain.assessment.models import AttemptKind, ExamAttempt
     from safetrain.certification.models import Certificate
     from safetrain.learning.models import Enrolment
 
-    cells: set[Cell] = {
-        ("learner", org, None)
-        for org in Membership.objects.filter(user_id=user_id).values_list("organisation_id", flat=True)
-    }
+    cells = home_cells(user_id)
     extra = [u for u in units if u is not None]
     own = own_unit(user_id)
     for org, opened in Enrolment.objects.filter(learner_id=user_id).values_list(
@@ -318,6 +347,23 @@ def learner_cells(user_id: int, *, units: Iterable[int | None] = ()) -> set[Cell
         for unit in [org] if org else [own, *extra]:
             cells.add(("cert", unit, month_of(issued)))
     return {c for c in cells if c[1] is not None}
+
+
+def home_cells(user_id: int) -> set[Cell]:
+    """The registered-learner cells a change of the user's memberships or own unit can move them between."""
+    from safetrain.accounts.models import Membership
+
+    units = set(Membership.objects.filter(user_id=user_id).values_list("organisation_id", flat=True))
+    units.add(own_unit(user_id))
+    return {("learner", u, None) for u in units if u is not None}
+
+
+def touch_memberships(memberships: QuerySet) -> None:
+    """For code that changes memberships with `update()` (no signal): call it before the update."""
+    cells: set[Cell] = set()
+    for user_id in set(memberships.values_list("user_id", flat=True)):
+        cells |= home_cells(user_id)
+    touch(cells)
 
 
 def own_unit(user_id: int) -> int | None:

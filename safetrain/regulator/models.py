@@ -334,3 +334,17 @@ class StatRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.unit_id} {self.metric} {self.month}: {self.n}"
+
+
+class StatDirty(models.Model):
+    """A statistics cell to recount: written in the transaction that changed a record (so a rolled-back change
+    leaves none), append-only (concurrent writers never wait on each other here), drained by one periodic task
+    that recounts each distinct cell once, however many changes touched it."""
+
+    id = models.BigAutoField(primary_key=True)
+    family = models.CharField(max_length=8)
+    unit_id = models.BigIntegerField()
+    month = models.DateField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.family} {self.unit_id} {self.month}"

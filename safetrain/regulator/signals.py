@@ -22,42 +22,43 @@ def _counted(update_fields: Any, fields: set[str]) -> bool:
 
 
 def membership_changed(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    old = instance.__dict__.pop("_stat_old_organisation", None)
     if _counted(update_fields, MEMBERSHIP_FIELDS):
-        cells = {("learner", instance.organisation_id, None)}
-        old = getattr(instance, "_stat_old_organisation", None)
-        if old and old != instance.organisation_id:
+        # The learner's home unit may move between any of their units.
+        cells = counters.home_cells(instance.user_id) | {("learner", instance.organisation_id, None)}
+        if old:
             cells.add(("learner", old, None))
         counters.touch(cells)
 
 
 def membership_before(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
-    if instance.pk and update_fields is None:
+    instance.__dict__.pop("_stat_old_organisation", None)
+    if instance.pk and _counted(update_fields, {"organisation", "organisation_id"}):
         instance._stat_old_organisation = (
             sender.objects.filter(pk=instance.pk).values_list("organisation_id", flat=True).first()
         )
 
 
 def enrolment_before(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    instance.__dict__.pop("_stat_old", None)
     if instance.pk and _counted(update_fields, ENROLMENT_FIELDS):
         instance._stat_old = (
-            sender.objects.filter(pk=instance.pk).values("organisation_id", "opened_on").first()
+            sender.objects.filter(pk=instance.pk).values("organisation_id", "opened_on", "learner_id").first()
         )
 
 
 def enrolment_changed(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    old = instance.__dict__.pop("_stat_old", None)
     if not _counted(update_fields, ENROLMENT_FIELDS):
         return
     unit = counters.enrolment_unit(instance)
     cells = {("enrol", unit, counters.month_of(instance.opened_on))}
-    old = getattr(instance, "_stat_old", None)
-    if old and old["organisation_id"] != instance.organisation_id:
-        # Its exams and certificates move with it.
-        previous = old["organisation_id"] or counters.own_unit(instance.learner_id)
-        cells |= counters.enrolment_cells(instance, unit=previous) | counters.enrolment_cells(
-            instance, unit=unit
-        )
-    elif old and old["opened_on"] != instance.opened_on:
-        cells.add(("enrol", unit, counters.month_of(old["opened_on"])))
+    if old:
+        previous = old["organisation_id"] or counters.own_unit(old["learner_id"])
+        cells.add(("enrol", previous, counters.month_of(old["opened_on"])))
+        if previous != unit:  # its exams and certificates move with it
+            cells |= counters.enrolment_cells(instance, unit=previous)
+            cells |= counters.enrolment_cells(instance, unit=unit)
     counters.touch(cells)
 
 
@@ -74,6 +75,7 @@ def certificate_changed(sender: Any, instance: Any, update_fields: Any = None, *
 
 
 def user_before(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    instance.__dict__.pop("_stat_old", None)
     if instance.pk and _counted(update_fields, USER_FIELDS):
         instance._stat_old = (
             sender.objects.filter(pk=instance.pk)
@@ -83,7 +85,7 @@ def user_before(sender: Any, instance: Any, update_fields: Any = None, **kwargs:
 
 
 def user_changed(sender: Any, instance: Any, created: bool = False, **kwargs: Any) -> None:
-    old = getattr(instance, "_stat_old", None)
+    old = instance.__dict__.pop("_stat_old", None)
     if created or not old:
         return
     if (old["sex"], old["birth_date"], old["primary_organisation_id"]) != (
@@ -91,7 +93,10 @@ def user_changed(sender: Any, instance: Any, created: bool = False, **kwargs: An
         instance.birth_date,
         instance.primary_organisation_id,
     ):
-        counters.touch(counters.learner_cells(instance.pk, units=[old["primary_organisation_id"]]))
+        cells = counters.learner_cells(instance.pk, units=[old["primary_organisation_id"]])
+        if old["primary_organisation_id"]:
+            cells.add(("learner", old["primary_organisation_id"], None))
+        counters.touch(cells)
 
 
 def _wiring() -> list[tuple[Any, Any, Any, str]]:

@@ -1,5 +1,3 @@
-import datetime as dt
-
 from celery import shared_task
 from django.db import DatabaseError
 
@@ -13,16 +11,14 @@ def close_stale_complaints() -> int:
 
 
 @shared_task(
-    name="regulator.recount_statistics",
-    autoretry_for=(DatabaseError,),
-    retry_backoff=5,
-    max_retries=8,
+    name="regulator.drain_statistics", autoretry_for=(DatabaseError,), retry_backoff=5, max_retries=3
 )
-def recount_statistics(cells: list[list]) -> int:
-    """REG-01: recount the statistics cells that changed (queued when the change committed)."""
-    return counters.recount(
-        (family, unit, dt.date.fromisoformat(month) if month else None) for family, unit, month in cells
-    )
+def drain_statistics() -> int:
+    """REG-01: recount the statistics cells touched since the last drain (every few seconds)."""
+    total = 0
+    while done := counters.drain():
+        total += done
+    return total
 
 
 @shared_task(name="regulator.rebuild_statistics")

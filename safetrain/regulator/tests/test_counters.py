@@ -11,8 +11,8 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.utils import timezone
 
-from conftest import make_user, new_id_number
-from safetrain.accounts.models import Membership
+from conftest import make_org, make_user, new_id_number
+from safetrain.accounts.models import Membership, Role
 from safetrain.accounts.services import membership_revoke
 from safetrain.assessment.models import ExamAttempt, PaperRule
 from safetrain.catalog.tests.factories import published_course, published_programme
@@ -60,10 +60,10 @@ def exam(enrolment, *, passed: bool, when: dt.datetime) -> ExamAttempt:
     )
 
 
-def certificate(enrolment, number: str, issued: dt.date) -> Certificate:
+def certificate(enrolment, number: str, issued: dt.date, kind: str = "certificate") -> Certificate:
     return Certificate.objects.create(
         number=number,
-        kind="certificate",
+        kind=kind,
         enrolment=enrolment,
         learner=enrolment.learner,
         programme=enrolment.programme,
@@ -82,7 +82,7 @@ def test_reg_01_the_cube_follows_every_change_and_equals_a_rebuild(
 ):
     commit = lambda: django_capture_on_commit_callbacks(execute=True)  # noqa: E731
     nanshan, futian = world.regulator_nanshan, world.regulator_futian
-    counters.flush()  # the world's memberships, touched inside the test transaction
+    counters.drain()  # the world's memberships, touched inside the test transaction
     assert figures(nanshan) == (2, 0, 0, 0, 0, 0)  # 南山学员 and the team's learner
     assert counters.differences() == []
 
@@ -164,11 +164,12 @@ def enrol_then_fail(world, programme) -> None:
 
 
 def test_reg_01_a_rolled_back_change_counts_nothing(world, programme, django_capture_on_commit_callbacks):
-    counters.flush()
+    """The touched cell of a rolled-back change goes with it (the StatDirty row is in its transaction)."""
+    counters.drain()
     with django_capture_on_commit_callbacks(execute=True):
         with pytest.raises(RuntimeError, match="failed"):
             enrol_then_fail(world, programme)
-        make_user(world.ent_nanshan, name="新学员")  # a later commit flushes what is pending
+        make_user(world.ent_nanshan, name="新学员")  # a later change, committed
     assert figures(world.regulator_nanshan)[:2] == (3, 0)
     assert counters.differences() == []
 
@@ -176,7 +177,7 @@ def test_reg_01_a_rolled_back_change_counts_nothing(world, programme, django_cap
 def test_reg_01_rebuild_statistics_check_finds_and_repairs_a_wrong_cell(
     world, django_capture_on_commit_callbacks
 ):
-    counters.flush()
+    counters.drain()
     call_command("rebuild_statistics", "--check")
     cell = StatCount.objects.filter(metric=StatMetric.LEARNERS, unit=world.ent_nanshan).first()
     cell.n += 5
@@ -186,3 +187,122 @@ def test_reg_01_rebuild_statistics_check_finds_and_repairs_a_wrong_cell(
     call_command("rebuild_statistics")
     call_command("rebuild_statistics", "--check")
     assert StatRollup.objects.exists()
+
+
+def test_reg_01_a_busy_cell_is_recounted_once_per_drain(world, programme):
+    counters.drain()
+    for i in range(4):
+        learner = make_user(world.ent_nanshan, name=f"忙碌{i}")
+        enrolment_create(learner=learner, programme=programme, organisation=world.ent_nanshan)
+    assert counters.pending() >= 8  # every change touched its cells
+    assert counters.drain() == 2  # the unit's learners; its enrolments this month: each recounted once
+    assert counters.pending() == 0
+    assert board(world.regulator_nanshan).enrolled == 4
+    assert board(world.regulator_nanshan).registered == 6
+    assert counters.differences() == []
+
+
+@pytest.fixture
+def commit(django_capture_on_commit_callbacks):
+    counters.drain()
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def test_reg_01_leaving_the_site_and_moving_team_follow_through_update(world, commit):
+    """The roster ends memberships with update() (no signal): it touches the cells itself."""
+    from safetrain.accounts.models import id_index_of
+    from safetrain.enterprise import roster
+    from safetrain.enterprise.models import Personnel
+    from safetrain.enterprise.tests.test_roster import plain_roster
+    from safetrain.orgs.models import OrganisationKind
+
+    other = make_org("木工班组", OrganisationKind.TEAM, "440305", world.project)
+    number = new_id_number()
+    with commit():
+        roster.roster_import(
+            unit=world.project,
+            data=plain_roster([["周杰", number, "", "", world.team.name]]),
+            filename="a.xlsx",
+            actor=world.admin_nanshan,
+        )
+    assert board(world.regulator_nanshan).registered == 3
+    with commit():  # to another team of the project: the old team membership ends
+        roster.roster_import(
+            unit=world.project,
+            data=plain_roster([["周杰", number, "", "", other.name]]),
+            filename="b.xlsx",
+            actor=world.admin_nanshan,
+        )
+    assert board(world.regulator_nanshan).registered == 3
+    assert board(world.regulator_nanshan, unit=other).registered == 1
+    assert counters.differences() == []
+    with commit():
+        roster.person_leave(
+            person=Personnel.objects.get(user__id_index=id_index_of(number)), actor=world.admin_nanshan
+        )
+    assert board(world.regulator_nanshan).registered == 2
+    assert counters.differences() == []
+
+
+def test_reg_01_an_enrolment_moved_and_reopened_in_one_save_leaves_nothing_behind(world, programme, commit):
+    with commit():
+        e = enrolment_create(
+            learner=world.learner_nanshan,
+            programme=programme,
+            organisation=world.ent_nanshan,
+            opened_on=dt.date(2026, 10, 20),
+        )
+    with commit():
+        e.organisation, e.opened_on = world.ent_futian, dt.date(2026, 11, 2)
+        e.save()
+    assert board(world.regulator_nanshan).enrolled == 0
+    assert board(world.regulator_futian).by_month == [("2026-11", 1)]
+    assert counters.differences() == []
+
+
+def test_reg_01_a_learner_of_two_units_counts_once(world, commit):
+    from safetrain.accounts.services import membership_grant
+
+    with commit():
+        membership_grant(user=world.learner_nanshan, organisation=world.team, role=Role.LEARNER)
+    nanshan = board(world.regulator_nanshan)
+    assert nanshan.registered == 2 == statistics.learners(world.regulator_nanshan, Filters()).count()
+    assert sum(n for _sex, n in nanshan.by_sex) == 2
+    assert {r["region"].code: r["learners"] for r in nanshan.by_region} == {"440305": 2}
+    # At home in the enterprise (its own unit); the team alone counts only the team's own learner.
+    assert board(world.regulator_nanshan, unit=world.team).registered == 1
+    assert counters.differences() == []
+    with commit():  # it leaves the enterprise: now at home in the team
+        membership_revoke(
+            membership=Membership.objects.get(user=world.learner_nanshan, organisation=world.ent_nanshan)
+        )
+    assert board(world.regulator_nanshan, unit=world.team).registered == 2
+    assert counters.differences() == []
+
+
+def test_reg_01_an_hour_proof_is_not_a_second_certificate(world, programme, commit):
+    with commit():
+        e = enrolment_create(
+            learner=world.learner_nanshan, programme=programme, organisation=world.ent_nanshan
+        )
+        certificate(e, "ST26CUBE0100", timezone.localdate())
+        certificate(e, "ST26CUBE0101", timezone.localdate(), kind="hour_proof")
+    assert (board(world.regulator_nanshan).certificates, board(world.regulator_nanshan).completed) == (1, 1)
+    assert counters.differences() == []
+
+
+def test_reg_01_saves_that_change_nothing_counted_touch_nothing(world, programme):
+    counters.drain()
+    learner = world.learner_nanshan
+    learner.birth_date = dt.date(1980, 1, 1)
+    learner.save(update_fields=["birth_date"])
+    touched = counters.pending()
+    assert touched > 0
+    learner.save(update_fields=["last_login"])  # the same instance, later: nothing counted changed
+    learner.save()
+    assert counters.pending() == touched
+    e = enrolment_create(learner=learner, programme=programme, organisation=world.ent_nanshan)
+    touched = counters.pending()
+    e.save(update_fields=["updated_at"])
+    e.save()  # unchanged
+    assert counters.pending() == touched + 1  # a full save is checked: its one cell, nothing moved
