@@ -146,6 +146,18 @@ def env() -> dict[str, str]:
     return values
 
 
+def stop(process: subprocess.Popen) -> None:
+    """Stop a worker: politely, then for good (Celery's warm shutdown can wait on its beat)."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=20)
+
+
 def say(text: str, flush: bool = False) -> None:
     sys.stdout.write(text + "\n")
     if flush:
@@ -221,7 +233,7 @@ def main() -> int:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            atexit.register(worker.terminate)
+            atexit.register(stop, worker)
             writes = {}
             for cube, units in ((False, "0:3"), (True, "3:6")):
                 procs = [
@@ -273,8 +285,7 @@ def main() -> int:
                     break
                 time.sleep(0.2)
             say(f"touched cells all recounted {time.monotonic() - drained:.1f} s after the last write")
-            worker.terminate()
-            worker.wait(timeout=60)
+            stop(worker)
             say(
                 "after the concurrent writers: "
                 + run([PY, "manage.py", "rebuild_statistics", "--check"], environment).strip(),
@@ -284,7 +295,7 @@ def main() -> int:
         data = json.loads(output.strip().splitlines()[-1])
     finally:
         if not args.keep:
-            run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}"], environment)
+            run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)"], environment)
     say(
         f"learners: {data['learners']}; reference SELECT count(*) of accounts: p50 {data['reference_p50_ms']} ms"
     )
