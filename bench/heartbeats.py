@@ -1,8 +1,10 @@
 """Heartbeat benchmark (issue 4): N simulated learners with real study sessions send heartbeats to the server run
-as in production (gunicorn, PostgreSQL, Redis). Reports heartbeats/s, latency percentiles, the PostgreSQL
-single-row UPDATE rate measured by pgbench in the same run, and checks that no credited second was lost or doubled.
+as in production (granian or gunicorn, PostgreSQL, Redis). Reports heartbeats/s, latency percentiles, the
+PostgreSQL single-row UPDATE rate measured by pgbench in the same run, and checks that no credited second was lost
+or doubled.
 
-    .venv/bin/python bench/heartbeats.py --learners 2000 --seconds 60 --interval 2 --workers 2 --threads 4
+    .venv/bin/python bench/heartbeats.py --learners 2000 --seconds 60 --interval 2 --workers 2
+    .venv/bin/python bench/heartbeats.py --learners 2000 --seconds 60 --interval 2 --workers 2 --server gunicorn
 
 Needs the machine's PostgreSQL (creates and drops the database `safetrain_bench`) and Redis; targets 127.0.0.1 only
 and stops by itself.
@@ -80,10 +82,33 @@ def fresh_database(env: dict[str, str], setup_code: str) -> dict:
     return shell_json(env, setup_code)
 
 
-def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
-    """gunicorn as in production (gthread workers) on 127.0.0.1, in its own process group."""
-    server = subprocess.Popen(
-        [
+def start_server(
+    env: dict[str, str], port: int, workers: int, threads: int, kind: str = "gunicorn"
+) -> subprocess.Popen:
+    """The WSGI server on 127.0.0.1, in its own process group: gunicorn (gthread workers) or granian (Rust HTTP,
+    WSGI interface, `threads` blocking threads per worker)."""
+    if kind == "granian":
+        command = [
+            str(ROOT / ".venv" / "bin" / "granian"),
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            str(threads),
+            "--backlog",
+            "4096",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "config.wsgi:application",
+        ]
+    else:
+        command = [
             str(ROOT / ".venv" / "bin" / "gunicorn"),
             "config.wsgi",
             "-b",
@@ -101,11 +126,8 @@ def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> 
             "4000",
             "--log-level",
             "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
+        ]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     time.sleep(4)
     return server
 
@@ -429,7 +451,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--interval", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=None, help="per worker; default 1 (granian), 4 (gunicorn)")
+    parser.add_argument("--server", choices=("granian", "gunicorn"), default="granian")
     parser.add_argument(
         "--via",
         choices=("fast", "api"),
@@ -440,10 +463,12 @@ def main() -> int:
         "--reference-seconds", type=int, default=0, help="then load GET /healthz the same way for this long"
     )
     args = parser.parse_args()
+    if args.threads is None:
+        args.threads = 1 if args.server == "granian" else 4
     env = env_for(args.interval)
     setup = fresh_database(env, SETUP.replace("sys.argv[1]", str(args.learners)))
     port = 8765
-    server = start_server(env, port, args.workers, args.threads)
+    server = start_server(env, port, args.workers, args.threads, args.server)
     try:
         result = asyncio.run(
             load(
@@ -473,7 +498,7 @@ def main() -> int:
     report = {
         "learners": args.learners,
         "interval_s": args.interval,
-        "gunicorn": f"{args.workers}x{args.threads} gthread",
+        "server": f"{args.server} {args.workers}x{args.threads}",
         "via": args.via,
         **result,
         "pgbench_update_tps": tps,

@@ -74,14 +74,35 @@ class DemoServer:
         return next(a for a in self.accounts if a["role"] == role)
 
 
-def start_demo_server(workdir: Path, **overrides: str) -> DemoServer:
+def server_command(server: str, port: int) -> list[str]:
+    """runserver (the `make run` demo) or granian serving the production WSGI entry as in production."""
+    if server == "granian":
+        return [
+            str(Path(sys.executable).parent / "granian"),
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--blocking-threads",
+            "2",
+            "--no-access-log",
+            "config.wsgi:application",
+        ]
+    return [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+
+
+def start_demo_server(workdir: Path, server: str = "runserver", **overrides: str) -> DemoServer:
     env = demo_env(workdir, **overrides)
     manage(env, "migrate", "--noinput")
     accounts = json.loads(manage(env, "seed_demo", "--json"))
     port = free_port()
     log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        server_command(server, port),
         cwd=ROOT,
         env=env,
         stdout=log,

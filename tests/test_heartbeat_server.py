@@ -1,4 +1,4 @@
-"""The heartbeat fast path in a real server process (LRN-01): `manage.py runserver` serves config.wsgi's entry, on the
+"""The heartbeat fast path in a real server process (LRN-01): granian, the production server, serves config.wsgi's entry, on the
 suite's own database kind (a fresh PostgreSQL database when the suite runs on PostgreSQL, as in CI, else SQLite).
 Outside any test transaction the fast path runs exactly as in production: on PostgreSQL BEGIN with the prepared
 locked read, the writes with the COMMIT; what it answered is what the database holds, and a connection the database
@@ -43,7 +43,8 @@ def server(tmp_path_factory):
         admin = PG.rsplit("/", 1)[0] + "/postgres"
         subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {database}"], check=True)
         overrides["DATABASE_URL"] = PG.rsplit("/", 1)[0] + f"/{database}"
-    demo = start_demo_server(tmp_path_factory.mktemp("fastpath"), **overrides)
+    # The production server (granian, WSGI) in front of the production entry point.
+    demo = start_demo_server(tmp_path_factory.mktemp("fastpath"), server="granian", **overrides)
     yield demo
     demo.process.terminate()
     demo.process.wait(timeout=20)
@@ -111,7 +112,7 @@ def test_lrn_01_a_real_server_credits_fast_path_beats_and_survives_a_dropped_con
         data = json.loads(response.read())
         assert response.status == 200, data
         credited += data["credited_seconds"]
-        return response.status, dict(response.headers), data
+        return response.status, response.headers, data  # names looked up case-insensitively (granian: lower)
 
     def fast(answer_headers: dict) -> bool:
         return "heartbeat;dur=" in answer_headers.get("Server-Timing", "")
