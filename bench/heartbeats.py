@@ -451,7 +451,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--interval", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=None, help="per worker; default 1 (granian), 4 (gunicorn)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="per worker; default 1 (granian), 4 (gunicorn)"
+    )
     parser.add_argument("--server", choices=("granian", "gunicorn"), default="granian")
     parser.add_argument(
         "--via",
