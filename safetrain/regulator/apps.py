@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -7,6 +8,8 @@ class RegulatorConfig(AppConfig):
     verbose_name = _("Supervision")
 
     def ready(self) -> None:
-        from safetrain.regulator import signals
+        from safetrain.regulator import counters, signals
 
         signals.connect()
+        # An upgrade that brings the statistics cube fills it from the records already there.
+        post_migrate.connect(counters.fill_if_empty, sender=self, dispatch_uid="regulator.fill_statistics")

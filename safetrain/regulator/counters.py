@@ -396,3 +396,15 @@ def enrolment_cells(enrolment: Any, *, unit: int | None = None) -> set[Cell]:
 def touch_enrolment(enrolment: Any) -> None:
     """For code that changes an enrolment with `update()` (no signal): recount its cells after the commit."""
     touch(enrolment_cells(enrolment))
+
+
+def fill_if_empty(using: str = "default", **kwargs: Any) -> bool:
+    """After `migrate`: build the cube when it is empty but there are learners (the upgrade that added it)."""
+    from safetrain.accounts.models import Membership, Role
+
+    if StatCount.objects.using(using).exists():
+        return False
+    if not Membership.objects.using(using).filter(role=Role.LEARNER).exists():
+        return False
+    rebuild()
+    return True
