@@ -32,7 +32,20 @@ def test_cat_05_a_learner_plays_a_lesson_and_switches_between_fluent_and_hd(demo
     page.get_by_test_id("lesson-link").first.click()
     video = page.get_by_test_id("video")
     expect(video).to_be_visible()
-    page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }")
+    # Play once the player has attached its stream; a play() that a source (re)load interrupts is tried again,
+    # as a user presses play again.
+    page.wait_for_function("() => document.querySelector('video').readyState >= 1", timeout=20000)
+    assert page.evaluate(
+        """async () => {
+            const v = document.querySelector('video');
+            v.muted = true;
+            for (let i = 0; i < 5; i++) {
+                try { await v.play(); return true; }
+                catch (e) { if (e.name !== 'AbortError') throw e; await new Promise(r => setTimeout(r, 300)); }
+            }
+            return false;
+        }"""
+    )
     page.wait_for_function("() => document.querySelector('video').currentTime > 1", timeout=20000)
 
     page.get_by_test_id("quality").select_option(label="高清 (720p)")
