@@ -30,7 +30,6 @@ signals (`seed_scale`) end with a rebuild.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -44,7 +43,6 @@ from django.utils import timezone
 
 from safetrain.regulator.models import StatCount, StatDirty, StatMetric, StatRollup
 
-log = logging.getLogger(__name__)
 
 # A cell: (family, unit id, first day of the month or None). A family is the set of metrics one recount computes.
 Cell = tuple[str, int, dt.date | None]
