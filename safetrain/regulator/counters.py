@@ -43,7 +43,6 @@ from django.utils import timezone
 
 from safetrain.regulator.models import StatCount, StatDirty, StatMetric, StatRollup
 
-
 # A cell: (family, unit id, first day of the month or None). A family is the set of metrics one recount computes.
 Cell = tuple[str, int, dt.date | None]
 FAMILIES: dict[str, tuple[str, ...]] = {
