@@ -117,9 +117,9 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # IMMEDIATE: writers take the lock at BEGIN, so concurrent requests wait instead of failing mid-transaction.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
-# The heartbeat's statements are SQL prepared statements on PostgreSQL (PREPARE/EXECUTE, learning.heartbeat_read,
-# core.dbbatch), kept per connection. Behind any transaction-pooling pooler (PgBouncer in transaction mode, of any
-# version: it follows only protocol-level prepared statements) set DB_PREPARED_STATEMENTS=false.
+# The heartbeat's statements are prepared once per PostgreSQL connection (protocol-level prepared statements,
+# core.pgpipe). PgBouncer in transaction mode follows them from version 1.21 (max_prepared_statements); behind an
+# older or another transaction-pooling pooler set DB_PREPARED_STATEMENTS=false (sent unprepared, parsed each time).
 DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,40 +1,48 @@
 """Several writes in one database round trip, for hot paths (the study heartbeat).
 
-On PostgreSQL Django's psycopg cursor binds parameters on the client (psycopg's ClientCursor), which accepts
-several statements with parameters in one `execute`: the batch is sent as one message. Elsewhere (SQLite) the
-statements run one by one. Values go through each field's own conversion (`get_db_prep_save`), as the ORM does.
-Call it inside a transaction: the statements then commit or fail together.
+On PostgreSQL the batch is one pipeline (core.pgpipe): every statement in one message, each prepared once per
+connection (unless DB_PREPARED_STATEMENTS is off), the values apart from the SQL. Elsewhere (SQLite) the
+statements run one by one through Django's cursor. Values go through each field's own conversion
+(`get_db_prep_save`), as the ORM does. Call it inside a transaction: the statements then commit or fail together.
 """
 
 from __future__ import annotations
 
 import hashlib
-import weakref
 from typing import Any
 
+from django.conf import settings
 from django.db import connections, models
 
-# Names of the statements prepared on each open PostgreSQL connection (a new connection starts with none).
-_prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
-_shapes: dict[tuple, tuple[str, list[models.Field]]] = {}
-_names: dict[str, str] = {}
+from safetrain.core import pgpipe
 
+# Values that go to the database as they are in fields of these (exact) classes: what get_db_prep_save would
+# return for them unchanged. Everything else (JSON, dates and times, custom fields) takes the field's conversion.
+_INTEGERS = (int,)
+_AS_IS: dict[type[models.Field], tuple[type, ...]] = {
+    models.AutoField: _INTEGERS,
+    models.BigAutoField: _INTEGERS,
+    models.IntegerField: _INTEGERS,
+    models.BigIntegerField: _INTEGERS,
+    models.SmallIntegerField: _INTEGERS,
+    models.PositiveIntegerField: _INTEGERS,
+    models.PositiveSmallIntegerField: _INTEGERS,
+    models.FloatField: (float,),
+    models.BooleanField: (bool,),
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.ForeignKey: _INTEGERS,  # (a key of another type is converted: its values are not ints)
+}
 
-def numbered(sql: str) -> str:
-    """`%s` placeholders as PostgreSQL's `$1, $2 …`, for PREPARE."""
-    pieces = sql.split("%s")
-    return "".join(f"{piece}${i}" for i, piece in enumerate(pieces[:-1], 1)) + pieces[-1]
-
-
-def prepared_names(raw_connection: Any) -> set[str]:
-    """The server-side prepared statements of this (psycopg) connection that this process created."""
-    return _prepared.setdefault(raw_connection, set())
+# statement shape -> (SQL with %s, the fields of its values, SQL with $n, its prepared statement's name)
+_shapes: dict[tuple, tuple[str, list[models.Field], str, str]] = {}
 
 
 class WriteBatch:
     def __init__(self, using: str = "default") -> None:
         self.connection = connections[using]
         self.statements: list[tuple[str, list[Any]]] = []
+        self.pipeline: list[pgpipe.Statement] = []  # the same statements, for PostgreSQL
 
     def _quote(self, name: str) -> str:
         return self.connection.ops.quote_name(name)
@@ -70,25 +78,28 @@ class WriteBatch:
                     f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) "
                     f"ON CONFLICT ({conflict}) DO UPDATE SET {additions}"
                 )
-            cached = _shapes[key] = (sql, fields)
+            name = "safetrain_w_" + hashlib.sha1(sql.encode()).hexdigest()[:16]
+            cached = _shapes[key] = (sql, fields, pgpipe.numbered(sql), name)
         return cached
 
     def _params(self, fields: list[models.Field], values: Any) -> list[Any]:
         connection = self.connection
         return [
-            field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)
+            value if type(value) in _AS_IS.get(type(field), ()) else field.get_db_prep_save(value, connection)
+            for field, value in zip(fields, values, strict=True)
         ]
 
-    def add(self, sql: str, params: list[Any]) -> None:
-        self.statements.append((sql, params))
+    def _add(self, shape: tuple[str, list[models.Field], str, str], params: list[Any]) -> None:
+        self.statements.append((shape[0], params))
+        self.pipeline.append(pgpipe.Statement(shape[2], params, shape[3]))
 
     def insert(self, model: type[models.Model], **values: Any) -> None:
-        sql, fields = self._sql("insert", model, tuple(values))
-        self.add(sql, self._params(fields, values.values()))
+        shape = self._sql("insert", model, tuple(values))
+        self._add(shape, self._params(shape[1], values.values()))
 
     def update(self, model: type[models.Model], pk: Any, **values: Any) -> None:
-        sql, fields = self._sql("update", model, tuple(values))
-        self.add(sql, [*self._params(fields, values.values()), pk])
+        shape = self._sql("update", model, tuple(values))
+        self._add(shape, [*self._params(shape[1], values.values()), pk])
 
     def add_to(
         self,
@@ -101,48 +112,23 @@ class WriteBatch:
     ) -> None:
         """Insert a row or, when its unique key exists, add the amounts to it (one upsert statement)."""
         values = {**key, **amounts, **(defaults or {})}
-        sql, fields = self._sql("upsert", model, tuple(values), unique, tuple(amounts))
-        self.add(sql, self._params(fields, values.values()))
+        shape = self._sql("upsert", model, tuple(values), unique, tuple(amounts))
+        self._add(shape, self._params(shape[1], values.values()))
 
-    def script(self, prepared: set[str] | None = None) -> tuple[str, list[Any], list[str]]:
-        """The whole batch as one SQL text with its parameters, for a cursor that binds on the client.
-
-        With `prepared` (the names already prepared on the connection, `prepared_names`), every statement runs
-        as EXECUTE of a server-side prepared statement, and the ones not yet prepared are prepared in the same
-        text: PostgreSQL then parses and plans each statement once per connection. Returns the names newly
-        prepared, for the caller to add to the set once the text ran."""
-        if prepared is None:
-            sql = "; ".join(sql for sql, _ in self.statements)
-            return sql, [p for _, params in self.statements for p in params], []
-        parts: list[str] = []
-        params: list[Any] = []
-        new: list[str] = []
-        for sql, values in self.statements:
-            name = _names.get(sql)
-            if name is None:
-                name = _names[sql] = "safetrain_w_" + hashlib.sha1(sql.encode()).hexdigest()[:16]
-            if name not in prepared and name not in new:
-                parts.append(f"PREPARE {name} AS {numbered(sql)}")
-                new.append(name)
-            parts.append(
-                f"EXECUTE {name} ({', '.join(['%s'] * len(values))})" if values else f"EXECUTE {name}"
-            )
-            params.extend(values)
-        return "; ".join(parts), params, new
-
-    def run(self) -> None:
-        if not self.statements:
-            return
-        with self.connection.cursor() as cursor:
-            client_binding = (
-                self.connection.settings_dict.get("OPTIONS", {}).get("server_side_binding") is not True
-            )
-            if self.connection.vendor == "postgresql" and client_binding and len(self.statements) > 1:
-                cursor.execute(
-                    "; ".join(sql for sql, _ in self.statements),
-                    [p for _, params in self.statements for p in params],
-                )
-            else:
+    def run(self, *, commit: bool = False) -> None:
+        """Run the batch. `commit=True` (PostgreSQL only, outside Django's transaction handling) also commits the
+        transaction the caller opened, in the same round trip."""
+        connection = self.connection
+        if connection.vendor == "postgresql":
+            statements = [*self.pipeline, pgpipe.Statement("COMMIT")] if commit else self.pipeline
+            if statements:
+                connection.ensure_connection()
+                with connection.wrap_database_errors:
+                    pgpipe.run(connection.connection, statements, prepare=settings.DB_PREPARED_STATEMENTS)
+        elif self.statements:
+            if commit:
+                raise ValueError("commit=True is for PostgreSQL")
+            with connection.cursor() as cursor:
                 for sql, params in self.statements:
                     cursor.execute(sql, params)
-        self.statements = []
+        self.statements, self.pipeline = [], []

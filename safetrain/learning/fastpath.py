@@ -27,15 +27,14 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
-from django.core import signals
 from django.db import DatabaseError, OperationalError, connections, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
-from pydantic import ValidationError
+from pydantic import ConfigDict, ValidationError, create_model
 
 from safetrain.accounts.services import password_expired
 from safetrain.core.crypto import token_digest
-from safetrain.core.dbbatch import WriteBatch, prepared_names
+from safetrain.core.dbbatch import WriteBatch
 from safetrain.learning import crediting, face_gate
 from safetrain.learning.api import HeartbeatIn
 from safetrain.learning.heartbeat_read import locked_session
@@ -54,6 +53,16 @@ HEADERS = [
 ]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+# The API's heartbeat body (learning.api.HeartbeatIn) as a plain pydantic model: the same fields and limits,
+# without django-ninja's validator for reading ORM objects, which a JSON body never needs. A body it refuses goes
+# to the full stack, which answers with the API's messages.
+_Beat = create_model(
+    "HeartbeatBody",
+    __config__=ConfigDict(extra="ignore"),
+    **{name: (field.annotation, field) for name, field in HeartbeatIn.model_fields.items()},
+)
 
 
 class _Delegate(Exception):
@@ -141,13 +150,8 @@ def _answer_postgresql(environ, session_id, key, beat, now, today) -> dict[str, 
         ):
             sent = True  # what the rare paths wrote may have gone elsewhere: not to be run a second time
             raise OperationalError("the heartbeat's transaction was lost before its writes")
-        prepared = prepared_names(raw) if settings.DB_PREPARED_STATEMENTS else None
-        sql, params, new = batch.script(prepared)
         sent = True
-        with connection.wrap_database_errors, psycopg.ClientCursor(raw) as cursor:
-            cursor.execute(f"{sql}; COMMIT", params)
-        if prepared is not None:
-            prepared.update(new)
+        batch.run(commit=True)
     except BaseException as error:
         # Whatever failed, this connection starts afresh (nothing half-done, no doubt about what is prepared on
         # it); a failure before the writes were sent is the full stack's to answer, after that it is an error.
@@ -175,7 +179,7 @@ def _rollback(connection: Any) -> None:
 def answer(environ: dict[str, Any], session_id: int, key: str, body: bytes) -> dict[str, Any] | None:
     """The heartbeat's result, or None when the full stack has to answer (nothing was written then)."""
     try:
-        beat = HeartbeatIn.model_validate_json(body)
+        beat = _Beat.model_validate_json(body)
     except ValidationError:
         return None
     now = timezone.now()
@@ -184,6 +188,13 @@ def answer(environ: dict[str, Any], session_id: int, key: str, body: bytes) -> d
     if connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit():
         return _answer_postgresql(environ, session_id, key, beat, now, today)
     return _answer_atomic(environ, session_id, key, beat, now, today)
+
+
+def _tidy_connection() -> None:
+    connection = connections["default"]
+    # (never inside a caller's transaction, such as a test's: that connection is the caller's to keep)
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()
 
 
 class HeartbeatFastPath:
@@ -205,13 +216,15 @@ class HeartbeatFastPath:
             return self.app(environ, start_response)
         started = time.perf_counter()
         body = environ["wsgi.input"].read(length)
-        # As at the start of every Django request: a database connection past its age or broken is dropped.
-        signals.request_started.send(sender=self.__class__, environ=environ)
+        # As Django does at the start and end of every request (close_old_connections): the database connection
+        # is dropped when it is past its age (CONN_MAX_AGE) or broken. Nothing else of the request signals'
+        # work applies here (no cache, no URL resolver, no query log).
+        _tidy_connection()
         try:
             result = answer(environ, int(match.group(1)), key, body)
-            signals.request_finished.send(sender=self.__class__)
+            _tidy_connection()
         except DatabaseError:
-            signals.request_finished.send(sender=self.__class__)
+            _tidy_connection()
             # Nothing was credited (the transaction rolled back): the player keeps its position and beats again.
             logger.exception("heartbeat failed")
             with translation.override(settings.LANGUAGE_CODE):

@@ -213,9 +213,14 @@ def test_lrn_01_the_one_query_read_loads_the_same_values_as_the_orm(lesson, worl
         (session.lesson.video, orm.lesson.video),
     ]
     for loaded, expected in pairs:
+        # instances as the ORM loads them: from the database, saved by an update, never as new rows
+        assert (loaded._state.adding, loaded._state.db) == (False, "default")
         deferred = loaded.get_deferred_fields()
         for field in type(expected)._meta.concrete_fields:
             if field.attname not in deferred:
+                assert getattr(loaded, field.attname) == getattr(expected, field.attname), field
+                assert type(getattr(loaded, field.attname)) is type(getattr(expected, field.attname)), field
+            else:  # a field the read leaves out loads when it is read
                 assert getattr(loaded, field.attname) == getattr(expected, field.attname), field
     assert (
         session.enrolment.programme.profile.face_timeout_seconds
@@ -227,3 +232,61 @@ def test_lrn_01_the_one_query_read_loads_the_same_values_as_the_orm(lesson, worl
         orm.auth_session.last_seen_at,
     )
     assert (signin.user_active, signin.must_change_password) == (True, False)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        BEAT,
+        {**BEAT, "extra": "ignored"},
+        {**BEAT, "seq": "7", "playing": "true"},  # what pydantic's lax mode accepts
+        {**BEAT, "seq": 0},
+        {**BEAT, "seq": 10_000_001},
+        {**BEAT, "rate": 17},
+        {**BEAT, "position": "far"},
+        {key: value for key, value in BEAT.items() if key != "focused"},
+        [],
+    ],
+)
+def test_lrn_01_the_fast_path_reads_a_body_exactly_as_the_api_does(body):
+    """The fast path's body model (plain pydantic) accepts what the API's schema accepts, with the same values,
+    and refuses what it refuses (a refused body goes to the full stack, which answers with the API's messages)."""
+    import json
+
+    from pydantic import ValidationError
+
+    from safetrain.learning.api import HeartbeatIn
+    from safetrain.learning.fastpath import _Beat
+
+    raw = json.dumps(body).encode()
+    outcomes = []
+    for model in (HeartbeatIn, _Beat):
+        try:
+            outcomes.append(model.model_validate_json(raw).model_dump())
+        except ValidationError:
+            outcomes.append("refused")
+    assert outcomes[0] == outcomes[1]
+
+
+def test_lrn_01_a_saved_instance_from_the_read_writes_only_what_changed(lesson, world, api_client, clock):
+    """The read's instances are built without Model.__init__: saving one behaves as saving an ORM instance."""
+    from django.db import transaction
+
+    from safetrain.learning.heartbeat_read import locked_session
+    from safetrain.learning.models import LessonProgress
+
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk, via="fast")
+    player.beat()
+    with transaction.atomic():
+        session, _signin = locked_session(
+            session_id=player.session["id"],
+            today=timezone.localdate(),
+            key_digest=token_digest(player.session["heartbeat_key"]),
+        )
+        session.progress.cancelled_seconds = 5
+        session.progress.save(update_fields=["cancelled_seconds"])
+        session.enrolment.save()  # the fields the read left out are not overwritten
+    progress = LessonProgress.objects.get(pk=session.progress.pk)
+    assert progress.cancelled_seconds == 5
+    assert progress.credited_seconds == pytest.approx(15)
+    assert Enrolment.objects.get(pk=session.enrolment.pk).opened_on == session.enrolment.opened_on

@@ -1,0 +1,234 @@
+"""Where one fast-path heartbeat's time goes (issue 4): the heartbeats of N learners answered in this process by
+the production WSGI application (`config.wsgi.application`, no HTTP server, no load generator), on PostgreSQL.
+
+Reports, per heartbeat, the CPU this process used (the Python side of the server) and the CPU the PostgreSQL
+backend serving it used (read from /proc), and the wall time; `--profile` prints the top of a cProfile of the
+beats. The load is honest and spread like the real one: each round beats every learner once, so a learner's beats
+are a round apart (with `--learners` big enough for a round to last longer than a third of the interval).
+
+    .venv/bin/python bench/heartbeat_profile.py --learners 2000 --rounds 3
+    .venv/bin/python bench/heartbeat_profile.py --learners 2000 --rounds 2 --profile
+
+Creates and drops the database `safetrain_bench_profile` on the machine's PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
+import heartbeats as hb  # noqa: E402  (the benchmark's database set-up)
+
+hb.DB = "safetrain_bench_profile"
+
+
+def backend_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child(args: argparse.Namespace, setup: dict) -> dict:
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.utils import timezone
+
+    from config.wsgi import application
+    from safetrain.accounts.models import AuthSession
+    from safetrain.learning.crediting import study_session_open
+
+    AuthSession.objects.update(last_seen_at=timezone.now())
+    pages = []
+    for signin in AuthSession.objects.select_related("user").order_by("pk"):
+
+        class Request:
+            META = {"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": "bench"}
+            auth_session = signin
+
+        session = study_session_open(learner=signin.user, lesson_id=setup["lesson"], request=Request)
+        pages.append([session.pk, session.heartbeat_key, 0, time.monotonic()])
+    connection.close()
+
+    reasons: dict[str, int] = {}
+
+    def beat(page: list) -> None:
+        sid, key, seq, _opened = page
+        page[2] = seq = seq + 1
+        body = json.dumps(
+            {
+                "seq": seq,
+                # as the benchmark's client: an interval of video a beat, the beats at least an interval apart
+                "position": seq * args.interval,
+                "playing": True,
+                "visible": True,
+                "focused": True,
+                "rate": 1,
+            }
+        ).encode()
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": f"/api/v1/study-sessions/{sid}/heartbeats",
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": "application/json",
+            "HTTP_X_STUDY_KEY": key,
+            "HTTP_HOST": "127.0.0.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_USER_AGENT": "bench",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.url_scheme": "http",
+        }
+        replies = []
+        chunk = b"".join(application(environ, lambda status, headers: replies.append((status, headers))))
+        status, headers = replies[0]
+        timing = dict(headers).get("Server-Timing", "")
+        if status != "200 OK" or "dur=" not in timing:
+            raise SystemExit(f"not answered by the fast path: {status} {chunk!r}")
+        for reason in json.loads(chunk)["reasons"] or ["clean"]:
+            reasons[reason] = reasons.get(reason, 0) + 1
+
+    time.sleep(args.interval)  # the first beat comes an interval after the page opened
+    if args.show_sql:
+        import psycopg
+
+        execute = psycopg.ClientCursor.execute
+
+        def show(cursor, query, params=None, **kw):
+            print(cursor.mogrify(query, params), file=sys.stderr)  # noqa: T201
+            return execute(cursor, query, params, **kw)
+
+        psycopg.ClientCursor.execute = show
+        beat(pages[0])
+        psycopg.ClientCursor.execute = execute
+    beat(pages[0])  # opens the database connection
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+    if args.instructions:
+        # valgrind's instrumentation on for the heartbeats only (the set-up above ran uninstrumented)
+        subprocess.run(["callgrind_control", "--instr=on", str(os.getpid())], check=True, capture_output=True)
+    rounds = []
+    for _round in range(args.rounds):
+        started_round = time.monotonic()
+        cpu, pg, wall = time.process_time(), backend_cpu(backend), time.perf_counter()
+        if profiler:
+            profiler.enable()
+        for page in pages[1:] if _round == 0 else pages:
+            beat(page)
+        if profiler:
+            profiler.disable()
+        n = len(pages) - (1 if _round == 0 else 0)
+        rounds.append(
+            {
+                "server_cpu_ms": (time.process_time() - cpu) * 1000 / n,
+                "postgres_cpu_ms": (backend_cpu(backend) - pg) * 1000 / n,
+                "wall_ms": (time.perf_counter() - wall) * 1000 / n,
+            }
+        )
+        # a learner's next beat no sooner than the interval (an honest player)
+        time.sleep(max(0.0, args.interval - (time.monotonic() - started_round)))
+    if args.instructions:
+        subprocess.run(
+            ["callgrind_control", "--instr=off", str(os.getpid())], check=True, capture_output=True
+        )
+    if profiler:
+        import pstats
+
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
+        print(out.getvalue(), file=sys.stderr)  # noqa: T201
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
+        print(out.getvalue(), file=sys.stderr)  # noqa: T201
+        if args.callers:
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_callers(args.callers)
+            print(out.getvalue(), file=sys.stderr)  # noqa: T201
+        if args.callees:
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_callees(args.callees)
+            print(out.getvalue(), file=sys.stderr)  # noqa: T201
+    from django.db.models import Count
+
+    from safetrain.learning.models import SuspiciousEvent
+
+    flagged = dict(SuspiciousEvent.objects.values_list("kind").annotate(n=Count("id")).order_by())
+    return {
+        "learners": len(pages),
+        "suspicious_events": flagged,  # an honest load flags nothing
+        "reasons": reasons,  # of the replies: an honest load is all "clean"
+        "rounds": rounds,
+        "median": {key: round(statistics.median(r[key] for r in rounds), 3) for key in rounds[0]},
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--learners", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--interval", type=int, default=2)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--callers", help="with --profile: who calls the functions matching this")
+    parser.add_argument("--callees", help="with --profile: what the functions matching this call")
+    parser.add_argument("--keep", action="store_true", help="keep the database (for pgbench scripts)")
+    parser.add_argument("--show-sql", action="store_true", help="print the SQL one heartbeat sends")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count the server's CPU instructions per heartbeat with valgrind (repeatable on a noisy machine)",
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args, json.loads(Path(args.child).read_text()))))  # noqa: T201
+        return 0
+    env = hb.env_for(args.interval)
+    setup = hb.fresh_database(env, hb.SETUP.replace("sys.argv[1]", str(args.learners)))
+    path = hb.ROOT / "var" / "heartbeat_profile_setup.json"
+    path.write_text(json.dumps({"lesson": setup["lesson"]}))
+    try:
+        command = [hb.PY, __file__, "--child", str(path), *sys.argv[1:]]
+        counts = hb.ROOT / "var" / "heartbeat_profile.callgrind"
+        if args.instructions:
+            command = [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={counts}",
+                *command,
+            ]
+        out = subprocess.run(command, cwd=hb.ROOT, env=env, stdout=subprocess.PIPE, text=True, check=True)
+        report = json.loads(out.stdout.strip().splitlines()[-1])
+        if args.instructions:
+            summary = next(
+                line for line in counts.read_text(errors="replace").splitlines() if line.startswith("totals:")
+            )
+            beats = sum(len(report["reasons"]) and n for n in report["reasons"].values())
+            report["instructions_per_heartbeat"] = round(int(summary.split()[1]) / beats)
+            counts.unlink() if not args.keep else None
+        print(json.dumps(report, indent=1))  # noqa: T201 - the report is the output
+    finally:
+        path.unlink(missing_ok=True)
+        if not args.keep:
+            hb.run(["psql", f"{hb.PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {hb.DB}"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
