@@ -219,7 +219,7 @@ def main() -> int:
             summary = next(
                 line for line in counts.read_text(errors="replace").splitlines() if line.startswith("totals:")
             )
-            beats = sum(len(report["reasons"]) and n for n in report["reasons"].values())
+            beats = sum(report["reasons"].values())
             report["instructions_per_heartbeat"] = round(int(summary.split()[1]) / beats)
             counts.unlink() if not args.keep else None
         print(json.dumps(report, indent=1))  # noqa: T201 - the report is the output

@@ -41,8 +41,8 @@ _shapes: dict[tuple, tuple[str, list[models.Field], str, str]] = {}
 class WriteBatch:
     def __init__(self, using: str = "default") -> None:
         self.connection = connections[using]
-        self.statements: list[tuple[str, list[Any]]] = []
-        self.pipeline: list[pgpipe.Statement] = []  # the same statements, for PostgreSQL
+        # (statement shape, its values)
+        self.statements: list[tuple[tuple[str, list[models.Field], str, str], list[Any]]] = []
 
     def _quote(self, name: str) -> str:
         return self.connection.ops.quote_name(name)
@@ -90,8 +90,7 @@ class WriteBatch:
         ]
 
     def _add(self, shape: tuple[str, list[models.Field], str, str], params: list[Any]) -> None:
-        self.statements.append((shape[0], params))
-        self.pipeline.append(pgpipe.Statement(shape[2], params, shape[3]))
+        self.statements.append((shape, params))
 
     def insert(self, model: type[models.Model], **values: Any) -> None:
         shape = self._sql("insert", model, tuple(values))
@@ -120,7 +119,9 @@ class WriteBatch:
         transaction the caller opened, in the same round trip."""
         connection = self.connection
         if connection.vendor == "postgresql":
-            statements = [*self.pipeline, pgpipe.Statement("COMMIT")] if commit else self.pipeline
+            statements = [pgpipe.Statement(shape[2], params, shape[3]) for shape, params in self.statements]
+            if commit:
+                statements.append(pgpipe.Statement("COMMIT"))
             if statements:
                 connection.ensure_connection()
                 with connection.wrap_database_errors:
@@ -129,6 +130,6 @@ class WriteBatch:
             if commit:
                 raise ValueError("commit=True is for PostgreSQL")
             with connection.cursor() as cursor:
-                for sql, params in self.statements:
-                    cursor.execute(sql, params)
-        self.statements, self.pipeline = [], []
+                for shape, params in self.statements:
+                    cursor.execute(shape[0], params)
+        self.statements = []
