@@ -88,7 +88,7 @@ def server_command(server: str, port: int) -> list[str]:
             "--workers",
             "1",
             "--blocking-threads",
-            "1",  # as in production; one thread, so a keep-alive client meets the same database connection
+            "1",  # one thread, so a keep-alive client meets the same database connection
             "--no-access-log",
             "config.wsgi:application",
         ]

@@ -61,12 +61,11 @@ class Statement:
 
 
 def _wait(pgconn: Any, *, write: bool = False) -> None:
-    # select() releases the GIL while it waits.
-    fd = pgconn.socket
-    if write:
-        select.select([fd], [fd], [])
-    else:
-        select.select([fd], [], [])
+    # poll(), not select(): select() refuses descriptors from 1024 up, which a server holding a thousand client
+    # sockets hands to a database connection it reopens. Both release the GIL while they wait.
+    poller = select.poll()
+    poller.register(pgconn.socket, select.POLLIN | select.POLLOUT if write else select.POLLIN)
+    poller.poll()
 
 
 def _flush(pgconn: Any) -> None:

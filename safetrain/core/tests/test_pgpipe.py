@@ -130,3 +130,30 @@ def test_a_value_that_cannot_be_sent_leaves_no_half_sent_pipeline(pg):
         pgpipe.run(pg, [Statement("SELECT $1", [object()])])
     # the connection could not be trusted after half a message: it was closed, not left in pipeline mode
     assert pg.closed
+
+
+def test_a_connection_on_a_descriptor_above_1023_is_waited_for(pg):
+    # A granian worker holds about a thousand client sockets, so a database connection it reopens gets a
+    # descriptor from 1024 up, which select() refuses ("filedescriptor out of range"); seen in bench/heartbeats.py.
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = 1100
+    if soft < needed:
+        assert hard == resource.RLIM_INFINITY or hard >= needed, f"open-files limit {hard} is below {needed}"
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    fillers = [os.open(os.devnull, os.O_RDONLY)]
+    try:
+        # every lower descriptor taken: the next connection's socket gets a high one
+        while fillers[-1] < 1024:
+            fillers.append(os.dup(fillers[0]))
+        with psycopg.connect(pg.info.dsn, autocommit=True) as high:
+            assert high.pgconn.socket >= 1024
+            rows = pgpipe.run(
+                high, [Statement("SELECT $1::int + 1", [41]), Statement("SELECT pg_sleep(0.05)")]
+            )
+            assert rows[0] == (42,)
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
