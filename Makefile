@@ -18,8 +18,11 @@ run: system-deps-run install env
 	@echo "SafeTrain is at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
+# Two processes (pytest-xdist, one per core), each test file wholly on one of them (module fixtures start their
+# servers once); PYTEST_WORKERS=0 runs everything in this one process.
+PYTEST_WORKERS ?= 2
 test: system-deps install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 install: python-deps assets
 

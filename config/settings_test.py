@@ -21,6 +21,24 @@ os.environ.setdefault("FACE_CHECK_AT_LOGIN", "false")
 os.environ.setdefault("FACE_CHECKS_WHILE_STUDYING", "false")
 os.environ.setdefault("FACE_CHECK_AT_EXAM", "false")
 
+
+def _redis_database_of_this_worker() -> None:
+    """Each pytest-xdist worker (gw0, gw1, …) gets a Redis database of its own: the tests clear the cache before
+    each test (django-redis clears the whole database), which must not wipe what another worker's test counts."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    worker, url = os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("REDIS_URL", "")
+    if not (url and worker.startswith("gw")):
+        return
+    parts = urlsplit(url)
+    database = 8 + int(worker[2:])  # 8-15 (0-7 for everything else on this machine's Redis)
+    if database > 15:
+        raise RuntimeError("at most 8 pytest-xdist workers share one Redis (databases 8-15)")
+    os.environ["REDIS_URL"] = urlunsplit(parts._replace(path=f"/{database}"))
+
+
+_redis_database_of_this_worker()
+
 from config.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

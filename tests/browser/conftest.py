@@ -22,7 +22,10 @@ ARGS = [
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps its event loop running in this thread while it is
+# open, and Django refuses database work in a thread with a running loop (SynchronousOnlyOperation). With
+# pytest-xdist a worker goes on to other test files after a browser module; the loop has to be gone by then.
+@pytest.fixture(scope="module")
 def playwright_session():
     if not Path(CHROMIUM).exists():
         pytest.fail(
@@ -46,7 +49,7 @@ def launch_with_camera(playwright, clip: Path):
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_session):
     browser = launch(playwright_session)
     yield browser
