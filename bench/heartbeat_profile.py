@@ -100,17 +100,20 @@ def child(args: argparse.Namespace, setup: dict) -> dict:
 
     time.sleep(args.interval)  # the first beat comes an interval after the page opened
     if args.show_sql:
-        import psycopg
+        # what a beat sends: each pipeline of core.pgpipe (the fast path sends nothing through a cursor)
+        from safetrain.core import pgpipe
 
-        execute = psycopg.ClientCursor.execute
+        run_pipeline = pgpipe.run
 
-        def show(cursor, query, params=None, **kw):
-            print(cursor.mogrify(query, params), file=sys.stderr)  # noqa: T201
-            return execute(cursor, query, params, **kw)
+        def show(raw, statements, prepare=True):
+            print("-- one round trip:", file=sys.stderr)  # noqa: T201
+            for statement in statements:
+                print(f"{statement.sql};  -- {list(statement.params)!r}", file=sys.stderr)  # noqa: T201
+            return run_pipeline(raw, statements, prepare)
 
-        psycopg.ClientCursor.execute = show
+        pgpipe.run = show
         beat(pages[0])
-        psycopg.ClientCursor.execute = execute
+        pgpipe.run = run_pipeline
     beat(pages[0])  # opens the database connection
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
