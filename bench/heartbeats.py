@@ -34,7 +34,7 @@ SUMS = ("progress", "sessions", "daily", "records")
 DB = "safetrain_bench"
 
 
-def env_for(interval: int) -> dict[str, str]:
+def env_for(interval: float) -> dict[str, str]:
     from cryptography.fernet import Fernet
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))}

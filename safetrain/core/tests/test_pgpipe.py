@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import resource
 
 import psycopg
 import pytest
@@ -135,8 +136,6 @@ def test_a_value_that_cannot_be_sent_leaves_no_half_sent_pipeline(pg):
 def test_a_connection_on_a_descriptor_above_1023_is_waited_for(pg):
     # A granian worker holds about a thousand client sockets, so a database connection it reopens gets a
     # descriptor from 1024 up, which select() refuses ("filedescriptor out of range"); seen in bench/heartbeats.py.
-    import resource
-
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     needed = 1100
     if soft < needed:
