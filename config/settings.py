@@ -299,6 +299,12 @@ HEARTBEAT_ACCOUNT_CHECK_SECONDS = min(
     API_TOKEN_IDLE_MINUTES * 30,
 )
 
+# A heartbeat's transaction commits without waiting for its WAL to reach the disk (PostgreSQL's per-transaction
+# `synchronous_commit = off`; learning.fastpath, core.dbbatch): a crash of the database server can lose the
+# beats of its last moments (at most 3 x wal_writer_delay, 0.6 s by default), each whole, as if lost on the
+# network; the player's next beat is credited by the same rules. Every other transaction waits as usual.
+HEARTBEAT_WAIT_FOR_FLUSH = env.bool("HEARTBEAT_WAIT_FOR_FLUSH", default=False)
+
 # Face verification (FACE-05): the provider answering "is this the enrolled person?" (dotted path).
 FACE_PROVIDER = env.str("FACE_PROVIDER", default="safetrain.proctoring.engine.DlibProvider")
 FACE_WORKERS = env.int("FACE_WORKERS", default=1)  # verifications run at once per web process

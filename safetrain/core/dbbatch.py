@@ -8,6 +8,7 @@ statements run one by one through Django's cursor. Values go through each field'
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from typing import Any
 
@@ -17,7 +18,8 @@ from django.db import connections, models
 from safetrain.core import pgpipe
 
 # Values that go to the database as they are in fields of these (exact) classes: what get_db_prep_save would
-# return for them unchanged. Everything else (JSON, dates and times, custom fields) takes the field's conversion.
+# return for them unchanged (and None). Everything else (JSON, dates and times, custom fields) takes the field's
+# conversion.
 _INTEGERS = (int,)
 _AS_IS: dict[type[models.Field], tuple[type, ...]] = {
     models.AutoField: _INTEGERS,
@@ -33,14 +35,20 @@ _AS_IS: dict[type[models.Field], tuple[type, ...]] = {
     models.TextField: (str,),
     models.ForeignKey: _INTEGERS,  # (a key of another type is converted: its values are not ints)
 }
+# On PostgreSQL an aware datetime goes as it is too (the backend adapts it unchanged; a naive one is converted, with
+# the field's warning). None goes as it is in every field above.
+_AWARE = (dt.datetime,)
+_AS_IS_POSTGRESQL = {**_AS_IS, models.DateTimeField: _AWARE}
+
+_ASYNCHRONOUS = "SET LOCAL synchronous_commit TO OFF"
 
 # statement shape -> (SQL with %s, the fields of its values, SQL with $n, its prepared statement's name)
 _shapes: dict[tuple, tuple[str, list[models.Field], str, str]] = {}
 
 
 class WriteBatch:
-    def __init__(self, using: str = "default") -> None:
-        self.connection = connections[using]
+    def __init__(self, using: str = "default", *, connection: Any = None) -> None:
+        self.connection = connections[using] if connection is None else connection
         # (statement shape, its values)
         self.statements: list[tuple[tuple[str, list[models.Field], str, str], list[Any]]] = []
 
@@ -84,10 +92,18 @@ class WriteBatch:
 
     def _params(self, fields: list[models.Field], values: Any) -> list[Any]:
         connection = self.connection
-        return [
-            value if type(value) in _AS_IS.get(type(field), ()) else field.get_db_prep_save(value, connection)
-            for field, value in zip(fields, values, strict=True)
-        ]
+        as_is = _AS_IS_POSTGRESQL if connection.vendor == "postgresql" else _AS_IS
+        params = []
+        for field, value in zip(fields, values, strict=True):
+            kinds = as_is.get(type(field))
+            if (
+                kinds is None
+                or (value is not None and type(value) not in kinds)
+                or (kinds is _AWARE and value is not None and value.tzinfo is None)
+            ):
+                value = field.get_db_prep_save(value, connection)
+            params.append(value)
+        return params
 
     def _add(self, shape: tuple[str, list[models.Field], str, str], params: list[Any]) -> None:
         self.statements.append((shape, params))
@@ -114,12 +130,22 @@ class WriteBatch:
         shape = self._sql("upsert", model, tuple(values), unique, tuple(amounts))
         self._add(shape, self._params(shape[1], values.values()))
 
-    def run(self, *, commit: bool = False) -> None:
+    def run(self, *, commit: bool = False, wait_for_flush: bool = True) -> None:
         """Run the batch. `commit=True` (PostgreSQL only, outside Django's transaction handling) also commits the
-        transaction the caller opened, in the same round trip."""
+        transaction the caller opened, in the same round trip.
+
+        `wait_for_flush=False` (PostgreSQL) commits the whole transaction asynchronously (`SET LOCAL
+        synchronous_commit TO OFF`): the commit returns before its WAL reaches the disk, which PostgreSQL then
+        writes within three `wal_writer_delay`s. A crash of the database server in that window loses the whole
+        transaction, never a part of it; nothing else changes (locks, visibility, constraints, the order of
+        commits, and every later synchronous commit flushes it with its own)."""
         connection = self.connection
         if connection.vendor == "postgresql":
             statements = [pgpipe.Statement(shape[2], params, shape[3]) for shape, params in self.statements]
+            if statements and not wait_for_flush:
+                statements.insert(
+                    0, pgpipe.Statement(_ASYNCHRONOUS, name="safetrain_async_commit", row=False)
+                )
             if commit:
                 statements.append(pgpipe.Statement("COMMIT"))
             if statements:

@@ -75,11 +75,12 @@ def _flush(pgconn: Any) -> None:
 
 
 def _next_result(pgconn: Any) -> Any:
-    while True:
-        pgconn.consume_input()
-        if not pgconn.is_busy():
-            return pgconn.get_result()
+    # Reads from the socket only when what libpq holds does not complete the next result: one answer brings
+    # several results, which then cost no system call each.
+    while pgconn.is_busy():
         _wait(pgconn)
+        pgconn.consume_input()
+    return pgconn.get_result()
 
 
 def run(raw: psycopg.Connection, statements: Sequence[Statement], prepare: bool = True) -> list[tuple | None]:

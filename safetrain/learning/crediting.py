@@ -214,7 +214,7 @@ def heartbeat_record(
         rate=rate,
         request=request,
     )
-    batch.run()
+    batch.run(wait_for_flush=settings.HEARTBEAT_WAIT_FOR_FLUSH)
     return result
 
 
@@ -290,9 +290,7 @@ def heartbeat_apply(
         return result(session.state)
 
     enrolment = session.enrolment
-    if enrolment.status != EnrolmentStatus.ACTIVE or (
-        enrolment.deadline and enrolment.deadline < timezone.localdate(now)
-    ):
+    if enrolment.status != EnrolmentStatus.ACTIVE or (enrolment.deadline and enrolment.deadline < today):
         # The deadline passed or the enrolment was voided while the page was open (LRN-07).
         _end_session(session, now=now, state=SessionState.CLOSED)
         reasons.append("enrolment_inactive")

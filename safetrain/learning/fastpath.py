@@ -112,37 +112,44 @@ def _credit(batch: WriteBatch, session: Any, beat: Any, now: Any, today: Any, en
     )
 
 
-def _answer_atomic(environ, session_id, key, beat, now, today) -> dict[str, Any] | None:
+def _answer_atomic(connection, environ, session_id, key, beat, now, today) -> dict[str, Any] | None:
     """Inside Django's transaction handling (SQLite, or a caller already in a transaction)."""
     try:
         with transaction.atomic():
-            found = locked_session(session_id=session_id, today=today, key_digest=token_digest(key))
+            found = locked_session(
+                session_id=session_id, today=today, key_digest=token_digest(key), connection=connection
+            )
             if found is None or not _plain_case(*found, now, today):
                 raise _Delegate
-            batch = WriteBatch()
+            batch = WriteBatch(connection=connection)
             result = _credit(batch, found[0], beat, now, today, environ)
-            batch.run()
+            batch.run(wait_for_flush=settings.HEARTBEAT_WAIT_FOR_FLUSH)
     except _Delegate:
         return None
     return result.__dict__
 
 
-def _answer_postgresql(environ, session_id, key, beat, now, today) -> dict[str, Any] | None:
+def _answer_postgresql(connection, environ, session_id, key, beat, now, today) -> dict[str, Any] | None:
     """PostgreSQL between requests (autocommit): the whole beat in two round trips, BEGIN with the locked read,
     then every write with the COMMIT. Django's connection stays in autocommit mode; ORM statements of the rare
     paths (a suspicious event, a quiz lookup) run inside this transaction. A failure before the writes were sent
     hands the beat to the full stack; after that it is an error (the player beats again)."""
-    connection = connections["default"]
     sent = False
     try:
-        found = locked_session(session_id=session_id, today=today, key_digest=token_digest(key), begin=True)
+        found = locked_session(
+            session_id=session_id,
+            today=today,
+            key_digest=token_digest(key),
+            begin=True,
+            connection=connection,
+        )
         raw = connection.connection  # the connection holding the transaction and its row locks
         if found is None or not _plain_case(*found, now, today):
             _rollback(connection)
             return None
         # ORM statements of the rare paths must run in this transaction: no health check may swap the connection.
         connection.health_check_done = True
-        batch = WriteBatch()
+        batch = WriteBatch(connection=connection)
         result = _credit(batch, found[0], beat, now, today, environ)
         if (
             connection.connection is not raw
@@ -151,7 +158,7 @@ def _answer_postgresql(environ, session_id, key, beat, now, today) -> dict[str, 
             sent = True  # what the rare paths wrote may have gone elsewhere: not to be run a second time
             raise OperationalError("the heartbeat's transaction was lost before its writes")
         sent = True
-        batch.run(commit=True)
+        batch.run(commit=True, wait_for_flush=settings.HEARTBEAT_WAIT_FOR_FLUSH)
     except BaseException as error:
         # Whatever failed, this connection starts afresh (nothing half-done, no doubt about what is prepared on
         # it); a failure before the writes were sent is the full stack's to answer, after that it is an error.
@@ -176,22 +183,27 @@ def _rollback(connection: Any) -> None:
             connection.close()
 
 
-def answer(environ: dict[str, Any], session_id: int, key: str, body: bytes) -> dict[str, Any] | None:
-    """The heartbeat's result, or None when the full stack has to answer (nothing was written then)."""
+def answer(
+    environ: dict[str, Any], session_id: int, key: str, body: bytes, connection: Any = None
+) -> dict[str, Any] | None:
+    """The heartbeat's result, or None when the full stack has to answer (nothing was written then).
+    `connection`: this thread's default database connection (looked up when not given)."""
     try:
         beat = _Beat.model_validate_json(body)
     except ValidationError:
         return None
     now = timezone.now()
-    today = timezone.localdate(now)
-    connection = connections["default"]
+    # The learner's day in the platform's time zone (LRN-04): nothing activates another one (the same day as
+    # timezone.localdate(now), without looking up the thread's current zone).
+    today = timezone.localdate(now, timezone.get_default_timezone())
+    if connection is None:
+        connection = connections["default"]
     if connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit():
-        return _answer_postgresql(environ, session_id, key, beat, now, today)
-    return _answer_atomic(environ, session_id, key, beat, now, today)
+        return _answer_postgresql(connection, environ, session_id, key, beat, now, today)
+    return _answer_atomic(connection, environ, session_id, key, beat, now, today)
 
 
-def _tidy_connection() -> None:
-    connection = connections["default"]
+def _tidy_connection(connection: Any) -> None:
     # (never inside a caller's transaction, such as a test's: that connection is the caller's to keep)
     if not connection.in_atomic_block:
         connection.close_if_unusable_or_obsolete()
@@ -219,12 +231,13 @@ class HeartbeatFastPath:
         # As Django does at the start and end of every request (close_old_connections): the database connection
         # is dropped when it is past its age (CONN_MAX_AGE) or broken. Nothing else of the request signals'
         # work applies here (no cache, no URL resolver, no query log).
-        _tidy_connection()
+        connection = connections["default"]
+        _tidy_connection(connection)
         try:
-            result = answer(environ, int(match.group(1)), key, body)
-            _tidy_connection()
+            result = answer(environ, int(match.group(1)), key, body, connection)
+            _tidy_connection(connection)
         except DatabaseError:
-            _tidy_connection()
+            _tidy_connection(connection)
             # Nothing was credited (the transaction rolled back): the player keeps its position and beats again.
             logger.exception("heartbeat failed")
             with translation.override(settings.LANGUAGE_CODE):

@@ -142,9 +142,8 @@ class _Query:
         self.numbered = pgpipe.numbered(self.sql)
 
     def run(
-        self, today: dt.date, session_id: int, second: Any, begin: bool = False
+        self, connection: Any, today: dt.date, session_id: int, second: Any, begin: bool = False
     ) -> tuple[StudySession, Signin] | None:
-        connection = connections[self.using]
         params = [today, session_id, second]
         if connection.vendor != "postgresql":
             with connection.cursor() as cursor:
@@ -229,8 +228,9 @@ _LESSON = StudySession._meta.get_field("lesson")
 _queries: dict[tuple[str, str, bool], _Query] = {}
 
 
-def _query(using: str, by_key: bool) -> _Query:
-    key = (using, connections[using].vendor, by_key)
+def _query(connection: Any, by_key: bool) -> _Query:
+    using = connection.alias
+    key = (using, connection.vendor, by_key)
     query = _queries.get(key)
     if query is None:
         query = _queries[key] = _Query(using, by_key)
@@ -245,10 +245,14 @@ def locked_session(
     key_digest: str | None = None,
     begin: bool = False,
     using: str = "default",
+    connection: Any = None,
 ) -> tuple[StudySession, Signin] | None:
     """The session (by its learner, or by the page's heartbeat key) locked with its progress row, or None.
 
-    begin=True (PostgreSQL in autocommit mode only) opens the transaction in the same message."""
+    begin=True (PostgreSQL in autocommit mode only) opens the transaction in the same message. `connection`: the
+    connection of `using` when the caller has it at hand."""
+    if connection is None:
+        connection = connections[using]
     if key_digest is not None:
-        return _query(using, True).run(today, session_id, key_digest, begin)
-    return _query(using, False).run(today, session_id, learner_id)
+        return _query(connection, True).run(connection, today, session_id, key_digest, begin)
+    return _query(connection, False).run(connection, today, session_id, learner_id)

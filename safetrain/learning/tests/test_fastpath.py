@@ -290,3 +290,35 @@ def test_lrn_01_a_saved_instance_from_the_read_writes_only_what_changed(lesson, 
     assert progress.cancelled_seconds == 5
     assert progress.credited_seconds == pytest.approx(15)
     assert Enrolment.objects.get(pk=session.enrolment.pk).opened_on == session.enrolment.opened_on
+
+
+def _synchronous_commit() -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('synchronous_commit')")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize("wait", [False, True])
+def test_lrn_01_a_beats_transaction_waits_for_the_disk_only_when_configured(
+    wait, lesson, world, api_client, clock, settings
+):
+    """HEARTBEAT_WAIT_FOR_FLUSH=false (the default): the beat's own transaction commits without waiting for its WAL
+    to reach the disk (PostgreSQL's SET LOCAL synchronous_commit); nothing else is changed by it."""
+    from django.db import connection
+
+    settings.HEARTBEAT_WAIT_FOR_FLUSH = wait
+    client = api_client(world.learner_nanshan)
+    player = Player(client, clock, lesson.pk, via="fast")
+    clock.shift(15)
+    postgresql = connection.vendor == "postgresql"
+    if postgresql:
+        assert _synchronous_commit() == "on"  # the test's transaction before the beat
+    answer = wsgi_post(client, beat_path(player), BEAT, x_study_key=player.session["heartbeat_key"])
+    assert not answer.delegated
+    assert answer.json()["credited_seconds"] == pytest.approx(15)
+    assert StudyRecord.objects.filter(kind="heartbeat", accepted=True).count() == 1
+    if postgresql:
+        # (the test runs in one transaction: the beat's setting is still in force in it)
+        assert _synchronous_commit() == ("on" if wait else "off")
