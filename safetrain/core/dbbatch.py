@@ -96,10 +96,8 @@ class WriteBatch:
         params = []
         for field, value in zip(fields, values, strict=True):
             kinds = as_is.get(type(field))
-            if (
-                kinds is None
-                or (value is not None and type(value) not in kinds)
-                or (kinds is _AWARE and value is not None and value.tzinfo is None)
+            if kinds is None or (
+                value is not None and (type(value) not in kinds or (kinds is _AWARE and value.tzinfo is None))
             ):
                 value = field.get_db_prep_save(value, connection)
             params.append(value)

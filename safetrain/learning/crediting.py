@@ -55,6 +55,12 @@ class HeartbeatResult:
     reasons: list[str] = field(default_factory=list)
 
 
+def study_day(now: dt.datetime) -> dt.date:
+    """The learner's study day (LRN-04: the daily cap counts in the platform's time zone, Asia/Shanghai), whatever
+    zone a request may have activated; the one rule for the API and the fast path."""
+    return timezone.localdate(now, timezone.get_default_timezone())
+
+
 def daily_cap_seconds(enrolment: Enrolment) -> int:
     programme = enrolment.programme
     return programme.profile.daily_cap_class_hours * programme.setting("class_hour_minutes") * 60
@@ -193,7 +199,7 @@ def heartbeat_record(
     locked in one query, then every write in one batch, then the commit (the rare cheating and sign-out paths write
     more)."""
     now = timezone.now()
-    today = timezone.localdate(now)
+    today = study_day(now)
     # The session row is the lock: a learner has at most one active session (database constraint; opening one
     # locks the learner and waits for a running heartbeat), so two heartbeats never credit the same learner at once.
     found = locked_session(session_id=session_id, today=today, learner_id=learner.pk)

@@ -184,20 +184,16 @@ def _rollback(connection: Any) -> None:
 
 
 def answer(
-    environ: dict[str, Any], session_id: int, key: str, body: bytes, connection: Any = None
+    environ: dict[str, Any], session_id: int, key: str, body: bytes, connection: Any
 ) -> dict[str, Any] | None:
     """The heartbeat's result, or None when the full stack has to answer (nothing was written then).
-    `connection`: this thread's default database connection (looked up when not given)."""
+    `connection`: this thread's default database connection."""
     try:
         beat = _Beat.model_validate_json(body)
     except ValidationError:
         return None
     now = timezone.now()
-    # The learner's day in the platform's time zone (LRN-04): nothing activates another one (the same day as
-    # timezone.localdate(now), without looking up the thread's current zone).
-    today = timezone.localdate(now, timezone.get_default_timezone())
-    if connection is None:
-        connection = connections["default"]
+    today = crediting.study_day(now)
     if connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit():
         return _answer_postgresql(connection, environ, session_id, key, beat, now, today)
     return _answer_atomic(connection, environ, session_id, key, beat, now, today)

@@ -322,3 +322,14 @@ def test_rec_02_the_orm_refuses_to_change_or_remove_study_records(lesson, world,
         StudyRecord.objects.all().delete()
     with pytest.raises(AppendOnlyError):
         StudyRecord.objects.update(accepted=False)
+
+
+def test_lrn_04_the_study_day_is_the_platforms_whatever_zone_a_request_activated():
+    from django.utils import timezone as tz
+
+    from safetrain.learning.crediting import study_day
+
+    now = dt.datetime(2026, 12, 2, 17, 0, tzinfo=dt.UTC)  # 01:00 on 3 December in Asia/Shanghai
+    assert study_day(now) == dt.date(2026, 12, 3)
+    with tz.override("America/New_York"):  # 12:00 on 2 December there
+        assert study_day(now) == dt.date(2026, 12, 3)
