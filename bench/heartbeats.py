@@ -17,7 +17,9 @@ import asyncio
 import json
 import math
 import os
+import re
 import secrets
+import select
 import signal
 import socket
 import statistics
@@ -219,7 +221,8 @@ print(json.dumps({
 
 
 def _cpu_by_role(server_group: int) -> dict[str, float]:
-    """CPU seconds used so far (user + system) by the server's processes, PostgreSQL's and this load generator."""
+    """CPU seconds used so far (user + system) by the server's processes, PostgreSQL's and this load generator,
+    and the machine's idle and stolen seconds."""
     tick = os.sysconf("SC_CLK_TCK")
     used = {"server": 0.0, "postgres": 0.0}
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -239,6 +242,12 @@ def _cpu_by_role(server_group: int) -> dict[str, float]:
             used["postgres"] += seconds
     times = os.times()
     used["load_generator"] = times.user + times.system
+    # The whole machine (/proc/stat): time left idle, and time the hypervisor gave to other guests (steal), which
+    # is CPU this machine's two cores did not have.
+    with open("/proc/stat") as f:
+        machine = [int(v) / tick for v in f.readline().split()[1:]]
+    used["idle"] = machine[3] + machine[4]
+    used["steal"] = machine[7]
     return used
 
 
@@ -349,6 +358,162 @@ async def learner(
         latencies.append((time.perf_counter() - started) * 1000)
 
 
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)", re.IGNORECASE)
+_CREDITED = re.compile(rb'"credited_seconds": *([-0-9.eE+]+)')
+
+
+class EpollLearners:
+    """The learners' beats from one loop over non-blocking sockets and epoll, with no event-loop machinery: the
+    same schedule, bodies and closed loop as `learner` (each learner's beat k is due at its start + k * interval;
+    beats due while the learner still waits for its previous reply go out one by one as the replies arrive), for
+    a fraction of the CPU, which this process takes from the machine it measures."""
+
+    TIMEOUT = 60.0
+
+    def __init__(self, base: str, opened: list[tuple[int, dict[str, str]]], interval: float) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.address = (host, int(port))
+        self.interval = interval
+        self.heads = []
+        for sid, headers in opened:
+            lines = [f"POST /api/v1/study-sessions/{sid}/heartbeats HTTP/1.1", f"Host: {host}"]
+            lines += [f"{k}: {v}" for k, v in {**headers, "Content-Type": "application/json"}.items()]
+            self.heads.append(("\r\n".join(lines) + "\r\nContent-Length: ").encode())
+        n = len(opened)
+        self.sockets: list[socket.socket | None] = [None] * n
+        self.buffers = [b""] * n
+        self.sent_at = [0.0] * n  # when the beat in flight went out (0: none in flight)
+        self.pending = [0] * n  # beats that fell due while the previous one was in flight
+        self.seq = [0] * n
+        self.latencies: list[float] = []
+        self.results = {"ok": 0, "errors": 0, "credited": 0.0, "played": 0.0}
+
+    def _connect(self, i: int) -> socket.socket:
+        sock = socket.create_connection(self.address)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        self.sockets[i] = sock
+        self.by_fd[sock.fileno()] = i
+        self.poller.register(sock.fileno(), select.EPOLLIN)
+        return sock
+
+    def _drop(self, i: int) -> None:
+        """The beat in flight failed (closed, refused, timed out): an error; the learner goes on with its next."""
+        sock = self.sockets[i]
+        if sock is not None:
+            self.poller.unregister(sock.fileno())
+            del self.by_fd[sock.fileno()]
+            sock.close()
+        self.sockets[i], self.buffers[i], self.sent_at[i] = None, b"", 0.0
+        self.results["errors"] += 1
+
+    def _send(self, i: int) -> None:
+        self.seq[i] += 1
+        seq = self.seq[i]
+        self.results["played"] += self.interval
+        body = (
+            f'{{"seq": {seq}, "position": {seq * self.interval}, "playing": true, "visible": true, '
+            f'"focused": true, "rate": 1}}'
+        ).encode()
+        self.sent_at[i] = time.perf_counter()
+        try:
+            sock = self.sockets[i] or self._connect(i)
+            sock.sendall(self.heads[i] + str(len(body)).encode() + b"\r\n\r\n" + body)
+        except OSError:
+            self._drop(i)
+
+    def _next(self, i: int) -> None:
+        """The learner's beat is answered or failed: send the one that fell due meanwhile, if any."""
+        while self.pending[i] and not self.sent_at[i]:
+            self.pending[i] -= 1
+            self._send(i)
+
+    def _receive(self, i: int) -> None:
+        try:
+            data = self.sockets[i].recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data or not self.sent_at[i]:
+            self._drop(i)  # closed, or an answer to nothing
+            self._next(i)
+            return
+        buffer = self.buffers[i] = self.buffers[i] + data
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        length = _CONTENT_LENGTH.search(buffer, 0, end + 2)
+        size = end + 4 + (int(length.group(1)) if length else 0)
+        if len(buffer) < size:
+            return
+        self.latencies.append((time.perf_counter() - self.sent_at[i]) * 1000)
+        self.buffers[i], self.sent_at[i] = buffer[size:], 0.0
+        if buffer[9:12] == b"200":
+            self.results["ok"] += 1
+            self.results["credited"] += float(_CREDITED.search(buffer, end).group(1))
+        else:
+            self.results["errors"] += 1
+        self._next(i)
+
+    def run(self, seconds: float, server_group: int | None) -> dict:
+        n = len(self.heads)
+        self.poller = select.epoll()
+        self.by_fd: dict[int, int] = {}
+        for i in range(n):
+            self._connect(i)
+        probe = cpu_probe(server_group) if server_group else None
+        started = time.monotonic()
+        spacing, until = self.interval / n, started + seconds
+        due = 0  # the next beat: learner due % n's, due at started + due * spacing
+        checked = started
+        while True:
+            now = time.monotonic()
+            while started + due * spacing <= now and started + due * spacing < until:
+                i = due % n
+                due += 1
+                if self.sent_at[i]:
+                    self.pending[i] += 1
+                else:
+                    self._send(i)
+            next_at = started + due * spacing
+            if next_at >= until and not any(self.sent_at):
+                break  # every beat due before the end was sent and answered
+            for fd, _event in self.poller.poll(max(0.0, next_at - now) if next_at < until else 0.5):
+                self._receive(self.by_fd[fd])
+            if now - checked > 1:  # beats unanswered for TIMEOUT seconds fail, as in `learner`
+                checked, late = now, time.perf_counter() - self.TIMEOUT
+                for i in range(n):
+                    if 0 < self.sent_at[i] < late:
+                        self._drop(i)
+                        self._next(i)
+        elapsed = time.monotonic() - started
+        cores = probe() if probe else None
+        for i in range(n):
+            if self.sockets[i] is not None:
+                self.sockets[i].close()
+        self.poller.close()
+        latencies = sorted(self.latencies)
+
+        def pct(p: float) -> float:
+            return (
+                round(latencies[min(len(latencies) - 1, int(len(latencies) * p))], 1)
+                if latencies
+                else math.nan
+            )
+
+        return {
+            **self.results,
+            "seconds": round(elapsed, 1),
+            "rate": round(self.results["ok"] / elapsed, 1),
+            "p50": pct(0.50),
+            "p95": pct(0.95),
+            "p99": pct(0.99),
+            "mean": round(statistics.fmean(latencies), 1) if latencies else None,
+            "cpu_cores": cores,
+        }
+
+
 async def load(
     base: str,
     tokens: list[str],
@@ -357,9 +522,11 @@ async def load(
     seconds: float,
     use_key: bool = True,
     server_group: int | None = None,
+    client: str = "epoll",
 ) -> dict:
     """Every learner opens its study session first (not timed with the heartbeats); then all of them beat every
-    `interval` seconds, spread evenly over the interval, for `seconds` (closed loop: a beat waits for its reply)."""
+    `interval` seconds, spread evenly over the interval, for `seconds` (closed loop: a beat waits for its reply).
+    client="epoll": the beats are sent by EpollLearners; "asyncio"/"uvloop": by one coroutine a learner."""
     latencies: list[float] = []
     results = {"ok": 0, "errors": 0, "open_errors": 0, "credited": 0.0, "played": 0.0}
     connector = aiohttp.TCPConnector(limit=0)
@@ -374,6 +541,8 @@ async def load(
 
         opened = [o for o in await asyncio.gather(*(open_one(t) for t in tokens)) if o is not None]
         results["open_seconds"] = round(time.monotonic() - opening, 1)
+    if client == "epoll":
+        return {**results, **EpollLearners(base, opened, interval).run(seconds, server_group)}
     host, port = base.removeprefix("http://").split(":")
     connections = [RawHttp(host, int(port)) for _ in opened]
     probe = cpu_probe(server_group) if server_group else None
@@ -502,11 +671,15 @@ def main() -> int:
         "--reference-seconds", type=int, default=0, help="then load GET /healthz the same way for this long"
     )
     parser.add_argument(
-        "--asyncio", action="store_true", help="the load generator on asyncio's own loop instead of uvloop"
+        "--client",
+        choices=("epoll", "uvloop", "asyncio"),
+        default="epoll",
+        help="the load generator: one epoll loop over raw sockets (the cheapest), or a coroutine a learner on "
+        "uvloop or on asyncio's own loop",
     )
     args = parser.parse_args()
     global LOOP
-    LOOP = "asyncio" if args.asyncio else "uvloop"
+    LOOP = "asyncio" if args.client == "asyncio" else "uvloop"
     if args.threads is None:
         args.threads = 2 if args.server == "granian" else 4
     env = env_for(args.interval)
@@ -523,6 +696,7 @@ def main() -> int:
                 args.seconds,
                 use_key=args.via == "fast",
                 server_group=server.pid,
+                client=args.client,
             )
         )
         reference = (
@@ -544,7 +718,7 @@ def main() -> int:
         "offered_rate": round(args.learners / args.interval, 1),
         "server": f"{args.server} {args.workers}x{args.threads}",
         "via": args.via,
-        "client_loop": LOOP,
+        "client": args.client,
         **result,
         "pgbench_update_tps": tps,
         "ratio_to_pgbench": round(result["rate"] / tps, 3),

@@ -1,0 +1,96 @@
+"""The heartbeat benchmark's load generator (bench/heartbeats.py, EpollLearners) against a small HTTP server on
+127.0.0.1: the schedule, bodies and closed loop its figures rest on (issue 4's benchmark, LRN-01)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import socketserver
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_heartbeats", ROOT / "bench" / "heartbeats.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Player(socketserver.StreamRequestHandler):
+    """Answers every beat with the credit a server would give (the interval), slowly for session 2; closes the
+    connection without answering session 3's second beat."""
+
+    def handle(self) -> None:
+        while True:
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                chunk = self.rfile.readline()
+                if not chunk:
+                    return
+                head += chunk
+            lines = head.decode().split("\r\n")
+            headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+            beat = json.loads(self.rfile.read(int(headers["Content-Length"])))
+            sid = int(lines[0].split("/")[4])
+            self.server.beats.append((sid, headers["X-Study-Key"], beat, time.monotonic()))
+            if sid == 3 and beat["seq"] == 2:
+                return  # the connection drops: the client counts an error and reconnects
+            if sid == 2:
+                time.sleep(0.35)
+            reply = json.dumps({"credited_seconds": 0.25, "state": "ok"}).encode()
+            status = b"409 Conflict" if sid == 1 and beat["seq"] == 3 else b"200 OK"
+            self.wfile.write(
+                b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
+                b"Content-Length: " + str(len(reply)).encode() + b"\r\n\r\n" + reply
+            )
+
+
+@pytest.fixture
+def player_server():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Player)
+    server.daemon_threads = True
+    server.beats = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_lrn_01_the_benchmarks_learners_beat_on_schedule_in_a_closed_loop(player_server):
+    bench = _bench()
+    base = f"http://127.0.0.1:{player_server.server_address[1]}"
+    opened = [(sid, {"Authorization": f"Bearer t{sid}", "X-Study-Key": f"k{sid}"}) for sid in (1, 2, 3, 4)]
+    result = bench.EpollLearners(base, opened, interval=0.25).run(seconds=1.0, server_group=None)
+
+    by_session: dict[int, list] = {}
+    for sid, key, beat, at in player_server.beats:
+        assert key == f"k{sid}"
+        by_session.setdefault(sid, []).append((beat, at))
+    # Every learner's four beats due before the end (at 0, 0.25, 0.5 and 0.75 s) were sent, in order, each one
+    # an interval further at rate 1, the page visible and focused.
+    for sid, beats in by_session.items():
+        assert [b["seq"] for b, _at in beats] == [1, 2, 3, 4], sid
+        assert [b["position"] for b, _at in beats] == [0.25, 0.5, 0.75, 1.0]
+        assert all(b["playing"] and b["visible"] and b["focused"] and b["rate"] == 1 for b, _at in beats)
+    assert set(by_session) == {1, 2, 3, 4}
+    # A learner beats an interval apart, spread over the interval from the others...
+    fast = [at for _b, at in by_session[4]]
+    assert all(0.2 < later - earlier < 0.3 for earlier, later in zip(fast, fast[1:], strict=False))
+    # ... and never sends a beat before the reply to its previous one: session 2's replies take 0.35 s.
+    slow = [at for _b, at in by_session[2]]
+    assert all(later - earlier >= 0.35 for earlier, later in zip(slow, slow[1:], strict=False))
+
+    # 16 beats sent; session 3's dropped connection and session 1's 409 are errors; 14 answered with credit.
+    assert result["played"] == pytest.approx(16 * 0.25)
+    assert result["errors"] == 2
+    assert result["ok"] == 14
+    assert result["credited"] == pytest.approx(14 * 0.25)
+    assert len([x for x in (result["p50"], result["p95"], result["p99"]) if x > 0]) == 3
+    assert result["p99"] >= 350  # the slow learner's replies are in the percentiles
