@@ -152,6 +152,21 @@ def test_lrn_01_a_real_server_credits_fast_path_beats_and_survives_a_dropped_con
     _s, answer_headers, data = beat(6)
     assert fast(answer_headers)
     assert data["credited_seconds"] > 0
+    # Another process lowers the profile's daily cap to nothing (a queryset update, committed): the server holds
+    # the catalogue in memory, and its very next beat sees the change through the catalogue version (LRN-04).
+    manage(
+        server.env,
+        "shell",
+        "-c",
+        "from safetrain.catalog.models import RegionProfile; "
+        "from safetrain.learning.models import StudySession; "
+        f"s = StudySession.objects.select_related('enrolment__programme').get(pk={session['id']}); "
+        "RegionProfile.objects.filter(pk=s.enrolment.programme.profile_id).update(daily_cap_class_hours=0)",
+    )
+    _s, answer_headers, data = beat(7)
+    assert fast(answer_headers)
+    assert data["credited_seconds"] == 0
+    assert data["next_action"] == "daily_cap_reached"
     connection.close()
 
     # What the learner was told is what the database holds, in every place that holds credit.
@@ -168,7 +183,7 @@ def test_lrn_01_a_real_server_credits_fast_path_beats_and_survives_a_dropped_con
         "print(json.dumps([s.credited_seconds, s.progress.credited_seconds, r, n, e]))",
     )
     session_total, progress_total, record_total, beats, events = json.loads(out.strip().splitlines()[-1])
-    assert beats == 6
+    assert beats == 7
     assert events == ["hidden"]
     assert session_total == pytest.approx(credited, abs=0.01)
     assert progress_total == pytest.approx(credited, abs=0.01)

@@ -1,14 +1,21 @@
 """The catalogue version (CatalogueVersion) kept by the database: triggers on the tables a heartbeat reads
-(programmes, region profiles, lessons, videos) give the version row a new number whenever one of their rows is
-updated or deleted, however it is changed (the ORM, a queryset update, raw SQL, an administrator's psql).
+(programmes, region profiles, lessons, their chapters, videos) give the version row a new number whenever one of
+their rows is inserted, updated or deleted, however it is changed (the ORM, a queryset update, raw SQL, an
+administrator's psql). Inserts count too: an id can come back after a rollback (SQLite reuses it).
 
 A video's transcoding progress alone does not change the version: it is written every few seconds while a video
-is transcoded and no heartbeat reads it. Inserts do not either: a row nobody has read yet cannot be held stale.
+is transcoded and no heartbeat reads it.
 
-On PostgreSQL the number comes from a sequence, on SQLite from random(): a number is never handed out twice, so a
-reader that loaded rows inside a transaction which was then rolled back holds them under a number no later
-change can have. The triggers run in the changing transaction (the version row is locked until it ends, so two
-transactions changing the catalogue at the same time take turns at that row).
+On PostgreSQL the number comes from a sequence, on SQLite from random(), the first one included: a number is never
+handed out twice, so a reader that loaded rows inside a transaction which was then rolled back holds them under a
+number no later change can have. The triggers run in the changing transaction, on PostgreSQL before each
+statement: every transaction changing the catalogue takes the version row first and keeps it until it ends, so two
+of them take turns at that row and never wait for each other's catalogue rows in the opposite order (no deadlock).
+Heartbeats only read the row and never wait for it. The sequence stays when the migration is reversed, so numbers
+handed out before are not handed out again.
+
+The video trigger names its columns (all but the progress) as migration 0009 found them: a migration adding a
+column to catalog_video must create the trigger again (learning's test_catalogue_cache fails until it does).
 """
 
 from __future__ import annotations
@@ -22,8 +29,11 @@ WATCHED = {
     "catalog_programme": (),
     "catalog_regionprofile": (),
     "catalog_lesson": (),
+    "catalog_chapter": (),
     "catalog_video": ("progress",),
 }
+# A new number, as the triggers draw it.
+_NEXT = {"postgresql": f"nextval('\"{SEQUENCE}\"')", "sqlite": "random()"}
 
 
 def _columns(apps: Any, table: str) -> list[str]:
@@ -42,7 +52,7 @@ def install(apps: Any, schema_editor: Any) -> None:
             f"""
             CREATE OR REPLACE FUNCTION safetrain_catalogue_changed() RETURNS trigger AS $$
             BEGIN
-                UPDATE "{TABLE}" SET number = nextval('"{SEQUENCE}"') WHERE id = 1;
+                UPDATE "{TABLE}" SET number = {_NEXT["postgresql"]} WHERE id = 1;
                 RETURN NULL;
             END;
             $$ LANGUAGE plpgsql
@@ -51,22 +61,31 @@ def install(apps: Any, schema_editor: Any) -> None:
         for table, ignored in WATCHED.items():
             update = f"UPDATE OF {', '.join(_columns(apps, table))}" if ignored else "UPDATE"
             statements.append(
-                f'CREATE TRIGGER "{table}_version" AFTER {update} OR DELETE OR TRUNCATE ON "{table}" '
-                "FOR EACH STATEMENT EXECUTE FUNCTION safetrain_catalogue_changed()"
+                f'CREATE TRIGGER "{table}_version" BEFORE INSERT OR {update} OR DELETE OR TRUNCATE '
+                f'ON "{table}" FOR EACH STATEMENT EXECUTE FUNCTION safetrain_catalogue_changed()'
             )
     elif vendor == "sqlite":
-        bump = f'UPDATE "{TABLE}" SET number = random() WHERE id = 1;'
+        bump = f'UPDATE "{TABLE}" SET number = {_NEXT["sqlite"]} WHERE id = 1;'
         for table, ignored in WATCHED.items():
             update = f"UPDATE OF {', '.join(_columns(apps, table))}" if ignored else "UPDATE"
-            statements += [
-                f'CREATE TRIGGER "{table}_version_update" AFTER {update} ON "{table}" BEGIN {bump} END',
-                f'CREATE TRIGGER "{table}_version_delete" AFTER DELETE ON "{table}" BEGIN {bump} END',
-            ]
+            for event, name in (("INSERT", "insert"), (update, "update"), ("DELETE", "delete")):
+                statements.append(
+                    f'CREATE TRIGGER "{table}_version_{name}" AFTER {event} ON "{table}" BEGIN {bump} END'
+                )
     for statement in statements:
         schema_editor.execute(statement, params=None)
-    apps.get_model("catalog", "CatalogueVersion").objects.using(schema_editor.connection.alias).get_or_create(
-        id=1, defaults={"number": 1}
-    )
+    seed(schema_editor.connection)
+
+
+def seed(connection: Any) -> None:
+    """The version row, if it is missing, with a first number drawn as the triggers draw every later one (so the
+    first change cannot be given the number the row started with)."""
+    if connection.vendor not in _NEXT:
+        return
+    insert = "INSERT OR IGNORE INTO" if connection.vendor == "sqlite" else "INSERT INTO"
+    conflict = " ON CONFLICT (id) DO NOTHING" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f'{insert} "{TABLE}" (id, number) VALUES (1, {_NEXT[connection.vendor]}){conflict}')
 
 
 def uninstall(apps: Any, schema_editor: Any) -> None:
@@ -75,8 +94,7 @@ def uninstall(apps: Any, schema_editor: Any) -> None:
         if vendor == "postgresql":
             schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_version" ON "{table}"', params=None)
         elif vendor == "sqlite":
-            for event in ("update", "delete"):
+            for event in ("insert", "update", "delete"):
                 schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_version_{event}"', params=None)
     if vendor == "postgresql":
         schema_editor.execute("DROP FUNCTION IF EXISTS safetrain_catalogue_changed()", params=None)
-        schema_editor.execute(f'DROP SEQUENCE IF EXISTS "{SEQUENCE}"', params=None)

@@ -135,6 +135,10 @@ def _answer_postgresql(connection, environ, session_id, key, beat, now, today) -
     paths (a suspicious event, a quiz lookup) run inside this transaction. A failure before the writes were sent
     hands the beat to the full stack; after that it is an error (the player beats again)."""
     sent = False
+    # ORM statements of this beat (a catalogue row loaded by the read, the rare paths' writes) must run in its
+    # transaction: no health check may swap the connection under it. The read itself is the check: if the
+    # connection is broken it fails and the full stack answers.
+    connection.health_check_done = True
     try:
         found = locked_session(
             session_id=session_id,
@@ -147,8 +151,6 @@ def _answer_postgresql(connection, environ, session_id, key, beat, now, today) -
         if found is None or not _plain_case(*found, now, today):
             _rollback(connection)
             return None
-        # ORM statements of the rare paths must run in this transaction: no health check may swap the connection.
-        connection.health_check_done = True
         batch = WriteBatch(connection=connection)
         result = _credit(batch, found[0], beat, now, today, environ)
         if (

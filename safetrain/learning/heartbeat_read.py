@@ -2,7 +2,7 @@
 
 The session row and its progress row are locked (FOR UPDATE where the database has it); the same row brings the
 enrolment, the sign-in that opened the page (open, last seen, account active), the learner's credit today and the
-catalogue version. The programme with its region profile and the lesson with its video come from this process's
+catalogue version. The programme with its region profile and the lesson with its video and chapter come from this process's
 memory (`_Catalogue`), loaded once and loaded again whenever the catalogue version the beat read is not the one
 they were loaded at: the database gives the version a new number whenever one of those rows changes
 (catalog.versioning), so a beat never uses a catalogue row older than the version it read, and PostgreSQL joins
@@ -175,10 +175,10 @@ class _Query:
         version = values[-2]
         # The related objects in place, as select_related leaves them (the ids are already equal).
         for field, instance, related in (
-            (_PROGRAMME, e, _catalogue.get(connection, version, Programme, e.programme_id, "profile")),
+            (_PROGRAMME, e, _catalogue.get(connection, version, Programme, e.programme_id, ("profile",))),
             (_PROGRESS, s, p),
             (_ENROLMENT, s, e),
-            (_LESSON, s, _catalogue.get(connection, version, Lesson, s.lesson_id, "video")),
+            (_LESSON, s, _catalogue.get(connection, version, Lesson, s.lesson_id, ("video", "chapter"))),
         ):
             field.set_cached_value(instance, related)
         s.today_credit = float(values[-1] or 0)
@@ -206,7 +206,7 @@ def _instance(model: type[models.Model], using: str, attnames: list[str], values
 
 
 class _Catalogue:
-    """Programmes (with their region profile) and lessons (with their video) as heartbeats read them, held in this
+    """Programmes (with their region profile) and lessons (with their video and chapter) as heartbeats read them, held in this
     process under the catalogue version they were loaded at and shared by its threads (nothing a beat does changes
     them). A beat whose version is not the held one loads the row again, on its own connection, in its own
     transaction; without a version row (a flushed test database) nothing is held."""
@@ -214,13 +214,20 @@ class _Catalogue:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, type[models.Model], int], tuple[int, models.Model]] = {}
 
-    def get(self, connection: Any, version: int | None, model: type[models.Model], pk: int, related: str):
+    def get(
+        self,
+        connection: Any,
+        version: int | None,
+        model: type[models.Model],
+        pk: int,
+        related: tuple[str, ...],
+    ):
         key = (connection.alias, model, pk)
         held = self.rows.get(key)
         if held is not None and version is not None and held[0] == version:
             return held[1]
         # (loaded after the version was read: at least as new as that version)
-        instance = model._base_manager.db_manager(connection.alias).select_related(related).get(pk=pk)
+        instance = model._base_manager.db_manager(connection.alias).select_related(*related).get(pk=pk)
         if version is not None:
             self.rows[key] = (version, instance)
         return instance

@@ -10,7 +10,8 @@ import pytest
 from django.db import connection, transaction
 from django.db.models import F
 
-from safetrain.catalog.models import CatalogueVersion, Lesson, Programme, RegionProfile, Video
+from safetrain.catalog import versioning
+from safetrain.catalog.models import CatalogueVersion, Chapter, Lesson, Programme, RegionProfile, Video
 from safetrain.learning.heartbeat_read import _catalogue, locked_session
 from safetrain.learning.models import StudySession
 from safetrain.learning.tests.conftest import Player
@@ -39,10 +40,12 @@ def test_lrn_04_a_catalogue_change_reaches_the_next_beat_however_it_is_made(sess
     profile = first.enrolment.programme.profile
     assert profile.daily_cap_class_hours == 6
     assert first.lesson.duration_seconds == 300
-    # Held in memory: the next beat reads no catalogue row (the same instances come back).
+    # Held in memory: the next beat reads no catalogue row (the same instances come back, the lesson's chapter
+    # with it: the quiz lookup reads it).
     again = read(session)
     assert again.enrolment.programme is first.enrolment.programme
     assert again.lesson is first.lesson
+    assert Lesson.chapter.is_cached(again.lesson)
 
     # A queryset update (no model signals), raw SQL, a save: each reaches the next beat.
     RegionProfile.objects.filter(pk=profile.pk).update(daily_cap_class_hours=2)
@@ -68,7 +71,7 @@ def test_lrn_01_transcoding_progress_alone_keeps_the_version(session):
     assert read(session).lesson is held
 
 
-@pytest.mark.parametrize("model", [Programme, RegionProfile, Lesson, Video])
+@pytest.mark.parametrize("model", [Programme, RegionProfile, Lesson, Chapter, Video])
 def test_lrn_01_every_column_a_beat_may_read_changes_the_version(session, model):
     """A statement setting any column (but a video's progress) gives the version a new number: a column added to
     these tables later without its trigger fails here."""
@@ -76,6 +79,7 @@ def test_lrn_01_every_column_a_beat_may_read_changes_the_version(session, model)
         Programme: session.enrolment.programme_id,
         RegionProfile: session.enrolment.programme.profile_id,
         Lesson: session.lesson_id,
+        Chapter: session.lesson.chapter_id,
         Video: session.lesson.video_id,
     }[model]
     for field in model._meta.concrete_fields:
@@ -86,12 +90,28 @@ def test_lrn_01_every_column_a_beat_may_read_changes_the_version(session, model)
         assert version() != before, f"{model.__name__}.{field.name}"
 
 
-def test_lrn_01_a_deleted_catalogue_row_changes_the_version(session):
+def test_lrn_01_an_inserted_or_deleted_catalogue_row_changes_the_version(session):
+    """(An id can come back after a rollback: SQLite reuses it, so an insert counts as a change too.)"""
     before = version()
     spare = Video.objects.create(title="spare", original="videos/originals/y.mp4", hls_prefix="x")
-    assert version() == before  # (an insert cannot make anything held stale)
+    inserted = version()
+    assert inserted != before
     spare.delete()
-    assert version() != before
+    assert version() not in (before, inserted)
+
+
+def test_lrn_01_the_first_number_is_drawn_as_every_later_one(session):
+    """A freshly installed version row must not start at the number the first change would get."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f'ALTER SEQUENCE "{versioning.SEQUENCE}" RESTART')  # (rolled back with the test)
+    CatalogueVersion.objects.all().delete()
+    versioning.seed(connection)
+    versioning.seed(connection)  # (a second seeding keeps the row as it is)
+    first = version()
+    assert version() == first
+    RegionProfile.objects.filter(pk=session.enrolment.programme.profile_id).update(daily_cap_class_hours=5)
+    assert version() != first
 
 
 def test_lrn_04_a_change_rolled_back_is_not_mistaken_for_a_later_one(session):
