@@ -358,6 +358,20 @@ async def learner(
         latencies.append((time.perf_counter() - started) * 1000)
 
 
+def percentile(ordered: list[float], q: float) -> float:
+    """The q-quantile of sorted latencies (nan when there are none)."""
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else math.nan
+
+
+def latency_summary(latencies: list[float]) -> dict[str, float | None]:
+    """p50, p95, p99 and the mean of the latencies in ms, rounded to 0.1 ms."""
+    ordered = sorted(latencies)
+    return {
+        **{f"p{round(q * 100)}": round(percentile(ordered, q), 1) for q in (0.50, 0.95, 0.99)},
+        "mean": round(statistics.fmean(ordered), 1) if ordered else None,
+    }
+
+
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)", re.IGNORECASE)
 _CREDITED = re.compile(rb'"credited_seconds": *([-0-9.eE+]+)')
 
@@ -493,23 +507,11 @@ class EpollLearners:
             if self.sockets[i] is not None:
                 self.sockets[i].close()
         self.poller.close()
-        latencies = sorted(self.latencies)
-
-        def pct(p: float) -> float:
-            return (
-                round(latencies[min(len(latencies) - 1, int(len(latencies) * p))], 1)
-                if latencies
-                else math.nan
-            )
-
         return {
             **self.results,
             "seconds": round(elapsed, 1),
             "rate": round(self.results["ok"] / elapsed, 1),
-            "p50": pct(0.50),
-            "p95": pct(0.95),
-            "p99": pct(0.99),
-            "mean": round(statistics.fmean(latencies), 1) if latencies else None,
+            **latency_summary(self.latencies),
             "cpu_cores": cores,
         }
 
@@ -562,19 +564,11 @@ async def load(
         results["cpu_cores"] = probe()
     for http in connections:
         http.close()
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(len(latencies) * p))] if latencies else float("nan")
-
     return {
         **results,
         "seconds": round(elapsed, 1),
         "rate": round(results["ok"] / elapsed, 1),
-        "p50": round(pct(0.50), 1),
-        "p95": round(pct(0.95), 1),
-        "p99": round(pct(0.99), 1),
-        "mean": round(statistics.fmean(latencies), 1) if latencies else None,
+        **latency_summary(latencies),
     }
 
 
@@ -609,13 +603,12 @@ async def reference_load(base: str, clients: int, interval: float, seconds: floa
     await asyncio.gather(*(client(i) for i in range(clients)))
     elapsed = time.monotonic() - started
     latencies.sort()
-    p = lambda q: round(latencies[min(len(latencies) - 1, int(len(latencies) * q))], 1) if latencies else None  # noqa: E731
     return {
         **results,
         "seconds": round(elapsed, 1),
         "rate": round(results["ok"] / elapsed, 1),
-        "p50": p(0.5),
-        "p99": p(0.99),
+        "p50": round(percentile(latencies, 0.5), 1) if latencies else None,
+        "p99": round(percentile(latencies, 0.99), 1) if latencies else None,
     }
 
 

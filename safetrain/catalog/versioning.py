@@ -14,8 +14,9 @@ of them take turns at that row and never wait for each other's catalogue rows in
 Heartbeats only read the row and never wait for it. The sequence stays when the migration is reversed, so numbers
 handed out before are not handed out again.
 
-The video trigger names its columns (all but the progress) as migration 0009 found them: a migration adding a
-column to catalog_video must create the trigger again (learning's test_catalogue_cache fails until it does).
+The tables and the columns left out are migration 0009's (`install_triggers`); the video trigger names its
+columns (all but the progress) as that migration found them: a migration adding a column to catalog_video must
+create the trigger again (learning's test_catalogue_cache fails until it does).
 """
 
 from __future__ import annotations
@@ -24,30 +25,45 @@ from typing import Any
 
 TABLE = "catalog_catalogueversion"
 SEQUENCE = "catalog_catalogueversion_number"
-# table -> columns whose change does not change the version
-WATCHED = {
-    "catalog_programme": (),
-    "catalog_regionprofile": (),
-    "catalog_lesson": (),
-    "catalog_chapter": (),
-    "catalog_video": ("progress",),
-}
 # A new number, as the triggers draw it.
 _NEXT = {"postgresql": f"nextval('\"{SEQUENCE}\"')", "sqlite": "random()"}
 
 
-def _columns(apps: Any, table: str) -> list[str]:
+def install_triggers(watched: dict[str, tuple[str, ...]]) -> Any:
+    """A migration operation: the version row, and triggers on each table of `watched` (table -> the columns whose
+    change alone does not change the version), with the columns as that migration's models have them. The tables
+    are the migration's own, so a table watched later takes a migration of its own."""
+    from django.db import migrations
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        for statement in _trigger_sql(apps, schema_editor.connection.vendor, watched):
+            schema_editor.execute(statement, params=None)
+        seed(schema_editor.connection)
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        vendor = schema_editor.connection.vendor
+        for table in watched:
+            if vendor == "postgresql":
+                schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_version" ON "{table}"', params=None)
+            elif vendor == "sqlite":
+                for event in ("insert", "update", "delete"):
+                    schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_version_{event}"', params=None)
+        if vendor == "postgresql":
+            schema_editor.execute("DROP FUNCTION IF EXISTS safetrain_catalogue_changed()", params=None)
+
+    return migrations.RunPython(forwards, backwards)
+
+
+def _update_event(apps: Any, table: str, ignored: tuple[str, ...]) -> str:
+    if not ignored:
+        return "UPDATE"
     model = next(m for m in apps.get_models() if m._meta.db_table == table)
-    return [f.column for f in model._meta.concrete_fields if f.column not in WATCHED[table]]
+    return f"UPDATE OF {', '.join(f.column for f in model._meta.concrete_fields if f.column not in ignored)}"
 
 
-def install(apps: Any, schema_editor: Any) -> None:
-    """A migration's forward step: the version row and the triggers (columns as the migration's models have
-    them)."""
-    vendor = schema_editor.connection.vendor
-    statements: list[str] = []
+def _trigger_sql(apps: Any, vendor: str, watched: dict[str, tuple[str, ...]]) -> list[str]:
     if vendor == "postgresql":
-        statements += [
+        statements = [
             f'CREATE SEQUENCE IF NOT EXISTS "{SEQUENCE}"',
             f"""
             CREATE OR REPLACE FUNCTION safetrain_catalogue_changed() RETURNS trigger AS $$
@@ -58,23 +74,24 @@ def install(apps: Any, schema_editor: Any) -> None:
             $$ LANGUAGE plpgsql
             """,
         ]
-        for table, ignored in WATCHED.items():
-            update = f"UPDATE OF {', '.join(_columns(apps, table))}" if ignored else "UPDATE"
+        for table, ignored in watched.items():
             statements.append(
-                f'CREATE TRIGGER "{table}_version" BEFORE INSERT OR {update} OR DELETE OR TRUNCATE '
-                f'ON "{table}" FOR EACH STATEMENT EXECUTE FUNCTION safetrain_catalogue_changed()'
+                f'CREATE TRIGGER "{table}_version" BEFORE INSERT OR {_update_event(apps, table, ignored)} '
+                f'OR DELETE OR TRUNCATE ON "{table}" FOR EACH STATEMENT EXECUTE FUNCTION safetrain_catalogue_changed()'
             )
-    elif vendor == "sqlite":
+        return statements
+    if vendor == "sqlite":
         bump = f'UPDATE "{TABLE}" SET number = {_NEXT["sqlite"]} WHERE id = 1;'
-        for table, ignored in WATCHED.items():
-            update = f"UPDATE OF {', '.join(_columns(apps, table))}" if ignored else "UPDATE"
-            for event, name in (("INSERT", "insert"), (update, "update"), ("DELETE", "delete")):
-                statements.append(
-                    f'CREATE TRIGGER "{table}_version_{name}" AFTER {event} ON "{table}" BEGIN {bump} END'
-                )
-    for statement in statements:
-        schema_editor.execute(statement, params=None)
-    seed(schema_editor.connection)
+        return [
+            f'CREATE TRIGGER "{table}_version_{name}" AFTER {event} ON "{table}" BEGIN {bump} END'
+            for table, ignored in watched.items()
+            for event, name in (
+                ("INSERT", "insert"),
+                (_update_event(apps, table, ignored), "update"),
+                ("DELETE", "delete"),
+            )
+        ]
+    return []
 
 
 def seed(connection: Any) -> None:
@@ -86,15 +103,3 @@ def seed(connection: Any) -> None:
     conflict = " ON CONFLICT (id) DO NOTHING" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
         cursor.execute(f'{insert} "{TABLE}" (id, number) VALUES (1, {_NEXT[connection.vendor]}){conflict}')
-
-
-def uninstall(apps: Any, schema_editor: Any) -> None:
-    vendor = schema_editor.connection.vendor
-    for table in WATCHED:
-        if vendor == "postgresql":
-            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_version" ON "{table}"', params=None)
-        elif vendor == "sqlite":
-            for event in ("insert", "update", "delete"):
-                schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_version_{event}"', params=None)
-    if vendor == "postgresql":
-        schema_editor.execute("DROP FUNCTION IF EXISTS safetrain_catalogue_changed()", params=None)

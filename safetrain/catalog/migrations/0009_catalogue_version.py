@@ -22,5 +22,14 @@ class Migration(migrations.Migration):
                 'verbose_name': 'catalogue version',
             },
         ),
-        migrations.RunPython(versioning.install, versioning.uninstall),
+        # table -> the columns whose change alone does not change the version
+        versioning.install_triggers(
+            {
+                "catalog_programme": (),
+                "catalog_regionprofile": (),
+                "catalog_lesson": (),
+                "catalog_chapter": (),
+                "catalog_video": ("progress",),
+            }
+        ),
     ]

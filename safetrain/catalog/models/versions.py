@@ -3,7 +3,8 @@ from django.db import models
 
 class CatalogueVersion(models.Model):
     """One row whose `number` changes, in the database itself (catalog.versioning's triggers), whenever a
-    programme, region profile, lesson or video changes in a way a heartbeat could see: processes that keep those
+    programme, region profile, lesson, chapter or video is inserted, changed or deleted (a video's transcoding
+    progress excepted): processes that keep those
     rows in memory (learning.heartbeat_read) read the number with every beat and reload what they hold when it
     is not the number they loaded it at. A changed number is never handed out twice (a sequence on PostgreSQL,
     a random 64-bit number on SQLite), so a change that was rolled back cannot be mistaken for a later one."""
