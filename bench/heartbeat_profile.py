@@ -200,12 +200,13 @@ def main() -> int:
         action="store_true",
         help="count the server's CPU instructions per heartbeat with valgrind (repeatable on a noisy machine)",
     )
+    parser.add_argument("--database-socket", metavar="DIR", help="PostgreSQL over its Unix socket in DIR")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args, json.loads(Path(args.child).read_text()))))  # noqa: T201
         return 0
-    env = hb.env_for(args.interval)
+    env = hb.env_for(args.interval, args.database_socket)
     setup = hb.fresh_database(env, hb.SETUP.replace("sys.argv[1]", str(args.learners)))
     path = hb.ROOT / "var" / "heartbeat_profile_setup.json"
     path.write_text(json.dumps({"lesson": setup["lesson"]}))

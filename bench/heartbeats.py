@@ -36,7 +36,9 @@ SUMS = ("progress", "sessions", "daily", "records")
 DB = "safetrain_bench"
 
 
-def env_for(interval: float) -> dict[str, str]:
+def env_for(interval: float, socket_dir: str | None = None) -> dict[str, str]:
+    """The server's environment. `socket_dir`: reach PostgreSQL over its Unix socket in that directory (a
+    single-host deployment) instead of TCP on 127.0.0.1."""
     from cryptography.fernet import Fernet
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))}
@@ -44,7 +46,7 @@ def env_for(interval: float) -> dict[str, str]:
         {
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "SAFETRAIN_ENV_FILE": "/nonexistent",
-            "DATABASE_URL": f"{PG}/{DB}",
+            "DATABASE_URL": f"postgres://postgres@/{DB}?host={socket_dir}" if socket_dir else f"{PG}/{DB}",
             "REDIS_URL": "redis://127.0.0.1:6379/3",
             "DEBUG": "false",
             "SECRET_KEY": secrets.token_urlsafe(40),
@@ -670,12 +672,17 @@ def main() -> int:
         help="the load generator: one epoll loop over raw sockets (the cheapest), or a coroutine a learner on "
         "uvloop or on asyncio's own loop",
     )
+    parser.add_argument(
+        "--database-socket",
+        metavar="DIR",
+        help="the server reaches PostgreSQL over its Unix socket in DIR (e.g. /var/run/postgresql) instead of TCP",
+    )
     args = parser.parse_args()
     global LOOP
     LOOP = "asyncio" if args.client == "asyncio" else "uvloop"
     if args.threads is None:
         args.threads = 2 if args.server == "granian" else 4
-    env = env_for(args.interval)
+    env = env_for(args.interval, args.database_socket)
     setup = fresh_database(env, SETUP.replace("sys.argv[1]", str(args.learners)))
     port = 8765
     server = start_server(env, port, args.workers, args.threads, args.server)
@@ -712,6 +719,7 @@ def main() -> int:
         "server": f"{args.server} {args.workers}x{args.threads}",
         "via": args.via,
         "client": args.client,
+        "database": f"unix socket in {args.database_socket}" if args.database_socket else "tcp 127.0.0.1",
         **result,
         "pgbench_update_tps": tps,
         "ratio_to_pgbench": round(result["rate"] / tps, 3),

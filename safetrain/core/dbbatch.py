@@ -147,7 +147,8 @@ class WriteBatch:
             if commit:
                 statements.append(pgpipe.Statement("COMMIT"))
             if statements:
-                connection.ensure_connection()
+                if connection.connection is None:  # (ensure_connection, without its event-loop check)
+                    connection.ensure_connection()
                 with connection.wrap_database_errors:
                     pgpipe.run(connection.connection, statements, prepare=settings.DB_PREPARED_STATEMENTS)
         elif self.statements:

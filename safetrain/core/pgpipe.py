@@ -12,6 +12,7 @@ While PostgreSQL works this thread waits on the socket without holding the GIL.
 
 from __future__ import annotations
 
+import datetime as dt
 import select
 import weakref
 from collections.abc import Sequence
@@ -19,7 +20,8 @@ from typing import Any
 
 import psycopg
 from psycopg import errors, pq
-from psycopg.adapt import PyFormat, Transformer
+from psycopg.adapt import AdaptersMap, PyFormat, Transformer
+from psycopg.types.datetime import TimestamptzLoader
 
 ExecStatus = pq.ExecStatus
 _OK = (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK)
@@ -35,11 +37,37 @@ def prepared_names(raw_connection: Any) -> set[str]:
     return _prepared.setdefault(raw_connection, set())
 
 
+class _Context:
+    """What a Transformer reads of its context: the adapters, and the connection they serve."""
+
+    def __init__(self, adapters: AdaptersMap, connection: psycopg.Connection) -> None:
+        self.adapters, self.connection = adapters, connection
+
+
+_TIMESTAMPTZ = psycopg.adapters.types["timestamptz"].oid
+
+
 def _transformer(raw: psycopg.Connection) -> Transformer:
     tx = _transformers.get(raw)
     if tx is None:
-        tx = _transformers[raw] = Transformer(raw)
+        tx = _transformers[raw] = Transformer(_context(raw))
     return tx
+
+
+def _context(raw: psycopg.Connection) -> Any:
+    """The connection's adapters, with one loader replaced where that changes nothing but the speed.
+
+    Django loads a timestamptz with a subclass of psycopg's loader, written in Python, that replaces the parsed
+    value's zone with the connection's (django.db.backends.postgresql.psycopg_any.BaseTzLoader); psycopg's own
+    loader, in C, parses the same text to the same value in the zone of the connection's TimeZone. When both zones
+    are UTC (Django's setting for a connection with USE_TZ) the values are identical, and psycopg's loader loads
+    them in about a third of the time; otherwise Django's loader stays."""
+    loader = raw.adapters.get_loader(_TIMESTAMPTZ, pq.Format.TEXT)
+    if loader is not None and getattr(loader, "timezone", None) is dt.UTC and raw.info.timezone is dt.UTC:
+        adapters = AdaptersMap(raw.adapters)
+        adapters.register_loader("timestamptz", TimestamptzLoader)
+        return _Context(adapters, raw)
+    return raw
 
 
 def numbered(sql: str) -> str:

@@ -52,6 +52,8 @@ HEADERS = [
     ("Cache-Control", "no-store"),
 ]
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # (json.dumps builds one a call when given an option)
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -196,9 +198,17 @@ def answer(
         return None
     now = timezone.now()
     today = crediting.study_day(now)
-    if connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit():
+    if connection.vendor == "postgresql" and not connection.in_atomic_block and _autocommit(connection):
         return _answer_postgresql(connection, environ, session_id, key, beat, now, today)
     return _answer_atomic(connection, environ, session_id, key, beat, now, today)
+
+
+def _autocommit(connection: Any) -> bool:
+    """connection.get_autocommit(), which opens the connection first: without Django's check for an event loop
+    (a WSGI thread has none) on every beat once it is open."""
+    if connection.connection is None:
+        connection.ensure_connection()
+    return connection.autocommit
 
 
 def _tidy_connection(connection: Any) -> None:
@@ -252,7 +262,7 @@ class HeartbeatFastPath:
     def _respond(
         start_response: Callable[..., Any], status: str, data: dict[str, Any], timing: str = "heartbeat"
     ) -> Iterable[bytes]:
-        payload = json.dumps(data, ensure_ascii=False).encode()
+        payload = _JSON.encode(data).encode()
         start_response(
             status,
             [

@@ -145,7 +145,8 @@ class _Query:
             read = pgpipe.Statement(self.numbered, params, self.name)
             # Outside Django's transaction handling (learning.fastpath) BEGIN goes in the same message.
             statements = [pgpipe.Statement("BEGIN", row=False), read] if begin else [read]
-            connection.ensure_connection()
+            if connection.connection is None:  # (ensure_connection, without its event-loop check a beat)
+                connection.ensure_connection()
             with connection.wrap_database_errors:
                 (row,) = pgpipe.run(
                     connection.connection, statements, prepare=settings.DB_PREPARED_STATEMENTS

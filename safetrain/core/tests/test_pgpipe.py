@@ -156,3 +156,81 @@ def test_a_connection_on_a_descriptor_above_1023_is_waited_for(pg):
         for fd in fillers:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.fixture
+def django_adapted():
+    """A connection set up as Django sets up its own (its adapters, the UTC zone of USE_TZ)."""
+    from django.db.backends.postgresql.psycopg_any import get_adapters_template
+
+    def connect(zone: str = "UTC") -> psycopg.Connection:
+        url = os.environ.get("DATABASE_URL", "")
+        if not url.startswith(("postgres://", "postgresql://")):
+            url = "postgres://postgres@127.0.0.1:5432/test"
+        connection = psycopg.connect(url, autocommit=True, context=get_adapters_template(True, dt.UTC))
+        connection.execute("SELECT set_config('TimeZone', %s, false)", [zone])
+        opened.append(connection)
+        return connection
+
+    opened: list[psycopg.Connection] = []
+    yield connect
+    for connection in opened:
+        connection.close()
+
+
+TIMESTAMPS = (
+    "2026-12-03 14:07:50.582805+00",
+    "2026-12-03 22:07:50+08",
+    "2024-02-29 23:59:59.999999+00",
+    "0001-01-01 00:00:00+00",
+    "9999-12-31 23:59:59.999999+00",
+    "infinity",
+    "-infinity",
+    "0044-03-15 12:00:00+00 BC",
+)
+
+
+def _load(connection: psycopg.Connection, text: str, through_pipeline: bool):
+    sql = "SELECT $1::timestamptz" if through_pipeline else "SELECT %s::timestamptz"
+    try:
+        if through_pipeline:
+            (row,) = pgpipe.run(connection, [Statement(sql, [text])])
+        else:
+            row = connection.execute(sql, [text]).fetchone()
+    except psycopg.Error as error:
+        return type(error)
+    value = row[0]
+    return value, value.tzinfo
+
+
+def test_timestamps_load_exactly_as_djangos_loader_loads_them(django_adapted):
+    """With the UTC zone the pipeline loads timestamps with psycopg's loader in C, not Django's in Python; every
+    value, its zone object and every refusal (out of Python's range) are the same as Django's cursor gives."""
+    connection = django_adapted()
+    oid = psycopg.adapters.types["timestamptz"].oid
+    assert connection.adapters.get_loader(oid, psycopg.pq.Format.TEXT).__module__.startswith("django.")
+    pipeline_loader = pgpipe._transformer(connection).get_loader(oid, psycopg.pq.Format.TEXT)
+    assert not type(pipeline_loader).__module__.startswith("django.")
+    refused = 0
+    for text in TIMESTAMPS:
+        # (a value that cannot be loaded closes the pipeline's connection: a fresh pair each)
+        expected = _load(django_adapted(), text, through_pipeline=False)
+        assert _load(django_adapted(), text, through_pipeline=True) == expected, text
+        if isinstance(expected, tuple):
+            assert expected[1] is dt.UTC
+        else:
+            refused += 1
+    assert refused == 3  # infinity, -infinity and the year BC: beyond Python's dates either way
+    assert _load(connection, TIMESTAMPS[1], through_pipeline=True)[0] == dt.datetime(
+        2026, 12, 3, 14, 7, 50, tzinfo=dt.UTC
+    )
+
+
+def test_in_another_zone_the_pipeline_keeps_djangos_loader(django_adapted):
+    connection = django_adapted("Asia/Shanghai")
+    oid = psycopg.adapters.types["timestamptz"].oid
+    loader = pgpipe._transformer(connection).get_loader(oid, psycopg.pq.Format.TEXT)
+    assert type(loader).__module__.startswith("django.")
+    for text in TIMESTAMPS:
+        shanghai = (django_adapted("Asia/Shanghai") for _ in range(2))
+        assert _load(next(shanghai), text, True) == _load(next(shanghai), text, False), text
