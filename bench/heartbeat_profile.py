@@ -127,8 +127,22 @@ def child(args: argparse.Namespace, setup: dict) -> dict:
     if args.instructions:
         # valgrind's instrumentation on for the heartbeats only (the set-up above ran uninstrumented)
         subprocess.run(["callgrind_control", "--instr=on", str(os.getpid())], check=True, capture_output=True)
+    # Python's garbage collector during the beats: its passes stop every thread of the worker
+    import gc
+
+    passes: list[tuple[int, float]] = []
+    gc_started = [0.0]
+
+    def collecting(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            passes.append((info["generation"], (time.perf_counter() - gc_started[0]) * 1000))
+
     rounds = []
     for _round in range(args.rounds):
+        passes.clear()
+        gc.callbacks.append(collecting)
         started_round = time.monotonic()
         usage, pg, wall = resource.getrusage(resource.RUSAGE_SELF), backend_cpu(backend), time.perf_counter()
         if profiler:
@@ -137,6 +151,7 @@ def child(args: argparse.Namespace, setup: dict) -> dict:
             beat(page)
         if profiler:
             profiler.disable()
+        gc.callbacks.remove(collecting)
         n = len(pages) - (1 if _round == 0 else 0)
         after = resource.getrusage(resource.RUSAGE_SELF)
         user, system = after.ru_utime - usage.ru_utime, after.ru_stime - usage.ru_stime
@@ -146,6 +161,9 @@ def child(args: argparse.Namespace, setup: dict) -> dict:
                 "server_system_ms": system * 1000 / n,
                 "postgres_cpu_ms": (backend_cpu(backend) - pg) * 1000 / n,
                 "wall_ms": (time.perf_counter() - wall) * 1000 / n,
+                "gc_ms": sum(ms for _g, ms in passes) / n,
+                "gc_passes_by_generation": [sum(1 for g, _ms in passes if g == k) for k in range(3)],
+                "gc_longest_ms": round(max((ms for _g, ms in passes), default=0.0), 2),
             }
         )
         # a learner's next beat no sooner than the interval (an honest player)
@@ -181,7 +199,11 @@ def child(args: argparse.Namespace, setup: dict) -> dict:
         "suspicious_events": flagged,  # an honest load flags nothing
         "reasons": reasons,  # of the replies: an honest load is all "clean"
         "rounds": rounds,
-        "median": {key: round(statistics.median(r[key] for r in rounds), 3) for key in rounds[0]},
+        "median": {
+            key: round(statistics.median(r[key] for r in rounds), 3)
+            for key in rounds[0]
+            if key != "gc_passes_by_generation"
+        },
     }
 
 

@@ -402,7 +402,11 @@ class EpollLearners:
         self.pending = [0] * n  # beats that fell due while the previous one was in flight
         self.seq = [0] * n
         self.latencies: list[float] = []
+        self.windows: list[list[float]] = []  # the latencies of the beats sent in each WINDOW seconds
+        self.started = 0.0  # (perf_counter)
         self.results = {"ok": 0, "errors": 0, "credited": 0.0, "played": 0.0}
+
+    WINDOW = 10.0
 
     def _connect(self, i: int) -> socket.socket:
         sock = socket.create_connection(self.address)
@@ -463,7 +467,13 @@ class EpollLearners:
         size = end + 4 + (int(length.group(1)) if length else 0)
         if len(buffer) < size:
             return
-        self.latencies.append((time.perf_counter() - self.sent_at[i]) * 1000)
+        now = time.perf_counter()
+        latency = (now - self.sent_at[i]) * 1000
+        self.latencies.append(latency)
+        window = int((self.sent_at[i] - self.started) // self.WINDOW)
+        while len(self.windows) <= window:
+            self.windows.append([])
+        self.windows[window].append(latency)
         self.buffers[i], self.sent_at[i] = buffer[size:], 0.0
         if buffer[9:12] == b"200":
             self.results["ok"] += 1
@@ -479,6 +489,7 @@ class EpollLearners:
         for i in range(n):
             self._connect(i)
         probe = cpu_probe(server_group) if server_group else None
+        self.started = time.perf_counter()
         started = time.monotonic()
         spacing, until = self.interval / n, started + seconds
         due = 0  # the next beat: learner due % n's, due at started + due * spacing
@@ -514,6 +525,10 @@ class EpollLearners:
             "seconds": round(elapsed, 1),
             "rate": round(self.results["ok"] / elapsed, 1),
             **latency_summary(self.latencies),
+            # where the slow replies were: the p99 of the beats sent in each WINDOW seconds of the run
+            "p99_by_window": [
+                round(percentile(sorted(window), 0.99), 1) if window else None for window in self.windows
+            ],
             "cpu_cores": cores,
         }
 

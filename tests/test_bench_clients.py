@@ -67,7 +67,9 @@ def test_lrn_01_the_benchmarks_learners_beat_on_schedule_in_a_closed_loop(player
     bench = _bench()
     base = f"http://127.0.0.1:{player_server.server_address[1]}"
     opened = [(sid, {"Authorization": f"Bearer t{sid}", "X-Study-Key": f"k{sid}"}) for sid in (1, 2, 3, 4)]
-    result = bench.EpollLearners(base, opened, interval=0.25).run(seconds=1.0, server_group=None)
+    learners = bench.EpollLearners(base, opened, interval=0.25)
+    learners.WINDOW = 0.5
+    result = learners.run(seconds=1.0, server_group=None)
 
     by_session: dict[int, list] = {}
     for sid, key, beat, at in player_server.beats:
@@ -94,3 +96,9 @@ def test_lrn_01_the_benchmarks_learners_beat_on_schedule_in_a_closed_loop(player
     assert result["credited"] == pytest.approx(14 * 0.25)
     assert len([x for x in (result["p50"], result["p95"], result["p99"]) if x > 0]) == 3
     assert result["p99"] >= 350  # the slow learner's replies are in the percentiles
+    # ... and in the p99 of the window they were sent in (the first half-second: its first beat and its second)
+    windows = result["p99_by_window"]
+    assert windows[0] >= 350
+    # (session 2's last beat, due at 0.75 s, goes out when its third is answered: a third window)
+    assert 2 <= len(windows) <= 3
+    assert sum(len(w) for w in learners.windows) == len(learners.latencies) == 15
