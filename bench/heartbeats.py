@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -542,10 +543,12 @@ async def load(
     use_key: bool = True,
     server_group: int | None = None,
     client: str = "epoll",
+    neighbour: float = 0.0,
 ) -> dict:
     """Every learner opens its study session first (not timed with the heartbeats); then all of them beat every
     `interval` seconds, spread evenly over the interval, for `seconds` (closed loop: a beat waits for its reply).
-    client="epoll": the beats are sent by EpollLearners; "asyncio"/"uvloop": by one coroutine a learner."""
+    client="epoll": the beats are sent by EpollLearners; "asyncio"/"uvloop": by one coroutine a learner.
+    `neighbour`: a process burns that share of one core while they beat (a busy neighbour on the machine)."""
     latencies: list[float] = []
     results = {"ok": 0, "errors": 0, "open_errors": 0, "credited": 0.0, "played": 0.0}
     connector = aiohttp.TCPConnector(limit=0)
@@ -560,8 +563,42 @@ async def load(
 
         opened = [o for o in await asyncio.gather(*(open_one(t) for t in tokens)) if o is not None]
         results["open_seconds"] = round(time.monotonic() - opening, 1)
-    if client == "epoll":
-        return {**results, **EpollLearners(base, opened, interval).run(seconds, server_group)}
+    with busy_neighbour(neighbour, seconds + 10):
+        if client == "epoll":
+            return {**results, **EpollLearners(base, opened, interval).run(seconds, server_group)}
+        return await _coroutine_learners(base, opened, interval, seconds, server_group, results, latencies)
+
+
+# Burns `share` of a core in each tenth of a second (spinning, then sleeping) until the time is up.
+NEIGHBOUR = """
+import sys, time
+share, until = float(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+while time.monotonic() < until:
+    start = time.monotonic()
+    while time.monotonic() - start < 0.1 * share:
+        pass
+    time.sleep(0.1 * (1 - share))
+"""
+
+
+@contextlib.contextmanager
+def busy_neighbour(share: float, longest: float):
+    """Another process taking `share` (0-1) of one core meanwhile; it stops at the end, and by itself after
+    `longest` seconds whatever happens here."""
+    if not share:
+        yield None
+        return
+    if not 0 < share <= 1:
+        raise SystemExit("--neighbour takes a share of one core, above 0 and at most 1")
+    process = subprocess.Popen([sys.executable, "-c", NEIGHBOUR, str(share), str(longest)])
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()
+
+
+async def _coroutine_learners(base, opened, interval, seconds, server_group, results, latencies) -> dict:
     host, port = base.removeprefix("http://").split(":")
     connections = [RawHttp(host, int(port)) for _ in opened]
     probe = cpu_probe(server_group) if server_group else None
@@ -692,6 +729,13 @@ def main() -> int:
         metavar="DIR",
         help="the server reaches PostgreSQL over its Unix socket in DIR (e.g. /var/run/postgresql) instead of TCP",
     )
+    parser.add_argument(
+        "--neighbour",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="while the learners beat, another process burns this share of one core (0-1): a busy neighbour",
+    )
     args = parser.parse_args()
     global LOOP
     LOOP = "asyncio" if args.client == "asyncio" else "uvloop"
@@ -712,6 +756,7 @@ def main() -> int:
                 use_key=args.via == "fast",
                 server_group=server.pid,
                 client=args.client,
+                neighbour=args.neighbour,
             )
         )
         reference = (
@@ -734,6 +779,7 @@ def main() -> int:
         "server": f"{args.server} {args.workers}x{args.threads}",
         "via": args.via,
         "client": args.client,
+        "neighbour_cores": args.neighbour,
         "database": f"unix socket in {args.database_socket}" if args.database_socket else "tcp 127.0.0.1",
         **result,
         "pgbench_update_tps": tps,
