@@ -569,15 +569,16 @@ async def load(
         return await _coroutine_learners(base, opened, interval, seconds, server_group, results, latencies)
 
 
-# Burns `share` of a core in each tenth of a second (spinning, then sleeping) until the time is up.
+# Uses `share` of a core's CPU time in each tenth of a second (spinning, then sleeping for the rest of it) until
+# the time is up: CPU time, not wall time, so it takes its share even while it has to wait for a core.
 NEIGHBOUR = """
 import sys, time
 share, until = float(sys.argv[1]), time.monotonic() + float(sys.argv[2])
 while time.monotonic() < until:
-    start = time.monotonic()
-    while time.monotonic() - start < 0.1 * share:
+    period, burnt = time.monotonic() + 0.1, time.process_time() + 0.1 * share
+    while time.process_time() < burnt and time.monotonic() < until:
         pass
-    time.sleep(0.1 * (1 - share))
+    time.sleep(max(0.0, period - time.monotonic()))
 """
 
 
