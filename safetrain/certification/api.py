@@ -50,12 +50,15 @@ class CertificateOut(Schema):
 )
 def verify(request: HttpRequest, number: str, s: str = ""):
     if services.rate_limited(request):
-        return 429, {
-            "code": "too_many_requests",
-            "message": _(
-                "Too many look-ups from your address in the last minute. Wait a minute and try again."
-            ),
-        }
+        return Status(
+            429,
+            {
+                "code": "too_many_requests",
+                "message": _(
+                    "Too many look-ups from your address in the last minute. Wait a minute and try again."
+                ),
+            },
+        )
     result = services.verification(number)
     if s:
         result |= services.check_signed(number, s)
