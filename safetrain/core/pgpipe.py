@@ -58,10 +58,10 @@ def _context(raw: psycopg.Connection) -> Any:
     """The connection's adapters, with one loader replaced where that changes nothing but the speed.
 
     Django loads a timestamptz with a subclass of psycopg's loader, written in Python, that replaces the parsed
-    value's zone with the connection's (django.db.backends.postgresql.psycopg_any.BaseTzLoader); psycopg's own
+    value's zone with its own (django.db.backends.postgresql.psycopg_any.BaseTzLoader); psycopg's own
     loader, in C, parses the same text to the same value in the zone of the connection's TimeZone. When both zones
     are UTC (Django's setting for a connection with USE_TZ) the values are identical, and psycopg's loader loads
-    them in about a third of the time; otherwise Django's loader stays."""
+    them in a fraction of the time (a beat's instructions fell by a tenth); otherwise Django's loader stays."""
     loader = raw.adapters.get_loader(_TIMESTAMPTZ, pq.Format.TEXT)
     if loader is not None and getattr(loader, "timezone", None) is dt.UTC and raw.info.timezone is dt.UTC:
         adapters = AdaptersMap(raw.adapters)
