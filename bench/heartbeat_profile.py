@@ -31,12 +31,6 @@ import heartbeats as hb  # noqa: E402  (the benchmark's database set-up)
 hb.DB = "safetrain_bench_profile"
 
 
-def backend_cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def child(args: argparse.Namespace, setup: dict) -> dict:
     import django
 
@@ -144,7 +138,11 @@ def child(args: argparse.Namespace, setup: dict) -> dict:
         passes.clear()
         gc.callbacks.append(collecting)
         started_round = time.monotonic()
-        usage, pg, wall = resource.getrusage(resource.RUSAGE_SELF), backend_cpu(backend), time.perf_counter()
+        usage, pg, wall = (
+            resource.getrusage(resource.RUSAGE_SELF),
+            hb.process_cpu(backend),
+            time.perf_counter(),
+        )
         if profiler:
             profiler.enable()
         for page in pages[1:] if _round == 0 else pages:
@@ -159,7 +157,7 @@ def child(args: argparse.Namespace, setup: dict) -> dict:
             {
                 "server_cpu_ms": (user + system) * 1000 / n,
                 "server_system_ms": system * 1000 / n,
-                "postgres_cpu_ms": (backend_cpu(backend) - pg) * 1000 / n,
+                "postgres_cpu_ms": (hb.process_cpu(backend) - pg) * 1000 / n,
                 "wall_ms": (time.perf_counter() - wall) * 1000 / n,
                 "gc_ms": sum(ms for _g, ms in passes) / n,
                 "gc_passes_by_generation": [sum(1 for g, _ms in passes if g == k) for k in range(3)],

@@ -223,6 +223,13 @@ print(json.dumps({
 """
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _cpu_by_role(server_group: int) -> dict[str, float]:
     """CPU seconds used so far (user + system) by the server's processes, PostgreSQL's and this load generator,
     and the machine's idle and stolen seconds."""

@@ -104,20 +104,12 @@ def test_lrn_01_the_benchmarks_learners_beat_on_schedule_in_a_closed_loop(player
     assert sum(len(w) for w in learners.windows) == len(learners.latencies) == 15
 
 
-def _cpu_seconds(pid: int) -> float:
-    import os
-
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def test_the_busy_neighbour_burns_its_share_and_stops_by_itself():
     """--neighbour: another process takes a share of a core while the learners beat, and never outlives the run."""
     bench = _bench()
     with bench.busy_neighbour(0.5, longest=30) as process:
         time.sleep(1.5)
-        used = _cpu_seconds(process.pid)
+        used = bench.process_cpu(process.pid)
         assert process.poll() is None
     assert process.poll() is not None  # stopped at the end of the run
     assert 0.2 < used < 1.2  # about half of one core for 1.5 s (a shared machine: loosely)

@@ -46,6 +46,15 @@ _ASYNCHRONOUS = "SET LOCAL synchronous_commit TO OFF"
 _shapes: dict[tuple, tuple[str, list[models.Field], str, str]] = {}
 
 
+def ensure_open(connection: Any) -> Any:
+    """connection.ensure_connection(), without Django's check for a running event loop once the connection is open
+    (hot paths run in WSGI threads, which have none; the check still runs when the connection has to be opened).
+    Returns the connection."""
+    if connection.connection is None:
+        connection.ensure_connection()
+    return connection
+
+
 class WriteBatch:
     def __init__(self, using: str = "default", *, connection: Any = None) -> None:
         self.connection = connections[using] if connection is None else connection
@@ -147,8 +156,7 @@ class WriteBatch:
             if commit:
                 statements.append(pgpipe.Statement("COMMIT"))
             if statements:
-                if connection.connection is None:  # (ensure_connection, without its event-loop check)
-                    connection.ensure_connection()
+                ensure_open(connection)
                 with connection.wrap_database_errors:
                     pgpipe.run(connection.connection, statements, prepare=settings.DB_PREPARED_STATEMENTS)
         elif self.statements:

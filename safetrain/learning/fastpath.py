@@ -34,7 +34,7 @@ from pydantic import ConfigDict, ValidationError, create_model
 
 from safetrain.accounts.services import password_expired
 from safetrain.core.crypto import token_digest
-from safetrain.core.dbbatch import WriteBatch
+from safetrain.core.dbbatch import WriteBatch, ensure_open
 from safetrain.learning import crediting, face_gate
 from safetrain.learning.api import HeartbeatIn
 from safetrain.learning.heartbeat_read import locked_session
@@ -198,17 +198,13 @@ def answer(
         return None
     now = timezone.now()
     today = crediting.study_day(now)
-    if connection.vendor == "postgresql" and not connection.in_atomic_block and _autocommit(connection):
+    if (
+        connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and ensure_open(connection).autocommit
+    ):
         return _answer_postgresql(connection, environ, session_id, key, beat, now, today)
     return _answer_atomic(connection, environ, session_id, key, beat, now, today)
-
-
-def _autocommit(connection: Any) -> bool:
-    """connection.get_autocommit(), which opens the connection first: without Django's check for an event loop
-    (a WSGI thread has none) on every beat once it is open."""
-    if connection.connection is None:
-        connection.ensure_connection()
-    return connection.autocommit
 
 
 def _tidy_connection(connection: Any) -> None:

@@ -24,7 +24,7 @@ from django.db.models.base import ModelState
 
 from safetrain.accounts.models import AuthSession, User
 from safetrain.catalog.models import CatalogueVersion, Lesson, Programme
-from safetrain.core import pgpipe
+from safetrain.core import dbbatch, pgpipe
 from safetrain.learning.models import DailyCredit, Enrolment, LessonProgress, StudySession
 
 
@@ -145,8 +145,7 @@ class _Query:
             read = pgpipe.Statement(self.numbered, params, self.name)
             # Outside Django's transaction handling (learning.fastpath) BEGIN goes in the same message.
             statements = [pgpipe.Statement("BEGIN", row=False), read] if begin else [read]
-            if connection.connection is None:  # (ensure_connection, without its event-loop check a beat)
-                connection.ensure_connection()
+            dbbatch.ensure_open(connection)
             with connection.wrap_database_errors:
                 (row,) = pgpipe.run(
                     connection.connection, statements, prepare=settings.DB_PREPARED_STATEMENTS
