@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from safetrain.catalog.models import JobType, Programme
+from safetrain.core.constraints import CompositeForeignKey
 from safetrain.orgs.models import Organisation
 from safetrain.records.models import AppendOnlyQuerySet, AppendOnlyRecord
 
@@ -54,7 +55,11 @@ class Enrolment(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("enrolment")
         verbose_name_plural = _("enrolments")
-        constraints = [models.UniqueConstraint(fields=["learner", "programme"], name="enrolment_once")]
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "programme"], name="enrolment_once"),
+            # What a study record without a session refers to: the enrolment together with its learner.
+            models.UniqueConstraint(fields=["id", "learner"], name="enrolment_learner_key"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.learner_id} in {self.programme_id}"
@@ -138,6 +143,10 @@ class StudySession(models.Model):
             models.UniqueConstraint(
                 fields=["learner"], condition=models.Q(state="active"), name="one_active_study_session"
             ),
+            # What a study record refers to: the session together with its learner, enrolment and lesson.
+            models.UniqueConstraint(
+                fields=["id", "learner", "enrolment", "lesson"], name="study_session_record_key"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -177,10 +186,20 @@ class StudyRecord(AppendOnlyRecord):
     continuous period, with IP and user agent. Append-only (model, queryset and database triggers)."""
 
     at = models.DateTimeField(db_index=True)
-    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="+")
-    lesson = models.ForeignKey("catalog.Lesson", on_delete=models.PROTECT, related_name="+")
-    session = models.ForeignKey(StudySession, on_delete=models.PROTECT, null=True, related_name="+")
+    # The database checks these four together, not one by one (Meta.constraints): a record of a session (every
+    # heartbeat, the start and end of every period) names that session with the session's own learner, enrolment
+    # and lesson, one check on the session row the heartbeat has already locked; a record without a session (a
+    # cancellation) names a lesson-progress row of its enrolment and the enrolment's learner.
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    lesson = models.ForeignKey(
+        "catalog.Lesson", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    session = models.ForeignKey(
+        StudySession, on_delete=models.PROTECT, null=True, related_name="+", db_constraint=False
+    )
     kind = models.CharField(max_length=16, choices=StudyRecordKind.choices)
     seq = models.IntegerField(null=True)
     position = models.FloatField(null=True)
@@ -190,10 +209,37 @@ class StudyRecord(AppendOnlyRecord):
     ip = models.CharField(max_length=64, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
 
+    # The enrolment of a record without a session, NULL on the others: the key of the checks of those records.
+    sessionless_enrolment = models.GeneratedField(
+        expression=models.Case(models.When(session__isnull=True, then=models.F("enrolment"))),
+        output_field=models.BigIntegerField(null=True),
+        db_persist=True,
+    )
+
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["enrolment", "at"], name="study_record_enrolment_at")]
+        constraints = [
+            CompositeForeignKey(
+                fields=["session", "learner", "enrolment", "lesson"],
+                to="learning.StudySession",
+                to_fields=["id", "learner", "enrolment", "lesson"],
+                name="study_record_session_refs",
+            ),
+            CompositeForeignKey(
+                fields=["sessionless_enrolment", "lesson"],
+                to="learning.LessonProgress",
+                to_fields=["enrolment", "lesson"],
+                name="study_record_progress_refs",
+            ),
+            CompositeForeignKey(
+                fields=["sessionless_enrolment", "learner"],
+                to="learning.Enrolment",
+                to_fields=["id", "learner"],
+                name="study_record_enrolment_refs",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.learner_id} {self.at:%Y-%m-%d %H:%M:%S}"

@@ -52,6 +52,27 @@ def _sql(vendor: str, table: str) -> list[str]:
     return []
 
 
+def reinstall_after_rebuild(table: str, source: str = "study") -> Any:
+    """A migration operation for after an operation that makes SQLite rebuild `table` (most column and
+    constraint changes do: a new table, the rows copied, the old one dropped with its triggers): the triggers of
+    `forbid_changes` and `forbid_changes_except_retention` are put back. PostgreSQL alters the table in place and
+    keeps its triggers, so nothing is done there."""
+    from django.db import migrations
+
+    retained = forbid_changes_except_retention(table, source)
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor != "sqlite":
+            return
+        for statement in _sql("sqlite", table):
+            name = statement.split('"')[1]
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{name}"', params=None)
+            schema_editor.execute(statement, params=None)
+        retained.code(apps, schema_editor)
+
+    return migrations.RunPython(forwards, migrations.RunPython.noop)
+
+
 def guard_chain_heads() -> Any:
     """A chain head may only move forward one row at a time and never be deleted: resetting it to hide a
     truncated chain fails in the database."""
