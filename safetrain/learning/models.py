@@ -68,7 +68,10 @@ class Enrolment(models.Model):
 class LessonProgress(models.Model):
     """Per enrolment and lesson: where the learner got to, what was watched, what was credited (LRN-01..05)."""
 
-    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="progress")
+    # No index of its own: lesson_progress_once (enrolment, lesson) serves every look-up by enrolment.
+    enrolment = models.ForeignKey(
+        Enrolment, on_delete=models.PROTECT, related_name="progress", db_index=False
+    )
     lesson = models.ForeignKey("catalog.Lesson", on_delete=models.PROTECT, related_name="+")
     last_position = models.FloatField(default=0)
     furthest_position = models.FloatField(default=0)
@@ -101,13 +104,19 @@ class SessionState(models.TextChoices):
 class StudySession(models.Model):
     """One playing page of one lesson. Opening another closes it (one tab, one device: ANTI-03)."""
 
+    # Sessions are looked up by id and by learner (study_session_learner_state), never by enrolment, lesson or
+    # progress, so those keys have no index of their own. Every heartbeat updates the row, and PostgreSQL opens
+    # and locks every index of the table for each update; and with an index on the lesson, the database could
+    # check a study record's key (StudyRecord.Meta) by scanning every session of that lesson instead of one row.
     learner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="study_sessions"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="study_sessions", db_index=False
     )
-    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="sessions")
-    lesson = models.ForeignKey("catalog.Lesson", on_delete=models.PROTECT, related_name="+")
+    enrolment = models.ForeignKey(
+        Enrolment, on_delete=models.PROTECT, related_name="sessions", db_index=False
+    )
+    lesson = models.ForeignKey("catalog.Lesson", on_delete=models.PROTECT, related_name="+", db_index=False)
     # The progress row of (enrolment, lesson): a heartbeat reads and locks both rows in one query.
-    progress = models.ForeignKey(LessonProgress, on_delete=models.PROTECT, related_name="+")
+    progress = models.ForeignKey(LessonProgress, on_delete=models.PROTECT, related_name="+", db_index=False)
     state = models.CharField(max_length=12, choices=SessionState.choices, default=SessionState.ACTIVE)
     started_at = models.DateTimeField()
     last_accepted_at = models.DateTimeField()
@@ -157,7 +166,10 @@ class DailyCredit(models.Model):
     """Seconds credited to a learner on one local (Asia/Shanghai) day, per enrolment: the daily cap (LRN-04) and
     the distinct study days (LRN-06) read it."""
 
-    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # No index of its own: daily_credit_once (learner, enrolment, day) serves every look-up by learner.
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="daily_credits")
     day = models.DateField()
     seconds = models.FloatField(default=0)
@@ -193,7 +205,10 @@ class StudyRecord(AppendOnlyRecord):
     learner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
-    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    # No index of its own: study_record_enrolment_at (enrolment, at) serves every look-up by enrolment.
+    enrolment = models.ForeignKey(
+        Enrolment, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+    )
     lesson = models.ForeignKey(
         "catalog.Lesson", on_delete=models.PROTECT, related_name="+", db_constraint=False
     )

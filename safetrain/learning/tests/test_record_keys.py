@@ -148,3 +148,74 @@ def test_a_heartbeat_record_is_checked_by_one_key_not_four(session):
             ["id", "learner_id", "enrolment_id", "lesson_id"],
         ),
     ]
+
+
+HEARTBEAT_TABLES = (
+    "learning_studysession",
+    "learning_lessonprogress",
+    "learning_dailycredit",
+    "learning_studyrecord",
+)
+
+
+def _indexes(table: str) -> dict[str, tuple[tuple[str, ...], bool]]:
+    """{index name: (its columns in order, unique)} as the database has them."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT i.indexrelid::regclass::text, array_agg(a.attname ORDER BY k.n), i.indisunique "
+                "FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(col, n) "
+                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.col "
+                "WHERE i.indrelid = %s::regclass GROUP BY i.indexrelid, i.indisunique",
+                [table],
+            )
+            return {name: (tuple(columns), unique) for name, columns, unique in cursor.fetchall()}
+        cursor.execute(f"PRAGMA index_list({table})")
+        listed = [(row[1], bool(row[2])) for row in cursor.fetchall()]
+        found = {}
+        for name, unique in listed:
+            cursor.execute(f"PRAGMA index_info({name})")
+            found[name] = (tuple(column for _seqno, _cid, column in sorted(cursor.fetchall())), unique)
+        cursor.execute(f"SELECT name FROM pragma_table_info('{table}') WHERE pk = 1")
+        found["(rowid)"] = (tuple(row[0] for row in cursor.fetchall()), True)  # the INTEGER PRIMARY KEY
+        return found
+
+
+def test_the_heartbeats_tables_have_no_index_another_one_already_covers(db):
+    """Every heartbeat writes a row of each of these tables, and PostgreSQL opens and locks every index of a table
+    it writes: an index whose columns lead another index's serves no look-up the other does not. (A unique index
+    is a rule, needed whatever else there is.)"""
+    for table in HEARTBEAT_TABLES:
+        indexes = _indexes(table)
+        for name, (columns, unique) in indexes.items():
+            covering = [
+                other
+                for other, (longer, _unique) in indexes.items()
+                if other not in (name, "one_active_study_session")  # partial: only the active sessions
+                and longer[: len(columns)] == columns
+            ]
+            assert unique or not covering, (table, name, covering)
+
+
+def test_a_sessions_key_check_has_no_index_by_lesson_enrolment_or_progress_to_stray_into(session):
+    """The study record's key is checked by a look-up of (id, learner, enrolment, lesson) in the sessions. With
+    an index on the lesson, the database could take it and scan every session of the lesson for each heartbeat
+    (as it did on a table without statistics): sessions have no index that leads with those columns."""
+    leading = {columns[0] for columns, _unique in _indexes("learning_studysession").values()}
+    assert leading == {"id", "learner_id", "auth_session_id"}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # The check as PostgreSQL's foreign-key trigger runs it: a prepared, generic plan.
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            cursor.execute(
+                "PREPARE record_key_check (bigint, bigint, bigint, bigint) AS SELECT 1 FROM ONLY "
+                '"public"."learning_studysession" x WHERE "id" OPERATOR(pg_catalog.=) $1 AND "learner_id" '
+                'OPERATOR(pg_catalog.=) $2 AND "enrolment_id" OPERATOR(pg_catalog.=) $3 AND "lesson_id" '
+                "OPERATOR(pg_catalog.=) $4 FOR KEY SHARE OF x"
+            )
+            try:
+                cursor.execute("EXPLAIN EXECUTE record_key_check (1, 1, 1, 1)")
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+            finally:
+                cursor.execute("DEALLOCATE record_key_check")
+        assert "learning_studysession_pkey" in plan or "study_session_record_key" in plan, plan
