@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connections, models
 
@@ -39,6 +41,29 @@ _AS_IS: dict[type[models.Field], tuple[type, ...]] = {
 # the field's warning). None goes as it is in every field above.
 _AWARE = (dt.datetime,)
 _AS_IS_POSTGRESQL = {**_AS_IS, models.DateTimeField: _AWARE}
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def _plain_json(value: Any, depth: int = 0) -> bool:
+    """Whether the value is built only of lists, dicts with str keys, str, bool, None, 64-bit ints and finite
+    floats: what json.dumps and orjson write alike (the same values, to the same jsonb). Anything else (a tuple, a
+    NaN, a date, a UUID, a key that is not a str, a bigger int) is written by Django's own conversion."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is int:
+        return value in _INT64
+    if depth >= 32:
+        return False
+    if kind is list:
+        return all(_plain_json(item, depth + 1) for item in value)
+    if kind is dict:
+        return all(type(key) is str and _plain_json(item, depth + 1) for key, item in value.items())
+    return False
+
 
 _ASYNCHRONOUS = "SET LOCAL synchronous_commit TO OFF"
 
@@ -105,7 +130,18 @@ class WriteBatch:
         params = []
         for field, value in zip(fields, values, strict=True):
             kinds = as_is.get(type(field))
-            if kinds is None or (
+            if (
+                kinds is None
+                and type(field) is models.JSONField
+                and field.encoder is None
+                and as_is is _AS_IS_POSTGRESQL
+                and value is not None
+                and _plain_json(value)
+            ):
+                # The JSON text, for the jsonb column to parse: written by orjson in a fraction of the time of
+                # Django's json.dumps behind psycopg's Jsonb wrapper; PostgreSQL stores the same value.
+                value = orjson.dumps(value).decode()
+            elif kinds is None or (
                 value is not None and (type(value) not in kinds or (kinds is _AWARE and value.tzinfo is None))
             ):
                 value = field.get_db_prep_save(value, connection)

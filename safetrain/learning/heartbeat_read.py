@@ -14,9 +14,11 @@ the rows come back as ordinary model instances with their relations in place.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connections, models
 from django.db.models import signals
@@ -80,7 +82,7 @@ class _Query:
                 expression = field.get_col(alias)
                 converters = [
                     *connection.ops.get_db_converters(expression),
-                    *field.get_db_converters(connection),
+                    *map(_faster, field.get_db_converters(connection)),
                 ]
                 if converters:
                     self.converters.append((len(columns) - 1, expression, converters))
@@ -191,6 +193,37 @@ class _Query:
             v["password_changed_at"],
         )
         return s, signin
+
+
+# 19 digits in a row: an integer that orjson may not load as an int (it loads one beyond 64 bits as a float).
+_LONG_NUMBER = re.compile(r"[0-9]{19}")
+
+
+def _faster(converter: Any) -> Any:
+    """A field's conversion of a loaded value, or a quicker one that gives the same values: a JSON field with
+    Django's own decoder is parsed by orjson, and by Django's conversion whenever orjson would not read the text
+    exactly as json.loads does: what it refuses (NaN, a number beyond a float's range, a lone surrogate) and any
+    number of 19 digits or more (an integer beyond 64 bits, which orjson makes a float)."""
+    field = getattr(converter, "__self__", None)
+    if (
+        getattr(converter, "__func__", None) is models.JSONField.from_db_value
+        and isinstance(field, models.JSONField)
+        and field.decoder is None
+    ):
+        return _json_loader(converter)
+    return converter
+
+
+def _json_loader(original: Any) -> Any:
+    def load(value: Any, expression: Any, connection: Any) -> Any:
+        if type(value) is str and _LONG_NUMBER.search(value) is None:
+            try:
+                return orjson.loads(value)
+            except orjson.JSONDecodeError:
+                pass
+        return original(value, expression, connection)
+
+    return load
 
 
 def _instance(model: type[models.Model], using: str, attnames: list[str], values: list[Any]) -> models.Model:

@@ -322,3 +322,151 @@ def test_lrn_01_a_beats_transaction_waits_for_the_disk_only_when_configured(
     if postgresql:
         # (the test runs in one transaction: the beat's setting is still in force in it)
         assert _synchronous_commit() == ("on" if wait else "off")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[[0, 12.5], [30, 45.25]]",
+        "[]",
+        '["paused", "daily_cap"]',
+        '{"a": 1, "a": 2}',  # the last of a repeated key, as json.loads
+        "-0",
+        "-0.0",
+        "0.1",
+        "1E5",
+        "[1.0000000000000002, 5e-324]",
+        '"\\u00e9\\u5b89"',
+        "[true, false, null]",
+        "9223372036854775807",  # the largest 64-bit integer (19 digits: Django's loader)
+        "-9223372036854775809",
+        "18446744073709551616",  # 2**64, which orjson would make a float
+        "10000000000000000000000",  # how PostgreSQL writes a jsonb number of 1e22
+        "1e400",  # beyond a float: infinity for json.loads, refused by orjson
+        "NaN",
+        '"\\ud800"',  # a lone surrogate
+        "not json",  # Django's loader returns the text as it is
+    ],
+)
+def test_lrn_01_the_reads_json_loader_gives_exactly_djangos_values(text):
+    """The heartbeat's read parses JSON columns with orjson; every value is the one Django's JSONField loads, of the
+    same type, including the texts orjson reads differently or refuses (which go to Django's loader)."""
+    import math
+
+    from safetrain.learning.heartbeat_read import _faster
+    from safetrain.learning.models import LessonProgress
+
+    field = LessonProgress._meta.get_field("watched")
+    (django_loader,) = field.get_db_converters(None)
+    loader = _faster(django_loader)
+    assert loader is not django_loader  # the quicker loader is the one in use
+
+    def same(a, b) -> bool:
+        if isinstance(a, float) and math.isnan(a):
+            return isinstance(b, float) and math.isnan(b)
+        if isinstance(a, list):
+            return isinstance(b, list) and len(a) == len(b) and all(map(same, a, b))
+        if isinstance(a, float):
+            return type(b) is float and a == b and math.copysign(1, a) == math.copysign(1, b)
+        return type(a) is type(b) and a == b
+
+    expected = django_loader(text, None, None)
+    assert same(loader(text, None, None), expected), (text, expected)
+    assert loader(None, None, None) is None
+
+
+def test_lrn_01_the_read_keeps_a_json_fields_own_decoder():
+    """A JSON field with a decoder of its own keeps Django's loader (orjson knows nothing of the decoder)."""
+    import json
+
+    from django.db import models
+
+    from safetrain.learning.heartbeat_read import _faster
+
+    field = models.JSONField(decoder=json.JSONDecoder)
+    (django_loader,) = field.get_db_converters(None)
+    assert _faster(django_loader) is django_loader
+
+
+@pytest.mark.parametrize(
+    "case", ["in_use", "past_its_age", "autocommit_changed", "error_usable", "error_broken"]
+)
+def test_lrn_01_the_fast_path_drops_a_connection_exactly_when_django_would(
+    case, django_db_setup, django_db_blocker
+):
+    """Between beats the fast path tidies its database connection as Django does at the start and end of each
+    request (close_if_unusable_or_obsolete), without that method's cost when there is nothing to do: the same
+    connection state comes out of both."""
+    import time
+
+    from django.db import connections
+
+    from safetrain.learning.fastpath import _tidy_connection
+
+    outcomes = []
+    for tidy in (_tidy_connection, lambda c: c.close_if_unusable_or_obsolete()):
+        # a connection of its own, outside any test transaction, as the fast path's is between requests
+        connection = connections.create_connection("default")
+        closed = []
+        close = connection.close
+
+        def closing(close=close, closed=closed) -> None:
+            closed.append(True)
+            close()
+
+        connection.close = closing  # (an in-memory SQLite database stays open when closed: the call tells)
+        with django_db_blocker.unblock():
+            try:
+                connection.ensure_connection()
+                connection.health_check_done = True
+                if case == "past_its_age":
+                    connection.close_at = time.monotonic() - 1
+                elif case == "autocommit_changed":
+                    connection.set_autocommit(False)
+                elif case.startswith("error"):
+                    connection.errors_occurred = True
+                    if case == "error_broken":
+                        if connection.vendor == "postgresql":
+                            connection.connection.close()
+                        else:  # (an SQLite file does not break under a test)
+                            connection.is_usable = lambda: False
+                tidy(connection)
+                outcomes.append((bool(closed), connection.errors_occurred, connection.health_check_done))
+            finally:
+                close()
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] is (case in ("past_its_age", "autocommit_changed", "error_broken"))
+
+
+def test_lrn_01_the_fast_path_finds_the_threads_own_connection(django_db_setup, django_db_blocker):
+    """The fast path reads this thread's default connection straight from asgiref's thread storage: the same
+    object as Django's connections["default"], in a thread that has one and in a new thread that has none yet; and
+    Django's own look-up in a thread running an event loop."""
+    import asyncio
+    import threading
+
+    from django.db import connections
+
+    from safetrain.learning.fastpath import _default_connection
+
+    found = {}
+
+    def in_a_new_thread() -> None:
+        first = _default_connection()  # none yet in this thread: Django's look-up creates it
+        found["new"] = (first, _default_connection(), connections["default"])
+        connections["default"].close()
+
+        async def in_a_loop():
+            found["loop"] = (_default_connection(), connections["default"])
+
+        asyncio.run(in_a_loop())
+
+    with django_db_blocker.unblock():
+        worker = threading.Thread(target=in_a_new_thread)
+        worker.start()
+        worker.join()
+    first, again, django = found["new"]
+    assert first is again is django
+    assert first is not connections["default"]  # each thread its own
+    assert found["loop"][0] is found["loop"][1]
+    assert _default_connection() is connections["default"]
