@@ -3,7 +3,9 @@
 On PostgreSQL the batch is one pipeline (core.pgpipe): every statement in one message, each prepared once per
 connection (unless DB_PREPARED_STATEMENTS is off), the values apart from the SQL. Elsewhere (SQLite) the
 statements run one by one through Django's cursor. Values go through each field's own conversion
-(`get_db_prep_save`), as the ORM does. Call it inside a transaction: the statements then commit or fail together.
+(`get_db_prep_save`), as the ORM does, except where that is known to change nothing (below) and, on PostgreSQL, a
+plain JSON value, sent as the JSON text orjson writes of it (the same jsonb). Call it inside a transaction: the
+statements then commit or fail together.
 """
 
 from __future__ import annotations
@@ -139,8 +141,13 @@ class WriteBatch:
                 and _plain_json(value)
             ):
                 # The JSON text, for the jsonb column to parse: written by orjson in a fraction of the time of
-                # Django's json.dumps behind psycopg's Jsonb wrapper; PostgreSQL stores the same value.
-                value = orjson.dumps(value).decode()
+                # Django's json.dumps behind psycopg's Jsonb wrapper; PostgreSQL stores the same value. What orjson
+                # refuses (a str holding surrogates, which json.dumps escapes) takes Django's conversion.
+                try:
+                    params.append(orjson.dumps(value).decode())
+                    continue
+                except orjson.JSONEncodeError:
+                    value = field.get_db_prep_save(value, connection)
             elif kinds is None or (
                 value is not None and (type(value) not in kinds or (kinds is _AWARE and value.tzinfo is None))
             ):

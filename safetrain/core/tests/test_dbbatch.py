@@ -86,6 +86,8 @@ NOT_PLAIN_JSON = [
     [uuid.UUID(int=1)],  # orjson would write it, json.dumps refuses it
     [dt.date(2026, 12, 4)],
     [float("nan")],
+    ["\ud83d\ude00"],  # a surrogate pair as two characters: orjson refuses it, json.dumps escapes it
+    ["\ud800"],  # a lone surrogate
     DEEP,  # deeper than the walk goes
 ]
 

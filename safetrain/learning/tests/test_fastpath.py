@@ -331,6 +331,7 @@ def test_lrn_01_a_beats_transaction_waits_for_the_disk_only_when_configured(
         "[]",
         '["paused", "daily_cap"]',
         '{"a": 1, "a": 2}',  # the last of a repeated key, as json.loads
+        '{"b": [1, -0.0, 2.5e-7], "a": {"c": 1.5, "d": [true, "x"]}}',  # in dicts too, in their order
         "-0",
         "-0.0",
         "0.1",
@@ -366,6 +367,8 @@ def test_lrn_01_the_reads_json_loader_gives_exactly_djangos_values(text):
             return isinstance(b, float) and math.isnan(b)
         if isinstance(a, list):
             return isinstance(b, list) and len(a) == len(b) and all(map(same, a, b))
+        if isinstance(a, dict):
+            return isinstance(b, dict) and list(a) == list(b) and all(map(same, a.values(), b.values()))
         if isinstance(a, float):
             return type(b) is float and a == b and math.copysign(1, a) == math.copysign(1, b)
         return type(a) is type(b) and a == b
