@@ -20,10 +20,8 @@ def _comparable(value, field=None):
     if hasattr(value, "obj"):  # psycopg's Jsonb wraps the value
         return ("json", value.obj)
     if isinstance(field, models.JSONField) and connection.vendor == "postgresql" and type(value) is str:
-        return (
-            "json",
-            json.loads(value),
-        )  # the JSON text the batch writes (the stored jsonb: the test below)
+        # the JSON text the batch writes (that it is stored as the same jsonb: the tests below)
+        return ("json", json.loads(value))
     return value
 
 
