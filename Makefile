@@ -10,13 +10,24 @@ SYSTEM_PACKAGES_RUN := ffmpeg fonts-noto-cjk
 SYSTEM_PACKAGES := $(SYSTEM_PACKAGES_RUN) chromium libreoffice-calc-nogui
 
 
-.PHONY: run test install uv python-deps assets env system-deps system-deps-run lint format migrations-check reset-local-db messages
+.PHONY: run dev demo-data test install uv python-deps assets env system-deps system-deps-run lint format migrations-check reset-local-db messages
 
-run: system-deps-run install env
+# The production shape on the embedded database: granian serving config.wsgi with DEBUG off and hashed static files,
+# Celery tasks run eagerly (no REDIS_URL). `make dev` is Django's debug server for development.
+GRANIAN_DEMO := .venv/bin/granian --interface wsgi --host $(HOST) --port $(PORT) --workers 1 --blocking-threads 2 \
+	--respawn-failed-workers --respawn-interval 1 --no-access-log config.wsgi:application
+run: system-deps-run install env demo-data
+	$(PY) manage.py collectstatic --noinput -v 0
+	@echo "SafeTrain is at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
+	DEBUG=false $(GRANIAN_DEMO)
+
+dev: system-deps-run install env demo-data
+	@echo "SafeTrain (debug server) is at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
+	DEBUG=true $(PY) manage.py runserver --noreload $(HOST):$(PORT)
+
+demo-data: env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	@echo "SafeTrain is at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
-	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 # Two processes (pytest-xdist, one per core), each test file wholly on one of them (module fixtures start their
 # servers once); PYTEST_WORKERS=0 runs everything in this one process.
@@ -74,3 +85,21 @@ reset-local-db:
 	rm -f var/safetrain.sqlite3
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+
+# Production topology on this machine (deploy/README.md): nginx (TLS) in front of two granian web nodes, Celery worker
+# and beat, Prometheus and Alertmanager, all under one supervisord; configuration, secrets, logs in var/prod.
+# Ports and folder from PROD_HTTPS_PORT, PROD_HTTP_PORT, PROD_WEB_PORTS, PROD_PROMETHEUS_PORT, PROD_ALERTMANAGER_PORT,
+# PROD_DIR; the database and Redis from PROD_DATABASE_URL, PROD_REDIS_URL (deploy/prod.py).
+SYSTEM_PACKAGES_PROD := nginx supervisor prometheus prometheus-alertmanager openssl
+
+.PHONY: prod-up prod-down prod-status
+
+prod-up: system-deps-run install
+	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES="$(SYSTEM_PACKAGES_PROD)"
+	$(PY) deploy/prod.py up
+
+prod-down:
+	@$(PY) deploy/prod.py down
+
+prod-status:
+	@$(PY) deploy/prod.py status

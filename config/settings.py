@@ -145,6 +145,8 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 TRANSCODE_TIME_LIMIT_SECONDS = env.int("TRANSCODE_TIME_LIMIT_SECONDS", default=4 * 3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": TRANSCODE_TIME_LIMIT_SECONDS + 3600}
 CELERY_BEAT_SCHEDULE: dict = {
+    # OPS-02: /metrics reports how long ago a worker ran this; a stalled queue raises an alarm.
+    "core-tick": {"task": "core.tick", "schedule": 60.0},
     "accounts-housekeeping": {"task": "accounts.housekeeping", "schedule": 3600.0},
     "proctoring-housekeeping": {"task": "proctoring.housekeeping", "schedule": 3600.0},
     # EXM-03: papers past their deadline are submitted by the server, even when the candidate is gone.
@@ -234,6 +236,8 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# A refused form (most often a page left open past the idle sign-out) gets the Chinese error page.
+CSRF_FAILURE_VIEW = "safetrain.core.views.csrf_failure"
 
 # Language and time: Chinese by default, English available (UX-02).
 LANGUAGE_CODE = "zh-hans"
@@ -247,7 +251,7 @@ USE_TZ = True
 # Static and media files. Front-end packages come from npm (package.json) and are copied into
 # safetrain/static/vendor by scripts/vendor_assets.py; whitenoise serves them with hashed names.
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "safetrain" / "static"]
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
@@ -355,6 +359,21 @@ CUSTOMER_SERVICE_EMAIL = env.str("CUSTOMER_SERVICE_EMAIL", default="kefu@safetra
 
 # Policy (POL-PHONE): keep learners' phone numbers or not (GD#14 asks not to).
 POLICY_KEEP_PHONES = env.bool("POLICY_KEEP_PHONES", default=True)
+
+# Monitoring (OPS-01, OPS-02): /metrics for Prometheus, with a bearer token, or without one from these networks
+# only (never through the proxy). The design load is this node's measured capacity in requests per second
+# (bench/README.md, "Design load"); the load is the request rate over LOAD_WINDOW_SECONDS as a fraction of it.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+NODE_NAME = env.str("NODE_NAME", default="") or __import__("socket").gethostname()
+DESIGN_LOAD_RPS = env.float("DESIGN_LOAD_RPS", default=1000.0)
+LOAD_WINDOW_SECONDS = env.float("LOAD_WINDOW_SECONDS", default=60.0)
+CELERY_QUEUES_WATCHED = env.list("CELERY_QUEUES_WATCHED", default=["celery"])
+DATABASE_STANDBYS_EXPECTED = env.int("DATABASE_STANDBYS_EXPECTED", default=0)
+# Alertmanager posts its alerts to /ops/alerts/webhook with this bearer token; unset, the webhook is closed.
+ALERT_WEBHOOK_TOKEN = env.str("ALERT_WEBHOOK_TOKEN", default="")
+if DESIGN_LOAD_RPS <= 0:
+    raise ImproperlyConfigured("DESIGN_LOAD_RPS must be a positive number of requests per second.")
 
 LOGGING = {
     "version": 1,

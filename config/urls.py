@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.api import api
 from safetrain.accounts.views import home_view, login_view
-from safetrain.core.views import healthz, public_file
+from safetrain.core.views import healthz, metrics, public_file
 
 admin.site.site_header = _("SafeTrain operations administration")
 admin.site.site_title = _("SafeTrain administration")
@@ -17,6 +17,7 @@ admin.site.password_change = lambda request, extra_context=None: redirect("accou
 urlpatterns = [
     path("", home_view, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     # Uploaded files are never served from a public folder: only these public prefixes, the rest via views
     # that check enrolment (videos, materials, documents).
     path("files/<path:path>", public_file, name="public_file"),
@@ -27,6 +28,7 @@ urlpatterns = [
     path("assessment/", include("safetrain.assessment.urls")),
     path("enterprise/", include("safetrain.enterprise.urls")),
     path("enrol/", include("safetrain.enterprise.enrolment_urls")),
+    path("ops/", include("safetrain.integrations.urls")),
     path("", include("safetrain.regulator.urls")),
     path("", include("safetrain.certification.urls")),
     path("", include("safetrain.learning.urls")),
@@ -35,3 +37,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "safetrain.core.views.error_400"
+handler403 = "safetrain.core.views.error_403"
+handler404 = "safetrain.core.views.error_404"
+handler500 = "safetrain.core.views.error_500"

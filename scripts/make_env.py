@@ -22,7 +22,6 @@ def main() -> int:
         "\n".join(
             [
                 "# Local demo settings written by scripts/make_env.py. See .env.example for every variable.",
-                "DEBUG=true",
                 f"SECRET_KEY={secrets.token_urlsafe(50)}",
                 f"FIELD_ENCRYPTION_KEYS={Fernet.generate_key().decode()}",
                 f"BLIND_INDEX_KEY={secrets.token_urlsafe(32)}",

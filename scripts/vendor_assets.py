@@ -6,6 +6,7 @@ pages load. Run by `make assets` (part of `make run` and `make test`).
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ FILES = {
     "node_modules/echarts/dist/echarts.min.js": "echarts.min.js",
 }
 
+SOURCE_MAP = re.compile(r"[#@] sourceMappingURL=([\w.-]+\.map)\b")
+
 
 def main() -> int:
     target = ROOT / "safetrain" / "static" / "vendor"
@@ -27,6 +30,9 @@ def main() -> int:
         return 1
     for src, name in FILES.items():
         shutil.copyfile(ROOT / src, target / name)
+        # collectstatic's manifest storage rewrites a file's source-map reference and fails when the map is absent.
+        for ref in SOURCE_MAP.findall((ROOT / src).read_bytes()[-1000:].decode("utf-8", "replace")):
+            shutil.copyfile((ROOT / src).parent / ref, target / ref)
     return 0
 
 

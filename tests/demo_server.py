@@ -1,4 +1,5 @@
-"""The `make run` path as a fixture: a fresh SQLite database, `migrate`, `seed_demo`, and a real server process."""
+"""The `make run` path as a fixture: a fresh SQLite database, `migrate`, `seed_demo`, `collectstatic`, and the
+production server (granian, DEBUG off, hashed static files) in a real process."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def demo_env(workdir: Path, **overrides: str) -> dict[str, str]:
             "SAFETRAIN_ENV_FILE": "/nonexistent",
             "DATABASE_URL": f"sqlite:///{workdir / 'demo.sqlite3'}",
             "MEDIA_ROOT": str(workdir / "media"),
-            "DEBUG": "true",
+            "STATIC_ROOT": str(workdir / "static"),
+            "DEBUG": "false",
             "SECRET_KEY": "demo-path-test-secret-key-0123456789abcdef",
             "FIELD_ENCRYPTION_KEYS": "6oPNn1nwuQlN3jnuex50SuZcPvXSkEymXL8WzX6UfzU=",
             "BLIND_INDEX_KEY": "demo-path-blind-index-key",
@@ -74,9 +76,11 @@ class DemoServer:
         return next(a for a in self.accounts if a["role"] == role)
 
 
-def server_command(server: str, port: int) -> list[str]:
-    """runserver (the `make run` demo) or granian serving the production WSGI entry as in production."""
-    if server == "granian":
+def server_command(server: str, port: int, workers: int = 1) -> list[str]:
+    """granian serving the production WSGI entry as `make run` and production do; `granian-1` with one thread, so a
+    keep-alive client meets the same database connection; runserver as `make dev` does. `workers`: granian's worker
+    processes (a failed one is respawned)."""
+    if server.startswith("granian"):
         return [
             str(Path(sys.executable).parent / "granian"),
             "--interface",
@@ -86,23 +90,30 @@ def server_command(server: str, port: int) -> list[str]:
             "--port",
             str(port),
             "--workers",
-            "1",
+            str(workers),
             "--blocking-threads",
-            "1",  # one thread, so a keep-alive client meets the same database connection
+            "1" if server == "granian-1" else "2",
+            "--respawn-failed-workers",
             "--no-access-log",
             "config.wsgi:application",
         ]
     return [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
 
 
-def start_demo_server(workdir: Path, server: str = "runserver", **overrides: str) -> DemoServer:
+def start_demo_server(
+    workdir: Path, server: str = "granian", workers: int = 1, **overrides: str
+) -> DemoServer:
     env = demo_env(workdir, **overrides)
+    if server == "runserver":
+        env["DEBUG"] = overrides.get("DEBUG", "true")
+    else:
+        manage(env, "collectstatic", "--noinput", "-v", "0")
     manage(env, "migrate", "--noinput")
     accounts = json.loads(manage(env, "seed_demo", "--json"))
     port = free_port()
     log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        server_command(server, port),
+        server_command(server, port, workers),
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -44,7 +44,7 @@ def server(tmp_path_factory):
         subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {database}"], check=True)
         overrides["DATABASE_URL"] = PG.rsplit("/", 1)[0] + f"/{database}"
     # The production server (granian, WSGI) in front of the production entry point.
-    demo = start_demo_server(tmp_path_factory.mktemp("fastpath"), server="granian", **overrides)
+    demo = start_demo_server(tmp_path_factory.mktemp("fastpath"), server="granian-1", **overrides)
     yield demo
     demo.process.terminate()
     demo.process.wait(timeout=20)

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Router, Schema
 
+from safetrain.assessment import metrics
 from safetrain.assessment.exams import answer_save, attempt_for, attempt_submit, exam_start
 from safetrain.assessment.models import AttemptKind, ExamAttempt, QuestionKind
 from safetrain.catalog.models import Programme
@@ -126,6 +127,7 @@ def put_answer(request: HttpRequest, attempt_id: int, question_id: int, payload:
     answer = answer_save(
         learner=request.auth, attempt_id=attempt_id, question_id=question_id, value=payload.value
     )
+    metrics.ANSWERS_SAVED.inc()
     return AnswerOut(question_id=question_id, saved_at=answer.saved_at)
 
 

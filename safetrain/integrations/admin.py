@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from safetrain.integrations.models import DeliveryAttempt, OutboundRecord, OutboundState
+from safetrain.integrations.models import Alarm, DeliveryAttempt, OutboundRecord, OutboundState
 
 
 class DeliveryAttemptInline(admin.TabularInline):
@@ -31,4 +31,19 @@ class OutboundRecordAdmin(admin.ModelAdmin):
         )
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Alarm)
+class AlarmAdmin(admin.ModelAdmin):
+    """The alarm log (OPS-02), read-only: alerts arrive from Alertmanager, operators acknowledge on the page."""
+
+    list_display = ("starts_at", "name", "severity", "node", "status", "acknowledged_at")
+    list_filter = ("status", "severity", "name")
+    readonly_fields = [f.name for f in Alarm._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class OutboundState(models.TextChoices):
@@ -61,3 +63,41 @@ class ExchangeCursor(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AlarmStatus(models.TextChoices):
+    FIRING = "firing", _("Firing")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class Alarm(models.Model):
+    """One alert of the monitoring (预警记录, OPS-02; Guangdong checklist item 25: warn at 70 % of the design load
+    and keep the warning log). Alertmanager posts it to the platform's webhook; a later post of the same alert
+    (its fingerprint and start) updates it, e.g. when it is resolved. Operators acknowledge it; rows are never
+    deleted."""
+
+    fingerprint = models.CharField(max_length=32)
+    starts_at = models.DateTimeField()
+    name = models.CharField(max_length=100)
+    severity = models.CharField(max_length=20, blank=True)
+    status = models.CharField(max_length=10, choices=AlarmStatus.choices)
+    node = models.CharField(max_length=100, blank=True)
+    summary = models.TextField(blank=True)
+    description = models.TextField(blank=True)
+    labels = models.JSONField(default=dict)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    notifications = models.PositiveIntegerField(default=1)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledgement_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["fingerprint", "starts_at"], name="alarm_once")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.node} {self.starts_at:%Y-%m-%d %H:%M}"

@@ -26,7 +26,7 @@ from safetrain.core.crypto import token_digest
 from safetrain.core.dbbatch import WriteBatch
 from safetrain.core.errors import DomainError, NotFound
 from safetrain.core.http import client_ip, user_agent
-from safetrain.learning import face_gate, intervals
+from safetrain.learning import face_gate, intervals, metrics
 from safetrain.learning.heartbeat_read import locked_session
 from safetrain.learning.models import (
     DailyCredit,
@@ -221,6 +221,7 @@ def heartbeat_record(
         request=request,
     )
     batch.run(wait_for_flush=settings.HEARTBEAT_WAIT_FOR_FLUSH)
+    transaction.on_commit(lambda: metrics.heartbeat_counted(result.credited_seconds))
     return result
 
 

@@ -37,7 +37,7 @@ from pydantic import ConfigDict, ValidationError, create_model
 from safetrain.accounts.services import password_expired
 from safetrain.core.crypto import token_digest
 from safetrain.core.dbbatch import WriteBatch, ensure_open
-from safetrain.learning import crediting, face_gate
+from safetrain.learning import crediting, face_gate, metrics
 from safetrain.learning.api import HeartbeatIn
 from safetrain.learning.heartbeat_read import locked_session
 from safetrain.learning.models import EnrolmentStatus, SessionState
@@ -279,6 +279,7 @@ class HeartbeatFastPath:
         if result is None:
             environ["wsgi.input"] = io.BytesIO(body)
             return self.app(environ, start_response)
+        metrics.heartbeat_counted(result["credited_seconds"])
         return self._respond(
             start_response, "200 OK", result, f"heartbeat;dur={(time.perf_counter() - started) * 1000:.1f}"
         )

@@ -7,11 +7,13 @@ FACE_TIMEOUT_SECONDS is answered as failed ("timeout") and the learner may try a
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from django.conf import settings
 
+from safetrain.proctoring import metrics
 from safetrain.proctoring.engine import Verification, provider
 
 _pool: ThreadPoolExecutor | None = None
@@ -24,10 +26,25 @@ def _executor() -> ThreadPoolExecutor:
     return _pool
 
 
-def verify_with_timeout(template: list[float], frames: list[bytes], *, challenge: str | None) -> Verification:
-    future = _executor().submit(provider().verify, template, frames, challenge=challenge)
+def _verify(template: list[float], frames: list[bytes], challenge: str | None) -> Verification:
+    metrics.WAITING.dec()
+    metrics.RUNNING.inc()
     try:
-        return future.result(timeout=settings.FACE_TIMEOUT_SECONDS)
+        return provider().verify(template, frames, challenge=challenge)
+    finally:
+        metrics.RUNNING.dec()
+
+
+def verify_with_timeout(template: list[float], frames: list[bytes], *, challenge: str | None) -> Verification:
+    started = time.perf_counter()
+    metrics.WAITING.inc()
+    future = _executor().submit(_verify, template, frames, challenge)
+    try:
+        verification = future.result(timeout=settings.FACE_TIMEOUT_SECONDS)
     except FutureTimeout:
-        future.cancel()
-        return Verification(False, None, 0, None, "timeout")
+        if future.cancel():  # never started: it no longer waits
+            metrics.WAITING.dec()
+        verification = Verification(False, None, 0, None, "timeout")
+    metrics.DURATION.observe(time.perf_counter() - started)
+    metrics.CHECKS.labels(verification.reason or ("match" if verification.match else "no_match")).inc()
+    return verification

@@ -59,7 +59,7 @@ class WsgiAnswer:
 def wsgi_post(client, path: str, body: dict | bytes, **headers: str) -> WsgiAnswer:
     """POST through the production WSGI entry (config.wsgi: the heartbeat fast path in front of Django) with the
     test client's cookies and default headers, as a WSGI server would call it."""
-    from config.wsgi import application
+    from config.wsgi import application, heartbeat_fast_path
 
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     environ = client._base_environ(
@@ -72,7 +72,7 @@ def wsgi_post(client, path: str, body: dict | bytes, **headers: str) -> WsgiAnsw
     )
     answer: dict = {}
     delegated = []
-    full_stack = application.app
+    full_stack = heartbeat_fast_path.app
 
     def start_response(status, response_headers, exc_info=None):
         answer["status"] = int(status.split()[0])
@@ -85,14 +85,14 @@ def wsgi_post(client, path: str, body: dict | bytes, **headers: str) -> WsgiAnsw
     # As Django's test client does: the test's transaction must survive the request signals.
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
-    application.app = counting
+    heartbeat_fast_path.app = counting
     try:
         chunks = application(environ, start_response)
         content = b"".join(chunks)
         if hasattr(chunks, "close"):
             chunks.close()
     finally:
-        application.app = full_stack
+        heartbeat_fast_path.app = full_stack
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
     return WsgiAnswer(answer["status"], content, answer["headers"], bool(delegated))

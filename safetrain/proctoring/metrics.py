@@ -1,0 +1,18 @@
+"""Face-check metrics for /metrics (core.metrics): how many, how long, how many wait for the pool."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+CHECKS = Counter("safetrain_face_checks", "Face verifications run, by outcome.", ["outcome"])
+DURATION = Histogram(
+    "safetrain_face_check_duration_seconds",
+    "Time of one verification, waiting for the pool included.",
+    buckets=(0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 15.0, 30.0, 60.0),
+)
+WAITING = Gauge(
+    "safetrain_face_checks_waiting",
+    "Verifications waiting for a free face worker.",
+    multiprocess_mode="livesum",
+)
+RUNNING = Gauge("safetrain_face_checks_running", "Verifications running now.", multiprocess_mode="livesum")
