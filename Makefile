@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # System packages the suite needs (browser tests in Debian's Chromium; CJK fonts so pages render Chinese).
 SYSTEM_PACKAGES_RUN := ffmpeg fonts-noto-cjk
-SYSTEM_PACKAGES := $(SYSTEM_PACKAGES_RUN) chromium libreoffice-calc-nogui
+SYSTEM_PACKAGES := $(SYSTEM_PACKAGES_RUN) chromium libreoffice-calc-nogui prometheus prometheus-alertmanager nginx supervisor openssl stress-ng
 
 
 .PHONY: run dev demo-data test install uv python-deps assets env system-deps system-deps-run lint format migrations-check reset-local-db messages
