@@ -10,7 +10,7 @@ SYSTEM_PACKAGES_RUN := ffmpeg fonts-noto-cjk
 SYSTEM_PACKAGES := $(SYSTEM_PACKAGES_RUN) chromium libreoffice-calc-nogui prometheus prometheus-alertmanager nginx supervisor openssl stress-ng
 
 
-.PHONY: run dev demo-data test install uv python-deps assets env system-deps system-deps-run lint format migrations-check reset-local-db messages
+.PHONY: run dev demo-data test test-busy install uv python-deps assets env system-deps system-deps-run lint format migrations-check reset-local-db messages
 
 # The production shape on the embedded database: granian serving config.wsgi with DEBUG off and hashed static files,
 # Celery tasks run eagerly (no REDIS_URL). `make dev` is Django's debug server for development.
@@ -34,6 +34,13 @@ demo-data: env
 PYTEST_WORKERS ?= 2
 test: system-deps install
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The suite beside a busy neighbour: stress-ng keeps both cores about half busy for as long as the suite runs.
+NEIGHBOUR_LOAD ?= 50
+test-busy: system-deps
+	@stress-ng --cpu 2 --cpu-load $(NEIGHBOUR_LOAD) --timeout 3h --quiet & neighbour=$$!; \
+	trap "kill $$neighbour 2>/dev/null; wait $$neighbour 2>/dev/null" EXIT; \
+	$(MAKE) --no-print-directory test
 
 install: python-deps assets
 

@@ -39,6 +39,8 @@ def demo_env(workdir: Path, **overrides: str) -> dict[str, str]:
             "FACE_CHECK_AT_LOGIN": "false",
             "FACE_CHECKS_WHILE_STUDYING": "false",
             "FACE_CHECK_AT_EXAM": "false",
+            # The tests' own generous limit on one verification (production: 10 s); the machine may be busy.
+            "FACE_TIMEOUT_SECONDS": "120",
         }
     )
     env.update(overrides)

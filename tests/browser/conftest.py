@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARGS = [
@@ -20,6 +20,10 @@ ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+# The tests' own generous waits, never a product's timeout: on a busy 2-core machine a page, a face check or a
+# transcoded video can take many times what it takes on an idle one (`make test` runs beside a CPU neighbour).
+WAIT_MS = 90_000
+expect.set_options(timeout=WAIT_MS)
 
 
 # Per module, not per session: Playwright's sync API keeps its event loop running in this thread while it is
@@ -36,7 +40,17 @@ def playwright_session():
 
 
 def launch(playwright, *extra_args: str):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, *extra_args], headless=True)
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, *extra_args], headless=True)
+    new_context = browser.new_context
+
+    def patient_context(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        context.set_default_timeout(WAIT_MS)
+        context.set_default_navigation_timeout(WAIT_MS)
+        return context
+
+    browser.new_context = patient_context
+    return browser
 
 
 def launch_with_camera(playwright, clip: Path):

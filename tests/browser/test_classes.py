@@ -77,7 +77,7 @@ def test_ent_04_ent_05_a_class_from_opening_to_the_report(demo_server, browser):
     open_lesson(study, url)
     study.evaluate(PLAY)
     study.wait_for_function(
-        "() => Number(document.querySelector('[data-player]').dataset.creditedSeconds) >= 4", timeout=30000
+        "() => Number(document.querySelector('[data-player]').dataset.creditedSeconds) >= 4", timeout=90_000
     )
     phone.close()
 

@@ -56,7 +56,7 @@ def test_exm_04_an_exam_survives_a_closed_page_and_a_lost_connection(demo_server
     expect(page.locator("[data-question]")).to_have_count(70)
     for number in range(3):
         option(page, number).check()
-    expect(exam).to_have_attribute("data-saved", "true", timeout=10000)
+    expect(exam).to_have_attribute("data-saved", "true", timeout=90_000)
     expect(page.locator(".exam-nav a.answered")).to_have_count(3)
     page.screenshot(path=str(SHOTS / "exam-answering.png"))
 
@@ -72,17 +72,17 @@ def test_exm_04_an_exam_survives_a_closed_page_and_a_lost_connection(demo_server
     # The network drops: the answer is kept on the page and saved when the connection is back.
     context.set_offline(True)
     option(again, 3).check()
-    expect(again.get_by_test_id("save-state")).to_contain_text("网络已断开", timeout=5000)
+    expect(again.get_by_test_id("save-state")).to_contain_text("网络已断开", timeout=90_000)
     context.set_offline(False)
     again.evaluate("() => window.dispatchEvent(new Event('online'))")
-    expect(again.locator("[data-exam]")).to_have_attribute("data-saved", "true", timeout=15000)
+    expect(again.locator("[data-exam]")).to_have_attribute("data-saved", "true", timeout=90_000)
     again.reload()
     expect(option(again, 3)).to_be_checked()
 
     # Submitted: the result comes at once.
     again.on("dialog", lambda dialog: dialog.accept())
     again.get_by_test_id("submit-paper").click()
-    expect(again.get_by_test_id("exam-result")).to_be_visible(timeout=15000)
+    expect(again.get_by_test_id("exam-result")).to_be_visible(timeout=90_000)
     expect(again.get_by_test_id("verdict")).to_contain_text("未通过")
     expect(again.get_by_test_id("next-step")).to_contain_text("还有 2 次考试机会")
     again.screenshot(path=str(SHOTS / "exam-result.png"))

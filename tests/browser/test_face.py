@@ -75,27 +75,27 @@ def test_face_01_02_the_enrolled_learner_passes_at_sign_in_and_while_studying(
         url = face_server.url
         first_sign_in_with_photo(page, url, learners(face_server)[0])
         page.get_by_test_id("face-start").click()
-        expect(page).to_have_url(f"{url}/", timeout=30000)  # passed: on to the desk
+        expect(page).to_have_url(f"{url}/", timeout=90_000)  # passed: on to the desk
 
         # Study: at a random moment within the video the player stops and asks for a check.
         page.goto(f"{url}/courses/SZ-GEN/")
         page.get_by_test_id("lesson-link").first.click()
         player = page.locator("[data-player]")
-        expect(player).to_have_attribute("data-ready", "true", timeout=20000)
+        expect(player).to_have_attribute("data-ready", "true", timeout=90_000)
         page.evaluate(PLAY)
-        expect(player).to_have_attribute("data-face-due", "true", timeout=40000)
+        expect(player).to_have_attribute("data-face-due", "true", timeout=90_000)
         expect(page.get_by_test_id("study-notice")).to_contain_text("人脸核验")
-        page.wait_for_function("() => document.querySelector('[data-player] video').paused", timeout=5000)
+        page.wait_for_function("() => document.querySelector('[data-player] video').paused", timeout=90_000)
         credited_before = float(player.get_attribute("data-credited-seconds") or 0)
         page.screenshot(path=str(SHOTS / "face-check-due.png"), full_page=True)
         page.get_by_test_id("face-start").click()
-        expect(player).to_have_attribute("data-face-due", "false", timeout=30000)
+        expect(player).to_have_attribute("data-face-due", "false", timeout=90_000)
         expect(page.get_by_test_id("study-notice")).to_contain_text("核验通过")
         # Crediting goes on after the pass.
         page.evaluate(PLAY)
         page.wait_for_function(
             f"() => Number(document.querySelector('[data-player]').dataset.creditedSeconds) > {credited_before + 2}",
-            timeout=30000,
+            timeout=90_000,
         )
 
         # FACE-01 at the exam: the start button opens only after a check on the start page.
@@ -107,9 +107,9 @@ def test_face_01_02_the_enrolled_learner_passes_at_sign_in_and_while_studying(
         start = page.get_by_test_id("start-button")
         expect(start).to_be_disabled()
         page.get_by_test_id("face-start").click()
-        expect(start).to_be_enabled(timeout=30000)
+        expect(start).to_be_enabled(timeout=90_000)
         start.click()
-        expect(page.locator("[data-exam]")).to_be_visible(timeout=15000)
+        expect(page.locator("[data-exam]")).to_be_visible(timeout=90_000)
     finally:
         browser.close()
 
@@ -124,15 +124,15 @@ def test_face_01_03_someone_else_is_refused_and_signed_out_after_the_tries(
         first_sign_in_with_photo(page, url, learners(face_server)[1])
         status = page.get_by_test_id("face-status")
         page.get_by_test_id("face-start").click()
-        expect(status).to_contain_text("不符", timeout=30000)
+        expect(status).to_contain_text("不符", timeout=90_000)
         expect(status).to_contain_text("还可尝试 2 次")
         page.screenshot(path=str(SHOTS / "face-check-refused.png"), full_page=True)
         page.goto(f"{url}/")  # no way round the check
         expect(page).to_have_url(f"{url}/proctoring/verify/?next=%2F")
         page.get_by_test_id("face-start").click()
-        expect(status).to_contain_text("还可尝试 1 次", timeout=30000)
+        expect(status).to_contain_text("还可尝试 1 次", timeout=90_000)
         page.get_by_test_id("face-start").click()  # the profile's third failure
-        expect(page).to_have_url(f"{url}/accounts/login/?ended=face_check_failed", timeout=30000)
+        expect(page).to_have_url(f"{url}/accounts/login/?ended=face_check_failed", timeout=90_000)
         expect(page.locator("body")).to_contain_text("人脸核验")
     finally:
         browser.close()
@@ -142,7 +142,7 @@ def test_face_01_without_a_camera_the_learner_is_told_what_to_do(face_server, br
     page = browser.new_context(locale="zh-CN").new_page()  # this Chromium has no camera at all
     url = face_server.url
     first_sign_in_with_photo(page, url, learners(face_server)[2])
-    expect(page.get_by_test_id("face-status")).to_contain_text("摄像头", timeout=15000)
+    expect(page.get_by_test_id("face-status")).to_contain_text("摄像头", timeout=90_000)
     page.get_by_test_id("face-start").click()
     expect(page.get_by_test_id("face-status")).to_contain_text("摄像头")
     page.goto(f"{url}/courses/SZ-GEN/")

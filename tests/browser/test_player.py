@@ -34,7 +34,7 @@ def test_cat_05_a_learner_plays_a_lesson_and_switches_between_fluent_and_hd(demo
     expect(video).to_be_visible()
     # Play once the player has attached its stream; a play() that a source (re)load interrupts is tried again,
     # as a user presses play again.
-    page.wait_for_function("() => document.querySelector('video').readyState >= 1", timeout=20000)
+    page.wait_for_function("() => document.querySelector('video').readyState >= 1", timeout=90_000)
     assert page.evaluate(
         """async () => {
             const v = document.querySelector('video');
@@ -46,16 +46,16 @@ def test_cat_05_a_learner_plays_a_lesson_and_switches_between_fluent_and_hd(demo
             return false;
         }"""
     )
-    page.wait_for_function("() => document.querySelector('video').currentTime > 1", timeout=20000)
+    page.wait_for_function("() => document.querySelector('video').currentTime > 1", timeout=90_000)
 
     page.get_by_test_id("quality").select_option(label="高清 (720p)")
-    expect(page.get_by_test_id("current-quality")).to_have_text("高清 (720p)", timeout=20000)
-    page.wait_for_function("() => document.querySelector('video').videoHeight === 720", timeout=20000)
+    expect(page.get_by_test_id("current-quality")).to_have_text("高清 (720p)", timeout=90_000)
+    page.wait_for_function("() => document.querySelector('video').videoHeight === 720", timeout=90_000)
     page.screenshot(path=str(SHOTS / "player-hd.png"))
 
     page.get_by_test_id("quality").select_option(label="流畅 (360p)")
-    expect(page.get_by_test_id("current-quality")).to_have_text("流畅 (360p)", timeout=20000)
-    page.wait_for_function("() => document.querySelector('video').videoHeight === 360", timeout=20000)
+    expect(page.get_by_test_id("current-quality")).to_have_text("流畅 (360p)", timeout=90_000)
+    page.wait_for_function("() => document.querySelector('video').videoHeight === 360", timeout=90_000)
     assert page.evaluate("() => document.querySelector('video').paused") is False
     assert not page.get_by_test_id("player-error").is_visible()
     assert errors == []
