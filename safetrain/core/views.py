@@ -8,6 +8,7 @@ import sys
 import time
 
 from django.conf import settings
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
@@ -24,7 +25,7 @@ from safetrain.core.tasks import TICK_KEY
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness and readiness for the reverse proxy: database and cache status."""
+    """Liveness and readiness for the reverse proxy: database, cache and static files."""
     status = {"database": "ok", "cache": "ok"}
     try:
         with connection.cursor() as cursor:
@@ -37,6 +38,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
             status["cache"] = "error: read-back failed"
     except Exception as exc:  # noqa: BLE001
         status["cache"] = f"error: {exc.__class__.__name__}"
+    try:
+        # Pages need the hashed static files: a release without collectstatic is not ready.
+        staticfiles_storage.url("safetrain/site.css")
+        status["static"] = "ok"
+    except ValueError:
+        status["static"] = "error: collectstatic has not run"
     ok = all(v == "ok" for v in status.values())
     return JsonResponse({"status": "ok" if ok else "degraded", **status}, status=200 if ok else 503)
 

@@ -12,7 +12,19 @@ from safetrain.accounts.identity import initial_password_for
 def test_healthz_reports_database_and_cache(db, client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok", "static": "ok"}
+
+
+def test_ops_01_healthz_is_not_ready_before_collectstatic(db, client, settings, tmp_path):
+    """Every page needs the hashed static files: a release whose collectstatic did not run is not ready."""
+    settings.STATIC_ROOT = tmp_path  # an empty folder: no manifest
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    response = client.get("/healthz")  # (the settings fixture's signals reset the static storage both ways)
+    assert response.status_code == 503
+    assert response.json()["static"] == "error: collectstatic has not run"
 
 
 def test_int_03_the_api_is_described_by_openapi(db, client):
