@@ -131,7 +131,12 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="safetrain"),
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            # A Redis that hangs must not hold a request: sign-in falls back to the database on a failure (OPS-01).
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT_SECONDS", default=1.0),
+                "SOCKET_TIMEOUT": env.float("REDIS_TIMEOUT_SECONDS", default=2.0),
+            },
         }
     }
 else:

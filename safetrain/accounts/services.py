@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
+from axes.models import AccessAttempt
 from axes.utils import reset as axes_reset
 from captcha.models import CaptchaStore
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -358,17 +360,32 @@ def _ip_key(request: HttpRequest) -> str:
 def ip_failures(request: HttpRequest) -> int:
     """Failed sign-ins from this address in the lockout window: many accounts tried from one address get a
     captcha too (never a lockout: a building site's workers share one address)."""
-    return int(cache.get(_ip_key(request)) or 0)
+    try:
+        return int(cache.get(_ip_key(request)) or 0)
+    except Exception:  # noqa: BLE001
+        # Sign-in must not need Redis (OPS-01): django-axes keeps each failure and its address in the DB.
+        return ip_failures_in_database(request)
+
+
+def ip_failures_in_database(request: HttpRequest) -> int:
+    """The failures django-axes recorded from this address in the lockout window, over all accounts (fewer
+    than the cache counts when one of them signed in since: axes forgets that account's failures then)."""
+    since = timezone.now() - settings.AXES_COOLOFF_TIME
+    attempts = AccessAttempt.objects.filter(ip_address=client_ip(request) or None, attempt_time__gte=since)
+    return int(attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0)
 
 
 def ip_failure_count(request: HttpRequest) -> None:
     key = _ip_key(request)
     timeout = int(settings.AXES_COOLOFF_TIME.total_seconds())
-    if not cache.add(key, 1, timeout):
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, timeout)
+    try:
+        if not cache.add(key, 1, timeout):
+            try:
+                cache.incr(key)
+            except ValueError:
+                cache.set(key, 1, timeout)
+    except Exception:  # noqa: BLE001
+        pass  # Redis down: django-axes has counted the failure in the database, where ip_failures() looks
 
 
 def _audit_refused(request: HttpRequest, username: str, reason: str) -> None:
