@@ -509,6 +509,11 @@ def test_ops_01_with_postgresql_stopped_every_request_is_a_503_and_afterwards_no
         health = get(server, "/healthz")
         assert health.status == 503, health
         assert health.json()["database"].startswith("error"), health
+        # Prometheus still scrapes the node, and reads the outage (the DatabaseDown alert) and the 503s.
+        metrics = get(server, "/metrics")
+        assert metrics.status == 200, metrics
+        assert "\nsafetrain_database_up 0.0\n" in metrics.body.decode()
+        assert 'status="5xx"' in metrics.body.decode()
     finally:
         postgres.start()
 
