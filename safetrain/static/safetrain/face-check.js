@@ -33,6 +33,7 @@ class FaceCheck {
     this.stream = null;
     this.busy = false;
     this.button.addEventListener("click", () => this.run());
+    this.button.disabled = false; // the page renders it disabled until this listener exists
   }
 
   msg(name) {
