@@ -114,6 +114,11 @@ DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
 # Persistent connections: opening a PostgreSQL connection per request costs more than a heartbeat itself.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A database host that drops packets must give a quick 503, not a request hanging for minutes (OPS-01).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DB_CONNECT_TIMEOUT_SECONDS", default=5)
+    )
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # IMMEDIATE: writers take the lock at BEGIN, so concurrent requests wait instead of failing mid-transaction.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
@@ -369,7 +374,15 @@ POLICY_KEEP_PHONES = env.bool("POLICY_KEEP_PHONES", default=True)
 # only (never through the proxy). The design load is this node's measured capacity in requests per second
 # (bench/README.md, "Design load"); the load is the request rate over LOAD_WINDOW_SECONDS as a fraction of it.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+try:
+    METRICS_ALLOWED_NETWORKS = [
+        __import__("ipaddress").ip_network(net)
+        for net in env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"METRICS_ALLOWED_NETWORKS: {exc} (write networks such as 10.0.0.0/8)"
+    ) from exc
 NODE_NAME = env.str("NODE_NAME", default="") or __import__("socket").gethostname()
 DESIGN_LOAD_RPS = env.float("DESIGN_LOAD_RPS", default=1500.0)
 LOAD_WINDOW_SECONDS = env.float("LOAD_WINDOW_SECONDS", default=60.0)

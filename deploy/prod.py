@@ -118,10 +118,16 @@ class Topology:
             database_url=environ.get("PROD_DATABASE_URL")
             or "postgres://postgres@127.0.0.1:5432/safetrain_prod",
             redis_url=environ.get("PROD_REDIS_URL") or "redis://127.0.0.1:6379/3",
+            # Public names first (the certificate's subject, PUBLIC_BASE_URL); 127.0.0.1 and localhost always, since
+            # the start-up checks, Prometheus and Alertmanager reach the nodes and nginx by those.
             hostnames=tuple(
-                h.strip()
-                for h in (environ.get("PROD_HOSTNAMES") or "127.0.0.1,localhost").split(",")
-                if h.strip()
+                dict.fromkeys(
+                    [
+                        *(h.strip() for h in (environ.get("PROD_HOSTNAMES") or "").split(",") if h.strip()),
+                        "127.0.0.1",
+                        "localhost",
+                    ]
+                )
             ),
             listen_address=environ.get("PROD_LISTEN_ADDRESS") or "127.0.0.1",
             nginx_user=environ.get("PROD_NGINX_USER") or default_user,
@@ -711,7 +717,11 @@ def up(t: Topology) -> None:
             f"collectstatic wrote no manifest into {t.static_root} (does settings.py read STATIC_ROOT?)"
         )
     manage(t, "migrate", "--noinput")
-    manage(t, "seed_demo")
+    if t.listen_address in ("127.0.0.1", "::1", "localhost") or os.environ.get("PROD_SEED_DEMO") == "1":
+        manage(t, "seed_demo")
+    else:
+        # The demo's staff passwords are in the repository: never on a topology others can reach, unless asked.
+        say("not loading the demo accounts: nginx listens beyond this machine (PROD_SEED_DEMO=1 loads them)")
 
     say(f"starting supervisord ({t.conf})")
     # A clean environment: nothing of the caller's shell (a test's DJANGO_SETTINGS_MODULE, a CI DATABASE_URL)

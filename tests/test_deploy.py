@@ -370,6 +370,14 @@ def test_prometheus_scrapes_both_web_nodes_directly_and_alerts_through_alertmana
     web = {t["labels"]["node"]: t["scrapeUrl"] for t in targets if t["labels"]["job"] == "safetrain-web"}
     assert web == {node: f"http://127.0.0.1:{port}/metrics" for node, port in prod.web_ports.items()}
     assert {t["labels"]["job"] for t in targets} == {"safetrain-web", "prometheus", "alertmanager"}
+
+    def every_web_node_scraped() -> bool:
+        found = requests.get(f"{prometheus}/api/v1/targets", timeout=30).json()["data"]["activeTargets"]
+        web_health = [t["health"] for t in found if t["labels"]["job"] == "safetrain-web"]
+        return web_health == ["up", "up"]
+
+    # With the token from metrics.token, against ALLOWED_HOSTS: both nodes answer Prometheus.
+    wait_for(every_web_node_scraped, "Prometheus scraping both web nodes")
     wait_for(
         lambda: requests.get(f"{prometheus}/api/v1/alertmanagers", timeout=30).json()["data"][
             "activeAlertmanagers"

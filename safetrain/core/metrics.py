@@ -64,6 +64,8 @@ ROUTE_GROUPS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"/(metrics|healthz)$"), "internal"),
     (re.compile(r"/admin/"), "admin"),
 )
+# A client chooses the method: anything else is "other", so that nobody can add series at will.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Groups that are not load: files whitenoise hands out and the probes themselves.
 NOT_LOAD = frozenset({"static", "internal"})
 
@@ -100,7 +102,8 @@ class RequestMetrics:
         finally:
             IN_FLIGHT.dec()
             LATENCY.labels(group).observe(time.perf_counter() - started)
-            REQUESTS.labels(group, environ.get("REQUEST_METHOD", ""), status[0]).inc()
+            method = environ.get("REQUEST_METHOD", "")
+            REQUESTS.labels(group, method if method in METHODS else "other", status[0]).inc()
 
 
 def registry() -> CollectorRegistry:

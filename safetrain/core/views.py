@@ -216,7 +216,7 @@ def _may_scrape(request: HttpRequest) -> bool:
         address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
         return False
-    return any(address in ipaddress.ip_network(net) for net in settings.METRICS_ALLOWED_NETWORKS)
+    return any(address in net for net in settings.METRICS_ALLOWED_NETWORKS)
 
 
 def _scrape_time_gauges() -> list:

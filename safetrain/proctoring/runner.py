@@ -46,5 +46,5 @@ def verify_with_timeout(template: list[float], frames: list[bytes], *, challenge
             metrics.WAITING.dec()
         verification = Verification(False, None, 0, None, "timeout")
     metrics.DURATION.observe(time.perf_counter() - started)
-    metrics.CHECKS.labels(verification.reason or ("match" if verification.match else "no_match")).inc()
+    metrics.check_counted(verification)
     return verification

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import ipaddress
 import wsgiref.util
 
 import pytest
+from django.db import connection
 from django.test import Client
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
@@ -32,7 +34,7 @@ def test_ops_02_metrics_are_open_to_the_internal_network_only_without_a_token(se
     # Through the reverse proxy the address is the proxy's own: such a request is never trusted.
     proxied = Client(REMOTE_ADDR="127.0.0.1").get("/metrics", HTTP_X_FORWARDED_FOR="203.0.113.9")
     assert proxied.status_code == 404
-    settings.METRICS_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+    settings.METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network("10.0.0.0/8")]
     assert Client(REMOTE_ADDR="10.1.2.3").get("/metrics").status_code == 200
     assert Client(REMOTE_ADDR="127.0.0.1").get("/metrics").status_code == 404
 
@@ -58,6 +60,23 @@ def test_ops_02_the_scrape_holds_the_design_load_the_load_and_the_database(setti
     assert families["safetrain_node_info"][0].labels == {"node_name": "web7"}
     for name in ("safetrain_http_requests", "safetrain_http_request_duration_seconds"):
         assert name in families
+    if connection.vendor == "postgresql":  # CI: PostgreSQL's own gauges (connections, limit, standbys)
+        states = {sample.labels["state"] for sample in families["safetrain_database_connections"]}
+        assert "active" in states  # this scrape's own query
+        assert families["safetrain_database_connections_max"][0].value >= 1
+        assert families["safetrain_database_standbys_streaming"][0].value == 0
+        assert families["safetrain_database_standbys_expected"][0].value == 0
+
+
+def test_ops_02_a_method_outside_http_is_counted_as_other():
+    def app(environ, start_response):
+        start_response("405 Method Not Allowed", [])
+        return [b""]
+
+    before = sample("safetrain_http_requests_total", group="page", method="other", status="4xx")
+    wsgi_call(RequestMetrics(app), "/learn/", "BREW")
+    assert sample("safetrain_http_requests_total", group="page", method="other", status="4xx") == before + 1
+    assert sample("safetrain_http_requests_total", group="page", method="BREW", status="4xx") == 0
 
 
 def wsgi_call(app, path: str, method: str = "GET") -> str:
