@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,28 @@ def manage(env: dict[str, str], *args: str, timeout: int = 300) -> str:
     if result.returncode != 0:
         raise AssertionError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
+
+
+def wait_for(
+    condition: Callable[[], object],
+    what: str,
+    timeout: float = 120,
+    every: float = 0.5,
+    ignoring: tuple[type[BaseException], ...] = (),
+) -> object:
+    """Poll until `condition` gives a true value (returned); `ignoring` errors count as not yet. The deadline is the
+    test's own and generous: the machine may be busy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = condition()
+        except ignoring:
+            result = None
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}")
+        time.sleep(every)
 
 
 def free_port() -> int:

@@ -14,15 +14,16 @@ import re
 import signal
 import socket
 import subprocess
-import time
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.demo_server import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = ("nginx", "web1", "web2", "celery-worker", "celery-beat", "prometheus", "alertmanager")
@@ -80,16 +81,6 @@ def descendants(pid: int) -> set[int]:
     for child in list(found):
         found |= descendants(child)
     return found
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 120, every: float = 0.5) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(every)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s")
 
 
 @dataclass

@@ -11,28 +11,17 @@ import json
 import shutil
 import subprocess
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.demo_server import ROOT, free_port, manage, start_demo_server
+from tests.demo_server import ROOT, free_port, manage, start_demo_server, wait_for
 
 PROMETHEUS = "/usr/bin/prometheus"
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 METRICS_TOKEN = "monitoring-test-metrics-token"
 WEBHOOK_TOKEN = "monitoring-test-webhook-token"
-
-
-def wait_for(condition, what: str, seconds: float = 180, every: float = 1.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"waited {seconds:.0f} s for {what}")
 
 
 def alarms(server) -> list[dict]:
@@ -202,6 +191,7 @@ def test_ops_02_over_70_percent_of_the_design_load_an_alarm_is_logged_and_resolv
         firing = wait_for(
             lambda: [a for a in alarms(server) if a["name"] == "LoadAbove70PercentOfDesign"],
             "the 70 % alarm in the alarm log",
+            timeout=180,
             every=3,
         )
         assert value(scrape(server), "safetrain_load_ratio") >= 0.7
@@ -217,5 +207,6 @@ def test_ops_02_over_70_percent_of_the_design_load_an_alarm_is_logged_and_resolv
             a["status"] == "resolved" for a in alarms(server) if a["name"] == "LoadAbove70PercentOfDesign"
         ),
         f"the alarm's resolution; logs in {work}",
+        timeout=180,
         every=3,
     )

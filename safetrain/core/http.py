@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import content_disposition_header
+
+
+def bearer_matches(request: HttpRequest, token: str) -> bool:
+    """`Authorization: Bearer <token>` for a machine caller (Prometheus, Alertmanager); an unset token matches none.
+    Compared in constant time."""
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return bool(token) and hmac.compare_digest(given.encode(), token.encode())
 
 
 def client_ip(request: HttpRequest | None) -> str:

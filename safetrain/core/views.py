@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import mimetypes
 import posixpath
@@ -21,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from safetrain.core import metrics as core_metrics
 from safetrain.core.context_processors import platform
+from safetrain.core.http import bearer_matches
 from safetrain.core.tasks import TICK_KEY
 
 
@@ -206,10 +206,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 
 def _may_scrape(request: HttpRequest) -> bool:
-    token = settings.METRICS_TOKEN
-    if token:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        return hmac.compare_digest(given.encode(), token.encode())
+    if settings.METRICS_TOKEN:
+        return bearer_matches(request, settings.METRICS_TOKEN)
     if "HTTP_X_FORWARDED_FOR" in request.META:
         return False
     try:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hmac
 import json
 
 from django.conf import settings
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
+from safetrain.core.http import bearer_matches
 from safetrain.integrations.monitoring import alarm_acknowledge, alarms_receive, alarms_visible_to
 
 MAX_WEBHOOK_BYTES = 2 * 1024 * 1024
@@ -23,9 +23,7 @@ MAX_WEBHOOK_BYTES = 2 * 1024 * 1024
 @require_POST
 def alert_webhook(request: HttpRequest) -> HttpResponse:
     """Alertmanager's webhook receiver (deploy/alertmanager): `Authorization: Bearer ALERT_WEBHOOK_TOKEN`."""
-    token = settings.ALERT_WEBHOOK_TOKEN
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not token or not hmac.compare_digest(given.encode(), token.encode()):
+    if not bearer_matches(request, settings.ALERT_WEBHOOK_TOKEN):
         raise Http404  # closed, or not for this caller: nothing to tell
     if len(request.body) > MAX_WEBHOOK_BYTES:
         return JsonResponse({"code": "too_large", "message": "notification too large"}, status=413)
