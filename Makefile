@@ -7,7 +7,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # System packages the suite needs (browser tests in Debian's Chromium; CJK fonts so pages render Chinese).
 SYSTEM_PACKAGES_RUN := ffmpeg fonts-noto-cjk
-SYSTEM_PACKAGES := $(SYSTEM_PACKAGES_RUN) chromium libreoffice-calc-nogui prometheus prometheus-alertmanager nginx supervisor openssl stress-ng
+SYSTEM_PACKAGES := $(SYSTEM_PACKAGES_RUN) chromium libreoffice-calc-nogui prometheus prometheus-alertmanager nginx supervisor openssl stress-ng \
+	pgbackrest restic postgresql-15-auto-failover
 
 
 .PHONY: run dev demo-data test test-busy install uv python-deps assets env system-deps system-deps-run lint format migrations-check reset-local-db messages
@@ -97,9 +98,10 @@ reset-local-db:
 # and beat, Prometheus and Alertmanager, all under one supervisord; configuration, secrets, logs in var/prod.
 # Ports and folder from PROD_HTTPS_PORT, PROD_HTTP_PORT, PROD_WEB_PORTS, PROD_PROMETHEUS_PORT, PROD_ALERTMANAGER_PORT,
 # PROD_DIR; the database and Redis from PROD_DATABASE_URL, PROD_REDIS_URL (deploy/prod.py).
-SYSTEM_PACKAGES_PROD := nginx supervisor prometheus prometheus-alertmanager openssl
+SYSTEM_PACKAGES_PROD := nginx supervisor prometheus prometheus-alertmanager openssl pgbackrest restic \
+	postgresql-15-auto-failover
 
-.PHONY: prod-up prod-down prod-status
+.PHONY: prod-up prod-down prod-status restore-drill
 
 prod-up: system-deps-run install
 	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES="$(SYSTEM_PACKAGES_PROD)"
@@ -110,3 +112,8 @@ prod-down:
 
 prod-status:
 	@$(PY) deploy/prod.py status
+
+# Restore the newest backup of prod-up's formation into a scratch cluster and media folder, verify it, print RTO and
+# RPO (deploy/drill.py; DRILL_ARGS="--repo 2", "--target-time '2026-12-07 10:00:00+08:00'", "--keep").
+restore-drill:
+	$(PY) deploy/drill.py $(DRILL_ARGS)

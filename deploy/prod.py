@@ -1,6 +1,8 @@
 """The production topology on one machine: `make prod-up`, `make prod-down`, `make prod-status` (deploy/README.md).
 
-    nginx (TLS :8443, HTTP :8080 redirects) -> web1, web2 (granian :8101, :8102) -> PostgreSQL, Redis
+    nginx (TLS :8443, HTTP :8080 redirects) -> web1, web2 (granian :8101, :8102) -> PostgreSQL primary, Redis
+    PostgreSQL: pg_auto_failover monitor (:5440), node1 and node2 (:5441, :5442; primary and synchronous hot standby)
+    pgBackRest (WAL archiving, repo1 on-site, repo2 off-site), restic (media files), run by Celery on their schedule
     celery-worker, celery-beat; prometheus (:9090) -> alertmanager (:9093) -> https://.../ops/alerts/webhook
 
 All of it runs under one supervisord. Configuration is rendered from the templates in deploy/ into PROD_DIR
@@ -9,8 +11,11 @@ Secrets are generated once into PROD_DIR/env (mode 0600) and read by every proce
 
 Standard library only; run with .venv/bin/python. Settings from the environment (defaults in brackets):
 PROD_DIR [var/prod], PROD_HTTPS_PORT [8443], PROD_HTTP_PORT [8080], PROD_WEB_PORTS [8101,8102],
-PROD_PROMETHEUS_PORT [9090], PROD_ALERTMANAGER_PORT [9093], PROD_DATABASE_URL
-[postgres://postgres@127.0.0.1:5432/safetrain_prod], PROD_REDIS_URL [redis://127.0.0.1:6379/3],
+PROD_PROMETHEUS_PORT [9090], PROD_ALERTMANAGER_PORT [9093], PROD_PG_PORTS [5440,5441,5442] (monitor, node1, node2),
+PROD_PG_DIR [PROD_DIR/pg], PROD_BACKUP_DIR [PROD_DIR/backup], PROD_BACKUP_OFFSITE_DIR [PROD_BACKUP_DIR/offsite]
+(pgBackRest's repo2: mount the off-site storage there, or point repo2 at S3 in pgbackrest.conf),
+PROD_DATABASE_URL [unset: the formation above; set: that database instead, with no standby and no backups of
+ours], PROD_REDIS_URL [redis://127.0.0.1:6379/3],
 PROD_HOSTNAMES [127.0.0.1,localhost] (public names: certificate, ALLOWED_HOSTS, CSRF origins, PUBLIC_BASE_URL),
 PROD_LISTEN_ADDRESS [127.0.0.1] (nginx), PROD_NGINX_USER [www-data when run as root] (nginx worker processes),
 PROD_START_TIMEOUT [120] (seconds `up` waits for every part to answer).
@@ -41,6 +46,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dbcluster import DBNAME, NODES, PG_AUTOCTL, PGBACKREST, RESTIC, RUNUSER, Cluster, ClusterFailure
+
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -56,6 +63,13 @@ BINARIES = {
     "amtool": "/usr/bin/amtool",
     "openssl": "/usr/bin/openssl",
 }
+DATABASE_BINARIES = {
+    "pg_autoctl": PG_AUTOCTL,
+    "pgbackrest": PGBACKREST,
+    "restic": RESTIC,
+    "runuser": RUNUSER,
+}
+DATABASE_PROGRAMS = ("pg-monitor", *(f"pg-{n}" for n in NODES))
 SECRET_NAMES = (
     "SECRET_KEY",
     "FIELD_ENCRYPTION_KEYS",
@@ -90,6 +104,7 @@ class Topology:
     listen_address: str
     nginx_user: str
     start_timeout: float
+    cluster: Cluster | None  # None: PROD_DATABASE_URL names a database managed elsewhere
 
     @classmethod
     def from_env(cls, environ: dict[str, str]) -> Topology:
@@ -104,9 +119,30 @@ class Topology:
             if not value.strip().isdigit() or not 0 < int(value) < 65536:
                 raise Failure(f"PROD_WEB_PORTS: {value!r} is not a port number")
             web_ports.append(int(value))
-        prod_dir = Path(environ.get("PROD_DIR") or ROOT / "var" / "prod")
-        if not prod_dir.is_absolute():
-            prod_dir = ROOT / prod_dir
+
+        def folder(name: str, default: Path) -> Path:
+            value = Path(environ.get(name) or default)
+            return value if value.is_absolute() else ROOT / value
+
+        prod_dir = folder("PROD_DIR", ROOT / "var" / "prod")
+        cluster = None
+        if not environ.get("PROD_DATABASE_URL"):
+            pg_ports = []
+            for value in (environ.get("PROD_PG_PORTS") or "5440,5441,5442").split(","):
+                if not value.strip().isdigit() or not 0 < int(value) < 65536:
+                    raise Failure(f"PROD_PG_PORTS: {value!r} is not a port number")
+                pg_ports.append(int(value))
+            if len(pg_ports) != 3:
+                raise Failure(f"PROD_PG_PORTS must name three ports (monitor, node1, node2), not {pg_ports}")
+            backup_dir = folder("PROD_BACKUP_DIR", prod_dir / "backup")
+            cluster = Cluster(
+                pg_dir=folder("PROD_PG_DIR", prod_dir / "pg"),
+                backup_dir=backup_dir,
+                offsite_dir=folder("PROD_BACKUP_OFFSITE_DIR", backup_dir / "offsite"),
+                prod_dir=prod_dir,
+                monitor_port=pg_ports[0],
+                node_ports=(pg_ports[1], pg_ports[2]),
+            )
         default_user = "www-data" if os.geteuid() == 0 else ""
         topology = cls(
             prod_dir=prod_dir,
@@ -115,8 +151,7 @@ class Topology:
             web_ports=tuple(web_ports),
             prometheus_port=port("PROD_PROMETHEUS_PORT", 9090),
             alertmanager_port=port("PROD_ALERTMANAGER_PORT", 9093),
-            database_url=environ.get("PROD_DATABASE_URL")
-            or "postgres://postgres@127.0.0.1:5432/safetrain_prod",
+            database_url=environ.get("PROD_DATABASE_URL") or (cluster.database_url if cluster else ""),
             redis_url=environ.get("PROD_REDIS_URL") or "redis://127.0.0.1:6379/3",
             # Public names first (the certificate's subject, PUBLIC_BASE_URL); 127.0.0.1 and localhost always, since
             # the start-up checks, Prometheus and Alertmanager reach the nodes and nginx by those.
@@ -132,6 +167,7 @@ class Topology:
             listen_address=environ.get("PROD_LISTEN_ADDRESS") or "127.0.0.1",
             nginx_user=environ.get("PROD_NGINX_USER") or default_user,
             start_timeout=float(environ.get("PROD_START_TIMEOUT") or 120),
+            cluster=cluster,
         )
         topology.validate()
         return topology
@@ -142,7 +178,10 @@ class Topology:
         ports = self.ports
         if len(set(ports)) != len(ports):
             raise Failure(f"the topology's ports must all differ: {ports}")
-        for path in (ROOT, self.prod_dir):
+        folders = [ROOT, self.prod_dir]
+        if self.cluster:
+            folders += [self.cluster.pg_dir, self.cluster.backup_dir, self.cluster.offsite_dir]
+        for path in folders:
             if not SAFE_PATH.match(str(path)):
                 raise Failure(f"{path}: use a path of letters, digits and ._/+- only")
         # A unix socket's path is limited to 107 bytes.
@@ -206,7 +245,12 @@ class Topology:
             *self.web_ports,
             self.prometheus_port,
             self.alertmanager_port,
+            *((self.cluster.monitor_port, *self.cluster.node_ports) if self.cluster else ()),
         ]
+
+    @property
+    def programs(self) -> tuple[str, ...]:
+        return (*PROGRAMS, *(DATABASE_PROGRAMS if self.cluster else ()))
 
     # Addresses ---------------------------------------------------------------------------------------------------
     @property
@@ -236,6 +280,17 @@ class Topology:
             "HOME": os.environ.get("HOME", "/root"),
             "LANG": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
+            **self.backup_environment(),
+        }
+
+    def backup_environment(self) -> dict[str, str]:
+        """The managed formation's standby and backup commands (integrations.backups runs them on schedule)."""
+        if not self.cluster:
+            return {}
+        return {
+            "DATABASE_STANDBYS_EXPECTED": "1",
+            "BACKUP_PGBACKREST_COMMAND": " ".join(self.cluster.pgbackrest_command),
+            "BACKUP_RESTIC_COMMAND": " ".join(self.cluster.restic_command),
         }
 
 
@@ -310,6 +365,11 @@ def render_all(t: Topology, rules_file: Path) -> None:
         {**sv, "prometheus_address": prometheus_address, "alertmanager_address": alertmanager_address},
     )
 
+    if t.cluster:
+        render_database(t, sv)
+    else:
+        (conf_d / "database.conf").unlink(missing_ok=True)
+
     max_upload_mb = int(read_env_file(t.env_file).get("VIDEO_MAX_UPLOAD_MB") or 2048)
     render(
         DEPLOY / "nginx" / "nginx.conf.in",
@@ -356,6 +416,67 @@ def render_all(t: Topology, rules_file: Path) -> None:
             "tls_ca_file": q(str(t.tls_dir / "cert.pem")),
         },
     )
+
+
+def render_database(t: Topology, sv: dict[str, str]) -> None:
+    """The formation's programs for supervisord and pgBackRest's configuration (deploy/supervisor/database*.conf.in,
+    deploy/pgbackrest/pgbackrest.conf.in)."""
+    c = t.cluster
+    assert c is not None
+    user_line = f"user={c.user}" if os.geteuid() == 0 else ""
+    pg_env = supervisor_environment(c.environment())
+    nodes = []
+    template = (DEPLOY / "supervisor" / "database-node.conf.in").read_text(encoding="utf-8")
+    for node, port in zip(NODES, c.node_ports, strict=True):
+        values = {
+            **sv,
+            "program": f"pg-{node}",
+            "node": node,
+            "port": str(port),
+            "pg_dir": supervisor_value(str(c.pg_dir)),
+            "dbname": DBNAME,
+            "monitor_uri": supervisor_value(c.monitor_uri),
+            "user_line": user_line,
+            "pg_environment": pg_env,
+        }
+        nodes.append(PLACEHOLDER.sub(lambda m, v=values: v[m.group(1)], template))
+    render(
+        DEPLOY / "supervisor" / "database.conf.in",
+        t.prod_dir / "conf.d" / "database.conf",
+        {
+            **sv,
+            "pg_dir": supervisor_value(str(c.pg_dir)),
+            "pg_user": c.user,
+            "monitor_port": str(c.monitor_port),
+            "user_line": user_line,
+            "pg_environment": pg_env,
+            "nodes": "\n".join(nodes),
+        },
+    )
+    render(
+        DEPLOY / "pgbackrest" / "pgbackrest.conf.in",
+        c.pgbackrest_conf,
+        {
+            "prod_dir": str(t.prod_dir),
+            "repo1": str(c.backup_dir / "repo1"),
+            "repo2": str(c.offsite_dir),
+            "log_dir": str(t.log_dir / "pgbackrest"),
+            "lock_dir": str(c.pg_dir / "pgbackrest-lock"),
+            "spool_dir": str(c.pg_dir / "pgbackrest-spool"),
+            "socket_dir": str(c.socket_dir),
+            "node1_data": str(c.data("node1")),
+            "node1_port": str(c.node_ports[0]),
+            "node2_data": str(c.data("node2")),
+            "node2_port": str(c.node_ports[1]),
+        },
+    )
+
+
+def postgresql_settings(t: Topology) -> str:
+    assert t.cluster is not None
+    template = (DEPLOY / "postgresql" / "safetrain.conf.in").read_text(encoding="utf-8")
+    values = {"pgbackrest": PGBACKREST, "pgbackrest_conf": str(t.cluster.pgbackrest_conf)}
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
 # Secrets and certificate ----------------------------------------------------------------------------------------
@@ -537,12 +658,14 @@ def supervisorctl(t: Topology, *args: str, quiet: bool = False) -> subprocess.Co
 
 
 # Checks ---------------------------------------------------------------------------------------------------------
-def check_binaries() -> None:
-    missing = [name for name, path in BINARIES.items() if not os.access(path, os.X_OK)]
+def check_binaries(t: Topology) -> None:
+    wanted = {**BINARIES, **(DATABASE_BINARIES if t.cluster else {})}
+    missing = [name for name, path in wanted.items() if not os.access(path, os.X_OK)]
     if missing:
         raise Failure(
             f"missing {', '.join(missing)}: run `make prod-up` as root once (it installs the Debian packages "
-            "nginx supervisor prometheus prometheus-alertmanager openssl)"
+            "nginx supervisor prometheus prometheus-alertmanager openssl pgbackrest restic "
+            "postgresql-15-auto-failover)"
         )
 
 
@@ -649,11 +772,11 @@ def wait_until_up(t: Topology) -> None:
     }
     deadline = time.monotonic() + t.start_timeout
     waiting = dict(checks)
-    not_running: list[str] = list(PROGRAMS)
+    not_running: list[str] = list(t.programs)
     while time.monotonic() < deadline:
         waiting = {name: c for name, c in waiting.items() if http_status(*c) != 200}
         status = supervisorctl(t, "status", quiet=True).stdout
-        not_running = [p for p in PROGRAMS if not re.search(rf"^{re.escape(p)}\s+RUNNING", status, re.M)]
+        not_running = [p for p in t.programs if not re.search(rf"^{re.escape(p)}\s+RUNNING", status, re.M)]
         if not waiting and not not_running:
             if nginx_uses_every_node(t, tls):
                 return
@@ -678,6 +801,11 @@ def print_addresses(t: Topology) -> None:
     say(
         f"  Prometheus http://127.0.0.1:{t.prometheus_port}/  Alertmanager http://127.0.0.1:{t.alertmanager_port}/"
     )
+    if t.cluster:
+        say(
+            f"  database: {t.database_url} (monitor :{t.cluster.monitor_port}); backups in {t.cluster.backup_dir}, "
+            f"off-site copy in {t.cluster.offsite_dir}; restore drill: make restore-drill"
+        )
     say(f"  logs: {t.log_dir}/  status: make prod-status  stop: make prod-down")
 
 
@@ -694,7 +822,7 @@ def configure(t: Topology) -> None:
 
 
 def up(t: Topology) -> None:
-    check_binaries()
+    check_binaries(t)
     if supervisord_pid(t):
         say(
             f"already running (supervisord pid {supervisord_pid(t)}); `make prod-down` first to apply changes"
@@ -710,12 +838,36 @@ def up(t: Topology) -> None:
     if busy:
         raise Failure(f"ports in use: {', '.join(map(str, busy))} (set PROD_*_PORT, or stop what holds them)")
     configure(t)
-    ensure_database(t)
     manage(t, "collectstatic", "--noinput", "-v", "0")
     if not (t.static_root / "staticfiles.json").is_file():
         raise Failure(
             f"collectstatic wrote no manifest into {t.static_root} (does settings.py read STATIC_ROOT?)"
         )
+    if t.cluster:
+        # The formation runs under supervisord with everything else: the web nodes answer 503 until it is ready
+        # and migrated, then serve by themselves.
+        t.cluster.prepare(postgresql_settings(t))
+        start_supervisord(t)
+        try:
+            t.cluster.wait_for_formation(max(t.start_timeout, 300), say)
+            t.cluster.tune_monitor()
+            t.cluster.stanza_create()
+        except ClusterFailure as failure:
+            raise Failure(f"{failure} (`make prod-down` stops what did start)") from None
+        if t.cluster.restic_init():
+            say(f"created the media backup repository {t.cluster.restic_repository}")
+        migrate_and_seed(t)
+        # The first backups at once (a restore point from the first minute), then on schedule from Celery beat.
+        manage(t, "backup_run", "--due")
+    else:
+        ensure_database(t)
+        migrate_and_seed(t)
+        start_supervisord(t)
+    wait_until_up(t)
+    print_addresses(t)
+
+
+def migrate_and_seed(t: Topology) -> None:
     manage(t, "migrate", "--noinput")
     if t.listen_address in ("127.0.0.1", "::1", "localhost") or os.environ.get("PROD_SEED_DEMO") == "1":
         manage(t, "seed_demo")
@@ -723,13 +875,13 @@ def up(t: Topology) -> None:
         # The demo's staff passwords are in the repository: never on a topology others can reach, unless asked.
         say("not loading the demo accounts: nginx listens beyond this machine (PROD_SEED_DEMO=1 loads them)")
 
+
+def start_supervisord(t: Topology) -> None:
     say(f"starting supervisord ({t.conf})")
     # A clean environment: nothing of the caller's shell (a test's DJANGO_SETTINGS_MODULE, a CI DATABASE_URL)
     # reaches the programs; supervisord.conf gives them theirs.
     clean = {k: t.django_environment()[k] for k in ("PATH", "LANG", "HOME", "SAFETRAIN_PROD_DIR")}
     run([BINARIES["supervisord"], "-c", str(t.conf)], env=clean)
-    wait_until_up(t)
-    print_addresses(t)
 
 
 def down(t: Topology, timeout: float = 150) -> None:
@@ -781,6 +933,20 @@ def status(t: Topology) -> int:
         say(f"not running ({t.prod_dir})")
         return 3
     code = supervisorctl(t, "status").returncode
+    if t.cluster:
+        try:
+            for node in t.cluster.states():
+                say(
+                    f"  database {node['node']} (:{node['port']}): {node['reported']}, assigned {node['assigned']}"
+                )
+            for backup in t.cluster.info()[-3:]:
+                stop = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(backup["timestamp"]["stop"]))
+                say(
+                    f"  backup {backup['label']} ({backup['type']}, repo{backup['database']['repo-key']}) {stop}"
+                )
+        except Exception as problem:  # noqa: BLE001 - any failure to read is reported, status still prints
+            say(f"  database: cannot read the formation or its backups ({problem})")
+            code = code or 1
     print_addresses(t)
     return code
 
@@ -801,7 +967,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "down":
             down(t)
         elif args.command == "render":
-            check_binaries()
+            check_binaries(t)
             configure(t)
             say(f"configuration written to {t.prod_dir} and checked")
         else:

@@ -1,0 +1,85 @@
+"""Checking the media files against the database (the restore drill, docs/operations.md): every file a legal record
+names is there and is the file that was stored.
+
+- reference photos (FaceTemplate): decrypted, their SHA-256 equals `photo_sha256`;
+- snapshots of identity checks (FaceCheck): decrypted (Fernet authenticates each file: a changed byte fails);
+- archive files of old records (ArchiveFile): checked by `verify_records` (their SHA-256), counted here.
+A row written after the media backup was taken may name a file that backup cannot hold: such rows are counted apart
+(`newer`), never as failures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+
+from cryptography.fernet import InvalidToken
+from django.core.files.storage import default_storage
+
+from safetrain.core.crypto import decrypt_bytes
+from safetrain.proctoring.models import FaceCheck, FaceTemplate
+from safetrain.records.models import ArchiveFile
+
+
+@dataclass
+class MediaReport:
+    checked: int = 0
+    newer: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _read(name: str) -> bytes | None:
+    try:
+        with default_storage.open(name, "rb") as handle:
+            return handle.read()
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def media_verify(*, taken_at: dt.datetime | None = None) -> MediaReport:
+    """Check the media files named by the records written before `taken_at` (the media backup's time; None: all)."""
+    report = MediaReport()
+    photos = FaceTemplate.objects.order_by("pk").only("pk", "photo_name", "photo_sha256", "created_at")
+    for template in photos.iterator(chunk_size=500):
+        if taken_at and template.created_at > taken_at:
+            report.newer += 1
+            continue
+        report.checked += 1
+        data = _read(template.photo_name)
+        if data is None:
+            report.problems.append(f"reference photo missing: {template.photo_name}")
+            continue
+        try:
+            plain = decrypt_bytes(data)
+        except InvalidToken:
+            report.problems.append(f"reference photo damaged (does not decrypt): {template.photo_name}")
+            continue
+        if hashlib.sha256(plain).hexdigest() != template.photo_sha256:
+            report.problems.append(f"reference photo differs from its SHA-256: {template.photo_name}")
+    snapshots = FaceCheck.objects.exclude(snapshot_name="").order_by("pk").only("pk", "snapshot_name", "at")
+    for check in snapshots.iterator(chunk_size=500):
+        if taken_at and check.at > taken_at:
+            report.newer += 1
+            continue
+        report.checked += 1
+        data = _read(check.snapshot_name)
+        if data is None:
+            report.problems.append(f"snapshot missing: {check.snapshot_name}")
+            continue
+        try:
+            decrypt_bytes(data)
+        except InvalidToken:
+            report.problems.append(f"snapshot damaged (does not decrypt): {check.snapshot_name}")
+    for archive in ArchiveFile.objects.order_by("pk").only("pk", "name", "created_at"):
+        if taken_at and archive.created_at > taken_at:
+            report.newer += 1
+            continue
+        report.checked += 1
+        if not default_storage.exists(archive.name):
+            report.problems.append(f"archive file missing: {archive.name}")
+    return report
