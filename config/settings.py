@@ -179,7 +179,14 @@ CELERY_BEAT_SCHEDULE: dict = {
     "supervision-collect": {"task": "integrations.supervision_collect", "schedule": 300.0},
     "supervision-deliver": {"task": "integrations.supervision_deliver", "schedule": 60.0},
     "supervision-revocations": {"task": "integrations.supervision_revocations", "schedule": 3600.0},
+    # OPS-04: a background job whose message Redis lost (a restart, a failover) is sent again; it runs once.
+    "catalog-requeue-waiting": {"task": "catalog.requeue_waiting", "schedule": 600.0},
+    "enterprise-requeue-waiting": {"task": "enterprise.requeue_waiting", "schedule": 600.0},
 }
+# A video or roster import still waiting after this long is sent to the workers again (docs/operations.md, Redis).
+TASK_RESEND_AFTER_MINUTES = env.int("TASK_RESEND_AFTER_MINUTES", default=30)
+# Backups run for hours: on their own queue, so that they never hold up the other tasks (a worker with `-Q backup`).
+CELERY_TASK_ROUTES = {"integrations.backups_due": {"queue": "backup"}}
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -386,12 +393,59 @@ except ValueError as exc:
 NODE_NAME = env.str("NODE_NAME", default="") or __import__("socket").gethostname()
 DESIGN_LOAD_RPS = env.float("DESIGN_LOAD_RPS", default=1500.0)
 LOAD_WINDOW_SECONDS = env.float("LOAD_WINDOW_SECONDS", default=60.0)
-CELERY_QUEUES_WATCHED = env.list("CELERY_QUEUES_WATCHED", default=["celery"])
+# "backup": the queue of the backups (OPS-03), which run for hours on a worker of their own.
+CELERY_QUEUES_WATCHED = env.list("CELERY_QUEUES_WATCHED", default=["celery", "backup"])
 DATABASE_STANDBYS_EXPECTED = env.int("DATABASE_STANDBYS_EXPECTED", default=0)
 # Alertmanager posts its alerts to /ops/alerts/webhook with this bearer token; unset, the webhook is closed.
 ALERT_WEBHOOK_TOKEN = env.str("ALERT_WEBHOOK_TOKEN", default="")
 if DESIGN_LOAD_RPS <= 0:
     raise ImproperlyConfigured("DESIGN_LOAD_RPS must be a positive number of requests per second.")
+
+# Backups (OPS-03; Guangdong: incremental every 24 h, off-site every 7 days, full every 30 days). The platform runs
+# them from Celery (integrations.backups_due), records every run and raises alarms; the tools are configured in
+# deploy/. pgBackRest's command prefix, split like a shell would; the platform appends `--repo=N --type=full|diff|incr
+# backup` and `--output=json info`. Empty: the database is not backed up from this installation.
+BACKUP_PGBACKREST_COMMAND = env.str("BACKUP_PGBACKREST_COMMAND", default="")
+# restic's command prefix for the media files (uploads, videos); the platform appends `backup --json --tag
+# safetrain-media PATHS`, then `forget ... --prune`. Empty: media files are not backed up from this installation
+# (with S3_BUCKET the files are in the object store, whose own replication keeps them).
+BACKUP_RESTIC_COMMAND = env.str("BACKUP_RESTIC_COMMAND", default="")
+BACKUP_MEDIA_PATHS = env.list("BACKUP_MEDIA_PATHS", default=[str(MEDIA_ROOT)])
+# restic keeps this many daily, weekly and monthly snapshots; 72 months is the longest record rule (REC-02).
+BACKUP_RESTIC_KEEP_DAILY = env.int("BACKUP_RESTIC_KEEP_DAILY", default=35)
+BACKUP_RESTIC_KEEP_WEEKLY = env.int("BACKUP_RESTIC_KEEP_WEEKLY", default=10)
+BACKUP_RESTIC_KEEP_MONTHLY = env.int("BACKUP_RESTIC_KEEP_MONTHLY", default=72)
+# The schedule. pgBackRest repository 1 (on site): an incremental backup every N hours, a full one every N days.
+BACKUP_DATABASE_INCR_HOURS = env.float("BACKUP_DATABASE_INCR_HOURS", default=24.0)
+BACKUP_DATABASE_FULL_DAYS = env.float("BACKUP_DATABASE_FULL_DAYS", default=30.0)
+# pgBackRest repository 2 (off site): a differential backup every N days, a full one every N days; 0 switches
+# the off-site repository off.
+BACKUP_OFFSITE_DIFF_DAYS = env.float("BACKUP_OFFSITE_DIFF_DAYS", default=7.0)
+BACKUP_OFFSITE_FULL_DAYS = env.float("BACKUP_OFFSITE_FULL_DAYS", default=30.0)
+# restic: a snapshot of the media files every N hours.
+BACKUP_MEDIA_HOURS = env.float("BACKUP_MEDIA_HOURS", default=24.0)
+# A backup due longer than this is missed (alarm BackupMissed); after a failure the next try waits this long.
+BACKUP_GRACE_HOURS = env.float("BACKUP_GRACE_HOURS", default=2.0)
+BACKUP_RETRY_MINUTES = env.float("BACKUP_RETRY_MINUTES", default=60.0)
+# One backup command may run this long before it is stopped and recorded as failed.
+BACKUP_TIMEOUT_SECONDS = env.int("BACKUP_TIMEOUT_SECONDS", default=6 * 3600)
+if (
+    min(BACKUP_DATABASE_INCR_HOURS, BACKUP_DATABASE_FULL_DAYS, BACKUP_OFFSITE_FULL_DAYS, BACKUP_MEDIA_HOURS)
+    <= 0
+    or min(BACKUP_OFFSITE_DIFF_DAYS, BACKUP_GRACE_HOURS, BACKUP_RETRY_MINUTES, BACKUP_TIMEOUT_SECONDS - 1) < 0
+):
+    raise ImproperlyConfigured(
+        "The BACKUP_* periods and BACKUP_TIMEOUT_SECONDS must be positive; BACKUP_OFFSITE_DIFF_DAYS (0: off), "
+        "BACKUP_GRACE_HOURS and BACKUP_RETRY_MINUTES may be 0."
+    )
+if BACKUP_PGBACKREST_COMMAND or BACKUP_RESTIC_COMMAND:
+    # Every 15 minutes the worker on the "backup" queue runs whatever is due; a tick not taken up within the period
+    # is dropped, so that ticks do not pile up behind a backup of several hours.
+    CELERY_BEAT_SCHEDULE["backups-due"] = {
+        "task": "integrations.backups_due",
+        "schedule": 900.0,
+        "options": {"expires": 840},
+    }
 
 LOGGING = {
     "version": 1,

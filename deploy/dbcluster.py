@@ -172,6 +172,10 @@ class Cluster:
                             "\n# SafeTrain (deploy/postgresql/safetrain.conf.in)\ninclude_if_exists = 'safetrain.conf'\n"
                         )
 
+    def created(self, node: str) -> bool:
+        """The node's data folder exists and pg_autoctl has set it up (not only node1's initdb of prepare())."""
+        return (self.data(node) / "postgresql-auto-failover.conf").is_file()
+
     # Reading -----------------------------------------------------------------------------------------------------
     def connect(self, port: int, dbname: str = "postgres", **kwargs):
         import psycopg
@@ -200,6 +204,24 @@ class Cluster:
             ):
                 return node["port"]
         return None
+
+    def wait_for_node(self, node: str, states: tuple[str, ...], timeout: float) -> None:
+        """Until the monitor has `node` registered in one of `states` (reported and assigned alike)."""
+        deadline = time.monotonic() + timeout
+        seen: list[dict] = []
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                seen = self.states()
+                if any(
+                    s["node"] == node and s["reported"] == s["assigned"] and s["reported"] in states
+                    for s in seen
+                ):
+                    return
+            time.sleep(1)
+        raise ClusterFailure(
+            f"{node} is not {' or '.join(states)} after {timeout:.0f} s (the monitor sees {seen}); "
+            f"see {self.prod_dir / 'log'}/pg-*.log"
+        )
 
     def tune_monitor(self) -> None:
         """Fail over after about 10 s without the primary instead of pg_auto_failover's 20 s, and let the new primary

@@ -176,8 +176,8 @@ class Drill:
                 raise DrillFailure("recovery did not finish within an hour")
             time.sleep(0.5)
         # No transaction replayed after the backup: the newest one is the backup's own end.
-        self.newest = newest or self.backup_stop
-        return f"newest restored transaction {self.newest.astimezone():%Y-%m-%d %H:%M:%S %Z}"
+        self.newest = (newest or self.backup_stop).astimezone(dt.UTC)
+        return f"newest restored transaction {self.newest:%Y-%m-%d %H:%M:%S} UTC"
 
     def restore_media(self) -> str:
         listing = run_json([*self.c.restic_command, "snapshots", "--json", "--tag", "safetrain-media"])

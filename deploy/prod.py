@@ -438,6 +438,7 @@ def render_database(t: Topology, sv: dict[str, str]) -> None:
             "monitor_uri": supervisor_value(c.monitor_uri),
             "user_line": user_line,
             "pg_environment": pg_env,
+            "autostart": "true" if node == "node1" or c.created(node) else "false",
         }
         nodes.append(PLACEHOLDER.sub(lambda m, v=values: v[m.group(1)], template))
     render(
@@ -569,9 +570,11 @@ def run(
     return result
 
 
-def manage(t: Topology, *args: str) -> None:
+def manage(t: Topology, *args: str, **extra: str) -> None:
     say(f"manage.py {' '.join(args)}")
-    run([str(VENV_BIN / "python"), "manage.py", *args], env=t.django_environment())
+    started = time.monotonic()
+    run([str(VENV_BIN / "python"), "manage.py", *args], env={**t.django_environment(), **extra})
+    say(f"manage.py {args[0]}: done in {time.monotonic() - started:.0f} s")
 
 
 def alive(pid: int) -> bool:
@@ -847,9 +850,19 @@ def up(t: Topology) -> None:
         # The formation runs under supervisord with everything else: the web nodes answer 503 until it is ready
         # and migrated, then serve by themselves.
         t.cluster.prepare(postgresql_settings(t))
+        standby_created = t.cluster.created("node2")
+        begun = time.monotonic()
         start_supervisord(t)
         try:
+            if not standby_created:
+                t.cluster.wait_for_node(
+                    "node1", ("single", "wait_primary", "primary"), max(t.start_timeout, 300)
+                )
+                supervisorctl(t, "start", "pg-node2", quiet=True)
             t.cluster.wait_for_formation(max(t.start_timeout, 300), say)
+            say(
+                f"database formation ready: primary and synchronous standby ({time.monotonic() - begun:.0f} s)"
+            )
             t.cluster.tune_monitor()
             t.cluster.stanza_create()
         except ClusterFailure as failure:
@@ -870,7 +883,9 @@ def up(t: Topology) -> None:
 def migrate_and_seed(t: Topology) -> None:
     manage(t, "migrate", "--noinput")
     if t.listen_address in ("127.0.0.1", "::1", "localhost") or os.environ.get("PROD_SEED_DEMO") == "1":
-        manage(t, "seed_demo")
+        # Its tasks (the demo video's transcoding) run inline, as the demo's next steps expect them done; the
+        # topology's Celery worker may already be running.
+        manage(t, "seed_demo", CELERY_BROKER_URL="")
     else:
         # The demo's staff passwords are in the repository: never on a topology others can reach, unless asked.
         say("not loading the demo accounts: nginx listens beyond this machine (PROD_SEED_DEMO=1 loads them)")

@@ -1,6 +1,8 @@
 """The production topology of `make prod-up` (deploy/): nginx with TLS in front of two granian web nodes, a Celery
-worker and beat, Prometheus and Alertmanager under one supervisord, here on free ports, in a temporary PROD_DIR and a
-database of its own, beside any topology a developer runs.
+worker and beat, Prometheus and Alertmanager, and the database: a pg_auto_failover formation (monitor, primary,
+synchronous hot standby) with pgBackRest and restic backups, all under one supervisord, here on free ports in a
+temporary PROD_DIR, beside any topology a developer runs. The last tests run the restore drill (newest, point in time,
+a damaged backup) and lose the primary under load (bench/failover_drill.py).
 
 The fixture runs the real `make prod-up` and `make prod-down`; the deadlines are generous (a busy 2-core machine).
 """
@@ -9,11 +11,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime
+import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
+import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -26,13 +33,27 @@ import requests
 from tests.demo_server import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-PROGRAMS = ("nginx", "web1", "web2", "celery-worker", "celery-beat", "prometheus", "alertmanager")
+PROGRAMS = (
+    "nginx",
+    "web1",
+    "web2",
+    "celery-worker",
+    "celery-beat",
+    "prometheus",
+    "alertmanager",
+    "pg-monitor",
+    "pg-node1",
+    "pg-node2",
+)
 BINARIES = (
     "/usr/sbin/nginx",
     "/usr/bin/supervisord",
     "/usr/bin/supervisorctl",
     "/usr/bin/prometheus",
     "/usr/bin/prometheus-alertmanager",
+    "/usr/bin/pg_autoctl",
+    "/usr/bin/pgbackrest",
+    "/usr/bin/restic",
 )
 # A Redis database of its own, so this topology's Celery never takes the tasks of another (prod uses 3, the suite
 # 8-15); emptied at the end.
@@ -92,6 +113,7 @@ class Prod:
     web_ports: dict[str, int]
     prometheus_port: int
     alertmanager_port: int
+    database_ports: tuple[int, int]
 
     @property
     def cert(self) -> str:
@@ -106,6 +128,19 @@ class Prod:
     def make(self, target: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             ["make", "--no-print-directory", target],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def make_with(
+        self, target: str, *assignments: str, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["make", "--no-print-directory", target, *assignments],
             cwd=ROOT,
             env=self.env,
             capture_output=True,
@@ -149,22 +184,21 @@ class Prod:
 
 
 @pytest.fixture(scope="module")
-def prod(tmp_path_factory) -> Iterator[Prod]:
+def prod() -> Iterator[Prod]:
     missing = [b for b in BINARIES if not os.access(b, os.X_OK)]
     if missing and os.geteuid() != 0:
         pytest.fail(
             f"missing {', '.join(missing)}: run `make prod-up` once as root (it installs the Debian packages)"
         )
-    directory = tmp_path_factory.mktemp("prod")
-    https, http, web1, web2, prometheus, alertmanager = free_ports(6)
-    database = f"safetrain_prod_test_{os.getpid()}"
-    server = urllib.parse.urlsplit(os.environ.get("DATABASE_URL", ""))
-    netloc = server.netloc if server.scheme.startswith("postgres") else "postgres@127.0.0.1:5432"
+    # Not below pytest's temporary root (0700, root's): the database's account (postgres) must reach its folders.
+    directory = Path(tempfile.mkdtemp(prefix="safetrain-prod-test-"))
+    directory.chmod(0o755)
+    https, http, web1, web2, prometheus, alertmanager, monitor, node1, node2 = free_ports(9)
     redis_server = urllib.parse.urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "PYTEST_", "PROD_", "MAKE")) and k != "MFLAGS"
+        if not k.startswith(("DJANGO_", "PYTEST_", "PROD_", "MAKE")) and k not in ("MFLAGS", "DATABASE_URL")
     }
     env.update(
         {
@@ -174,16 +208,22 @@ def prod(tmp_path_factory) -> Iterator[Prod]:
             "PROD_WEB_PORTS": f"{web1},{web2}",
             "PROD_PROMETHEUS_PORT": str(prometheus),
             "PROD_ALERTMANAGER_PORT": str(alertmanager),
-            "PROD_DATABASE_URL": f"postgres://{netloc}/{database}",
+            "PROD_PG_PORTS": f"{monitor},{node1},{node2}",
             "PROD_REDIS_URL": f"{redis_server.scheme}://{redis_server.netloc}/{TEST_REDIS_DB}",
-            # pytest's temporary root is private to root (0700): nginx's workers could not write their request-body
-            # buffers below it as www-data, the default in var/prod. They run as root here.
+            # nginx's workers run as root here, as before this topology had folders of its own.
             "PROD_NGINX_USER": "root",
         }
     )
-    prod = Prod(directory, env, https, http, {"web1": web1, "web2": web2}, prometheus, alertmanager)
+    # The failover drill measures the database, not cameras: no face check before an exam or while studying.
+    (directory / "env").write_text(
+        "FACE_CHECK_AT_LOGIN=false\nFACE_CHECK_AT_EXAM=false\nFACE_CHECKS_WHILE_STUDYING=false\n"
+    )
+    (directory / "env").chmod(0o600)
+    prod = Prod(
+        directory, env, https, http, {"web1": web1, "web2": web2}, prometheus, alertmanager, (node1, node2)
+    )
     try:
-        up = prod.make("prod-up", timeout=1200)
+        up = prod.make("prod-up", timeout=1500)
         if up.returncode != 0:
             pytest.fail(
                 f"make prod-up failed (exit {up.returncode}):\n{up.stdout[-6000:]}\n{up.stderr[-6000:]}"
@@ -192,14 +232,11 @@ def prod(tmp_path_factory) -> Iterator[Prod]:
     finally:
         down = prod.make("prod-down")
         with contextlib.suppress(Exception):
-            import psycopg
-
-            with psycopg.connect(f"postgresql://{netloc}/postgres", autocommit=True) as connection:
-                connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        with contextlib.suppress(Exception):
             import redis
 
             redis.Redis.from_url(env["PROD_REDIS_URL"]).flushdb()
+        if down.returncode == 0:
+            shutil.rmtree(directory, ignore_errors=True)
         assert down.returncode == 0, f"make prod-down failed:\n{down.stdout}\n{down.stderr}"
 
 
@@ -388,6 +425,170 @@ def test_supervisorctl_shows_every_program_running(prod):
     wait_for(lambda: " ready." in worker_log.read_text(), "the Celery worker connected to Redis")
 
 
+# Data safety (issue 25): the formation, the backups, the restore drill, the failover under load ----------------------
+def metric(prod: Prod, name: str, **labels: str) -> float | None:
+    """A value of the web1 node's /metrics (with the scrape token), None when the series is absent."""
+    token = (prod.directory / "metrics.token").read_text()
+    text = requests.get(
+        f"http://127.0.0.1:{prod.web_ports['web1']}/metrics",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ).text
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            found = dict(re.findall(r'(\w+)="([^"]*)"', line.partition("}")[0]))
+            if all(found.get(k) == v for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def pgbackrest(prod: Prod, *args: str) -> subprocess.CompletedProcess[str]:
+    config = prod.directory / "pgbackrest.conf"
+    return subprocess.run(
+        ["runuser", "-u", "postgres", "--", "pgbackrest", f"--config={config}", "--stanza=safetrain", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd="/tmp",
+    )
+
+
+def sql(prod: Prod, port: int, query: str) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(
+        host="127.0.0.1", port=port, user="postgres", dbname="safetrain", autocommit=True, connect_timeout=10
+    ) as connection:
+        cursor = connection.execute(query)
+        return cursor.fetchall() if cursor.description else []
+
+
+def primary_port(prod: Prod) -> int:
+    for port in prod.database_ports:
+        with contextlib.suppress(Exception):
+            if sql(prod, port, "SELECT NOT pg_is_in_recovery()")[0][0]:
+                return port
+    raise AssertionError("no primary answers")
+
+
+def test_ops_04_the_database_is_a_primary_with_a_synchronous_hot_standby(prod):
+    primary = primary_port(prod)
+    standby = next(p for p in prod.database_ports if p != primary)
+    assert sql(prod, standby, "SELECT pg_is_in_recovery()")[0][0] is True
+    # pg_auto_failover names the standby in synchronous_standby_names: a commit waits for it.
+    assert "pgautofailover_standby" in sql(prod, primary, "SHOW synchronous_standby_names")[0][0]
+    states = sql(prod, primary, "SELECT state, sync_state FROM pg_stat_replication")
+    assert states == [("streaming", "quorum")]
+    assert sql(prod, primary, "SHOW synchronous_commit")[0][0] == "on"
+    assert sql(prod, primary, "SHOW archive_mode")[0][0] == "on"
+    assert metric(prod, "safetrain_database_standbys_streaming") == 1
+    assert metric(prod, "safetrain_database_standbys_expected") == 1
+
+
+def test_ops_03_prod_up_took_the_first_backups_into_both_repositories_and_of_the_media(prod):
+    info = json.loads(pgbackrest(prod, "--output=json", "info").stdout)[0]
+    assert info["status"]["code"] == 0, info["status"]
+    fulls = {b["database"]["repo-key"] for b in info["backup"] if b["type"] == "full"}
+    assert fulls == {1, 2}
+    check = pgbackrest(prod, "check")  # the primary's WAL reaches both repositories now
+    assert check.returncode == 0, check.stdout + check.stderr
+    for target, repo in (("database", "1"), ("database", "2"), ("media", "0")):
+        assert metric(prod, "safetrain_backup_last_success_timestamp_seconds", target=target, repo=repo), (
+            target,
+            repo,
+        )
+    assert metric(prod, "safetrain_backup_configured", target="database") == 1
+    assert metric(prod, "safetrain_backup_configured", target="media") == 1
+
+
+def drill(prod: Prod, *args: str) -> subprocess.CompletedProcess[str]:
+    return prod.make_with("restore-drill", f"DRILL_ARGS={' '.join(args)}", timeout=900)
+
+
+def test_ops_03_the_restore_drill_restores_the_newest_backup_verifies_it_and_records_rto_and_rpo(prod):
+    result = drill(prod)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for step in ("pgbackrest verify", "pgbackrest restore", "recovery", "restic restore --verify"):
+        assert step in result.stdout
+    assert "all records match their seals" in result.stdout
+    assert "audit chain OK" in result.stdout
+    assert "every media file matches its record" in result.stdout
+    rto, rpo = (float(x) for x in re.search(r"RTO ([\d.]+) s .*RPO ([\d.]+) s", result.stdout).groups())
+    assert 0 < rto < 900
+    assert 0 <= rpo < 24 * 3600
+    assert not list((prod.directory / "drill").glob("*/pg")), "the scratch copy was not removed"
+    assert metric(prod, "safetrain_restore_drill_last_ok") == 1
+    assert metric(prod, "safetrain_restore_drill_last_rto_seconds") == pytest.approx(rto, abs=0.2)
+
+
+def test_ops_03_a_point_in_time_restore_stops_at_the_requested_moment(prod):
+    primary = primary_port(prod)
+    sql(prod, primary, "CREATE TABLE IF NOT EXISTS drill_marker (at timestamptz DEFAULT clock_timestamp())")
+    sql(prod, primary, "INSERT INTO drill_marker DEFAULT VALUES")
+    time.sleep(2)
+    target = sql(prod, primary, "SELECT clock_timestamp()")[0][0]
+    time.sleep(2)
+    sql(prod, primary, "INSERT INTO drill_marker DEFAULT VALUES")
+    sql(prod, primary, "SELECT pg_switch_wal()")  # the WAL with both rows goes to the repositories now
+    result = drill(prod, "--target-time", f"'{target.isoformat()}'")
+    assert result.returncode == 0, result.stdout + result.stderr
+    newest = re.search(r"newest restored transaction (\S+ \S+) UTC", result.stdout).group(1)
+    restored = datetime.datetime.fromisoformat(newest + "+00:00")
+    # Recovery stopped at the target: the first row's commit is in, the second's (2 s later) is not.
+    assert target - datetime.timedelta(seconds=4) < restored <= target
+
+
+def test_ops_03_a_damaged_backup_is_reported_and_never_restored(prod):
+    repository = prod.directory / "backup" / "repo1" / "backup" / "safetrain"
+    newest = sorted(p for p in repository.iterdir() if re.match(r"\d{8}-\d{6}F", p.name))[-1]
+    victim = max((newest / "pg_data" / "base").rglob("*.zst"), key=lambda f: f.stat().st_size)
+    original = victim.read_bytes()
+    victim.write_bytes(original[:100] + bytes(b ^ 0xFF for b in original[100:120]) + original[120:])
+    try:
+        result = drill(prod)
+    finally:
+        victim.write_bytes(original)
+    assert result.returncode != 0
+    assert "RESTORE DRILL FAILED" in result.stdout
+    assert "damaged" in result.stdout
+    assert "nothing restored" in result.stdout
+    assert "pgbackrest restore" not in result.stdout  # stopped before restoring anything
+    assert metric(prod, "safetrain_restore_drill_last_ok") == 0
+    # The failed drill is in the alarm log, which operators see at /ops/alarms/.
+    alarms = sql(prod, primary_port(prod), "SELECT name, status FROM integrations_alarm")
+    assert ("RestoreDrillFailed", "firing") in alarms
+
+
+def test_ops_04_the_primary_lost_under_load_fails_over_and_no_acknowledged_answer_is_lost(prod):
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "python"),
+            "bench/failover_drill.py",
+            *("--candidates", "12", "--learners", "12", "--seconds", "60", "--kill-at", "15", "--rejoin"),
+        ],
+        cwd=ROOT,
+        env=prod.env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    report = json.loads(result.stdout.strip().splitlines()[-1]) if result.stdout.strip() else {}
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report["answers_acknowledged"] > 50
+    assert report["answers_lost"] == 0
+    assert report["answers_wrong"] == 0
+    assert report["heartbeats_acknowledged"] > 0
+    assert report["credited_in_sessions_s"] <= report["credited_told_s"] + 0.01
+    assert report["writes_failed"] > 0  # the loss was felt, then healed without anyone's help
+    assert report["formation_rejoined"] == {
+        report["killed"]: "secondary",
+        **{n: "primary" for n in ("node1", "node2") if n != report["killed"]},
+    }
+    assert prod.get("/healthz").status_code == 200
+
+
 def test_prod_down_stops_every_process_and_closes_the_ports(prod):
     supervisord = int((prod.directory / "supervisord.pid").read_text())
     processes = {supervisord} | descendants(supervisord)
@@ -401,6 +602,7 @@ def test_prod_down_stops_every_process_and_closes_the_ports(prod):
         *prod.web_ports.values(),
         prod.prometheus_port,
         prod.alertmanager_port,
+        *prod.database_ports,
     ]
     assert not [port for port in ports if port_open(port)]
     again = prod.make("prod-down")  # harmless when nothing runs

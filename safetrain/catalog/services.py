@@ -507,6 +507,20 @@ def video_transcode(*, video_id: int) -> Video:
     return Video.objects.get(pk=video_id)
 
 
+def videos_requeue_waiting(*, older_than: dt.timedelta, limit: int = 500) -> int:
+    """Send the transcoding task again for videos waiting longer than `older_than`: the broker (Redis) may have lost
+    the message (a restart without persistence, a failover to a replica that had not received it). Each video is
+    transcoded once however many messages arrive (video_transcode claims it)."""
+    cutoff = timezone.now() - older_than
+    waiting = Video.objects.filter(status=VideoStatus.QUEUED, created_at__lt=cutoff).order_by("pk")
+    ids = list(waiting.values_list("pk", flat=True)[:limit])
+    from safetrain.catalog.tasks import transcode_video
+
+    for video_id in ids:
+        transcode_video.delay(video_id)
+    return len(ids)
+
+
 def video_retry(*, video: Video) -> Video:
     """Queue a failed video again, or one stuck in transcoding past the time limit (a killed worker)."""
     stale = timezone.now() - dt.timedelta(seconds=settings.TRANSCODE_TIME_LIMIT_SECONDS)

@@ -206,3 +206,20 @@ def gauge(name: str, documentation: str, value: float | None = None, **labels: s
         else:
             family.add_metric([], value)
     return family
+
+
+# Gauges that higher apps read at scrape time (the backups' from their table, integrations.backups): core may not
+# import them, so each registers a provider here when its app is ready, and /metrics adds what each returns.
+ScrapeGaugeProvider = Callable[[], list[Metric]]
+_SCRAPE_GAUGE_PROVIDERS: list[ScrapeGaugeProvider] = []
+
+
+def scrape_gauges_register(provider: ScrapeGaugeProvider) -> ScrapeGaugeProvider:
+    """Add `provider` to every scrape (once, however often an app's ready() runs); usable as a decorator."""
+    if provider not in _SCRAPE_GAUGE_PROVIDERS:
+        _SCRAPE_GAUGE_PROVIDERS.append(provider)
+    return provider
+
+
+def scrape_gauges_providers() -> tuple[ScrapeGaugeProvider, ...]:
+    return tuple(_SCRAPE_GAUGE_PROVIDERS)

@@ -235,7 +235,19 @@ def _scrape_time_gauges() -> list:
             rate / settings.DESIGN_LOAD_RPS,
         ),
     ]
-    families += _database_gauges() + _queue_gauges()
+    families += _database_gauges() + _queue_gauges() + _registered_gauges()
+    return families
+
+
+def _registered_gauges() -> list:
+    """What the apps' providers (core.metrics.scrape_gauges_register) read; a provider whose database does not
+    answer adds nothing (safetrain_database_up tells that), it never fails the scrape."""
+    families: list = []
+    for provider in core_metrics.scrape_gauges_providers():
+        try:
+            families += provider()
+        except DatabaseError:
+            connection.close_if_unusable_or_obsolete()
     return families
 
 

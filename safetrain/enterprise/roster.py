@@ -534,6 +534,19 @@ def roster_import_start(
     return job
 
 
+def roster_jobs_requeue_waiting(*, older_than: dt.timedelta, limit: int = 500) -> int:
+    """Send the import task again for roster jobs waiting longer than `older_than` (a message the broker lost); a job
+    runs once however many messages arrive (roster_job_run claims it)."""
+    cutoff = timezone.now() - older_than
+    waiting = RosterJob.objects.filter(state=JobState.QUEUED, created_at__lt=cutoff).order_by("pk")
+    ids = list(waiting.values_list("pk", flat=True)[:limit])
+    from safetrain.enterprise.tasks import run_roster_job
+
+    for job_id in ids:
+        run_roster_job.delay(job_id)
+    return len(ids)
+
+
 def roster_job_run(job_id: int) -> RosterJob:
     """The background import of a RosterJob (once: a job that is not waiting is left alone)."""
     if not RosterJob.objects.filter(pk=job_id, state=JobState.QUEUED).update(state=JobState.RUNNING):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class OutboundState(models.TextChoices):
@@ -101,3 +102,100 @@ class Alarm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.node} {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class BackupTarget(models.TextChoices):
+    DATABASE = "database", _("Database")
+    MEDIA = "media", _("Media files")
+
+
+class BackupKind(models.TextChoices):
+    FULL = "full", _("Full")
+    DIFF = "diff", _("Differential")
+    INCR = "incr", _("Incremental")
+    SNAPSHOT = "snapshot", pgettext_lazy("backup", "Snapshot")  # not a camera's snapshot (抓拍)
+
+
+class BackupTrigger(models.TextChoices):
+    SCHEDULE = "schedule", _("Schedule")
+    COMMAND = "command", _("Command")
+
+
+class BackupRun(models.Model):
+    """One run of a backup (数据备份, OPS-03): pgBackRest into one of its repositories (1 on site, 2 off site) or
+    restic for the media files (repo 0). The row is written when the run starts (ok unknown) and completed when it
+    ends; rows are never deleted, so that the table is the proof of the backup schedule.
+
+    `requested_kind` is what the schedule asked for, `kind` what the tool did: pgBackRest turns an incremental or
+    differential backup into a full one when the repository holds no full backup yet."""
+
+    target = models.CharField(max_length=10, choices=BackupTarget.choices)
+    repo = models.PositiveSmallIntegerField(default=0, help_text="pgBackRest repository; 0 for restic")
+    requested_kind = models.CharField(max_length=10, choices=BackupKind.choices)
+    kind = models.CharField(max_length=10, choices=BackupKind.choices, blank=True)
+    trigger = models.CharField(max_length=10, choices=BackupTrigger.choices, default=BackupTrigger.SCHEDULE)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(null=True, help_text="unknown while running")
+    exit_code = models.IntegerField(null=True, blank=True)
+    label = models.CharField(
+        max_length=100, blank=True, help_text="pgBackRest's backup label, restic's snapshot id"
+    )
+    size_bytes = models.BigIntegerField(null=True, blank=True, help_text="the data backed up")
+    stored_bytes = models.BigIntegerField(
+        null=True, blank=True, help_text="what this run added to the repository"
+    )
+    node = models.CharField(max_length=100, blank=True)
+    output = models.TextField(blank=True, help_text="the end of the tool's output: errors and warnings")
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        indexes = [models.Index(fields=["target", "repo", "-started_at"], name="backup_run_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.target}/{self.repo} {self.requested_kind} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class RestoreDrill(models.Model):
+    """One restore drill (恢复演练, OPS-03 "restore tested"): a backup restored on a spare machine and checked. RTO is
+    how long the restore took until the platform answered, RPO how much time of changes the restored copy lacks.
+    `details` holds each check of the drill, as `{"checks": [{"name", "ok", "detail"}]}` or as the drill script
+    (deploy/drill.py) writes its steps, `{"steps": [{"step", "seconds", "result"}], "failure": "..."}`. Never
+    deleted."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    ok = models.BooleanField()
+    rto_seconds = models.FloatField(null=True, blank=True)
+    rpo_seconds = models.FloatField(null=True, blank=True)
+    label = models.CharField(max_length=100, blank=True, help_text="the backup restored")
+    target_time = models.DateTimeField(null=True, blank=True, help_text="point-in-time recovery target")
+    details = models.JSONField(default=dict)
+    node = models.CharField(max_length=100, blank=True)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-finished_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"restore drill {self.finished_at:%Y-%m-%d %H:%M} {'ok' if self.ok else 'failed'}"
+
+    def checks(self) -> list[dict]:
+        """Each check as {"name", "ok", "detail"}, from either shape of `details`."""
+        details = self.details if isinstance(self.details, dict) else {}
+        checks = [c for c in details.get("checks") or [] if isinstance(c, dict)]
+        for step in details.get("steps") or []:
+            if isinstance(step, dict):
+                result, seconds = str(step.get("result", "")), step.get("seconds")
+                detail = f"{result} ({seconds} s)" if seconds is not None else result
+                checks.append({"name": step.get("step", ""), "ok": result != "FAILED", "detail": detail})
+        return checks
+
+    def failure(self) -> str:
+        return str(self.details.get("failure") or "") if isinstance(self.details, dict) else ""

@@ -8,6 +8,8 @@ and start; a repeated or resolved notification updates that row.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import socket
 from typing import Any
 
 from django.db import transaction
@@ -79,6 +81,64 @@ def alarms_receive(*, payload: dict[str, Any]) -> list[Alarm]:
         alarm.save()
         stored.append(alarm)
     return stored
+
+
+def alarm_fingerprint(key: str) -> str:
+    """The fingerprint of an alarm the platform raises itself: 32 hex digits (Alertmanager's have 16), stable for
+    one `key` such as "backup:database:1"."""
+    return hashlib.sha256(f"safetrain:{key}".encode()).hexdigest()[:32]
+
+
+@transaction.atomic
+def alarm_raise(
+    *,
+    name: str,
+    key: str,
+    summary: str,
+    description: str = "",
+    severity: str = "critical",
+    labels: dict | None = None,
+) -> Alarm:
+    """Write an alarm that the platform detects itself (a failed or missed backup) into the alarm log, so that it
+    reaches the operators even when Prometheus or Alertmanager does not run. While the alarm of `key` is firing,
+    raising it again updates that entry (its text, the count of notifications); after it is resolved, a new one
+    starts."""
+    now = timezone.now()
+    fingerprint = alarm_fingerprint(key)
+    alarm = (
+        Alarm.objects.select_for_update()
+        .filter(fingerprint=fingerprint, status=AlarmStatus.FIRING)
+        .order_by("-starts_at")
+        .first()
+    )
+    if alarm is None:
+        alarm = Alarm(fingerprint=fingerprint, starts_at=now, received_at=now, notifications=0)
+    alarm.name = name[:100]
+    alarm.severity = severity[:20]
+    alarm.status = AlarmStatus.FIRING
+    alarm.node = socket.gethostname()[:100]
+    alarm.summary = summary[:2000]
+    alarm.description = description[:4000]
+    alarm.labels = {
+        "alertname": name,
+        "severity": severity,
+        "source": "safetrain",
+        "key": key,
+        **(labels or {}),
+    }
+    alarm.updated_at = now
+    alarm.notifications += 1
+    alarm.save()
+    return alarm
+
+
+@transaction.atomic
+def alarm_resolve(*, key: str) -> int:
+    """The condition behind the platform's alarm `key` is over: its firing entry is resolved. Returns how many."""
+    now = timezone.now()
+    return Alarm.objects.filter(fingerprint=alarm_fingerprint(key), status=AlarmStatus.FIRING).update(
+        status=AlarmStatus.RESOLVED, ends_at=now, updated_at=now
+    )
 
 
 def alarms_visible_to(user: Any) -> QuerySet[Alarm]:

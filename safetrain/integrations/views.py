@@ -14,6 +14,9 @@ from django.views.decorators.http import require_POST
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
 from safetrain.core.http import bearer_matches
+from safetrain.integrations.backup_status import backups_overview
+from safetrain.integrations.backups import backup_plan
+from safetrain.integrations.models import BackupRun, RestoreDrill
 from safetrain.integrations.monitoring import alarm_acknowledge, alarms_receive, alarms_visible_to
 
 MAX_WEBHOOK_BYTES = 2 * 1024 * 1024
@@ -60,3 +63,22 @@ def alarm_acknowledge_view(request: HttpRequest, alarm_id: int) -> HttpResponse:
     else:
         messages.success(request, _("The alarm is acknowledged."))
     return redirect("ops:alarms")
+
+
+@staff_required()
+def backups_view(request: HttpRequest) -> HttpResponse:
+    """The backups (数据备份, OPS-03): per target and repository the last success and failure and what is due next,
+    the recent runs and the restore drills."""
+    return render(
+        request,
+        "integrations/backups.html",
+        {
+            "streams": backups_overview(),
+            "database_configured": bool(settings.BACKUP_PGBACKREST_COMMAND),
+            "media_configured": bool(settings.BACKUP_RESTIC_COMMAND),
+            "planned": bool(backup_plan()),
+            "grace_hours": settings.BACKUP_GRACE_HOURS,
+            "runs": BackupRun.objects.all()[:50],
+            "drills": RestoreDrill.objects.all()[:10],
+        },
+    )

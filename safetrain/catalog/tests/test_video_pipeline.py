@@ -162,6 +162,26 @@ def test_cat_05_a_video_is_transcoded_once_even_if_two_workers_get_the_task(
     assert AuditEntry.objects.filter(action="video.transcode", object_id=str(video.pk)).count() == 1
 
 
+def test_ops_04_a_video_whose_message_the_broker_lost_is_sent_again_and_transcoded_once(
+    db, django_capture_on_commit_callbacks
+):
+    """Redis lost the transcoding task (a restart, a failover): the video waits as queued in the database and the
+    periodic re-send (catalog.requeue_waiting) transcodes it; a later re-send finds nothing waiting."""
+    import datetime as dt
+
+    from safetrain.catalog.services import videos_requeue_waiting
+
+    with django_capture_on_commit_callbacks(execute=False):  # the message never reaches a worker
+        video = video_upload(file=upload_of(clip()), title="消息丢失")
+    assert Video.objects.get(pk=video.pk).status == VideoStatus.QUEUED
+    assert videos_requeue_waiting(older_than=dt.timedelta(minutes=30)) == 0  # not waiting long yet
+    Video.objects.filter(pk=video.pk).update(created_at=video.created_at - dt.timedelta(minutes=31))
+    assert videos_requeue_waiting(older_than=dt.timedelta(minutes=30)) == 1  # eager Celery here: runs now
+    assert Video.objects.get(pk=video.pk).status == VideoStatus.READY
+    assert videos_requeue_waiting(older_than=dt.timedelta(minutes=30)) == 0
+    assert AuditEntry.objects.filter(action="video.transcode", object_id=str(video.pk)).count() == 1
+
+
 def test_cat_05_portrait_small_and_silent_sources(db, django_capture_on_commit_callbacks):
     portrait = transcode.make_test_clip(clip().parent / "portrait.mp4", seconds=4, size="720x1280")
     with django_capture_on_commit_callbacks(execute=True):

@@ -421,6 +421,38 @@ def test_ent_02_a_background_import_rechecks_the_file_and_says_what_changed_sinc
     assert not Personnel.objects.filter(organisation=world.project).exists()
 
 
+def test_ops_04_a_job_whose_message_the_broker_lost_is_sent_again_and_runs_once(
+    world, settings, django_capture_on_commit_callbacks
+):
+    """Redis lost the task (a restart without persistence, a failover): the job waits in the database, and the
+    periodic re-send (enterprise.requeue_waiting) runs it; a second message finds it done and changes nothing."""
+    import datetime as dt
+
+    from safetrain.enterprise.models import JobState, RosterJob
+
+    settings.ROSTER_INLINE_NEW_ACCOUNTS = 0
+    with django_capture_on_commit_callbacks(execute=False):  # the message never reaches a worker
+        job = roster.roster_import_start(
+            unit=world.project,
+            data=plain_roster([["李四", new_id_number(), "", "", ""]]),
+            filename="a.xlsx",
+            actor=world.admin_nanshan,
+        )
+    assert (
+        roster.roster_jobs_requeue_waiting(older_than=dt.timedelta(minutes=30)) == 0
+    )  # not waiting long yet
+    RosterJob.objects.filter(pk=job.pk).update(created_at=job.created_at - dt.timedelta(minutes=31))
+    assert (
+        roster.roster_jobs_requeue_waiting(older_than=dt.timedelta(minutes=30)) == 1
+    )  # eager Celery: runs now
+    job.refresh_from_db()
+    assert (job.state, job.done) == (JobState.DONE, 1)
+    assert Personnel.objects.filter(organisation=world.project).count() == 1
+    assert roster.roster_jobs_requeue_waiting(older_than=dt.timedelta(minutes=30)) == 0
+    assert roster.roster_job_run(job.pk).state == JobState.DONE
+    assert Personnel.objects.filter(organisation=world.project).count() == 1
+
+
 def _upload(data: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
