@@ -52,7 +52,16 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 VENV_BIN = ROOT / ".venv" / "bin"
 RULES_FILE = DEPLOY / "prometheus" / "alerts.yml"
-PROGRAMS = ("nginx", "web1", "web2", "celery-worker", "celery-beat", "prometheus", "alertmanager")
+PROGRAMS = (
+    "nginx",
+    "web1",
+    "web2",
+    "celery-worker",
+    "celery-backup",
+    "celery-beat",
+    "prometheus",
+    "alertmanager",
+)
 BINARIES = {
     "nginx": "/usr/sbin/nginx",
     "supervisord": "/usr/bin/supervisord",
@@ -863,6 +872,7 @@ def up(t: Topology) -> None:
             say(
                 f"database formation ready: primary and synchronous standby ({time.monotonic() - begun:.0f} s)"
             )
+            t.cluster.tune_keepers()
             t.cluster.tune_monitor()
             t.cluster.stanza_create()
         except ClusterFailure as failure:

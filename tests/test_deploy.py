@@ -38,6 +38,7 @@ PROGRAMS = (
     "web1",
     "web2",
     "celery-worker",
+    "celery-backup",
     "celery-beat",
     "prometheus",
     "alertmanager",
@@ -534,6 +535,7 @@ def test_ops_03_a_point_in_time_restore_stops_at_the_requested_moment(prod):
     result = drill(prod, "--target-time", f"'{target.isoformat()}'")
     assert result.returncode == 0, result.stdout + result.stderr
     newest = re.search(r"newest restored transaction (\S+ \S+) UTC", result.stdout).group(1)
+    assert "before the target time" in result.stdout
     restored = datetime.datetime.fromisoformat(newest + "+00:00")
     # Recovery stopped at the target: the first row's commit is in, the second's (2 s later) is not.
     assert target - datetime.timedelta(seconds=4) < restored <= target
@@ -587,6 +589,9 @@ def test_ops_04_the_primary_lost_under_load_fails_over_and_no_acknowledged_answe
         **{n: "primary" for n in ("node1", "node2") if n != report["killed"]},
     }
     assert prod.get("/healthz").status_code == 200
+    # The new primary archives its WAL to both repositories, and the next backup is taken from it.
+    check = pgbackrest(prod, "check")
+    assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_prod_down_stops_every_process_and_closes_the_ports(prod):

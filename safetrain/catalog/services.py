@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -516,9 +517,11 @@ def videos_requeue_waiting(*, older_than: dt.timedelta, limit: int = 500) -> int
     ids = list(waiting.values_list("pk", flat=True)[:limit])
     from safetrain.catalog.tasks import transcode_video
 
-    for video_id in ids:
+    # At most one extra message per waiting video and period: a long queue is not flooded with duplicates.
+    sent = [pk for pk in ids if cache.add(f"task-resent:video:{pk}", 1, int(older_than.total_seconds()))]
+    for video_id in sent:
         transcode_video.delay(video_id)
-    return len(ids)
+    return len(sent)
 
 
 def video_retry(*, video: Video) -> Video:

@@ -267,6 +267,11 @@ def _database_gauges() -> list:
             (max_connections,) = cursor.fetchone()
             cursor.execute("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'")
             (streaming,) = cursor.fetchone()
+            cursor.execute(
+                "SELECT extract(epoch FROM last_archived_time), extract(epoch FROM last_failed_time) "
+                "FROM pg_stat_archiver WHERE current_setting('archive_mode') <> 'off'"
+            )
+            archiver = cursor.fetchone()
     except DatabaseError:
         connection.close_if_unusable_or_obsolete()
         return [gauge("safetrain_database_up", "The database answers.", 0)]
@@ -275,7 +280,29 @@ def _database_gauges() -> list:
     )
     for state, count in by_state:
         connections.add_metric([state], count)
+    archive = []
+    if archiver is not None:
+        # WAL archiving (pgBackRest, OPS-03): a failure newer than the last success means the backups' point-in-time
+        # recovery has stopped advancing (alert WalArchivingFailing).
+        archived, failed = archiver
+        if archived is not None:
+            archive.append(
+                gauge(
+                    "safetrain_database_wal_archived_timestamp_seconds",
+                    "Last WAL segment archived.",
+                    archived,
+                )
+            )
+        if failed is not None:
+            archive.append(
+                gauge(
+                    "safetrain_database_wal_archive_failed_timestamp_seconds",
+                    "Last failed attempt to archive a WAL segment.",
+                    failed,
+                )
+            )
     return [
+        *archive,
         gauge("safetrain_database_up", "The database answers.", 1),
         connections,
         gauge("safetrain_database_connections_max", "PostgreSQL's max_connections.", max_connections),

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -542,9 +543,11 @@ def roster_jobs_requeue_waiting(*, older_than: dt.timedelta, limit: int = 500) -
     ids = list(waiting.values_list("pk", flat=True)[:limit])
     from safetrain.enterprise.tasks import run_roster_job
 
-    for job_id in ids:
+    # At most one extra message per waiting job and period: a long queue is not flooded with duplicates.
+    sent = [pk for pk in ids if cache.add(f"task-resent:roster:{pk}", 1, int(older_than.total_seconds()))]
+    for job_id in sent:
         run_roster_job.delay(job_id)
-    return len(ids)
+    return len(sent)
 
 
 def roster_job_run(job_id: int) -> RosterJob:

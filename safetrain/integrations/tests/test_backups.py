@@ -395,6 +395,8 @@ def test_ops_03_one_backup_at_a_time(fake_pgbackrest):
         assert backups_due_run() == []
         with pytest.raises(CommandError, match="另一个备份正在运行"):
             call_command("backup_run", "database", "--repo", "1", "--type", "full")
+        with pytest.raises(CommandError, match="另一个备份正在运行"):  # not "nothing is due"
+            call_command("backup_run", "--due")
         other.execute("SELECT pg_advisory_unlock(%s)", [backups.LOCK_KEY])
     assert not BackupRun.objects.exists()
     assert backup_run(target="database", repo=1, kind="full").ok

@@ -10,9 +10,10 @@ Prints each run; exits non-zero when a run failed, another backup is running or 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from safetrain.core.errors import DomainError
-from safetrain.integrations.backups import backup_run, backups_due_run, stream_name
+from safetrain.integrations.backups import backup_run, backups_decide, backups_due_run, stream_name
 from safetrain.integrations.models import BackupKind, BackupRun, BackupTarget, BackupTrigger
 
 
@@ -37,6 +38,9 @@ class Command(BaseCommand):
         try:
             if due:
                 runs = backups_due_run(trigger=BackupTrigger.COMMAND)
+                if not runs and any(d.run_now for d in backups_decide()):
+                    # backups_due_run stops quietly when another backup holds the lock; a command must say so.
+                    raise CommandError(_("Another backup is running. Try again when it has finished."))
                 if not runs:
                     self.stdout.write("nothing is due")
             elif target == BackupTarget.MEDIA:
