@@ -411,6 +411,11 @@ BACKUP_PGBACKREST_COMMAND = env.str("BACKUP_PGBACKREST_COMMAND", default="")
 # (with S3_BUCKET the files are in the object store, whose own replication keeps them).
 BACKUP_RESTIC_COMMAND = env.str("BACKUP_RESTIC_COMMAND", default="")
 BACKUP_MEDIA_PATHS = env.list("BACKUP_MEDIA_PATHS", default=[str(MEDIA_ROOT)])
+# restic's off-site repository (the off-site copy every 7 days, for the media too): its command prefix; the platform
+# appends `copy --from-repo ... --from-password-file ...` (the repository and password file of
+# BACKUP_RESTIC_COMMAND), then the same `forget ... --prune`. Empty: no off-site copy of the media from here.
+BACKUP_RESTIC_OFFSITE_COMMAND = env.str("BACKUP_RESTIC_OFFSITE_COMMAND", default="")
+BACKUP_MEDIA_OFFSITE_DAYS = env.float("BACKUP_MEDIA_OFFSITE_DAYS", default=7.0)
 # restic keeps this many daily, weekly and monthly snapshots; 72 months is the longest record rule (REC-02).
 BACKUP_RESTIC_KEEP_DAILY = env.int("BACKUP_RESTIC_KEEP_DAILY", default=35)
 BACKUP_RESTIC_KEEP_WEEKLY = env.int("BACKUP_RESTIC_KEEP_WEEKLY", default=10)
@@ -430,7 +435,13 @@ BACKUP_RETRY_MINUTES = env.float("BACKUP_RETRY_MINUTES", default=60.0)
 # One backup command may run this long before it is stopped and recorded as failed.
 BACKUP_TIMEOUT_SECONDS = env.int("BACKUP_TIMEOUT_SECONDS", default=6 * 3600)
 if (
-    min(BACKUP_DATABASE_INCR_HOURS, BACKUP_DATABASE_FULL_DAYS, BACKUP_OFFSITE_FULL_DAYS, BACKUP_MEDIA_HOURS)
+    min(
+        BACKUP_DATABASE_INCR_HOURS,
+        BACKUP_DATABASE_FULL_DAYS,
+        BACKUP_OFFSITE_FULL_DAYS,
+        BACKUP_MEDIA_HOURS,
+        BACKUP_MEDIA_OFFSITE_DAYS,
+    )
     <= 0
     or min(BACKUP_OFFSITE_DIFF_DAYS, BACKUP_GRACE_HOURS, BACKUP_RETRY_MINUTES, BACKUP_TIMEOUT_SECONDS - 1) < 0
 ):

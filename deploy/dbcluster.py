@@ -87,6 +87,24 @@ class Cluster:
         ]
 
     @property
+    def pgbackrest_offsite(self) -> Path:
+        """pgBackRest's repo2 (the off-site copy), beside restic's off-site repository."""
+        return self.offsite_dir / "pgbackrest"
+
+    @property
+    def restic_offsite_repository(self) -> Path:
+        return self.offsite_dir / "restic"
+
+    @property
+    def restic_offsite_command(self) -> list[str]:
+        return [
+            *self.restic_command[:1],
+            "--repo",
+            str(self.restic_offsite_repository),
+            *self.restic_command[3:],
+        ]
+
+    @property
     def socket_dir(self) -> Path:
         return Path("/var/run/postgresql")
 
@@ -136,6 +154,7 @@ class Cluster:
             self.backup_dir,
             self.backup_dir / "repo1",
             self.offsite_dir,
+            self.pgbackrest_offsite,
             self.prod_dir / "log" / "pgbackrest",
         ):
             folder.mkdir(parents=True, exist_ok=True)
@@ -314,19 +333,26 @@ class Cluster:
         return stanzas[0].get("backup", []) if stanzas else []
 
     def restic_init(self) -> bool:
-        """The media repository once, with a password generated once (0600). Returns whether it was created."""
+        """The media repositories (on site, off site) once, with a password generated once (0600). Returns whether one
+        was created."""
         if not self.restic_password_file.is_file():
             import secrets
 
             fd = os.open(self.restic_password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_urlsafe(32))
-        if (self.restic_repository / "config").is_file():
-            return False
-        result = subprocess.run([*self.restic_command, "init"], capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise ClusterFailure(f"restic init failed: {result.stderr.strip()}")
-        return True
+        created = False
+        for repository, command in (
+            (self.restic_repository, self.restic_command),
+            (self.restic_offsite_repository, self.restic_offsite_command),
+        ):
+            if (repository / "config").is_file():
+                continue
+            result = subprocess.run([*command, "init"], capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                raise ClusterFailure(f"restic init of {repository} failed: {result.stderr.strip()}")
+            created = True
+        return created
 
 
 def reachable(path: Path, user: str) -> None:

@@ -187,7 +187,9 @@ class Drill:
         return f"newest restored transaction {self.newest:%Y-%m-%d %H:%M:%S} UTC"
 
     def restore_media(self) -> str:
-        listing = run_json([*self.c.restic_command, "snapshots", "--json", "--tag", "safetrain-media"])
+        # The off-site drill restores the media from the off-site copy too.
+        restic = self.c.restic_offsite_command if self.repo == 2 else self.c.restic_command
+        listing = run_json([*restic, "snapshots", "--json", "--tag", "safetrain-media"])
         if not listing:
             raise DrillFailure("the media repository holds no snapshot")
         snapshot = max(listing, key=lambda s: s["time"])
@@ -197,13 +199,13 @@ class Drill:
             "time": snapshot["time"],
             "paths": snapshot["paths"],
         }
-        check = subprocess.run([*self.c.restic_command, "check"], capture_output=True, text=True, check=False)
+        check = subprocess.run([*restic, "check"], capture_output=True, text=True, check=False)
         if check.returncode != 0:
             raise DrillFailure(
                 f"restic check: the media repository is damaged: {check.stdout[-1500:]}{check.stderr[-1500:]}"
             )
         restore = subprocess.run(
-            [*self.c.restic_command, "restore", snapshot["id"], "--target", str(self.media), "--verify"],
+            [*restic, "restore", snapshot["id"], "--target", str(self.media), "--verify"],
             capture_output=True,
             text=True,
             check=False,

@@ -300,6 +300,7 @@ class Topology:
             "DATABASE_STANDBYS_EXPECTED": "1",
             "BACKUP_PGBACKREST_COMMAND": " ".join(self.cluster.pgbackrest_command),
             "BACKUP_RESTIC_COMMAND": " ".join(self.cluster.restic_command),
+            "BACKUP_RESTIC_OFFSITE_COMMAND": " ".join(self.cluster.restic_offsite_command),
         }
 
 
@@ -469,7 +470,7 @@ def render_database(t: Topology, sv: dict[str, str]) -> None:
         {
             "prod_dir": str(t.prod_dir),
             "repo1": str(c.backup_dir / "repo1"),
-            "repo2": str(c.offsite_dir),
+            "repo2": str(c.pgbackrest_offsite),
             "log_dir": str(t.log_dir / "pgbackrest"),
             "lock_dir": str(c.pg_dir / "pgbackrest-lock"),
             "spool_dir": str(c.pg_dir / "pgbackrest-spool"),
@@ -878,7 +879,9 @@ def up(t: Topology) -> None:
         except ClusterFailure as failure:
             raise Failure(f"{failure} (`make prod-down` stops what did start)") from None
         if t.cluster.restic_init():
-            say(f"created the media backup repository {t.cluster.restic_repository}")
+            say(
+                f"created the media backup repositories in {t.cluster.restic_repository} and {t.cluster.offsite_dir}"
+            )
         migrate_and_seed(t)
         # The first backups at once (a restore point from the first minute), then on schedule from Celery beat.
         manage(t, "backup_run", "--due")

@@ -494,7 +494,7 @@ def test_ops_03_prod_up_took_the_first_backups_into_both_repositories_and_of_the
     assert fulls == {1, 2}
     check = pgbackrest(prod, "check")  # the primary's WAL reaches both repositories now
     assert check.returncode == 0, check.stdout + check.stderr
-    for target, repo in (("database", "1"), ("database", "2"), ("media", "0")):
+    for target, repo in (("database", "1"), ("database", "2"), ("media", "0"), ("media", "2")):
         assert metric(prod, "safetrain_backup_last_success_timestamp_seconds", target=target, repo=repo), (
             target,
             repo,

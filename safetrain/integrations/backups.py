@@ -182,6 +182,16 @@ def backup_plan() -> list[Stream]:
                 BackupTarget.MEDIA, 0, BackupKind.SNAPSHOT, dt.timedelta(hours=settings.BACKUP_MEDIA_HOURS)
             )
         )
+        if settings.BACKUP_RESTIC_OFFSITE_COMMAND:
+            # The off-site copy of the media: the on-site repository's new snapshots copied across (restic copy).
+            streams.append(
+                Stream(
+                    BackupTarget.MEDIA,
+                    2,
+                    BackupKind.SNAPSHOT,
+                    dt.timedelta(days=settings.BACKUP_MEDIA_OFFSITE_DAYS),
+                )
+            )
     return streams
 
 
@@ -269,7 +279,7 @@ def _missed_alarms(decisions: list[Decision]) -> None:
 
 def stream_name(target: str, repo: int) -> str:
     if target == BackupTarget.MEDIA:
-        return _("media files")
+        return _("media files (off site)") if repo == 2 else _("media files")
     if repo == 1:
         return _("database (on site)")
     if repo == 2:
@@ -381,9 +391,17 @@ def _check_request(target: str, repo: int, kind: str) -> None:
     elif target == BackupTarget.MEDIA:
         if not settings.BACKUP_RESTIC_COMMAND:
             raise DomainError("not_configured", _("Media backups are not configured on this installation."))
-        if repo != 0 or kind != BackupKind.SNAPSHOT:
+        if (
+            repo not in (0, 2)
+            or kind != BackupKind.SNAPSHOT
+            or (repo == 2 and not settings.BACKUP_RESTIC_OFFSITE_COMMAND)
+        ):
             raise DomainError(
-                "invalid_backup", _("A media backup is a snapshot without a repository number.")
+                "invalid_backup",
+                _(
+                    "A media backup is a snapshot: without a repository number, or repository 2 for the off-site "
+                    "copy when BACKUP_RESTIC_OFFSITE_COMMAND is set."
+                ),
             )
     else:
         raise DomainError("invalid_backup", _("Unknown backup target."))
@@ -413,6 +431,8 @@ def backup_run(
         try:
             if target == BackupTarget.DATABASE:
                 outcome = _pgbackrest_backup(repo=repo, kind=kind, started_at=run.started_at)
+            elif repo == 2:
+                outcome = _restic_copy()
             else:
                 outcome = _restic_backup()
         except (OSError, ValueError, subprocess.SubprocessError) as exc:  # no such command, a bad prefix
@@ -503,7 +523,37 @@ def restic_backup_command() -> list[str]:
     return _restic("backup", "--json", "--tag", RESTIC_TAG, *settings.BACKUP_MEDIA_PATHS)
 
 
-def restic_forget_command() -> list[str]:
+def restic_copy_command() -> list[str]:
+    """The on-site repository's snapshots copied into the off-site one; restic copies only those it lacks."""
+    source = shlex.split(settings.BACKUP_RESTIC_COMMAND)
+    return [
+        *shlex.split(settings.BACKUP_RESTIC_OFFSITE_COMMAND),
+        "copy",
+        "--tag",
+        RESTIC_TAG,
+        "--from-repo",
+        _option(source, "--repo", "-r"),
+        "--from-password-file",
+        _option(source, "--password-file", "-p"),
+    ]
+
+
+def _option(argv: list[str], *names: str) -> str:
+    for index, word in enumerate(argv):
+        if word in names and index + 1 < len(argv):
+            return argv[index + 1]
+        for name in names:
+            if name.startswith("--") and word.startswith(name + "="):
+                return word.split("=", 1)[1]
+    raise ValueError(f"BACKUP_RESTIC_COMMAND names no {names[0]}: the off-site copy needs it")
+
+
+def restic_forget_command(*, offsite: bool = False) -> list[str]:
+    if offsite:
+        return [
+            *shlex.split(settings.BACKUP_RESTIC_OFFSITE_COMMAND),
+            *restic_forget_command()[len(_restic()) :],
+        ]
     return _restic(
         "forget",
         "--tag",
@@ -601,6 +651,41 @@ def restic_summary(stdout: str) -> dict | None:
         if isinstance(message, dict) and message.get("message_type") == "summary":
             return message
     return None
+
+
+def _restic_copy() -> Outcome:
+    """`restic copy` of the new media snapshots into the off-site repository, then its own `forget ... --prune`;
+    the run's label is the newest snapshot there."""
+    completed = command_run(restic_copy_command(), timeout=settings.BACKUP_TIMEOUT_SECONDS)
+    outcome = Outcome(
+        ok=completed.exit_code == 0,
+        exit_code=completed.exit_code,
+        kind=BackupKind.SNAPSHOT,
+        output=_tail((completed.stderr + completed.stdout).strip()),
+    )
+    if completed.exit_code is None:
+        outcome.notes.append(_stopped())
+    if not outcome.ok:
+        outcome.kind = ""
+        return outcome
+    listing = command_run(
+        [*shlex.split(settings.BACKUP_RESTIC_OFFSITE_COMMAND), "snapshots", "--json", "--tag", RESTIC_TAG],
+        timeout=INFO_TIMEOUT_SECONDS,
+    )
+    try:
+        snapshots = json.loads(listing.stdout or "[]") or []
+    except ValueError:
+        snapshots = []
+    if not snapshots:
+        outcome.ok, outcome.kind = False, ""
+        outcome.notes.append("the off-site repository holds no media snapshot after the copy")
+        return outcome
+    outcome.label = str(max(snapshots, key=lambda s: s.get("time", ""))["short_id"])
+    forget = command_run(restic_forget_command(offsite=True), timeout=settings.BACKUP_TIMEOUT_SECONDS)
+    if forget.exit_code != 0:
+        outcome.prune_error = forget.tail() or f"restic forget exited with {forget.exit_code}"
+        outcome.notes.append(f"restic forget --prune failed: {outcome.prune_error[-500:]}")
+    return outcome
 
 
 def _restic_backup() -> Outcome:

@@ -520,6 +520,62 @@ def test_ops_03_real_restic_backs_up_the_media_files_and_keeps_the_retention(res
 
 
 @pytest.mark.django_db
+def test_ops_03_real_restic_copies_the_media_snapshots_off_site_every_week(
+    restic_repository, settings, tmp_path
+):
+    offsite = tmp_path / "offsite-restic"
+    password = tmp_path / "restic.password"
+    settings.BACKUP_RESTIC_OFFSITE_COMMAND = (
+        f"{RESTIC} --repo {offsite} --password-file {password} --no-cache"
+    )
+    init = subprocess.run(
+        [*shlex.split(settings.BACKUP_RESTIC_OFFSITE_COMMAND), "init"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert init.returncode == 0, init.stderr
+    local, copied = backups_due_run()  # the on-site snapshot first, then its copy off site
+    assert (local.repo, local.ok, copied.repo, copied.ok) == (0, True, 2, True)
+    listing = subprocess.run(
+        [*shlex.split(settings.BACKUP_RESTIC_OFFSITE_COMMAND), "snapshots", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    (snapshot,) = json.loads(listing.stdout)
+    assert snapshot["short_id"] == copied.label
+    assert snapshot["tags"] == ["safetrain-media"]
+    assert backups_due_run() == []  # next copy in 7 days
+    # The copy is a restore source: the files come back from the off-site repository alone.
+    target = tmp_path / "restored"
+    restored = subprocess.run(
+        [
+            *shlex.split(settings.BACKUP_RESTIC_OFFSITE_COMMAND),
+            "restore",
+            "latest",
+            "--target",
+            str(target),
+            "--verify",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert restored.returncode == 0, restored.stderr
+    media = Path(settings.BACKUP_MEDIA_PATHS[0])
+    back = target / str(media).lstrip("/")
+    assert (back / "videos" / "lesson.mp4").read_bytes() == (media / "videos" / "lesson.mp4").read_bytes()
+    # A broken off-site repository is a failed run with its alarm.
+    settings.BACKUP_RESTIC_OFFSITE_COMMAND = settings.BACKUP_RESTIC_OFFSITE_COMMAND.replace(
+        "offsite-restic", "gone"
+    )
+    failed = backup_run(target="media", repo=2, kind="snapshot")
+    assert failed.ok is False
+    assert any(a.labels["repo"] == "2" for a in firing("BackupFailed"))
+
+
+@pytest.mark.django_db
 def test_ops_03_real_restic_failing_is_recorded_and_alarmed(restic_repository, settings):
     settings.BACKUP_RESTIC_COMMAND = settings.BACKUP_RESTIC_COMMAND.replace(
         "restic.password", "missing.password"

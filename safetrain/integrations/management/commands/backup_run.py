@@ -44,9 +44,8 @@ class Command(BaseCommand):
                 if not runs:
                     self.stdout.write("nothing is due")
             elif target == BackupTarget.MEDIA:
-                if repo:
-                    raise CommandError("A media backup has no repository number.")
-                runs = [backup_run(target=target, repo=0, kind=BackupKind.SNAPSHOT)]
+                # --repo 2: the off-site copy (restic copy into BACKUP_RESTIC_OFFSITE_COMMAND's repository)
+                runs = [backup_run(target=target, repo=repo or 0, kind=BackupKind.SNAPSHOT)]
             else:
                 runs = [backup_run(target=BackupTarget.DATABASE, repo=repo or 1, kind=kind)]
         except DomainError as exc:
