@@ -523,6 +523,29 @@ def test_ops_03_the_restore_drill_restores_the_newest_backup_verifies_it_and_rec
     assert metric(prod, "safetrain_restore_drill_last_rto_seconds") == pytest.approx(rto, abs=0.2)
 
 
+def test_ops_03_the_off_site_copies_alone_restore_the_platform(prod):
+    result = drill(prod, "--repo", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "restore drill: repo2" in result.stdout
+    assert "RESTORE DRILL PASSED" in result.stdout
+    media = json.loads(
+        subprocess.run(
+            [
+                "restic",
+                *("--repo", str(prod.directory / "backup" / "offsite" / "restic")),
+                *("--password-file", str(prod.directory / "restic.password")),
+                *("snapshots", "--json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+    )
+    assert media, "no media snapshot was copied off site"
+    assert f"snapshot {media[-1]['short_id']}" in result.stdout
+
+
 def test_ops_03_a_point_in_time_restore_stops_at_the_requested_moment(prod):
     primary = primary_port(prod)
     sql(prod, primary, "CREATE TABLE IF NOT EXISTS drill_marker (at timestamptz DEFAULT clock_timestamp())")
