@@ -323,8 +323,17 @@ class Cluster:
 
     def stanza_create(self) -> None:
         """The stanza in both repositories, then `check`: the primary's WAL reaches them (idempotent)."""
-        self.pgbackrest("stanza-create")
-        self.pgbackrest("check")
+        for command in ("stanza-create", "check"):
+            # Until the stanza exists, PostgreSQL's asynchronous archive-push keeps retrying and holds the archive
+            # lock for moments at a time: try again while the lock is taken (error 050).
+            deadline = time.monotonic() + 180
+            while True:
+                result = self.pgbackrest(command, check=False)
+                if result.returncode != 50 or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+            if result.returncode != 0:
+                self.pgbackrest(command)  # raises with the output
 
     def info(self) -> list[dict]:
         """pgBackRest's backups of the stanza in every repository, oldest first."""

@@ -895,7 +895,10 @@ def up(t: Topology) -> None:
 
 def migrate_and_seed(t: Topology) -> None:
     manage(t, "migrate", "--noinput")
-    if t.listen_address in ("127.0.0.1", "::1", "localhost") or os.environ.get("PROD_SEED_DEMO") == "1":
+    wanted = os.environ.get("PROD_SEED_DEMO")
+    if wanted == "0":
+        say("not loading the demo data (PROD_SEED_DEMO=0)")
+    elif t.listen_address in ("127.0.0.1", "::1", "localhost") or wanted == "1":
         # Its tasks (the demo video's transcoding) run inline, as the demo's next steps expect them done; the
         # topology's Celery worker may already be running.
         manage(t, "seed_demo", CELERY_BROKER_URL="")
