@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -54,6 +53,7 @@ from safetrain.catalog.models import (
 )
 from safetrain.catalog.models.programmes import OVERRIDABLE, parse_fraction
 from safetrain.core.errors import DomainError
+from safetrain.core.resend import jobs_resend
 from safetrain.orgs.models import Organisation
 from safetrain.records.services import audit_log
 
@@ -508,20 +508,13 @@ def video_transcode(*, video_id: int) -> Video:
     return Video.objects.get(pk=video_id)
 
 
-def videos_requeue_waiting(*, older_than: dt.timedelta, limit: int = 500) -> int:
-    """Send the transcoding task again for videos waiting longer than `older_than`: the broker (Redis) may have lost
-    the message (a restart without persistence, a failover to a replica that had not received it). Each video is
-    transcoded once however many messages arrive (video_transcode claims it)."""
-    cutoff = timezone.now() - older_than
-    waiting = Video.objects.filter(status=VideoStatus.QUEUED, created_at__lt=cutoff).order_by("pk")
-    ids = list(waiting.values_list("pk", flat=True)[:limit])
+def videos_requeue_waiting(*, older_than: dt.timedelta) -> int:
+    """Send the transcoding task again for videos waiting longer than `older_than` (a message the broker lost);
+    each video is transcoded once however many messages arrive (video_transcode claims it)."""
     from safetrain.catalog.tasks import transcode_video
 
-    # At most one extra message per waiting video and period: a long queue is not flooded with duplicates.
-    sent = [pk for pk in ids if cache.add(f"task-resent:video:{pk}", 1, int(older_than.total_seconds()))]
-    for video_id in sent:
-        transcode_video.delay(video_id)
-    return len(sent)
+    waiting = Video.objects.filter(status=VideoStatus.QUEUED)
+    return jobs_resend(waiting=waiting, task=transcode_video, kind="video", older_than=older_than)
 
 
 def video_retry(*, video: Video) -> Video:

@@ -20,7 +20,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -34,6 +33,7 @@ from safetrain.accounts.services import membership_grant, normalise_phone, user_
 from safetrain.catalog.models import JobType
 from safetrain.core.errors import DomainError, PermissionDenied
 from safetrain.core.excel import RowError, cell_text, unreadable_workbook
+from safetrain.core.resend import jobs_resend
 from safetrain.enterprise.models import JobState, Personnel, RosterImport, RosterJob
 from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.records.services import audit_log
@@ -535,19 +535,13 @@ def roster_import_start(
     return job
 
 
-def roster_jobs_requeue_waiting(*, older_than: dt.timedelta, limit: int = 500) -> int:
+def roster_jobs_requeue_waiting(*, older_than: dt.timedelta) -> int:
     """Send the import task again for roster jobs waiting longer than `older_than` (a message the broker lost); a job
     runs once however many messages arrive (roster_job_run claims it)."""
-    cutoff = timezone.now() - older_than
-    waiting = RosterJob.objects.filter(state=JobState.QUEUED, created_at__lt=cutoff).order_by("pk")
-    ids = list(waiting.values_list("pk", flat=True)[:limit])
     from safetrain.enterprise.tasks import run_roster_job
 
-    # At most one extra message per waiting job and period: a long queue is not flooded with duplicates.
-    sent = [pk for pk in ids if cache.add(f"task-resent:roster:{pk}", 1, int(older_than.total_seconds()))]
-    for job_id in sent:
-        run_roster_job.delay(job_id)
-    return len(sent)
+    waiting = RosterJob.objects.filter(state=JobState.QUEUED)
+    return jobs_resend(waiting=waiting, task=run_roster_job, kind="roster", older_than=older_than)
 
 
 def roster_job_run(job_id: int) -> RosterJob:

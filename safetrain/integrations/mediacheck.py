@@ -41,6 +41,22 @@ def _read(name: str) -> bytes | None:
         return None
 
 
+def _check_encrypted(report: MediaReport, what: str, name: str, sha256: str | None = None) -> None:
+    """One encrypted file: present, decrypts (Fernet authenticates it), and equals its SHA-256 when one is kept."""
+    report.checked += 1
+    data = _read(name)
+    if data is None:
+        report.problems.append(f"{what} missing: {name}")
+        return
+    try:
+        plain = decrypt_bytes(data)
+    except InvalidToken:
+        report.problems.append(f"{what} damaged (does not decrypt): {name}")
+        return
+    if sha256 is not None and hashlib.sha256(plain).hexdigest() != sha256:
+        report.problems.append(f"{what} differs from its SHA-256: {name}")
+
+
 def media_verify(*, taken_at: dt.datetime | None = None) -> MediaReport:
     """Check the media files named by the records written before `taken_at` (the media backup's time; None: all)."""
     report = MediaReport()
@@ -48,33 +64,14 @@ def media_verify(*, taken_at: dt.datetime | None = None) -> MediaReport:
     for template in photos.iterator(chunk_size=500):
         if taken_at and template.created_at > taken_at:
             report.newer += 1
-            continue
-        report.checked += 1
-        data = _read(template.photo_name)
-        if data is None:
-            report.problems.append(f"reference photo missing: {template.photo_name}")
-            continue
-        try:
-            plain = decrypt_bytes(data)
-        except InvalidToken:
-            report.problems.append(f"reference photo damaged (does not decrypt): {template.photo_name}")
-            continue
-        if hashlib.sha256(plain).hexdigest() != template.photo_sha256:
-            report.problems.append(f"reference photo differs from its SHA-256: {template.photo_name}")
+        else:
+            _check_encrypted(report, "reference photo", template.photo_name, template.photo_sha256)
     snapshots = FaceCheck.objects.exclude(snapshot_name="").order_by("pk").only("pk", "snapshot_name", "at")
     for check in snapshots.iterator(chunk_size=500):
         if taken_at and check.at > taken_at:
             report.newer += 1
-            continue
-        report.checked += 1
-        data = _read(check.snapshot_name)
-        if data is None:
-            report.problems.append(f"snapshot missing: {check.snapshot_name}")
-            continue
-        try:
-            decrypt_bytes(data)
-        except InvalidToken:
-            report.problems.append(f"snapshot damaged (does not decrypt): {check.snapshot_name}")
+        else:
+            _check_encrypted(report, "snapshot", check.snapshot_name)
     for archive in ArchiveFile.objects.order_by("pk").only("pk", "name", "created_at"):
         if taken_at and archive.created_at > taken_at:
             report.newer += 1
