@@ -20,7 +20,7 @@ GRANIAN_DEMO := .venv/bin/granian --interface wsgi --host $(HOST) --port $(PORT)
 run: system-deps-run install env demo-data
 	$(PY) manage.py collectstatic --noinput -v 0
 	@echo "SafeTrain is at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
-	DEBUG=false $(GRANIAN_DEMO)
+	SECURE_SSL_REDIRECT=false DEBUG=false $(GRANIAN_DEMO)
 
 dev: system-deps-run install env demo-data
 	@echo "SafeTrain (debug server) is at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import base64
 import json
 import os
 import secrets
@@ -138,6 +139,8 @@ def env() -> dict[str, str]:
             "SECRET_KEY": secrets.token_urlsafe(40),
             "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "BLIND_INDEX_KEY": "bench",
+            "AUDIT_CHAIN_KEY": "bench",
+            "AUDIT_CHECKPOINT_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             "ALLOWED_HOSTS": "127.0.0.1",
             "LOG_LEVEL": "WARNING",
             "STATISTICS_DRAIN_SECONDS": "2",

@@ -40,9 +40,12 @@ def child(args: argparse.Namespace, setup: dict) -> dict:
 
     from config.wsgi import application
     from safetrain.accounts.models import AuthSession
+    from safetrain.core.crypto import token_digest
     from safetrain.learning.crediting import study_session_open
 
     AuthSession.objects.update(last_seen_at=timezone.now())
+    # a page's heartbeat key goes with the sign-in that opened it: every beat carries that sign-in's token too
+    tokens = {token_digest(token): token for token in setup["tokens"]}
     pages = []
     for signin in AuthSession.objects.select_related("user").order_by("pk"):
 
@@ -51,13 +54,13 @@ def child(args: argparse.Namespace, setup: dict) -> dict:
             auth_session = signin
 
         session = study_session_open(learner=signin.user, lesson_id=setup["lesson"], request=Request)
-        pages.append([session.pk, session.heartbeat_key, 0, time.monotonic()])
+        pages.append([session.pk, session.heartbeat_key, 0, time.monotonic(), tokens[signin.key_digest]])
     connection.close()
 
     reasons: dict[str, int] = {}
 
     def beat(page: list) -> None:
-        sid, key, seq, _opened = page
+        sid, key, seq, _opened, token = page
         page[2] = seq = seq + 1
         body = json.dumps(
             {
@@ -76,6 +79,7 @@ def child(args: argparse.Namespace, setup: dict) -> dict:
             "CONTENT_LENGTH": str(len(body)),
             "CONTENT_TYPE": "application/json",
             "HTTP_X_STUDY_KEY": key,
+            "HTTP_AUTHORIZATION": f"Bearer {token}",
             "HTTP_HOST": "127.0.0.1",
             "REMOTE_ADDR": "127.0.0.1",
             "HTTP_USER_AGENT": "bench",
@@ -229,7 +233,7 @@ def main() -> int:
     env = hb.env_for(args.interval, args.database_socket)
     setup = hb.fresh_database(env, hb.SETUP.replace("sys.argv[1]", str(args.learners)))
     path = hb.ROOT / "var" / "heartbeat_profile_setup.json"
-    path.write_text(json.dumps({"lesson": setup["lesson"]}))
+    path.write_text(json.dumps({"lesson": setup["lesson"], "tokens": setup["tokens"]}))
     try:
         command = [hb.PY, __file__, "--child", str(path), *sys.argv[1:]]
         counts = hb.ROOT / "var" / "heartbeat_profile.callgrind"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import math
@@ -53,6 +54,8 @@ def env_for(interval: float, socket_dir: str | None = None) -> dict[str, str]:
             "SECRET_KEY": secrets.token_urlsafe(40),
             "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "BLIND_INDEX_KEY": "bench",
+            "AUDIT_CHAIN_KEY": "bench",
+            "AUDIT_CHECKPOINT_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             "ALLOWED_HOSTS": "127.0.0.1",
             "SECURE_COOKIES": "false",
             # (whole seconds on the server; a client beating more often is still credited in full at rate 1)

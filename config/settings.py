@@ -2,11 +2,13 @@
 
 Every variable is documented in `.env.example` and the README. There are no insecure fallbacks for
 secrets: `make run` writes a `.env` with freshly generated keys for the embedded demo, and production
-refuses to start without SECRET_KEY, FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY.
+refuses to start without SECRET_KEY, FIELD_ENCRYPTION_KEYS, BLIND_INDEX_KEY, AUDIT_CHAIN_KEY and
+AUDIT_CHECKPOINT_KEY (and SM4_ENCRYPTION_KEYS when DATA_CIPHER=sm4).
 """
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -41,7 +43,28 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 FIELD_ENCRYPTION_KEYS = [k for k in env.list("FIELD_ENCRYPTION_KEYS", default=[]) if k]
 if not FIELD_ENCRYPTION_KEYS:
     FIELD_ENCRYPTION_KEYS = [required("FIELD_ENCRYPTION_KEYS")]
+# The cipher of new values and files (GB/T 39786): fernet, or sm4 (SM4-GCM) with SM4_ENCRYPTION_KEYS (32 hex digits
+# each; the first encrypts). Values of either cipher stay readable while their keys are listed.
+DATA_CIPHER = env.str("DATA_CIPHER", default="fernet").strip().lower()
+if DATA_CIPHER not in ("fernet", "sm4"):
+    raise ImproperlyConfigured(f"DATA_CIPHER must be fernet or sm4, not {DATA_CIPHER!r}.")
+SM4_ENCRYPTION_KEYS = [k.strip() for k in env.list("SM4_ENCRYPTION_KEYS", default=[]) if k.strip()]
+if DATA_CIPHER == "sm4" and not SM4_ENCRYPTION_KEYS:
+    SM4_ENCRYPTION_KEYS = [required("SM4_ENCRYPTION_KEYS")]
 BLIND_INDEX_KEY = required("BLIND_INDEX_KEY")
+# Audit integrity (OPS-06, GB/T 22239 level 3): the hash chains (audit trail, record seals) are keyed with
+# AUDIT_CHAIN_KEY (HMAC, never stored in the database) and every AUDIT_CHECKPOINT_SECONDS their heads are signed
+# with the Ed25519 key AUDIT_CHECKPOINT_KEY into checkpoints in storage. Both are required unless DEBUG (where fixed
+# ones are derived from SECRET_KEY); CHAIN_HASH is the digest of new rows: sha256 or sm3 (GB/T 39786).
+AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", default="") or ("" if DEBUG else required("AUDIT_CHAIN_KEY"))
+AUDIT_CHECKPOINT_KEY = env.str("AUDIT_CHECKPOINT_KEY", default="") or (
+    "" if DEBUG else required("AUDIT_CHECKPOINT_KEY")
+)
+# Public halves (base64) of earlier checkpoint keys, so that checkpoints signed before a key change still verify.
+AUDIT_CHECKPOINT_PUBLIC_KEYS = [k for k in env.list("AUDIT_CHECKPOINT_PUBLIC_KEYS", default=[]) if k]
+CHAIN_HASH = env.str("CHAIN_HASH", default="sha256").lower()
+if CHAIN_HASH not in ("sha256", "sm3"):
+    raise ImproperlyConfigured("CHAIN_HASH must be sha256 or sm3.")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -56,6 +79,7 @@ INSTALLED_APPS = [
     "captcha",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "csp",
     "safetrain.core",
     "safetrain.records",
     "safetrain.orgs",
@@ -71,8 +95,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Forwarded headers are dropped unless a trusted proxy sent them, before anything reads them.
+    "safetrain.core.middleware.TrustedProxyMiddleware",
     "safetrain.core.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Outside the refusals below, so that they too are Chinese JSON under /api/ with the security headers.
+    "safetrain.core.middleware.ApiErrorMiddleware",
+    "safetrain.core.middleware.ControlCharacterMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "safetrain.core.middleware.ChosenLanguageMiddleware",
@@ -167,6 +197,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "records-seal": {"task": "records.seal", "schedule": 60.0},
     # REC-02: records past their online retention move to offline archive files, once a day.
     "records-retention": {"task": "records.retention", "schedule": 86400.0},
+    # OPS-06: each chain's head is signed into a checkpoint in storage, outside the database.
+    "records-checkpoint": {
+        "task": "records.checkpoint",
+        "schedule": env.float("AUDIT_CHECKPOINT_SECONDS", default=600.0),
+    },
     # REG-05: an answer left without reply for a week closes by itself.
     "regulator-close-stale-complaints": {"task": "regulator.close_stale_complaints", "schedule": 3600.0},
     # REG-01: the statistics cells touched by changes are recounted every few seconds; once a day all are rebuilt.
@@ -240,17 +275,35 @@ CAPTCHA_CHALLENGE_FUNCT = "captcha.helpers.random_char_challenge"
 REQUIRE_2FA_FOR_STAFF = env.bool("REQUIRE_2FA_FOR_STAFF", default=True)
 OTP_TOTP_ISSUER = "SafeTrain 安训"
 
-# Proxy handling: the number of trusted reverse proxies in front of the web workers.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-if TRUSTED_PROXY_COUNT:
+# Reverse proxies (IP addresses or networks, e.g. 127.0.0.1/32 for a local nginx) whose X-Forwarded-Proto, -Host and
+# -For are believed; from any other address they are ignored (core.middleware.TrustedProxyMiddleware, core.http).
+try:
+    TRUSTED_PROXIES = [
+        __import__("ipaddress").ip_network(net.strip()) for net in env.list("TRUSTED_PROXIES", default=[])
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"TRUSTED_PROXIES: {exc} (write addresses or networks such as 10.0.0.5/32)"
+    ) from exc
+if env.int("TRUSTED_PROXY_COUNT", default=0) and not TRUSTED_PROXIES:
+    raise ImproperlyConfigured(
+        "TRUSTED_PROXY_COUNT is replaced by TRUSTED_PROXIES: list the proxies' addresses (e.g. 127.0.0.1/32), "
+        "so that a client's own X-Forwarded-* headers are never believed."
+    )
+if TRUSTED_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 
-# HTTPS hardening in production.
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# HTTPS (ACC-08, GB/T 22239 level 3): with DEBUG off every request over plain HTTP is redirected to HTTPS, except the
+# health check and the metrics, which load balancers and Prometheus fetch over loopback or the internal network.
+# The local demo (`make run`, plain HTTP on 127.0.0.1) sets SECURE_SSL_REDIRECT=false.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+# Strict-Transport-Security (sent by Django over HTTPS only): a year unless DEBUG.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # A refused form (most often a page left open past the idle sign-out) gets the Chinese error page.
@@ -300,6 +353,32 @@ if S3_BUCKET:
         },
     }
 
+# Content-Security-Policy (django-csp): scripts only from this site's own files, never inline (every page's script
+# is a static file; data for scripts is in <script type="application/json">). Styles may be inline (charts and
+# htmx set them). The camera's snapshots are data:/blob: images, hls.js plays blob: media from a blob: worker.
+# Object storage serves media on its own origin through signed URLs: CSP_MEDIA_ORIGINS (default: S3_ENDPOINT_URL's).
+CSP_MEDIA_ORIGINS = env.list("CSP_MEDIA_ORIGINS", default=[])
+if S3_BUCKET and not CSP_MEDIA_ORIGINS:
+    _endpoint = urlsplit(env.str("S3_ENDPOINT_URL", default=""))
+    CSP_MEDIA_ORIGINS = [
+        f"{_endpoint.scheme}://{_endpoint.netloc}" if _endpoint.netloc else "https://*.amazonaws.com"
+    ]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", *CSP_MEDIA_ORIGINS],
+        "media-src": ["'self'", "blob:", *CSP_MEDIA_ORIGINS],
+        "connect-src": ["'self'", *CSP_MEDIA_ORIGINS],
+        "worker-src": ["'self'", "blob:"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 # Uploads: videos are probed and transcoded (ffmpeg) into HLS renditions; materials are served to enrolled learners.
 VIDEO_MAX_UPLOAD_MB = env.int("VIDEO_MAX_UPLOAD_MB", default=2048)
 MATERIAL_MAX_UPLOAD_MB = env.int("MATERIAL_MAX_UPLOAD_MB", default=50)
@@ -335,6 +414,12 @@ FACE_SERVICE_URL = env.str("FACE_SERVICE_URL", default="")
 FACE_SERVICE_APP_KEY = env.str("FACE_SERVICE_APP_KEY", default="")
 FACE_SERVICE_SECRET = env.str("FACE_SERVICE_SECRET", default="")
 FACE_SERVICE_TIMEOUT_SECONDS = env.float("FACE_SERVICE_TIMEOUT_SECONDS", default=8.0)
+# Identity binding (实名核验): the public-security identity service that compares an uploaded reference photo with
+# the ID-card photo (safetrain.proctoring.realname). Unset: every photo waits for a reviewer of the learner's unit.
+IDENTITY_SERVICE_URL = env.str("IDENTITY_SERVICE_URL", default="")
+IDENTITY_SERVICE_APP_KEY = env.str("IDENTITY_SERVICE_APP_KEY", default="")
+IDENTITY_SERVICE_SECRET = env.str("IDENTITY_SERVICE_SECRET", default="")
+IDENTITY_SERVICE_TIMEOUT_SECONDS = env.float("IDENTITY_SERVICE_TIMEOUT_SECONDS", default=8.0)
 # When checks happen (FACE-01): at sign-in for learners (policy), and while studying per region profile.
 FACE_CHECK_AT_LOGIN = env.bool("FACE_CHECK_AT_LOGIN", default=True)
 FACE_CHECKS_WHILE_STUDYING = env.bool("FACE_CHECKS_WHILE_STUDYING", default=True)
@@ -493,6 +578,19 @@ PAYMENT_MERCHANT_ID = env.str("PAYMENT_MERCHANT_ID", default="")
 PAYMENT_SECRET = env.str("PAYMENT_SECRET", default="")
 PAYMENT_TIMEOUT_SECONDS = env.float("PAYMENT_TIMEOUT_SECONDS", default=10.0)
 # The gateway's notifications go to {PUBLIC_BASE_URL}/enrol/payments/notify/.
+
+# Uploaded workbooks (rosters, enrolment forms, question banks) are read by core.safeimport in a child process with
+# these limits; a file beyond any of them is refused with a message saying which and what to do. Ratio: the most a
+# part (of 1 MB or more once unpacked) may unpack to, as a multiple of its packed size.
+IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=10)
+IMPORT_MAX_UNPACKED_MB = env.int("IMPORT_MAX_UNPACKED_MB", default=100)
+IMPORT_MAX_RATIO = env.int("IMPORT_MAX_RATIO", default=100)
+IMPORT_MAX_PARTS = env.int("IMPORT_MAX_PARTS", default=1000)
+IMPORT_MAX_SHEETS = env.int("IMPORT_MAX_SHEETS", default=20)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=10000)
+IMPORT_MAX_COLUMNS = env.int("IMPORT_MAX_COLUMNS", default=200)  # columns further right are not read
+IMPORT_MEMORY_MB = env.int("IMPORT_MEMORY_MB", default=512)  # the reader's address space
+IMPORT_CPU_SECONDS = env.int("IMPORT_CPU_SECONDS", default=20)
 
 # A roster opening more new accounts than this is imported in the background (ENT-02).
 ROSTER_INLINE_NEW_ACCOUNTS = env.int("ROSTER_INLINE_NEW_ACCOUNTS", default=20)

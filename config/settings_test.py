@@ -14,7 +14,12 @@ os.environ.setdefault(
     "6oPNn1nwuQlN3jnuex50SuZcPvXSkEymXL8WzX6UfzU=,JCrUnuqE6tF9-xxzO1GqZWkiMI9d1j9a2tsYaomAbsk=",
 )
 os.environ.setdefault("BLIND_INDEX_KEY", "test-blind-index-key-0123456789abcdef")
+# Fixed keys of the audit chains (HMAC) and of their checkpoints (an Ed25519 seed in base64).
+os.environ.setdefault("AUDIT_CHAIN_KEY", "test-audit-chain-key-0123456789abcdef")
+os.environ.setdefault("AUDIT_CHECKPOINT_KEY", "dGVzdC1jaGVja3BvaW50LXNlZWQtMDEyMzQ1Njc4OWE=")
 os.environ.setdefault("REQUIRE_2FA_FOR_STAFF", "true")
+# The test client speaks plain HTTP; the HTTPS redirect has tests of its own (core/tests/test_transport.py).
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 # The face check at sign-in and while studying is switched on by the tests that test it (proctoring tests), so
 # that tests of other rules sign in and study without a camera.
 os.environ.setdefault("FACE_CHECK_AT_LOGIN", "false")

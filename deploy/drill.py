@@ -255,8 +255,10 @@ class Drill:
             self.step("pgbackrest restore", self.restore_database)
             self.step("recovery (WAL replay)", self.recover)
             self.step("restic restore --verify", self.restore_media)
-            self.step("verify_records", lambda: self.manage("verify_records"))
-            self.step("verify_audit_chain", lambda: self.manage("verify_audit_chain"))
+            # The copy is older than the newest checkpoints in storage: compare with the newest one taken before it.
+            as_of = ("--as-of", self.newest.isoformat()) if self.newest else ()
+            self.step("verify_records", lambda: self.manage("verify_records", *as_of))
+            self.step("verify_audit_chain", lambda: self.manage("verify_audit_chain", *as_of))
             taken = ["--taken-at", self.media_taken_at] if self.media_taken_at else []
             self.step("verify_media", lambda: self.manage("verify_media", *taken))
             ok = True

@@ -83,6 +83,8 @@ SECRET_NAMES = (
     "SECRET_KEY",
     "FIELD_ENCRYPTION_KEYS",
     "BLIND_INDEX_KEY",
+    "AUDIT_CHAIN_KEY",
+    "AUDIT_CHECKPOINT_KEY",
     "METRICS_TOKEN",
     "ALERT_WEBHOOK_TOKEN",
 )
@@ -276,7 +278,7 @@ class Topology:
             "SAFETRAIN_ENV_FILE": str(self.env_file),
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "false",
-            "TRUSTED_PROXY_COUNT": "1",
+            "TRUSTED_PROXIES": "127.0.0.1/32,::1/128",
             "ALLOWED_HOSTS": ",".join(self.hostnames),
             "CSRF_TRUSTED_ORIGINS": ",".join(self.origin(h) for h in self.hostnames),
             "SECURE_COOKIES": "true",
@@ -509,6 +511,9 @@ def ensure_secrets(t: Topology) -> None:
         # A Fernet key is 32 random bytes in URL-safe base64 (cryptography's Fernet.generate_key()).
         "FIELD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "BLIND_INDEX_KEY": secrets.token_urlsafe(32),
+        # The audit chains' HMAC key and the Ed25519 seed (base64) that signs their checkpoints.
+        "AUDIT_CHAIN_KEY": secrets.token_urlsafe(32),
+        "AUDIT_CHECKPOINT_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
         "METRICS_TOKEN": secrets.token_urlsafe(32),
         "ALERT_WEBHOOK_TOKEN": secrets.token_urlsafe(32),
     }

@@ -32,8 +32,12 @@ def demo_env(workdir: Path, **overrides: str) -> dict[str, str]:
             "SECRET_KEY": "demo-path-test-secret-key-0123456789abcdef",
             "FIELD_ENCRYPTION_KEYS": "6oPNn1nwuQlN3jnuex50SuZcPvXSkEymXL8WzX6UfzU=",
             "BLIND_INDEX_KEY": "demo-path-blind-index-key",
+            "AUDIT_CHAIN_KEY": "demo-path-audit-chain-key",
+            "AUDIT_CHECKPOINT_KEY": "ZGVtby1wYXRoLWNoZWNrcG9pbnQta2V5LTAxMjM0NTY=",
             "REQUIRE_2FA_FOR_STAFF": "false",
             "SECURE_COOKIES": "false",
+            # Plain HTTP on 127.0.0.1, as `make run`: no redirect to HTTPS.
+            "SECURE_SSL_REDIRECT": "false",
             # Short heartbeats so the browser tests see crediting within seconds.
             "HEARTBEAT_INTERVAL_SECONDS": "2",
             # The face checks have their own browser tests (a server with them on and a fake camera).

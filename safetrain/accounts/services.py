@@ -87,13 +87,15 @@ def user_create(
     sex: str = "",
     education: str = "",
     initial_password_hash: str = "",
+    keep_phone: bool = True,
 ) -> User:
     """Create a real-name account and its membership.
 
     Without a password the account gets the initial password (last 6 characters of the ID number) and must
     change it at first sign-in (ACC-03). A given password must satisfy the password rules. Bulk creation passes
     `initial_password_hash`, the initial password hashed beforehand (hashing is slow on purpose: never inside a
-    long transaction).
+    long transaction). The phone is kept only where the policy (POLICY_KEEP_PHONES) and the caller allow it: a caller
+    that knows the learner's region profile does not keep phones (Guangdong, GD#14) passes `keep_phone=False`.
     """
     identity = parse_identity(id_type, id_number, birth_date=birth_date, sex=sex)
     name = " ".join((name or "").split())
@@ -113,7 +115,7 @@ def user_create(
             ),
             field="id_number",
         )
-    phone = normalise_phone(phone) if settings.POLICY_KEEP_PHONES else ""
+    phone = normalise_phone(phone) if settings.POLICY_KEEP_PHONES and keep_phone else ""
     if phone and User.objects.filter(phone_index=phone_index_of(phone)).exists():
         raise DomainError(
             "duplicate_phone",
@@ -173,6 +175,20 @@ def user_create(
     if organisation is not None:
         membership_grant(user=user, organisation=organisation, role=role)
     return user
+
+
+@transaction.atomic
+def user_phone_erase(*, user: User, reason: str) -> bool:
+    """Erase the account's mobile number and its lookup index (POL-PHONE, GD#14: a region profile that does not keep
+    learners' phones). The audit entry records that it was erased and why, never the number. Returns whether a
+    number was there; phone sign-in then ends for the account."""
+    stored = User.objects.select_for_update().only("phone", "phone_index").get(pk=user.pk)
+    user.phone, user.phone_index = "", None
+    if not stored.phone and stored.phone_index is None:
+        return False
+    User.objects.filter(pk=user.pk).update(phone="", phone_index=None)
+    audit_log(action="account.phone_erase", obj=user, detail={"reason": reason})
+    return True
 
 
 def _check_role_fits(role: str, organisation: Organisation) -> None:

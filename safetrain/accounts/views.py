@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from safetrain.accounts.forms import LoginForm, OtpForm, PasswordChangeForm, PeopleFilterForm, ProfileForm
-from safetrain.accounts.models import SessionKind
+from safetrain.accounts.models import UNIT_ADMIN_ROLES, SessionKind
 from safetrain.accounts.selectors import people_search
 from safetrain.accounts.services import (
     auth_session_rekey,
@@ -196,10 +196,11 @@ def profile_view(request: HttpRequest) -> HttpResponse:
 @login_required
 def home_view(request: HttpRequest) -> HttpResponse:
     """The role-aware dashboard (LRN-08 grows here with the learning issue)."""
-    from safetrain.proctoring.services import has_reference_photo
+    from safetrain.proctoring.services import has_reference_photo, photo_review_queue, reference_photo_hold
     from safetrain.regulator.surveys import open_survey_for
 
     user = request.user
+    reviews = user.sees_everything() or user.has_role(*UNIT_ADMIN_ROLES)
     return render(
         request,
         "accounts/home.html",
@@ -208,6 +209,8 @@ def home_view(request: HttpRequest) -> HttpResponse:
             "roles": user.roles(),
             "sees_people": _sees_people(user),
             "has_photo": has_reference_photo(user),
+            "photo_hold": reference_photo_hold(user),
+            "photos_to_review": photo_review_queue(reviewer=user).count() if reviews else None,
             "notices": user.notices.filter(read_at__isnull=True)[:5],
             "survey": open_survey_for(user),
         },

@@ -1,19 +1,33 @@
-"""Exams over the API (EXM-03..05): start or resume, the paper, one request per answer, submit."""
+"""Exams over the API (EXM-03..05): start or resume, the paper, one request per answer, submit; the identity checks
+during an exam (FACE-01): whether one is due, its challenge and its camera frames."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
 from safetrain.assessment import metrics
-from safetrain.assessment.exams import answer_save, attempt_for, attempt_submit, exam_start
+from safetrain.assessment.exams import (
+    answer_save,
+    attempt_for,
+    attempt_submit,
+    exam_face_challenge,
+    exam_face_check,
+    exam_face_state,
+    exam_start,
+)
 from safetrain.assessment.models import AttemptKind, ExamAttempt, QuestionKind
 from safetrain.catalog.models import Programme
+from safetrain.core.errors import DomainError
+from safetrain.proctoring.api import ChallengeOut, FaceCheckIn, challenge_out
 
 router = Router(tags=["exams"])
 
@@ -40,10 +54,15 @@ class AttemptOut(Schema):
     deadline: dt.datetime
     remaining_seconds: int
     submitted: bool
-    submitted_by: str
+    submitted_by: str = Field(
+        ..., description="candidate, deadline, or face_check (ended: an identity check was not passed)"
+    )
     score: str | None
     total: str
     passed: bool | None
+    flagged_for_review: bool = Field(
+        False, description="an identity check during the exam was not passed (profile rule: flag for review)"
+    )
     questions: list[PaperQuestion]
 
 
@@ -84,6 +103,7 @@ def attempt_out(attempt: ExamAttempt, *, with_paper: bool = True) -> AttemptOut:
         score=str(attempt.score) if attempt.score is not None else None,
         total=str(attempt.total),
         passed=attempt.passed,
+        flagged_for_review=attempt.face_flagged_at is not None,
         questions=paper,
     )
 
@@ -164,3 +184,80 @@ def page_left(request: HttpRequest, attempt_id: int, payload: EventIn):
             at=timezone.now(),
         )
     return OkOut(ok=True)
+
+
+# Identity checks during the exam (FACE-01, GD#11) ----------------------------------------------------------------
+
+
+class FaceStateOut(Schema):
+    due: bool = Field(
+        ..., description="a check is due now: pass it (the paper cannot be submitted meanwhile)"
+    )
+    seconds_left: int | None = Field(None, description="time left to pass the due check")
+    tries_left: int
+    submitted: bool
+    ended: bool = Field(..., description="the attempt was ended because a check was not passed")
+
+
+@router.get(
+    "/attempts/{attempt_id}/face-check",
+    response=FaceStateOut,
+    summary="Whether an identity check is due during the exam (asked every few seconds by the exam page)",
+)
+def face_state(request: HttpRequest, attempt_id: int):
+    return exam_face_state(learner=request.auth, attempt_id=attempt_id)
+
+
+@router.post(
+    "/attempts/{attempt_id}/face-challenges",
+    response=ChallengeOut,
+    summary="Start the identity check due during the exam: the liveness challenge to perform",
+)
+def face_challenge(request: HttpRequest, attempt_id: int):
+    return challenge_out(exam_face_challenge(learner=request.auth, attempt_id=attempt_id))
+
+
+class ExamFaceCheckOut(Schema):
+    id: int
+    passed: bool
+    reason: str
+    message: str
+    distance: float | None
+    signed_out: bool = Field(False, description="always false: a check during an exam signs no one out")
+    tries_left: int
+    ended: bool = Field(
+        ..., description="the check was not passed and the profile ends the attempt: it is over"
+    )
+    flagged: bool = Field(..., description="the check was not passed and the attempt is flagged for review")
+
+
+@router.post(
+    "/attempts/{attempt_id}/face-checks",
+    response=ExamFaceCheckOut,
+    summary="Verify the candidate in front of the camera during the exam",
+)
+def face_check(request: HttpRequest, attempt_id: int, payload: FaceCheckIn):
+    try:
+        frames = [base64.b64decode(f.split(",", 1)[-1], validate=True) for f in payload.frames]
+    except (binascii.Error, ValueError) as exc:
+        raise DomainError(
+            "invalid_frame", _("Camera frames must be base64-encoded images."), field="frames"
+        ) from exc
+    outcome = exam_face_check(
+        learner=request.auth,
+        attempt_id=attempt_id,
+        challenge_id=payload.challenge_id,
+        frames=frames,
+        request=request,
+    )
+    check = outcome["check"]
+    return ExamFaceCheckOut(
+        id=check.pk,
+        passed=check.passed,
+        reason=check.reason,
+        message=outcome["message"],
+        distance=check.distance,
+        tries_left=outcome["tries_left"],
+        ended=outcome["ended"],
+        flagged=outcome["flagged"],
+    )

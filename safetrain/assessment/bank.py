@@ -28,13 +28,14 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 
 from safetrain.assessment.models import TRUE_FALSE_OPTIONS, Difficulty, Question, QuestionKind, fingerprint
 from safetrain.catalog.models import Course, Programme
 from safetrain.core.errors import DomainError
-from safetrain.core.excel import RowError, cell_text, unreadable_workbook
+from safetrain.core.excel import RowError, cell_text
+from safetrain.core.safeimport import workbook_rows
 from safetrain.records.services import audit_log
 
 OPTION_LETTERS = "ABCDEF"
@@ -199,54 +200,44 @@ def _read_rows(data: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[RowE
         raise DomainError("file_too_large", _("The file is larger than 10 MB."), field="file")
     out: list[tuple[int, dict[str, str]]] = []
     converted: list[RowError] = []
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        sheet = workbook.worksheets[0]
-        if not hasattr(sheet, "iter_rows"):
-            raise unreadable_workbook()
-        sheet.reset_dimensions()  # some programs write a wrong size; read what is there
-        rows = sheet.iter_rows(values_only=True)
-        header = [cell_text(v) for v in next(rows, ())]
-        missing = [name for name in HEADERS if name not in header]
-        if missing:
-            raise DomainError(
-                "not_question_template",
-                _(
-                    "This is not the question-bank template: the columns %(columns)s are missing. Download the "
-                    "template."
-                )
-                % {"columns": "、".join(missing)},
-                field="file",
+    # The guarded reader (core.safeimport) refuses a hostile or oversized file before anything is read here.
+    rows = iter(workbook_rows(data))
+    header = [cell_text(v) for v in next(rows, ())]
+    missing = [name for name in HEADERS if name not in header]
+    if missing:
+        raise DomainError(
+            "not_question_template",
+            _(
+                "This is not the question-bank template: the columns %(columns)s are missing. Download the "
+                "template."
             )
-        index = {name: header.index(name) for name in HEADERS}
-        for number, values in enumerate(rows, start=2):
-            cells = {}
-            for name, i in index.items():
-                value = values[i] if i < len(values) else None
-                if name in TEXT_COLUMNS and isinstance(value, dt.date | dt.time):
-                    converted.append(
-                        RowError(
-                            number,
-                            name,
-                            _(
-                                "Excel turned this cell into a date or time. Format the column as text and type "
-                                "the value again."
-                            ),
-                        )
+            % {"columns": "、".join(missing)},
+            field="file",
+        )
+    index = {name: header.index(name) for name in HEADERS}
+    for number, values in enumerate(rows, start=2):
+        cells = {}
+        for name, i in index.items():
+            value = values[i] if i < len(values) else None
+            if name in TEXT_COLUMNS and isinstance(value, dt.date | dt.time):
+                converted.append(
+                    RowError(
+                        number,
+                        name,
+                        _(
+                            "Excel turned this cell into a date or time. Format the column as text and type "
+                            "the value again."
+                        ),
                     )
-                cells[name] = cell_text(value)
-            if not any(cells.values()):
-                continue
-            out.append((number, cells))
-            if len(out) > MAX_ROWS:
-                raise DomainError(
-                    "too_many_rows", _("At most 5,000 questions per file: split the file."), field="file"
                 )
-        workbook.close()
-    except DomainError:
-        raise
-    except Exception as exc:  # a damaged or foreign file, however openpyxl fails on it
-        raise unreadable_workbook() from exc
+            cells[name] = cell_text(value)
+        if not any(cells.values()):
+            continue
+        out.append((number, cells))
+        if len(out) > MAX_ROWS:
+            raise DomainError(
+                "too_many_rows", _("At most 5,000 questions per file: split the file."), field="file"
+            )
     return out, converted
 
 

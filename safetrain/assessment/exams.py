@@ -1,5 +1,6 @@
 """Taking an exam (EXM-03..05, EXM-07) and mock exams (EXM-06): start or resume, save every answer as it is given,
-submit, and submit by the server at the deadline even when the candidate is gone."""
+submit, and submit by the server at the deadline even when the candidate is gone; identity checks during an exam
+(FACE-01, assessment.exam_checks for their timing)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from safetrain.assessment import exam_checks
 from safetrain.assessment.models import (
     AttemptKind,
     ExamAnswer,
@@ -108,8 +110,16 @@ def active_rule(programme: Programme) -> PaperRule:
 
 
 def attempts_finalize_due(now: dt.datetime | None = None) -> int:
-    """Submit every open attempt whose deadline has passed (the scheduled job; also run on access)."""
+    """Submit every open attempt whose deadline has passed (the scheduled job; also run on access), and apply every
+    identity check not passed in time during an exam, even when the candidate is gone."""
     now = now or timezone.now()
+    for attempt_id in ExamAttempt.objects.filter(
+        submitted_at__isnull=True, deadline__gt=now, face_due_at__lte=now
+    ).values_list("pk", flat=True):
+        try:
+            attempt_face_enforce(attempt_id=attempt_id, now=now)
+        except Exception:  # one broken attempt must not keep the others open
+            logger.exception("the identity check of attempt %s could not be applied", attempt_id)
     count = 0
     for attempt_id in ExamAttempt.objects.filter(submitted_at__isnull=True, deadline__lte=now).values_list(
         "pk", flat=True
@@ -197,6 +207,10 @@ def exam_start(
         number = used + 1
     now = timezone.now()
     items = paper_draw(rule)
+    deadline = now + dt.timedelta(minutes=rule.duration_minutes)
+    face_due_at = None
+    if settings.FACE_CHECK_AT_EXAM and kind == AttemptKind.EXAM:
+        face_due_at = exam_checks.first_check_at(started_at=now, deadline=deadline, profile=programme.profile)
     try:
         with transaction.atomic():
             attempt = ExamAttempt.objects.create(
@@ -206,10 +220,11 @@ def exam_start(
                 number=number,
                 items=items,
                 started_at=now,
-                deadline=now + dt.timedelta(minutes=rule.duration_minutes),
+                deadline=deadline,
                 total=rule_total(rule),
                 ip=client_ip(request),
                 user_agent=user_agent(request),
+                face_due_at=face_due_at,
             )
     except IntegrityError:
         # Two pages started at once: the other one won; both go on with the same paper.
@@ -233,9 +248,13 @@ def attempt_for(learner: Any, attempt_id: int) -> ExamAttempt:
     )
     if attempt is None:
         raise NotFound("attempt_not_found", _("This exam attempt does not exist."))
-    if attempt.submitted_at is None and attempt.deadline <= timezone.now():
+    now = timezone.now()
+    if attempt.submitted_at is None and attempt.deadline <= now:
         attempt_submit(attempt_id=attempt.pk, by="deadline")
         attempt.refresh_from_db()
+    elif attempt.submitted_at is None and exam_checks.due(attempt, now):
+        if attempt_face_enforce(attempt_id=attempt.pk, now=now):
+            attempt.refresh_from_db()
     return attempt
 
 
@@ -280,6 +299,10 @@ def answer_save(*, learner: Any, attempt_id: int, question_id: int, value: Any) 
                 question_id=question_id,
                 defaults={"value": stored, "saved_at": timezone.now()},
             )
+            # Saved first, whatever the identity check: an answer given while a check is overdue is kept (and
+            # scored if that ends the attempt now, in this same transaction).
+            if exam_checks.due(attempt, timezone.now()):
+                attempt_face_enforce(attempt_id=attempt.pk)
             return answer
     if due:  # the time is up: the server submits the paper now (the candidate may be gone)
         attempt_submit(attempt_id=attempt.pk, by="deadline")
@@ -309,7 +332,11 @@ def is_correct(kind: str, key: list[Any], value: list[Any]) -> bool:
 @transaction.atomic
 def attempt_submit(*, attempt_id: int, by: str = "candidate", learner: Any = None) -> ExamAttempt | None:
     """Score and close the attempt (once), against the key copied onto the paper when it was drawn. Returns None
-    when it was already submitted."""
+    when it was already submitted.
+
+    During an exam with identity checks the candidate cannot submit while a check is due; an attempt whose due
+    check ran out of time is first given the profile's rule (at the deadline too), and one ended by it
+    (by="face_check") is scored for the record but never passed."""
     query = ExamAttempt.objects.select_for_update().filter(pk=attempt_id)
     if learner is not None:
         query = query.filter(enrolment__learner=learner)
@@ -319,6 +346,16 @@ def attempt_submit(*, attempt_id: int, by: str = "candidate", learner: Any = Non
     if attempt.submitted_at is not None:
         return None
     now = timezone.now()
+    submitted_at = min(now, attempt.deadline) if by == "deadline" else now
+    if by != exam_checks.ENDED_BY and exam_checks.enabled(attempt):
+        if exam_checks.overdue(attempt, submitted_at, attempt.enrolment.programme.profile):
+            if _check_failed(attempt, reason="timeout", now=now):
+                by = exam_checks.ENDED_BY
+        elif by == "candidate" and exam_checks.due(attempt, now):
+            raise Conflict(
+                "face_check_due",
+                _("Pass the identity check first: the paper can be submitted once it is passed."),
+            )
     answers = {a.question_id: a for a in attempt.answers.all()}
     score = Decimal(0)
     for item in attempt.items:
@@ -330,8 +367,9 @@ def attempt_submit(*, attempt_id: int, by: str = "candidate", learner: Any = Non
         score += answer.score
     ExamAnswer.objects.bulk_update(list(answers.values()), ["correct", "score"])
     attempt.score = score
-    attempt.passed = score >= attempt.rule.pass_mark
-    attempt.submitted_at = min(now, attempt.deadline) if by == "deadline" else now
+    # An attempt ended by an identity check not passed is never passed, whatever its score.
+    attempt.passed = score >= attempt.rule.pass_mark and by != exam_checks.ENDED_BY
+    attempt.submitted_at = submitted_at
     attempt.submitted_by = by
     attempt.save(update_fields=["score", "passed", "submitted_at", "submitted_by"])
     ExamRecord.objects.create(
@@ -368,6 +406,175 @@ def attempt_submit(*, attempt_id: int, by: str = "candidate", learner: Any = Non
 
         issue_after_commit(attempt.enrolment_id)
     return attempt
+
+
+# Identity checks during an exam (FACE-01, GD#11) ---------------------------------------------------------------
+
+
+def _check_failed(attempt: ExamAttempt, *, reason: str, now: dt.datetime) -> bool:
+    """A check not passed during the exam (`reason`: timeout, or failures: the profile's number of tries failed),
+    on the locked attempt: recorded (the review queue's evidence, an audit entry), then the profile's rule. Returns
+    True when the attempt must end now (the caller submits it); a flagged attempt goes on with a check due later."""
+    from safetrain.learning.models import SuspiciousEvent, SuspiciousKind
+
+    enrolment = attempt.enrolment
+    profile = enrolment.programme.profile
+    ends = exam_checks.ends_attempt(profile)
+    evidence = {
+        "attempt": attempt.pk,
+        "number": attempt.number,
+        "reason": reason,
+        "failures": attempt.face_failures,
+        "due_at": attempt.face_due_at.isoformat() if attempt.face_due_at else None,
+        "action": profile.exam_face_failure_action,
+    }
+    SuspiciousEvent.objects.create(
+        learner_id=enrolment.learner_id,
+        enrolment=enrolment,
+        kind=SuspiciousKind.EXAM_FACE_FAILED,
+        evidence=evidence,
+        at=now,
+    )
+    audit_log(
+        action="assessment.exam_face_failed",
+        obj=enrolment,
+        actor=enrolment.learner,
+        organisation_id=enrolment.learner.primary_organisation_id,
+        result="failure",
+        detail=evidence,
+    )
+    if ends:
+        return True
+    attempt.face_flagged_at = now
+    attempt.face_failures = 0
+    attempt.face_due_at = exam_checks.next_check_at(now=now, deadline=attempt.deadline, profile=profile)
+    attempt.save(update_fields=["face_flagged_at", "face_failures", "face_due_at"])
+    return False
+
+
+def _locked_open_attempt(attempt_id: int) -> ExamAttempt | None:
+    return (
+        ExamAttempt.objects.select_for_update(of=("self",))
+        .select_related("enrolment__programme__profile", "enrolment__learner", "rule")
+        .filter(pk=attempt_id, submitted_at__isnull=True)
+        .first()
+    )
+
+
+@transaction.atomic
+def attempt_face_enforce(*, attempt_id: int, now: dt.datetime | None = None) -> bool:
+    """Apply a check during the exam that was not passed in time, when the server next sees the attempt (a request
+    of its page, or the minute job when the candidate is gone). Returns whether anything changed."""
+    attempt = _locked_open_attempt(attempt_id)
+    now = now or timezone.now()
+    if attempt is None or not exam_checks.enabled(attempt) or attempt.deadline <= now:
+        return False  # (at the deadline the submission applies it)
+    if not exam_checks.overdue(attempt, now, attempt.enrolment.programme.profile):
+        return False
+    if _check_failed(attempt, reason="timeout", now=now):
+        attempt_submit(attempt_id=attempt.pk, by=exam_checks.ENDED_BY)
+    return True
+
+
+def exam_face_state(*, learner: Any, attempt_id: int) -> dict[str, Any]:
+    """What the exam page asks every few seconds: whether a check is due now (never when the next one comes), the
+    time and tries left to pass it, and whether the attempt is over (the server may have ended it)."""
+    attempt = attempt_for(learner, attempt_id)
+    now = timezone.now()
+    profile = attempt.enrolment.programme.profile
+    open_exam = attempt.submitted_at is None and exam_checks.enabled(attempt)
+    return {
+        "due": open_exam and exam_checks.due(attempt, now),
+        "seconds_left": exam_checks.seconds_left(attempt, now, profile) if open_exam else None,
+        "tries_left": max(0, profile.face_max_failures - attempt.face_failures),
+        "submitted": attempt.submitted_at is not None,
+        "ended": attempt.submitted_by == exam_checks.ENDED_BY,
+    }
+
+
+def _open_exam_with_checks(learner: Any, attempt_id: int) -> ExamAttempt:
+    attempt = attempt_for(learner, attempt_id)
+    if attempt.submitted_at is not None:
+        raise Conflict(
+            "attempt_submitted",
+            _(
+                "This paper has been submitted (the time was up or you submitted it); answers can no longer "
+                "change."
+            ),
+        )
+    if not exam_checks.enabled(attempt):
+        raise DomainError("no_face_checks", _("This attempt has no identity checks."))
+    return attempt
+
+
+def exam_face_challenge(*, learner: Any, attempt_id: int) -> Any:
+    """The liveness challenge for the check due now during the exam (the same protocol as every check). Only a
+    due check is answered: a candidate cannot pass one early, at a moment of their choosing."""
+    from safetrain.proctoring.models import CheckPurpose
+    from safetrain.proctoring.services import face_challenge_issue
+
+    attempt = _open_exam_with_checks(learner, attempt_id)
+    if not exam_checks.due(attempt, timezone.now()):
+        raise Conflict("no_check_due", _("No identity check is due now. Go on with the exam."))
+    return face_challenge_issue(user=learner, purpose=CheckPurpose.EXAM, exam_attempt_id=attempt.pk)
+
+
+def exam_face_check(
+    *, learner: Any, attempt_id: int, challenge_id: int, frames: list[bytes], request: Any = None
+) -> dict[str, Any]:
+    """Run the due check during the exam (the camera frames against the learner's reference, with its liveness
+    challenge; the snapshot kept) and apply the result to the attempt. The attempt is not locked while the face
+    is verified: answers go on being saved meanwhile."""
+    from safetrain.proctoring.services import NO_VERDICT, face_check_run
+
+    attempt = _open_exam_with_checks(learner, attempt_id)
+    outcome = face_check_run(
+        user=learner, challenge_id=challenge_id, frames=frames, request=request, exam_attempt_id=attempt.pk
+    )
+    check = outcome["check"]
+    verdict = None if (not check.passed and check.reason in NO_VERDICT) else check.passed
+    return {**outcome, **_exam_check_result(attempt_id=attempt.pk, passed=verdict)}
+
+
+@transaction.atomic
+def _exam_check_result(*, attempt_id: int, passed: bool | None) -> dict[str, Any]:
+    """A finished check applied to the attempt. None is no verdict (the service was down or too slow): it costs no
+    try and restarts the time limit. A pass clears the check and sets the next one; a failure costs a try, and
+    the profile's number of them is a check not passed."""
+    attempt = _locked_open_attempt(attempt_id)
+    if attempt is None:  # ended meanwhile (the deadline, or a check not passed in time)
+        ended = ExamAttempt.objects.filter(pk=attempt_id, submitted_by=exam_checks.ENDED_BY).exists()
+        return {"tries_left": 0, "ended": ended, "flagged": False}
+    now = timezone.now()
+    profile = attempt.enrolment.programme.profile
+    was_due = exam_checks.due(attempt, now)
+    if passed is None:
+        if was_due:
+            attempt.face_due_at = now
+            attempt.save(update_fields=["face_due_at"])
+        return {
+            "tries_left": profile.face_max_failures - attempt.face_failures,
+            "ended": False,
+            "flagged": False,
+        }
+    if passed:
+        attempt.face_failures = 0
+        attempt.face_passed_at = now
+        attempt.face_due_at = exam_checks.next_check_at(now=now, deadline=attempt.deadline, profile=profile)
+        attempt.save(update_fields=["face_failures", "face_passed_at", "face_due_at"])
+        return {"tries_left": profile.face_max_failures, "ended": False, "flagged": False}
+    attempt.face_failures += 1
+    attempt.save(update_fields=["face_failures"])
+    if attempt.face_failures < profile.face_max_failures:
+        return {
+            "tries_left": profile.face_max_failures - attempt.face_failures,
+            "ended": False,
+            "flagged": False,
+        }
+    if _check_failed(attempt, reason="failures", now=now):
+        attempt_submit(attempt_id=attempt.pk, by=exam_checks.ENDED_BY)
+        return {"tries_left": 0, "ended": True, "flagged": False}
+    return {"tries_left": profile.face_max_failures, "ended": False, "flagged": True}
 
 
 def exam_overview(learner: Any) -> list[dict[str, Any]]:

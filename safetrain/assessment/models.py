@@ -141,12 +141,23 @@ class ExamAttempt(models.Model):
     started_at = models.DateTimeField()
     deadline = models.DateTimeField(db_index=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
-    submitted_by = models.CharField(max_length=10, blank=True, help_text="candidate or deadline")
+    submitted_by = models.CharField(
+        max_length=10,
+        blank=True,
+        help_text="candidate, deadline, or face_check (ended: an identity check during the exam was not passed)",
+    )
     score = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
     total = models.DecimalField(max_digits=6, decimal_places=1, default=0)
     passed = models.BooleanField(null=True, blank=True)
     ip = models.CharField(max_length=64, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
+    # Identity checks during an exam (FACE-01, GD#11; assessment.exam_checks): when the next one falls due (a
+    # random moment, never shown to the page in advance), the failed tries of the due one, the last pass, and when
+    # a check not passed flagged the attempt for review (profile rule "flag").
+    face_due_at = models.DateTimeField(null=True, blank=True)
+    face_failures = models.PositiveSmallIntegerField(default=0)
+    face_passed_at = models.DateTimeField(null=True, blank=True)
+    face_flagged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

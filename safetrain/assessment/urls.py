@@ -15,6 +15,7 @@ urlpatterns = [
     path("offline-tests/<int:paper_id>/paper.pdf", views.offline_paper_pdf_view, name="offline_paper_pdf"),
     path("offline-tests/<int:paper_id>/key.pdf", views.offline_key_pdf_view, name="offline_key_pdf"),
     path("exams/", views.my_exams_view, name="my_exams"),
+    path("identity-checks/", views.identity_checks_view, name="identity_checks"),
     path("wrong/", views.wrong_book_view, name="wrong_book"),
     path("exams/<slug:code>/start/", views.exam_start_view, name="start"),
     path("attempts/<int:attempt_id>/", views.attempt_view, name="attempt"),

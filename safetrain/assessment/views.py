@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from safetrain.accounts.models import UNIT_ADMIN_ROLES
-from safetrain.assessment import offline
+from safetrain.assessment import exam_checks, offline
 from safetrain.assessment.api import attempt_out
 from safetrain.assessment.bank import questions_export, questions_import, template_workbook
 from safetrain.assessment.exams import active_rule, attempt_for, attempts_left, exam_overview, exam_start
@@ -34,6 +34,7 @@ from safetrain.assessment.models import (
     QuestionKind,
 )
 from safetrain.assessment.papers import KIND_NAMES, paper_rule_from_preset, paper_rule_save, rule_total
+from safetrain.assessment.selectors import exams_with_identity_failures
 from safetrain.assessment.wrongbook import practise, wrong_items
 from safetrain.catalog.models import Programme
 from safetrain.core.decorators import staff_required
@@ -41,7 +42,7 @@ from safetrain.core.errors import DomainError
 from safetrain.core.forms import DateInput
 from safetrain.core.http import pdf_response, xlsx_response
 from safetrain.orgs.models import Organisation, OrganisationKind
-from safetrain.proctoring.services import has_reference_photo
+from safetrain.proctoring.services import has_reference_photo, reference_photo_hold
 
 
 @staff_required()
@@ -139,6 +140,7 @@ def exam_start_view(request: HttpRequest, code: str) -> HttpResponse:
         rule = active_rule(programme)
     except DomainError as exc:
         rule, error = None, error or exc.message
+    photo_hold = reference_photo_hold(request.user)
     return render(
         request,
         "assessment/exam_start.html",
@@ -148,7 +150,9 @@ def exam_start_view(request: HttpRequest, code: str) -> HttpResponse:
             "kind": kind,
             "error": error,
             "face_required": settings.FACE_CHECK_AT_EXAM and kind == AttemptKind.EXAM,
-            "has_photo": has_reference_photo(request.user),
+            # A photo counts once approved (identity binding): until then the page says why, with no check.
+            "has_photo": has_reference_photo(request.user) and not photo_hold,
+            "photo_hold": photo_hold,
             "kind_names": KIND_NAMES,
         },
         status=400 if error else 200,
@@ -178,7 +182,16 @@ def attempt_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
             }
         )
     return render(
-        request, "assessment/attempt.html", {"attempt": attempt, "paper": paper, "questions": questions}
+        request,
+        "assessment/attempt.html",
+        {
+            "attempt": attempt,
+            "paper": paper,
+            "questions": questions,
+            # FACE-01 during the exam: the camera panel, shown when the server says a check is due.
+            "face_checks": exam_checks.enabled(attempt),
+            "face_poll_seconds": exam_checks.POLL_SECONDS,
+        },
     )
 
 
@@ -203,6 +216,14 @@ def result_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
             "questions": len(attempt.items),
         },
     )
+
+
+@staff_required("enterprise_admin", "institution_admin", "regulator")
+def identity_checks_view(request: HttpRequest) -> HttpResponse:
+    """Exam attempts in which an identity check was not passed (ended, or flagged for review), of the learners the
+    viewer may see; the checks' snapshots are on the face checks page."""
+    page = Paginator(exams_with_identity_failures(viewer=request.user), 50).get_page(request.GET.get("page"))
+    return render(request, "assessment/identity_checks.html", {"page": page})
 
 
 @login_required

@@ -16,7 +16,9 @@ handed out before are not handed out again.
 
 The tables and the columns left out are migration 0009's (`install_triggers`); the video trigger names its
 columns (all but the progress) as that migration found them: a migration adding a column to catalog_video must
-create the trigger again (learning's test_catalogue_cache fails until it does).
+create the trigger again (learning's test_catalogue_cache fails until it does). So must a migration adding a NOT
+NULL column (or one with a default) to any watched table: SQLite adds it by rebuilding the table, which drops the
+table's triggers (`restore_triggers`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,26 @@ def install_triggers(watched: dict[str, tuple[str, ...]]) -> Any:
             schema_editor.execute("DROP FUNCTION IF EXISTS safetrain_catalogue_changed()", params=None)
 
     return migrations.RunPython(forwards, backwards)
+
+
+def restore_triggers(watched: dict[str, tuple[str, ...]]) -> Any:
+    """A migration operation after a change to watched tables (as `install_triggers` takes them): their triggers
+    made again as that migration's models have the columns (SQLite drops a table's triggers when a migration
+    rebuilds the table; a column list must name a new column)."""
+    from django.db import migrations
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        vendor = schema_editor.connection.vendor
+        for table in watched:
+            if vendor == "postgresql":
+                schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_version" ON "{table}"', params=None)
+            elif vendor == "sqlite":
+                for event in ("insert", "update", "delete"):
+                    schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_version_{event}"', params=None)
+        for statement in _trigger_sql(apps, schema_editor.connection.vendor, watched):
+            schema_editor.execute(statement, params=None)
+
+    return migrations.RunPython(forwards, migrations.RunPython.noop)
 
 
 def _update_event(apps: Any, table: str, ignored: tuple[str, ...]) -> str:

@@ -9,7 +9,7 @@ class CertificateAdmin(ReadOnlyAdmin):
     list_display = [
         "number",
         "kind",
-        "holder_name",
+        "holder_name_masked",
         "programme_name",
         "issued_on",
         "valid_until",

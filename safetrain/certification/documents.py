@@ -31,7 +31,7 @@ def qr_png(text: str) -> bytes:
 
 
 def _photo(pdf: Document, certificate: Certificate, x: float, y: float) -> None:
-    template = FaceTemplate.objects.filter(user_id=certificate.learner_id).first()
+    template = FaceTemplate.objects.approved().filter(user_id=certificate.learner_id).first()
     data = None
     if template is not None:
         try:

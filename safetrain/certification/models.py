@@ -3,6 +3,10 @@
 A certificate keeps a copy of what it says (holder, programme, hours, score, dates, issuers) as issued, so later
 changes to a name or a programme never change a document already given. It is never deleted: revocation sets
 its reason and date, and verification then says revoked.
+
+The holder's name is encrypted at rest like every personal field (ACC-08); its masked form (张*三) has a column of
+its own, so the public verification never decrypts. The ID number is kept masked only. A mailing's recipient, phone
+and address are encrypted too.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from safetrain.accounts.identity import mask_name
+from safetrain.core.fields import EncryptedTextField
 
 
 class CertificateKind(models.TextChoices):
@@ -34,7 +41,8 @@ class Certificate(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="certificates"
     )
     programme = models.ForeignKey("catalog.Programme", on_delete=models.PROTECT, related_name="certificates")
-    holder_name = models.CharField(_("name"), max_length=100)
+    holder_name = EncryptedTextField(_("name"))
+    holder_name_masked = models.CharField(_("name (masked)"), max_length=100, editable=False)
     holder_id_masked = models.CharField(_("ID number (masked)"), max_length=32)
     programme_name = models.CharField(_("programme"), max_length=200)
     category = models.CharField(_("category"), max_length=100)
@@ -64,6 +72,13 @@ class Certificate(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    def save(self, *args, **kwargs) -> None:
+        self.holder_name_masked = mask_name(self.holder_name or "")
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "holder_name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "holder_name_masked"}
+        super().save(*args, **kwargs)
+
     def state_on(self, day: dt.date | None = None) -> str:
         if self.revoked_at is not None:
             return CertificateState.REVOKED
@@ -88,9 +103,9 @@ class Mailing(models.Model):
     """A paper certificate sent by courier (CERT-07)."""
 
     certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, related_name="mailings")
-    recipient = models.CharField(_("recipient"), max_length=60)
-    phone = models.CharField(_("phone"), max_length=20)
-    address = models.CharField(_("address"), max_length=300)
+    recipient = EncryptedTextField(_("recipient"))
+    phone = EncryptedTextField(_("phone"))
+    address = EncryptedTextField(_("address"))
     courier = models.CharField(_("courier"), max_length=40)
     tracking_number = models.CharField(_("tracking number"), max_length=40)
     sent_on = models.DateField(_("sent on"))

@@ -1,8 +1,9 @@
-"""Request helpers: the client's address behind the configured number of trusted proxies."""
+"""Request helpers: the client's address behind the trusted proxies (TRUSTED_PROXIES), downloads."""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -16,15 +17,35 @@ def bearer_matches(request: HttpRequest, token: str) -> bool:
     return bool(token) and hmac.compare_digest(given.encode(), token.encode())
 
 
+def trusted_proxy(address: str) -> bool:
+    """Is `address` one of the reverse proxies (TRUSTED_PROXIES) whose X-Forwarded-* headers are believed?"""
+    if not settings.TRUSTED_PROXIES:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in settings.TRUSTED_PROXIES)
+
+
 def client_ip(request: HttpRequest | None) -> str:
+    """The client's address: the peer's, or behind trusted proxies the last X-Forwarded-For hop that is not one of
+    them (what a client writes into the header itself comes before that hop and is never taken)."""
     if request is None:
         return ""
-    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
-    if proxies:
-        forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "") or ""
+    address = request.META.get("REMOTE_ADDR", "") or ""
+    if not trusted_proxy(address):
+        return address
+    forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
+    for hop in reversed(forwarded):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break  # not an address a proxy wrote: the last good hop stands
+        address = hop
+        if not trusted_proxy(hop):
+            break
+    return address
 
 
 def user_agent(request: HttpRequest | None) -> str:

@@ -1,8 +1,10 @@
-"""Keeps the current request in a context variable so services can write who/where into the audit trail
-without every call site passing it along."""
+"""Request-wide rules: the current request in a context variable (so services can write who/where into the audit
+trail without every call site passing it along), the chosen language, proxy headers believed only from trusted
+proxies, control characters refused in one place, and every /api/ error as the API's Chinese JSON."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from contextvars import ContextVar
 
@@ -44,4 +46,103 @@ class ChosenLanguageMiddleware:
         request.LANGUAGE_CODE = language
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
+        return response
+
+
+# The X-Forwarded-* headers Django itself reads (SECURE_PROXY_SSL_HEADER, USE_X_FORWARDED_HOST/PORT). X-Forwarded-For
+# stays: core.http.client_ip weighs it against TRUSTED_PROXIES, and the metrics view refuses any request carrying it.
+FORWARDED_HEADERS = ("HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PORT")
+
+
+class TrustedProxyMiddleware:
+    """X-Forwarded-Proto, -Host and -Port count only from a trusted proxy (TRUSTED_PROXIES, e.g. the local nginx):
+    from any other address they are dropped before Django reads them, so a client cannot claim HTTPS (and get
+    past the HTTPS redirect and the secure-cookie rules) or another host name."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from safetrain.core.http import trusted_proxy
+
+        if not trusted_proxy(request.META.get("REMOTE_ADDR", "")):
+            for header in FORWARDED_HEADERS:
+                request.META.pop(header, None)
+        return self.get_response(request)
+
+
+# C0 control characters: refused in every text a request carries, except tab, line feed and carriage return,
+# which a text area may hold. NUL is among them (PostgreSQL text cannot hold it: a 500 instead of a refusal).
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# The same as JSON escapes (\u0000 ... \u001f, but not \u0009, \u000a, \u000d), after an even number of backslashes.
+JSON_CONTROL = re.compile(rb"(?<!\\)(?:\\\\)*\\u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+class ControlCharacterMiddleware:
+    """One place that refuses control characters in the path, the query string, form fields (names, values, file
+    names) and JSON bodies: a 400 with a Chinese message, JSON with a code under /api/, a plain page otherwise."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self._controls(request):
+            from django.utils.translation import gettext_lazy
+
+            from safetrain.core.views import error_response
+
+            return error_response(
+                request,
+                400,
+                code="control_characters",
+                texts=(
+                    gettext_lazy("Bad request"),
+                    gettext_lazy(
+                        "The request contains control characters (such as NUL) that no text may hold."
+                    ),
+                    gettext_lazy("Please check what you typed or pasted, remove them and try again."),
+                ),
+            )
+        return self.get_response(request)
+
+    @staticmethod
+    def _controls(request: HttpRequest) -> bool:
+        if CONTROL.search(request.path_info) or CONTROL.search(request.META.get("QUERY_STRING", "")):
+            return True
+        if any(CONTROL.search(k) or any(CONTROL.search(v) for v in vs) for k, vs in request.GET.lists()):
+            return True
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return False
+        if request.content_type in FORM_TYPES:
+            fields = request.POST.lists()
+            if any(CONTROL.search(k) or any(CONTROL.search(v) for v in vs) for k, vs in fields):
+                return True
+            return any(CONTROL.search(f.name or "") for f in request.FILES.values())
+        if request.content_type == "application/json":
+            return bool(JSON_CONTROL.search(request.body))
+        return False
+
+
+class ApiErrorMiddleware:
+    """Every error under /api/ is the API's Chinese JSON `{"code", "message"}`: answers made outside the API's own
+    handlers (django-ninja's 405 for a method an address does not take, anything else that is not JSON) are
+    replaced by the one for their status."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path_info.startswith("/api/")
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            from safetrain.core.views import error_response
+
+            replaced = error_response(request, response.status_code)
+            if response.has_header("Allow"):
+                replaced["Allow"] = response["Allow"]
+            return replaced
         return response

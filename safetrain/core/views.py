@@ -9,6 +9,7 @@ import time
 from django.conf import settings
 from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -76,6 +77,16 @@ ERROR_TEXTS = {
         gettext_lazy("Your account has no access to this page."),
         gettext_lazy("If you need it, ask your unit's administrator."),
     ),
+    405: (
+        gettext_lazy("Method not allowed"),
+        gettext_lazy("This address does not accept this kind of request."),
+        gettext_lazy("Please go back, reload the page and try again."),
+    ),
+    413: (
+        gettext_lazy("Request too large"),
+        gettext_lazy("The data sent is larger than the platform accepts."),
+        gettext_lazy("Please send less at a time, or split it, and try again."),
+    ),
     404: (
         gettext_lazy("Page not found"),
         gettext_lazy("There is no page at this address."),
@@ -96,6 +107,8 @@ ERROR_CODES = {
     400: "bad_request",
     403: "forbidden",
     404: "not_found",
+    405: "method_not_allowed",
+    413: "request_too_large",
     500: "server_error",
     503: "service_unavailable",
 }
@@ -142,16 +155,26 @@ def _unavailable_errors() -> tuple[type[BaseException], ...]:
 UNAVAILABLE_ERRORS = _unavailable_errors()
 
 
-def error_response(request: HttpRequest, status: int) -> HttpResponse:
-    """The Chinese error page, or the API's `{"code", "message"}` under /api/, in the language the user chose."""
-    title, message, advice = ERROR_TEXTS[status]
+def error_response(
+    request: HttpRequest,
+    status: int,
+    *,
+    code: str = "",
+    texts: tuple[str, str, str] | None = None,
+) -> HttpResponse:
+    """The Chinese error page, or the API's `{"code", "message"}` under /api/, in the language the user chose.
+    A status without texts of its own is told as a bad request (4xx) or a failure (5xx); `code` and `texts`
+    (title, message, advice; lazy) say more than the status."""
+    known = status if status in ERROR_TEXTS else (500 if status >= 500 else 400)
+    title, message, advice = texts or ERROR_TEXTS[known]
+    code = code or ERROR_CODES[known]
     chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
     language = chosen if chosen in {code for code, _name in settings.LANGUAGES} else settings.LANGUAGE_CODE
     with translation.override(language):
         if request.path.startswith("/api/"):
             response: HttpResponse = JsonResponse(
                 {
-                    "code": ERROR_CODES[status],
+                    "code": code,
                     "message": f"{message}{'' if language.startswith('zh') else ' '}{advice}",
                 },
                 status=status,
@@ -174,6 +197,10 @@ def error_response(request: HttpRequest, status: int) -> HttpResponse:
 
 
 def error_400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    # A body past DATA_UPLOAD_MAX_MEMORY_SIZE (or too many fields) is a SuspiciousOperation, which Django answers
+    # as a 400: it is told as what it is.
+    if isinstance(exception, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        return error_response(request, 413)
     return error_response(request, 400)
 
 

@@ -109,6 +109,14 @@ class ApplicationResult:
     application: EnrolmentApplication | None = None
     errors: list[RowError] = field(default_factory=list)
     again: bool = False  # the same file was sent before: that application
+    phones_ignored: int = 0  # trainees' phone numbers not kept: their programme's region keeps none (GD#14)
+
+
+def call_keeps_phones(call: EnrolmentCall) -> bool:
+    """POL-PHONE: whether the call's programmes keep trainees' phone numbers (a Guangdong call does not, GD#14)."""
+    return all(
+        p.profile.keep_phones for p in (call.initial_programme, call.refresher_programme) if p is not None
+    )
 
 
 @dataclass
@@ -122,7 +130,11 @@ class _Trainee:
     programme: Programme
 
 
-def _check_rows(call: EnrolmentCall, rows: list[Row], errors: list[RowError]) -> list[_Trainee]:
+def _check_rows(
+    call: EnrolmentCall, rows: list[Row], errors: list[RowError], ignored: list[int] | None = None
+) -> list[_Trainee]:
+    """The trainees of the rows; faults go to `errors`. A row whose programme's region keeps no phones (GD#14) has
+    its phone neither checked nor kept: its row number goes to `ignored` when it had one."""
     seen_ids: dict[str, int] = {}
     seen_phones: dict[str, int] = {}
     trainees = []
@@ -132,10 +144,20 @@ def _check_rows(call: EnrolmentCall, rows: list[Row], errors: list[RowError]) ->
         def fault(column: str, message: str, row: Row = row, problems: list[RowError] = problems) -> None:
             problems.append(RowError(row.number, column, message))
 
+        chosen = None
+        kind_cell = (row.cells.get("培训类别") or "").strip('“”"')  # as check_person reads it
+        if kind_cell in TRAINING_KIND_OF:
+            initial = TRAINING_KIND_OF[kind_cell] == TrainingKind.INITIAL
+            chosen = call.initial_programme if initial else call.refresher_programme
+        keep_phone = chosen is None or chosen.profile.keep_phones
+        if not keep_phone:
+            if (row.cells.get("手机号码") or "").strip() and ignored is not None:
+                ignored.append(row.number)
+            row = Row(row.number, {**row.cells, "手机号码": ""})
         name, id_number, phone, certificate, kind = check_person(
             row, "guangzhou", seen_ids, seen_phones, fault
         )
-        if not phone and not any(p.column == "手机号码" for p in problems):
+        if keep_phone and not phone and not any(p.column == "手机号码" for p in problems):
             # 附件1: 手机号码必须填写学员本人的手机号码，一人一号，用于开通学习账号
             fault("手机号码", _("The learner's own mobile phone number is required to open the account."))
         programme = None
@@ -359,11 +381,12 @@ def application_from_file(
         )
     details = _details(roster.header, errors)
     invoice = _invoice_details(roster.header, errors)
-    trainees = _check_rows(call, roster.rows, errors)
+    ignored: list[int] = []
+    trainees = _check_rows(call, roster.rows, errors, ignored)
     if not roster.rows:
         errors.append(RowError(0, "参训人员信息", _("The form lists no trainees.")))
     if errors:
-        return ApplicationResult(errors=sorted(errors, key=lambda e: e.row))
+        return ApplicationResult(errors=sorted(errors, key=lambda e: e.row), phones_ignored=len(ignored))
     application = _create(
         call=call,
         kind=ApplicantKind.UNIT,
@@ -375,7 +398,7 @@ def application_from_file(
         invoice=invoice,
         actor=actor,
     )
-    return ApplicationResult(application)
+    return ApplicationResult(application, phones_ignored=len(ignored))
 
 
 def _invoice_details(header: dict[str, str], errors: list[RowError]) -> dict[str, str]:
@@ -414,11 +437,15 @@ def application_individual(
         },
     )
     errors: list[RowError] = []
-    trainees = _check_rows(call, [row], errors)
+    ignored: list[int] = []
+    trainees = _check_rows(call, [row], errors, ignored)
+    keep_phone = call_keeps_phones(call) and not ignored
     details = _details(
         {
             "contact": values.get("name", ""),
-            "contact_phone": values.get("phone", ""),
+            # Where the trainee's own phone is not kept (GD#14), the organiser reaches them through the certificate
+            # recipient's phone the form asks for anyway.
+            "contact_phone": values.get("phone", "") if keep_phone else values.get("recipient_phone", ""),
             "recipient": values.get("recipient", ""),
             "recipient_phone": values.get("recipient_phone", ""),
             "address": values.get("address", ""),
@@ -544,6 +571,7 @@ def accounts_open(application: EnrolmentApplication) -> int:
                     organisation=application.unit,
                     role=Role.LEARNER,
                     phone=phone,
+                    keep_phone=trainee.programme.profile.keep_phones,
                 )
             elif application.unit is not None:
                 membership_grant(user=user, organisation=application.unit, role=Role.LEARNER)

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -88,11 +89,21 @@ def unit_apply_view(request: HttpRequest, call_id: int) -> HttpResponse:
                             messages.info(request, _("This form was sent before: here is that application."))
                         else:
                             messages.success(request, _("The application was sent. Pay the fees below."))
+                        if result.phones_ignored:
+                            messages.info(request, _phones_ignored_message(result.phones_ignored))
                         return redirect("enrolment:application", token=result.application.token)
                     errors = result.errors
     return render(
         request, "enrolment/unit_apply.html", {"call": call, "form": form, "errors": errors}, status=status
     )
+
+
+def _phones_ignored_message(count: int) -> str:
+    return ngettext(
+        "%(n)d trainee's phone number was not kept: the training's region does not keep learners' phones.",
+        "%(n)d trainees' phone numbers were not kept: the training's region does not keep learners' phones.",
+        count,
+    ) % {"n": count}
 
 
 class IndividualApplicationForm(forms.Form):
@@ -112,10 +123,15 @@ class IndividualApplicationForm(forms.Form):
     recipient_phone = forms.CharField(label=_lazy("Recipient's phone"), max_length=20)
     address = forms.CharField(label=_lazy("Mailing address"), max_length=200)
 
+    def __init__(self, *args, ask_phone: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not ask_phone:  # POL-PHONE: the call's region keeps no learners' phones (GD#14): not asked
+            del self.fields["phone"]
+
 
 def individual_apply_view(request: HttpRequest, call_id: int) -> HttpResponse:
     call = get_object_or_404(applications.open_calls(), pk=call_id)
-    form = IndividualApplicationForm(request.POST or None)
+    form = IndividualApplicationForm(request.POST or None, ask_phone=applications.call_keeps_phones(call))
     status = 200
     if request.method == "POST":
         status = 400

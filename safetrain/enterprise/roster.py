@@ -24,7 +24,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from safetrain.accounts.identity import IdType, initial_password_for, parse_identity
@@ -32,9 +32,11 @@ from safetrain.accounts.models import Membership, Role, User, id_index_of, phone
 from safetrain.accounts.services import membership_grant, normalise_phone, user_create
 from safetrain.catalog.models import JobType
 from safetrain.core.errors import DomainError, PermissionDenied
-from safetrain.core.excel import RowError, cell_text, unreadable_workbook
+from safetrain.core.excel import RowError, cell_text
 from safetrain.core.resend import jobs_resend
+from safetrain.core.safeimport import workbook_rows
 from safetrain.enterprise.models import JobState, Personnel, RosterImport, RosterJob
+from safetrain.learning.services import learners_without_phones
 from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.records.services import audit_log
 from safetrain.regulator.counters import touch_memberships as statistics_touch
@@ -83,6 +85,7 @@ class RosterResult:
     errors: list[RowError] = field(default_factory=list)
     imported: bool = False
     record: RosterImport | None = None
+    phones_ignored: int = 0  # rows whose phone was not kept: the person's region profile keeps none (GD#14)
 
 
 # Reading ------------------------------------------------------------------------------------------------------
@@ -117,19 +120,9 @@ def _header_values(rows: list[tuple[Any, ...]]) -> dict[str, str]:
 
 
 def read_roster(data: bytes) -> Roster:
-    """Find the people table (the row holding 姓名 and 身份证号码) in the first sheet, and the form's header above."""
-    try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        sheet = workbook.worksheets[0]
-        if not hasattr(sheet, "iter_rows"):
-            raise unreadable_workbook()
-        sheet.reset_dimensions()
-        all_rows = list(sheet.iter_rows(values_only=True))
-        workbook.close()
-    except DomainError:
-        raise
-    except Exception as exc:  # a damaged or foreign file, however openpyxl fails on it
-        raise unreadable_workbook() from exc
+    """Find the people table (the row holding 姓名 and 身份证号码) in the first sheet, and the form's header above.
+    The file is read by the guarded reader (core.safeimport), which refuses a hostile or oversized one."""
+    all_rows = workbook_rows(data)
     header_at = next(
         (
             i
@@ -186,6 +179,7 @@ class Checked:
     certificate_type: str
     training_kind: str
     existing: User | None
+    phone_ignored: bool = False
 
 
 CJK_SPACE = re.compile(r"(?<=[\u3400-\u9fff·])\s+(?=[\u3400-\u9fff·])")
@@ -203,6 +197,14 @@ class Known:
     users: dict[str, User]  # by ID-number index
     elsewhere: dict[int, Membership]  # a user's active membership outside the unit
     phones: dict[str, int]  # phone indexes already in use, and whose
+    no_phone: set[str] = field(default_factory=set)  # ID-number indexes of people whose phones are not kept
+
+
+def _id_index(row: Row) -> str:
+    try:
+        return id_index_of(parse_identity(IdType.RESIDENT_ID, row.cells.get("身份证号码", "")).number)
+    except DomainError:
+        return ""
 
 
 def _known(roster: Roster, unit_orgs: set[int]) -> Known:
@@ -229,7 +231,10 @@ def _known(roster: Roster, unit_orgs: set[int]) -> Known:
     ):
         elsewhere.setdefault(membership.user_id, membership)
     taken = dict(User.objects.filter(phone_index__in=phones).values_list("phone_index", "pk"))
-    return Known(users, elsewhere, taken)
+    # POL-PHONE: people already training under a profile that keeps no phones (GD#14).
+    no_phone_ids = learners_without_phones([u.pk for u in users.values()])
+    no_phone = {u.id_index for u in users.values() if u.pk in no_phone_ids}
+    return Known(users, elsewhere, taken, no_phone)
 
 
 def check_person(
@@ -316,6 +321,11 @@ def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowE
     unit_orgs = set(Organisation.objects.filter(path__startswith=root).values_list("pk", flat=True))
     known = _known(roster, unit_orgs)
     for row in roster.rows:
+        phone_ignored = False
+        if known.no_phone and _id_index(row) in known.no_phone:
+            # Their region keeps no phones: the column is neither checked nor kept for them.
+            phone_ignored = bool((row.cells.get("手机号码") or "").strip())
+            row = Row(row.number, {**row.cells, "手机号码": ""})
         c = row.cells
         problems: list[RowError] = []
 
@@ -370,7 +380,16 @@ def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowE
         else:
             good.append(
                 Checked(
-                    row, name, id_number, phone, job_type, team, certificate_type, training_kind, existing
+                    row,
+                    name,
+                    id_number,
+                    phone,
+                    job_type,
+                    team,
+                    certificate_type,
+                    training_kind,
+                    existing,
+                    phone_ignored=phone_ignored,
                 )
             )
     return good, errors
@@ -402,10 +421,11 @@ def roster_import(
     actor: Any = None,
     valid_rows_only: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    roster: Roster | None = None,
 ) -> RosterResult:
     """Import a roster into `unit` (an enterprise or project the actor administers). `progress(done, total)` is
-    told how many of the new accounts' passwords are ready."""
-    roster = _readable_roster(unit, data, actor)
+    told how many of the new accounts' passwords are ready. `roster`: `data` as read_roster read it already."""
+    roster = roster if roster is not None else _readable_roster(unit, data, actor)
     result = RosterResult()
     good, result.errors = _check(unit, roster)
     if result.errors and not valid_rows_only:
@@ -423,6 +443,7 @@ def roster_import(
         if result.errors and not valid_rows_only:
             return result
         result.left_out = len({e.row for e in result.errors})
+        result.phones_ignored = sum(1 for item in good if item.phone_ignored)
         today = timezone.localdate()
         outcomes = []
         for item in good:
@@ -500,6 +521,7 @@ def roster_import(
                 "linked": result.linked,
                 "unchanged": result.unchanged,
                 "left_out": result.left_out,
+                "phones_ignored": result.phones_ignored,
             },
         )
         result.imported = True
@@ -518,7 +540,12 @@ def roster_import_start(
     new = sum(1 for item in good if item.existing is None)
     if new <= settings.ROSTER_INLINE_NEW_ACCOUNTS:
         return roster_import(
-            unit=unit, data=data, filename=filename, actor=actor, valid_rows_only=valid_rows_only
+            unit=unit,
+            data=data,
+            filename=filename,
+            actor=actor,
+            valid_rows_only=valid_rows_only,
+            roster=roster,
         )
     from safetrain.enterprise.tasks import run_roster_job
 
@@ -580,6 +607,7 @@ def roster_job_run(job_id: int) -> RosterJob:
             "linked": result.linked,
             "unchanged": result.unchanged,
             "left_out": result.left_out,
+            "phones_ignored": result.phones_ignored,
             "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in result.errors],
         }
     job.finished_at = timezone.now()

@@ -26,7 +26,7 @@ class OutboundRecordAdmin(admin.ModelAdmin):
     @admin.action(description=_("Send again (after the cause is fixed)"))
     def retry(self, request, queryset):
         # Only a failed record that is still the newest version of its record (its payload is still here).
-        queryset.filter(state=OutboundState.FAILED).exclude(payload={}).update(
+        queryset.filter(state=OutboundState.FAILED, payload__isnull=False).update(
             state=OutboundState.PENDING, attempts=0, next_attempt_at=timezone.now()
         )
 

@@ -1,8 +1,10 @@
 """Checking the media files against the database (the restore drill, docs/operations.md): every file a legal record
 names is there and is the file that was stored.
 
-- reference photos (FaceTemplate): decrypted, their SHA-256 equals `photo_sha256`;
-- snapshots of identity checks (FaceCheck): decrypted (Fernet authenticates each file: a changed byte fails);
+- reference photos (FaceTemplate, and the replaced ones kept in FacePhotoArchive): decrypted, their SHA-256 equals
+  `photo_sha256`;
+- snapshots of identity checks (FaceCheck): decrypted (both data ciphers authenticate each file: a changed byte
+  fails);
 - archive files of old records (ArchiveFile): checked by `verify_records` (their SHA-256), counted here.
 A row written after the media backup was taken may name a file that backup cannot hold: such rows are counted apart
 (`newer`), never as failures.
@@ -14,11 +16,10 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
-from cryptography.fernet import InvalidToken
 from django.core.files.storage import default_storage
 
-from safetrain.core.crypto import decrypt_bytes
-from safetrain.proctoring.models import FaceCheck, FaceTemplate
+from safetrain.core.crypto import InvalidCiphertext, decrypt_bytes
+from safetrain.proctoring.models import FaceCheck, FacePhotoArchive, FaceTemplate
 from safetrain.records.models import ArchiveFile
 
 
@@ -42,7 +43,7 @@ def _read(name: str) -> bytes | None:
 
 
 def _check_encrypted(report: MediaReport, what: str, name: str, sha256: str | None = None) -> None:
-    """One encrypted file: present, decrypts (Fernet authenticates it), and equals its SHA-256 when one is kept."""
+    """One encrypted file: present, decrypts (the cipher authenticates it), and equals its SHA-256 when one is kept."""
     report.checked += 1
     data = _read(name)
     if data is None:
@@ -50,7 +51,7 @@ def _check_encrypted(report: MediaReport, what: str, name: str, sha256: str | No
         return
     try:
         plain = decrypt_bytes(data)
-    except InvalidToken:
+    except InvalidCiphertext:
         report.problems.append(f"{what} damaged (does not decrypt): {name}")
         return
     if sha256 is not None and hashlib.sha256(plain).hexdigest() != sha256:
@@ -66,6 +67,12 @@ def media_verify(*, taken_at: dt.datetime | None = None) -> MediaReport:
             report.newer += 1
         else:
             _check_encrypted(report, "reference photo", template.photo_name, template.photo_sha256)
+    archived = FacePhotoArchive.objects.order_by("pk").only("pk", "photo_name", "photo_sha256", "uploaded_at")
+    for old in archived.iterator(chunk_size=500):
+        if taken_at and old.uploaded_at > taken_at:
+            report.newer += 1
+        else:
+            _check_encrypted(report, "archived reference photo", old.photo_name, old.photo_sha256)
     snapshots = FaceCheck.objects.exclude(snapshot_name="").order_by("pk").only("pk", "snapshot_name", "at")
     for check in snapshots.iterator(chunk_size=500):
         if taken_at and check.at > taken_at:

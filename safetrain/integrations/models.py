@@ -7,23 +7,26 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from safetrain.core.fields import EncryptedJSONField
+
 
 class OutboundState(models.TextChoices):
     PENDING = "pending", "pending"
     DELIVERED = "delivered", "delivered"
     FAILED = "failed", "failed"
     SUPERSEDED = "superseded", "superseded"
+    DISCARDED = "discarded", "discarded"  # never sent: no supervision platform is configured
 
 
 class OutboundRecord(models.Model):
     """One version of one record to push. A record is queued again only when it differs from its newest version;
-    a newer version supersedes an older one still waiting. Once delivered, the payload (personal data) is cleared;
-    the receiver keeps it idempotent by id and version."""
+    a newer version supersedes an older one still waiting. The payload (personal data) is encrypted at rest and
+    cleared (NULL) once delivered, superseded or discarded; the receiver keeps it idempotent by id and version."""
 
     kind = models.CharField(max_length=16)
     record_id = models.CharField(max_length=40)
     version = models.CharField(max_length=64, help_text="SHA-256 of the payload")
-    payload = models.JSONField()
+    payload = EncryptedJSONField(null=True)
     state = models.CharField(max_length=10, choices=OutboundState.choices, default=OutboundState.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(db_index=True)

@@ -1,8 +1,8 @@
 """Data exchange with the provincial supervision platform (省级监管平台, INT-01; S3 五, GD-C 14, GD#27).
 
 Push: enrolments (with the learner), study progress, exam results and certificates are collected into an outbox
-(`OutboundRecord`, one row per version of a record: an unchanged record is never queued twice) and delivered
-one by one:
+(`OutboundRecord`, one row per version of a record: an unchanged record is never queued twice; its payload is
+encrypted at rest and cleared once delivered) and delivered one by one:
 
     POST {SUPERVISION_URL}/api/v1/records/{kind}
     body  {"platform": SUPERVISION_PLATFORM_CODE, "kind", "id": "<kind>:<pk>", "version": <sha256 of data>,
@@ -18,6 +18,9 @@ a 429 or no answer is retried with exponential back-off (30 s, 1 min, 2 min … 
 other 4xx (a refused signature, a rejected record) fails at once and waits for an operator. Every attempt is in
 the delivery log (`DeliveryAttempt`). Outside DEBUG the URL must be HTTPS (a loopback address excepted): a plain
 http:// URL fails the deploy check and nothing is sent over it.
+
+Without SUPERVISION_URL nothing is collected or queued, and the delivery task discards what an earlier setting left
+undelivered (see `outbox_discard`).
 
 Pull: GET {SUPERVISION_URL}/api/v1/revocations?since=<cursor>&nonce=<random> answers {"since", "nonce",
 "generated_at", "items": [{"certificate_number", "reason", "revoked_at"}], "cursor"}, signed by the province
@@ -45,6 +48,7 @@ import httpx
 from cryptography.exceptions import InvalidSignature
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from safetrain.integrations import sm2
@@ -134,17 +138,31 @@ def certificate_data(certificate: Any) -> dict[str, Any]:
     }
 
 
+def configured() -> bool:
+    """A supervision platform to exchange with is configured (SUPERVISION_URL)."""
+    return bool(settings.SUPERVISION_URL)
+
+
 def enqueue(kind: str, pk: int, data: dict[str, Any]) -> bool:
-    """Queue this version of the record; False when that very version is queued or delivered already."""
+    """Queue this version of the record; False when that very version is queued or delivered already, or when no
+    supervision platform is configured (personal data is never kept for a platform that may never exist)."""
+    if not configured():
+        return False
     version = version_of(data)
     record_id = str(pk)
-    latest = OutboundRecord.objects.filter(kind=kind, record_id=record_id).order_by("-pk").first()
+    latest = (
+        OutboundRecord.objects.filter(kind=kind, record_id=record_id)
+        .exclude(state=OutboundState.DISCARDED)
+        .order_by("-pk")
+        .only("pk", "version")
+        .first()
+    )
     if latest is not None and latest.version == version:
         return False  # the newest version queued or sent is this one (A -> B -> A sends A again)
     with transaction.atomic():
         # An older version still waiting would arrive after this one: it is dropped, this one supersedes it.
         OutboundRecord.objects.filter(kind=kind, record_id=record_id, state=OutboundState.PENDING).update(
-            state=OutboundState.SUPERSEDED, payload={}
+            state=OutboundState.SUPERSEDED, payload=None
         )
         OutboundRecord.objects.create(
             kind=kind, record_id=record_id, version=version, payload=data, next_attempt_at=timezone.now()
@@ -193,7 +211,10 @@ def _changed(kind: str, since: dt.datetime | None) -> Iterable[tuple[int, dict[s
 
 
 def collect() -> dict[str, int]:
-    """Queue what changed since the last collection, per kind. Returns how many versions were queued."""
+    """Queue what changed since the last collection, per kind. Returns how many versions were queued. Without a
+    supervision platform nothing is read and the cursors stay, so a platform configured later gets everything."""
+    if not configured():
+        return {}
     queued = {}
     for kind in KINDS:
         cursor, _created = ExchangeCursor.objects.get_or_create(name=f"collect:{kind}")
@@ -323,7 +344,7 @@ def deliver_one(record: OutboundRecord, client: httpx.Client) -> str:
     record.last_error = error
     if status in (200, 409):
         # Delivered: the personal data it carried is not kept here (the version hash stays, for idempotency).
-        record.state, record.delivered_at, record.payload = OutboundState.DELIVERED, now, {}
+        record.state, record.delivered_at, record.payload = OutboundState.DELIVERED, now, None
     elif status is not None and 400 <= status < 500 and status != 429:
         record.state = OutboundState.FAILED  # refused: retrying the same bytes will not help
     elif record.attempts >= MAX_ATTEMPTS:
@@ -344,10 +365,33 @@ def deliver_one(record: OutboundRecord, client: httpx.Client) -> str:
     return record.state
 
 
+@transaction.atomic
+def outbox_discard() -> int:
+    """Without a supervision platform, the records an earlier configuration (or an older release, which queued
+    without one) left undelivered, waiting or failed, are discarded and their payloads cleared: they hold personal
+    data for a receiver that does not exist. The collectors start over, so that a platform configured later
+    receives every record in its version of that day (a version it already has is not sent again). One audit entry
+    counts them per kind. Returns how many were discarded."""
+    undelivered = OutboundRecord.objects.filter(state__in=[OutboundState.PENDING, OutboundState.FAILED])
+    counts = dict(undelivered.order_by().values_list("kind").annotate(n=Count("pk")))
+    if not counts:
+        return 0
+    discarded = undelivered.update(state=OutboundState.DISCARDED, payload=None)
+    ExchangeCursor.objects.filter(name__startswith="collect:").update(at=None)
+    audit_log(
+        action="integrations.supervision_discarded",
+        object_type="outbound_record",
+        detail={"reason": "SUPERVISION_URL is not set", "kinds": counts, "discarded": discarded},
+    )
+    return discarded
+
+
 def deliver_due(limit: int = 200) -> dict[str, int]:
-    """Send the records that are due, oldest first (the periodic task; a record is locked while it is sent)."""
-    if not settings.SUPERVISION_URL:
-        return {}
+    """Send the records that are due, oldest first (the periodic task; a record is locked while it is sent).
+    Without a supervision platform, what is left undelivered is discarded instead."""
+    if not configured():
+        discarded = outbox_discard()
+        return {OutboundState.DISCARDED.value: discarded} if discarded else {}
     counts: dict[str, int] = {}
     with _client() as client:
         for pk in OutboundRecord.objects.filter(

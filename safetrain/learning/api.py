@@ -33,7 +33,9 @@ class SessionOut(Schema):
     duration_seconds: float
     heartbeat_interval: int
     heartbeat_key: str = Field(
-        ..., description="Send it as the X-Study-Key header of this session's heartbeats (answered faster)."
+        ...,
+        description="Send it as the X-Study-Key header of this session's heartbeats (answered faster), together "
+        "with the credential that opened the session: the same bearer token or browser session.",
     )
 
 
@@ -115,7 +117,13 @@ def open_session(request: HttpRequest, payload: SessionIn):
     )
 
 
-@router.post("/study-sessions/{session_id}/heartbeats", response=HeartbeatOut, summary="Report playback")
+@router.post(
+    "/study-sessions/{session_id}/heartbeats",
+    response=HeartbeatOut,
+    summary="Report playback",
+    description="Only the sign-in that opened the session (its bearer token or browser session) reports on it; "
+    "another sign-in, of this or another user, is refused with 403 sign_in_mismatch.",
+)
 def heartbeat(request: HttpRequest, session_id: int, payload: HeartbeatIn):
     return heartbeat_record(
         learner=request.auth, session_id=session_id, request=request, **payload.dict()

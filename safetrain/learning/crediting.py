@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from safetrain.catalog.models import Lesson, LessonKind
 from safetrain.core.crypto import token_digest
 from safetrain.core.dbbatch import WriteBatch
-from safetrain.core.errors import DomainError, NotFound
+from safetrain.core.errors import DomainError, NotFound, PermissionDenied
 from safetrain.core.http import client_ip, user_agent
 from safetrain.learning import face_gate, intervals, metrics
 from safetrain.learning.heartbeat_read import locked_session
@@ -97,6 +97,7 @@ def study_session_open(*, learner: Any, lesson_id: int, request: HttpRequest | N
     if lesson.kind != LessonKind.VIDEO:
         raise DomainError("not_a_video", _("Only video lessons are studied with the player."))
     enrolment = _enrolment_for_lesson(learner, lesson)
+    face_gate.photo_hold_check(learner)
     now = timezone.now()
     # Lock the learner so two tabs opening at once end with exactly one active session (and a database
     # constraint backs it up).
@@ -197,15 +198,26 @@ def heartbeat_record(
 ) -> HeartbeatResult:
     """One heartbeat in three round trips on PostgreSQL: the session, its progress row and today's credit read and
     locked in one query, then every write in one batch, then the commit (the rare cheating and sign-out paths write
-    more)."""
+    more).
+
+    Only the sign-in that opened the page (request.auth_session: its API token or browser session) reports on it:
+    another user's, or another sign-in of the same learner, is refused (the fast path applies the same binding)."""
     now = timezone.now()
     today = study_day(now)
     # The session row is the lock: a learner has at most one active session (database constraint; opening one
     # locks the learner and waits for a running heartbeat), so two heartbeats never credit the same learner at once.
     found = locked_session(session_id=session_id, today=today, learner_id=learner.pk)
     session = found[0] if found else None
-    if session is None:
+    if session is None and not StudySession.objects.filter(pk=session_id).exists():
         raise NotFound("session_not_found", _("This study session does not exist."))
+    signin = getattr(request, "auth_session", None)
+    if session is None or signin is None or session.auth_session_id != signin.pk:
+        raise PermissionDenied(
+            "sign_in_mismatch",
+            _(
+                "This study page was opened by another sign-in: nothing is counted from it. Open the lesson again."
+            ),
+        )
     batch = WriteBatch()
     result = heartbeat_apply(
         batch,

@@ -29,6 +29,19 @@ def checks_while_studying() -> bool:
     return settings.FACE_CHECKS_WHILE_STUDYING
 
 
+def photo_hold_check(learner: Any) -> None:
+    """Where checks while studying are on, study waits while the learner's reference photo does not count yet
+    (waiting for review, or rejected): no check could be passed, so nothing could be credited (identity binding)."""
+    from safetrain.core.errors import PermissionDenied
+    from safetrain.proctoring.services import reference_photo_hold
+
+    if not checks_while_studying():
+        return
+    hold = reference_photo_hold(learner)
+    if hold:
+        raise PermissionDenied("photo_not_approved", hold)
+
+
 def interval_seconds(session: StudySession) -> float:
     return session.enrolment.programme.profile.verification_interval_minutes * 60.0
 

@@ -5,14 +5,16 @@ every playing learner sends every few seconds.
 the session was opened through the authenticated API) is answered here: the body is validated by the API's own
 schema, one query reads and locks the session together with the sign-in that opened it (learning.heartbeat_read),
 the same crediting rules as the API run (crediting.heartbeat_apply), and the writes go in one batch. The key is a
-secret of that one page, sent in a header no other site can set, so there is no cookie to load and no CSRF to
-check.
+secret of that one page, sent in a header no other site can set, so there is no CSRF to check. It is bound to the
+sign-in that opened the page: the beat must also carry that sign-in's own credential (its bearer token, or its
+session cookie, read as the full stack reads them), whose digest the same query compares with the digest the
+sign-in is stored under (the session store itself is never read here).
 
 Everything that is not the plain case is handed to the full Django stack untouched, which answers it exactly as
-the API does: no key or a wrong one, a malformed body, a sign-in that has ended or was not seen for
-`HEARTBEAT_ACCOUNT_CHECK_SECONDS` (so the full account rules and the session's idle clock are applied at least
-that often, and a browser session is kept alive while a video plays), an inactive account, a session that is
-no longer playing, an enrolment that has ended, an overdue face check.
+the API does: no key or a wrong one, no credential or another sign-in's (refused there), a malformed body, a
+sign-in that has ended or was not seen for `HEARTBEAT_ACCOUNT_CHECK_SECONDS` (so the full account rules and the
+session's idle clock are applied at least that often, and a browser session is kept alive while a video plays), an
+inactive account, a session that is no longer playing, an enrolment that has ended, an overdue face check.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ import orjson
 import psycopg
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, connections, transaction
+from django.http.cookie import parse_cookie
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from pydantic import ConfigDict, ValidationError, create_model
 
+from safetrain.accounts.models import SessionKind
 from safetrain.accounts.services import password_expired
 from safetrain.core.crypto import token_digest
 from safetrain.core.dbbatch import WriteBatch, ensure_open
@@ -78,11 +82,29 @@ class _Meta:
         self.META = environ
 
 
-def _plain_case(session: Any, signin: Any, now: Any, today: Any) -> bool:
+def credential(environ: dict[str, Any]) -> tuple[str, str] | None:
+    """The sign-in credential of a request as the API's authentication reads it (accounts.apiauth): a bearer token
+    if the request has an Authorization header of that scheme, else the session cookie; with the kind of sign-in
+    it must belong to. None when there is neither."""
+    header = environ.get("HTTP_AUTHORIZATION")
+    if header:
+        scheme, _space, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token:
+            return token, SessionKind.API
+    cookies = environ.get("HTTP_COOKIE")
+    if cookies:
+        key = parse_cookie(cookies).get(settings.SESSION_COOKIE_NAME)
+        if key:
+            return key, SessionKind.WEB
+    return None
+
+
+def _plain_case(session: Any, signin: Any, kind: str, now: Any, today: Any) -> bool:
     """Whether the fast path may answer: everything else goes to the full stack, which applies every rule."""
     enrolment = session.enrolment
     return not (
-        signin.ended_at is not None
+        signin.kind != kind  # (a browser session's key sent as a bearer token: the full stack decides)
+        or signin.ended_at is not None
         or signin.last_seen_at is None
         or (now - signin.last_seen_at).total_seconds() > settings.HEARTBEAT_ACCOUNT_CHECK_SECONDS
         or not signin.user_active
@@ -114,14 +136,18 @@ def _credit(batch: WriteBatch, session: Any, beat: Any, now: Any, today: Any, en
     )
 
 
-def _answer_atomic(connection, environ, session_id, key, beat, now, today) -> dict[str, Any] | None:
+def _answer_atomic(connection, environ, session_id, key, signin, beat, now, today) -> dict[str, Any] | None:
     """Inside Django's transaction handling (SQLite, or a caller already in a transaction)."""
     try:
         with transaction.atomic():
             found = locked_session(
-                session_id=session_id, today=today, key_digest=token_digest(key), connection=connection
+                session_id=session_id,
+                today=today,
+                key_digest=token_digest(key),
+                credential_digest=token_digest(signin[0]),
+                connection=connection,
             )
-            if found is None or not _plain_case(*found, now, today):
+            if found is None or not _plain_case(*found, signin[1], now, today):
                 raise _Delegate
             batch = WriteBatch(connection=connection)
             result = _credit(batch, found[0], beat, now, today, environ)
@@ -131,7 +157,9 @@ def _answer_atomic(connection, environ, session_id, key, beat, now, today) -> di
     return result.__dict__
 
 
-def _answer_postgresql(connection, environ, session_id, key, beat, now, today) -> dict[str, Any] | None:
+def _answer_postgresql(
+    connection, environ, session_id, key, signin, beat, now, today
+) -> dict[str, Any] | None:
     """PostgreSQL between requests (autocommit): the whole beat in two round trips, BEGIN with the locked read,
     then every write with the COMMIT. Django's connection stays in autocommit mode; ORM statements of the rare
     paths (a suspicious event, a quiz lookup) run inside this transaction. A failure before the writes were sent
@@ -146,11 +174,12 @@ def _answer_postgresql(connection, environ, session_id, key, beat, now, today) -
             session_id=session_id,
             today=today,
             key_digest=token_digest(key),
+            credential_digest=token_digest(signin[0]),
             begin=True,
             connection=connection,
         )
         raw = connection.connection  # the connection holding the transaction and its row locks
-        if found is None or not _plain_case(*found, now, today):
+        if found is None or not _plain_case(*found, signin[1], now, today):
             _rollback(connection)
             return None
         batch = WriteBatch(connection=connection)
@@ -192,6 +221,9 @@ def answer(
 ) -> dict[str, Any] | None:
     """The heartbeat's result, or None when the full stack has to answer (nothing was written then).
     `connection`: this thread's default database connection."""
+    signin = credential(environ)
+    if signin is None:
+        return None  # no sign-in at all: the full stack refuses it
     try:
         beat = _Beat.model_validate_json(body)
     except ValidationError:
@@ -203,8 +235,8 @@ def answer(
         and not connection.in_atomic_block
         and ensure_open(connection).autocommit
     ):
-        return _answer_postgresql(connection, environ, session_id, key, beat, now, today)
-    return _answer_atomic(connection, environ, session_id, key, beat, now, today)
+        return _answer_postgresql(connection, environ, session_id, key, signin, beat, now, today)
+    return _answer_atomic(connection, environ, session_id, key, signin, beat, now, today)
 
 
 def _default_connection() -> Any:

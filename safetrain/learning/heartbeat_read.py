@@ -2,7 +2,9 @@
 
 The session row and its progress row are locked (FOR UPDATE where the database has it); the same row brings the
 enrolment, the sign-in that opened the page (open, last seen, account active), the learner's credit today and the
-catalogue version. The programme with its region profile and the lesson with its video and chapter come from this process's
+catalogue version. Read by the page's heartbeat key, the query also compares the digest of the credential the beat
+carries (bearer token or session cookie) with the digest that sign-in is stored under: a key found with another
+sign-in's credential, or none, reads nothing. The programme with its region profile and the lesson with its video and chapter come from this process's
 memory (`_Catalogue`), loaded once and loaded again whenever the catalogue version the beat read is not the one
 they were loaded at: the database gives the version a new number whenever one of those rows changes
 (catalog.versioning), so a beat never uses a catalogue row older than the version it read, and PostgreSQL joins
@@ -35,6 +37,7 @@ class Signin:
     """The sign-in that opened the page, as the fast path needs it (`password_changed_at` as on the user, so
     accounts.services.password_expired applies to it)."""
 
+    kind: str  # api (a bearer token) or web (a browser session cookie)
     ended_at: dt.datetime | None
     last_seen_at: dt.datetime | None
     face_verified_at: dt.datetime | None
@@ -55,7 +58,7 @@ _PARTS: tuple[tuple[str, type[models.Model], tuple[str, ...] | None], ...] = (
     ("e", Enrolment, ("id", "learner", "programme", "status", "deadline")),
 )
 _SIGNIN = (
-    ("a", AuthSession, ("ended_at", "last_seen_at", "face_verified_at")),
+    ("a", AuthSession, ("kind", "ended_at", "last_seen_at", "face_verified_at")),
     ("u", User, ("is_active", "must_change_password", "password_changed_at")),
 )
 
@@ -102,8 +105,10 @@ class _Query:
             f"COALESCE((SELECT SUM(d.{col(DailyCredit, 'seconds')}) FROM {table(DailyCredit)} d "
             f"WHERE d.{col(DailyCredit, 'learner')} = s.{col(S, 'learner')} AND d.{col(DailyCredit, 'day')} = %s), 0)"
         )
+        # By key: the page's key and the sign-in's credential, both by digest (the sign-in's is unique).
         where = (
-            f"s.{col(S, 'id')} = %s AND s.{col(S, 'key_digest')} = %s AND s.{col(S, 'key_digest')} <> ''"
+            f"s.{col(S, 'id')} = %s AND s.{col(S, 'key_digest')} = %s AND s.{col(S, 'key_digest')} <> '' "
+            f"AND a.{col(AuthSession, 'key_digest')} = %s"
             if by_key
             else f"s.{col(S, 'id')} = %s AND s.{col(S, 'learner')} = %s"
         )
@@ -134,9 +139,9 @@ class _Query:
         self.numbered = pgpipe.numbered(self.sql)
 
     def run(
-        self, connection: Any, today: dt.date, session_id: int, second: Any, begin: bool = False
+        self, connection: Any, today: dt.date, session_id: int, *second: Any, begin: bool = False
     ) -> tuple[StudySession, Signin] | None:
-        params = [today, session_id, second]
+        params = [today, session_id, *second]
         if connection.vendor != "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(self.sql, params)
@@ -185,6 +190,7 @@ class _Query:
             field.set_cached_value(instance, related)
         s.today_credit = float(values[-1] or 0)
         signin = Signin(
+            v["kind"],
             v["ended_at"],
             v["last_seen_at"],
             v["face_verified_at"],
@@ -293,16 +299,20 @@ def locked_session(
     today: dt.date,
     learner_id: int | None = None,
     key_digest: str | None = None,
+    credential_digest: str = "",
     begin: bool = False,
     using: str = "default",
     connection: Any = None,
 ) -> tuple[StudySession, Signin] | None:
-    """The session (by its learner, or by the page's heartbeat key) locked with its progress row, or None.
+    """The session (by its learner, or by the page's heartbeat key together with the digest of the credential of
+    the sign-in that opened the page) locked with its progress row, or None.
 
     begin=True (PostgreSQL in autocommit mode only) opens the transaction in the same message. `connection`: the
     connection of `using` when the caller has it at hand."""
     if connection is None:
         connection = connections[using]
     if key_digest is not None:
-        return _query(connection, True).run(connection, today, session_id, key_digest, begin)
+        return _query(connection, True).run(
+            connection, today, session_id, key_digest, credential_digest, begin=begin
+        )
     return _query(connection, False).run(connection, today, session_id, learner_id)

@@ -269,6 +269,7 @@ class SuspiciousKind(models.TextChoices):
     TOO_FAST = "too_fast", _("Heartbeats faster than the interval")
     STALE_SESSION = "stale_session", _("Heartbeat on a replaced session")
     EXAM_LEFT_PAGE = "exam_left_page", _("Left the exam page (focus lost or tab switched)")
+    EXAM_FACE_FAILED = "exam_face_failed", _("Identity check during the exam not passed")
 
 
 class SuspiciousEvent(models.Model):

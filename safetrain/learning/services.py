@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from safetrain.accounts.services import user_phone_erase
 from safetrain.catalog.models import JobType, Programme
 from safetrain.core.errors import DomainError
 from safetrain.learning.models import Enrolment
@@ -53,7 +54,25 @@ def enrolment_create(
         organisation_id=enrolment.organisation_id,
         detail={"programme": programme.pk, "learner": learner.pk},
     )
+    if not programme.profile.keep_phones:
+        # POL-PHONE: the learner now trains under a profile that keeps no phones (Guangdong, GD#14).
+        user_phone_erase(user=learner, reason=f"profile:{programme.profile.code}")
     return enrolment
+
+
+def keeps_phone(learner: Any) -> bool:
+    """POL-PHONE for one learner: a learner enrolled in a programme whose region profile keeps no phones (GD#14)
+    has none kept, whatever else they train in."""
+    return not Enrolment.objects.filter(learner=learner, programme__profile__keep_phones=False).exists()
+
+
+def learners_without_phones(learner_ids: Any) -> set[int]:
+    """Of these learners, those under a profile that keeps no phones (for imports: one query for the file)."""
+    return set(
+        Enrolment.objects.filter(learner_id__in=learner_ids, programme__profile__keep_phones=False)
+        .values_list("learner_id", flat=True)
+        .distinct()
+    )
 
 
 def enrolment_self(*, learner: Any, programme: Programme) -> Enrolment:

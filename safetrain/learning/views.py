@@ -36,7 +36,7 @@ from safetrain.learning.selectors import (
     course_enrolment,
     my_programmes,
 )
-from safetrain.proctoring.services import has_reference_photo
+from safetrain.proctoring.services import has_reference_photo, reference_photo_hold
 
 
 @login_required
@@ -173,6 +173,10 @@ def lesson_view(request: HttpRequest, code: str, lesson_id: int) -> HttpResponse
         "enrolment": enrolment,
         "idle_minutes": idle,
         "has_photo": has_reference_photo(request.user),
+        # Identity binding: study waits until the reference photo is approved, where checks while studying are on.
+        "photo_hold": reference_photo_hold(request.user)
+        if enrolment and settings.FACE_CHECKS_WHILE_STUDYING
+        else "",
     }
     return render(request, "learning/lesson.html", context)
 

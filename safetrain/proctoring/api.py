@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -40,11 +41,16 @@ class ChallengeOut(Schema):
     "/face-challenges", response=ChallengeOut, summary="Start a face check: the liveness challenge to perform"
 )
 def face_challenge(request: HttpRequest, payload: ChallengeIn):
-    from django.conf import settings
-
     item = face_challenge_issue(
         user=request.auth, purpose=payload.purpose, study_session_id=payload.study_session_id
     )
+    return challenge_out(item)
+
+
+def challenge_out(item: Any) -> ChallengeOut:
+    """What a page needs to run a challenge (the exam's checks answer with the same shape)."""
+    from django.conf import settings
+
     return ChallengeOut(
         id=item.pk,
         challenge=item.challenge,

@@ -1,7 +1,7 @@
 """Group training (FACE-06): faces in the organiser's front-face photos matched against the enrolled learners.
 
 Faces are found and described with the built-in model. Candidates are the learners enrolled in the session's programme who belong to the session's unit (or a unit under
-it) and have a reference photo. Every face found gets the nearest candidate within the match threshold, or none;
+it) and have an approved reference photo. Every face found gets the nearest candidate within the match threshold, or none;
 a learner matched in no photo is listed as not seen. A new run replaces the session's earlier match list.
 """
 
@@ -47,7 +47,7 @@ def candidates(session: OfflineSession) -> list[int]:
 def usable_templates(people: list[int]) -> dict[int, np.ndarray]:
     """The references the built-in model made (128 numbers); others (an external service's) cannot be searched."""
     templates = {}
-    for t in FaceTemplate.objects.filter(user_id__in=people, provider=DlibProvider.__name__):
+    for t in FaceTemplate.objects.approved().filter(user_id__in=people, provider=DlibProvider.__name__):
         value = json.loads(t.template)
         if isinstance(value, list) and len(value) == 128:
             templates[t.user_id] = np.array(value, dtype=float)
@@ -58,7 +58,8 @@ def group_photos_match(*, session_id: int, actor: Any = None) -> GroupMatchSumma
     session = OfflineSession.objects.select_related("organisation", "programme").get(pk=session_id)
     people = candidates(session)
     templates = {
-        t.user_id: np.array(json.loads(t.template)) for t in FaceTemplate.objects.filter(user_id__in=people)
+        t.user_id: np.array(json.loads(t.template))
+        for t in FaceTemplate.objects.approved().filter(user_id__in=people)
     }
     summary = GroupMatchSummary(without_photo=[p for p in people if p not in templates])
     ids = list(templates)

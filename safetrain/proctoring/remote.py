@@ -47,41 +47,60 @@ def _local(url: str) -> bool:
     return host in {"127.0.0.1", "localhost", "::1"}
 
 
+class ServiceUnavailable(Exception):
+    """The remote service could not be asked, or answered nothing usable."""
+
+
+def signed_post(
+    *, base: str, app_key: str, secret: str, timeout: float, path: str, payload: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """POST a JSON object signed as the module docstring describes; (status, JSON object answered). Shared by the
+    face service and the identity service (safetrain.proctoring.realname), which speak the same signed protocol."""
+    base = base.rstrip("/")
+    if not (base and app_key and secret):
+        raise ServiceUnavailable("the service URL, app key and secret must be set")
+    if not base.startswith("https://") and not _local(base):
+        raise ServiceUnavailable("the service URL must use https")
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+    full_path = httpx.URL(f"{base}{path}").raw_path.decode()
+    signature = sign(
+        secret, method="POST", path=full_path, app_key=app_key, timestamp=timestamp, nonce=nonce, body=body
+    )
+    headers = {
+        "Content-Type": "application/json",
+        "X-App-Key": app_key,
+        "X-Timestamp": timestamp,
+        "X-Nonce": nonce,
+        "X-Signature": signature,
+    }
+    try:
+        response = httpx.post(f"{base}{path}", content=body, headers=headers, timeout=timeout)
+        data = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise ServiceUnavailable(str(exc)) from exc
+    if not isinstance(data, dict):
+        raise ServiceUnavailable("the service answered something other than an object")
+    return response.status_code, data
+
+
 class HttpFaceProvider:
     """FACE_PROVIDER=safetrain.proctoring.remote.HttpFaceProvider with FACE_SERVICE_URL, FACE_SERVICE_APP_KEY,
     FACE_SERVICE_SECRET (and FACE_SERVICE_TIMEOUT_SECONDS)."""
 
     def _post(self, path: str, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         # Settings are read on every call: a key rotation applies without a restart.
-        base = settings.FACE_SERVICE_URL.rstrip("/")
-        key, secret = settings.FACE_SERVICE_APP_KEY, settings.FACE_SERVICE_SECRET
-        if not (base and key and secret):
-            raise FaceError(SERVICE_UNAVAILABLE, "FACE_SERVICE_URL, _APP_KEY and _SECRET must be set")
-        if not base.startswith("https://") and not _local(base):
-            raise FaceError(SERVICE_UNAVAILABLE, "FACE_SERVICE_URL must use https")
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
-        full_path = httpx.URL(f"{base}{path}").raw_path.decode()
-        signature = sign(
-            secret, method="POST", path=full_path, app_key=key, timestamp=timestamp, nonce=nonce, body=body
-        )
-        headers = {
-            "Content-Type": "application/json",
-            "X-App-Key": key,
-            "X-Timestamp": timestamp,
-            "X-Nonce": nonce,
-            "X-Signature": signature,
-        }
         try:
-            response = httpx.post(
-                f"{base}{path}", content=body, headers=headers, timeout=settings.FACE_SERVICE_TIMEOUT_SECONDS
+            return signed_post(
+                base=settings.FACE_SERVICE_URL,
+                app_key=settings.FACE_SERVICE_APP_KEY,
+                secret=settings.FACE_SERVICE_SECRET,
+                timeout=settings.FACE_SERVICE_TIMEOUT_SECONDS,
+                path=path,
+                payload=payload,
             )
-            data = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
+        except ServiceUnavailable as exc:
             raise FaceError(SERVICE_UNAVAILABLE, str(exc)) from exc
-        if not isinstance(data, dict):
-            raise FaceError(SERVICE_UNAVAILABLE, "the service answered something other than an object")
-        return response.status_code, data
 
     def enrol(self, image: bytes) -> FaceEnrolment:
         status, data = self._post("/v1/enrol", {"image": base64.b64encode(image).decode()})

@@ -1,4 +1,4 @@
-"""Reference photo upload and enrolment (ACC-07, FACE-05)."""
+"""Reference photo upload, review and enrolment (ACC-07, FACE-05, identity binding 实名核验); face checks (FACE-01..04)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -18,8 +19,10 @@ from PIL import Image, UnidentifiedImageError
 
 from safetrain.core.crypto import decrypt_bytes, encrypt_bytes
 from safetrain.core.errors import DomainError, PermissionDenied
+from safetrain.orgs.models import Organisation
 from safetrain.proctoring.engine import FaceError, Reason, provider
-from safetrain.proctoring.models import FaceTemplate
+from safetrain.proctoring.models import DecisionSource, FacePhotoArchive, FaceTemplate, PhotoStatus
+from safetrain.proctoring.realname import MATCH, identity_service
 from safetrain.records.services import audit_log
 
 MAX_PHOTO_BYTES = 500 * 1024
@@ -74,19 +77,48 @@ def _check_photo(data: bytes) -> tuple[int, int]:
     return width, height
 
 
+PHOTO_LOCKED = gettext_noop(
+    "Your photo is already on file. Only an administrator can replace it; contact your unit or customer service."
+)
+PHOTO_PENDING = gettext_noop(
+    "Your face photo is being reviewed. You can study and take exams once it is approved."
+)
+PHOTO_REJECTED = gettext_noop(
+    "Your face photo was not approved: %(reason)s. Please upload a clear, front-facing photo of yourself again."
+)
+
+
+def _archive(template: FaceTemplate, *, actor: Any, now: Any) -> FacePhotoArchive:
+    """Keep the photo being replaced, with its review; its encrypted file stays in storage (retention)."""
+    return FacePhotoArchive.objects.create(
+        user_id=template.user_id,
+        photo_name=template.photo_name,
+        photo_sha256=template.photo_sha256,
+        width=template.width,
+        height=template.height,
+        provider=template.provider,
+        uploaded_at=template.created_at,
+        uploaded_by_id=template.uploaded_by_id,
+        status=template.status,
+        decided_at=template.decided_at,
+        decided_by_id=template.decided_by_id,
+        decision_source=template.decision_source,
+        decision_reason=template.decision_reason,
+        identity_result=template.identity_result,
+        id_photo_name=template.id_photo_name,
+        archived_at=now,
+        archived_by=actor if getattr(actor, "pk", None) else None,
+    )
+
+
 @transaction.atomic
-def reference_photo_set(*, user: Any, data: bytes, actor: Any) -> FaceTemplate:
-    """Upload the reference photo once (ACC-07); only an operator replaces it. Nothing is stored when the photo
-    is refused."""
+def _reference_photo_store(*, user: Any, data: bytes, actor: Any) -> FaceTemplate:
     existing = FaceTemplate.objects.select_for_update().filter(user=user).first()
-    if existing and not actor.sees_everything():
-        raise PermissionDenied(
-            "photo_locked",
-            _(
-                "Your photo is already on file. Only an administrator can replace "
-                "it; contact your unit or customer service."
-            ),
-        )
+    operator = actor.sees_everything()
+    if actor.pk != user.pk and not operator:
+        raise PermissionDenied("forbidden", _("Only an administrator can upload someone else's photo."))
+    if existing and existing.status == PhotoStatus.APPROVED and not operator:
+        raise PermissionDenied("photo_locked", _(PHOTO_LOCKED))
     width, height = _check_photo(data)
     try:
         enrolment = provider().enrol(data)
@@ -94,6 +126,7 @@ def reference_photo_set(*, user: Any, data: bytes, actor: Any) -> FaceTemplate:
         raise DomainError(f"face_{exc.reason}", face_message(exc.reason), field="photo") from exc
     digest = hashlib.sha256(data).hexdigest()
     name = default_storage.save(f"faces/{user.pk}/{digest[:16]}.enc", ContentFile(encrypt_bytes(data)))
+    now = timezone.now()
     try:
         values = {
             "template": json.dumps(enrolment.template),
@@ -102,27 +135,35 @@ def reference_photo_set(*, user: Any, data: bytes, actor: Any) -> FaceTemplate:
             "width": width,
             "height": height,
             "provider": type(provider()).__name__,
+            "uploaded_by": actor,
+            # A new photo counts only once it is approved, whoever uploaded it (identity binding).
+            "status": PhotoStatus.PENDING,
+            "decided_at": None,
+            "decided_by": None,
+            "decision_source": "",
+            "decision_reason": "",
+            "identity_result": "",
+            "identity_reason": "",
+            "identity_score": None,
+            "identity_checked_at": None,
+            "id_photo_name": "",
         }
         if existing:
-            old_name = existing.photo_name
+            _archive(existing, actor=actor, now=now)
             for key, value in values.items():
                 setattr(existing, key, value)
-            existing.replaced_at = timezone.now()
+            existing.created_at = (
+                now  # when the photo on file was uploaded; the earlier one is in the archive
+            )
+            existing.replaced_at = now
             existing.save()
-            transaction.on_commit(lambda: default_storage.delete(old_name))
             template = existing
         else:
             try:
                 with transaction.atomic():
                     template = FaceTemplate.objects.create(user=user, **values)
             except IntegrityError as exc:  # two first uploads at once: the other one won
-                raise PermissionDenied(
-                    "photo_locked",
-                    _(
-                        "Your photo is already on file. Only an administrator can replace "
-                        "it; contact your unit or customer service."
-                    ),
-                ) from exc
+                raise PermissionDenied("photo_locked", _(PHOTO_LOCKED)) from exc
         audit_log(
             action="face.reference_photo",
             obj=user,
@@ -132,6 +173,203 @@ def reference_photo_set(*, user: Any, data: bytes, actor: Any) -> FaceTemplate:
     except Exception:
         default_storage.delete(name)
         raise
+    return template
+
+
+def reference_photo_set(*, user: Any, data: bytes, actor: Any) -> FaceTemplate:
+    """Upload a reference photo (ACC-07). It counts only once approved (实名核验): at once by the identity service
+    when it finds the photo matches the ID-card photo, otherwise by a reviewer of the learner's unit or training
+    institution. The learner uploads again while the photo waits or after a rejection; once approved, only an
+    operator replaces it. A replaced photo is archived, never deleted. Nothing is stored when the photo is refused.
+
+    The identity service is asked after the photo is stored, outside its transaction: no lock is held while a remote
+    service answers, and a service that is down leaves the photo waiting for a person."""
+    template = _reference_photo_store(user=user, data=data, actor=actor)
+    if identity_service() is not None:
+        template = reference_photo_identity_check(template=template, data=data)
+    return template
+
+
+def reference_photo_identity_check(*, template: FaceTemplate, data: bytes | None = None) -> FaceTemplate:
+    """Ask the identity service about a waiting photo and record its verdict and reason; a match approves it. Any
+    other answer (a mismatch, no ID-card photo on record, the service unreachable) leaves it for a reviewer."""
+    service = identity_service()
+    if service is None or template.status != PhotoStatus.PENDING:
+        return template
+    user = template.user
+    verdict = service.compare(
+        id_type=user.id_type,
+        id_number=user.id_number,
+        name=user.name,
+        image=data or reference_photo(template),
+    )
+    id_photo_name = ""
+    if verdict.id_photo:
+        id_photo_name = default_storage.save(
+            f"idcards/{user.pk}/{template.photo_sha256[:16]}.enc",
+            ContentFile(encrypt_bytes(verdict.id_photo)),
+        )
+    try:
+        with transaction.atomic():
+            current = FaceTemplate.objects.select_for_update().get(pk=template.pk)
+            if current.photo_sha256 != template.photo_sha256 or current.status != PhotoStatus.PENDING:
+                # Replaced or decided while the service answered: the verdict is about a photo no longer waiting.
+                if id_photo_name:
+                    default_storage.delete(id_photo_name)
+                return current
+            now = timezone.now()
+            current.identity_result = verdict.result
+            current.identity_reason = verdict.reason[:200]
+            current.identity_score = verdict.score
+            current.identity_checked_at = now
+            current.id_photo_name = id_photo_name
+            approved = verdict.result == MATCH
+            if approved:
+                current.status = PhotoStatus.APPROVED
+                current.decided_at = now
+                current.decision_source = DecisionSource.IDENTITY_SERVICE
+                current.decision_reason = verdict.reason[:300]
+            current.save()
+            audit_log(
+                action="face.photo_identity_check",
+                obj=user,
+                actor=None,
+                result="success" if approved else "failure",
+                detail={
+                    "result": verdict.result,
+                    "reason": verdict.reason[:100],
+                    "score": verdict.score,
+                    "approved": approved,
+                    "sha256": current.photo_sha256[:16],
+                },
+            )
+    except Exception:
+        if id_photo_name:
+            default_storage.delete(id_photo_name)
+        raise
+    return current
+
+
+def photo_reviewable_people(reviewer: Any) -> Any:
+    """Whose photos the reviewer decides: operators everyone's; unit admins (enterprise, project) and training
+    institution admins the people of the units they administer. Never their own."""
+    people = get_user_model().objects.all()
+    if not reviewer.sees_everything():
+        people = people.filter(
+            memberships__organisation__in=Organisation.objects.administered_by(reviewer),
+            memberships__is_active=True,
+        )
+    return people.exclude(pk=reviewer.pk).distinct()
+
+
+def photo_review_queue(*, reviewer: Any) -> Any:
+    """Photos waiting for the reviewer, oldest first."""
+    return (
+        FaceTemplate.objects.filter(
+            status=PhotoStatus.PENDING, user__in=photo_reviewable_people(reviewer).values("pk")
+        )
+        .select_related("user", "user__primary_organisation")
+        .order_by("created_at", "pk")
+    )
+
+
+@transaction.atomic
+def _photo_decide(
+    *, template: FaceTemplate, reviewer: Any, approve: bool, reason: str, photo_sha256: str | None
+) -> FaceTemplate:
+    from safetrain.accounts.models import Notice
+
+    current = FaceTemplate.objects.select_for_update().select_related("user").get(pk=template.pk)
+    if not photo_reviewable_people(reviewer).filter(pk=current.user_id).exists():
+        raise PermissionDenied(
+            "forbidden", _("You review the photos of the people of your own units only, never your own.")
+        )
+    if photo_sha256 is not None and photo_sha256 != current.photo_sha256:
+        raise DomainError(
+            "photo_changed", _("The photo was replaced meanwhile: look at the new one before deciding.")
+        )
+    if current.status != PhotoStatus.PENDING:
+        raise DomainError("already_decided", _("This photo has been reviewed already."))
+    reason = " ".join((reason or "").split()).rstrip("。．.!！;；")  # the message adds its own full stop
+    if not approve and not reason:
+        raise DomainError(
+            "reason_required", _("Say why the photo is rejected: the learner reads it."), field="reason"
+        )
+    if len(reason) > 300:
+        raise DomainError("reason_too_long", _("At most 300 characters, please."), field="reason")
+    current.status = PhotoStatus.APPROVED if approve else PhotoStatus.REJECTED
+    current.decided_at = timezone.now()
+    current.decided_by = reviewer
+    current.decision_source = DecisionSource.REVIEWER
+    current.decision_reason = reason
+    current.save(update_fields=["status", "decided_at", "decided_by", "decision_source", "decision_reason"])
+    audit_log(
+        action="face.photo_approve" if approve else "face.photo_reject",
+        obj=current.user,
+        actor=reviewer,
+        detail={"sha256": current.photo_sha256[:16], "reason": reason},
+    )
+    Notice.objects.create(
+        user=current.user,
+        title=_("Your face photo was approved") if approve else _("Your face photo was not approved"),
+        body=_("You can now study and take exams with face verification.")
+        if approve
+        else _(PHOTO_REJECTED) % {"reason": reason},
+        link=reverse("proctoring:photo"),
+    )
+    return current
+
+
+def reference_photo_approve(
+    *, template: FaceTemplate, reviewer: Any, photo_sha256: str | None = None
+) -> FaceTemplate:
+    """A reviewer approves a waiting photo after comparing it with the person's details (and the ID-card photo,
+    when the identity service sent one). `photo_sha256`: the photo the reviewer looked at; a replaced one is
+    refused."""
+    return _photo_decide(
+        template=template, reviewer=reviewer, approve=True, reason="", photo_sha256=photo_sha256
+    )
+
+
+def reference_photo_reject(
+    *, template: FaceTemplate, reviewer: Any, reason: str, photo_sha256: str | None = None
+) -> FaceTemplate:
+    """A reviewer rejects a waiting photo, saying why; the learner reads the reason and uploads another."""
+    return _photo_decide(
+        template=template, reviewer=reviewer, approve=False, reason=reason, photo_sha256=photo_sha256
+    )
+
+
+def photo_hold_message(template: FaceTemplate | None) -> str:
+    if template is None or template.status == PhotoStatus.APPROVED:
+        return ""
+    if template.status == PhotoStatus.PENDING:
+        return _(PHOTO_PENDING)
+    return _(PHOTO_REJECTED) % {"reason": template.decision_reason or _("no reason given")}
+
+
+def reference_photo_hold(user: Any) -> str:
+    """Why the learner's photo does not count yet (waiting for review, or rejected and why); "" when it is approved
+    or when there is none (the pages ask for one)."""
+    return photo_hold_message(
+        FaceTemplate.objects.filter(user=user).only("status", "decision_reason", "user_id").first()
+    )
+
+
+def reference_photo_state(user: Any) -> str:
+    """ "" (no photo), "pending", "approved" or "rejected"."""
+    return FaceTemplate.objects.filter(user=user).values_list("status", flat=True).first() or ""
+
+
+def _approved_template(user: Any) -> FaceTemplate:
+    """The reference a face check compares with: only an approved photo (a stand-in's own face never counts)."""
+    template = FaceTemplate.objects.filter(user=user).first()
+    if template is None:
+        raise DomainError(
+            "no_reference_photo", _("Upload your ID photo first: it is the reference for face verification.")
+        )
+    if template.status != PhotoStatus.APPROVED:
+        raise PermissionDenied(f"photo_{template.status}", photo_hold_message(template))
     return template
 
 
@@ -188,9 +426,14 @@ def has_reference_photo(user: Any) -> bool:
 NO_VERDICT = frozenset({"timeout", "service_unavailable", Reason.UNREADABLE})
 
 
-def face_challenge_issue(*, user: Any, purpose: str, study_session_id: int | None = None) -> Any:
+def face_challenge_issue(
+    *, user: Any, purpose: str, study_session_id: int | None = None, exam_attempt_id: int | None = None
+) -> Any:
     """Start a check: the server picks the liveness challenge at random (a script cannot prepare for it). While
-    an issued challenge is unanswered and fresh, asking again returns the same one: no shopping for an easy one."""
+    an issued challenge is unanswered and fresh, asking again returns the same one: no shopping for an easy one.
+
+    `exam_attempt_id` (purpose exam): a check during that attempt, issued by the exam's own service
+    (assessment.exams), which has checked the attempt; the generic API never passes it."""
     import datetime as dt
     import secrets
 
@@ -201,10 +444,7 @@ def face_challenge_issue(*, user: Any, purpose: str, study_session_id: int | Non
 
     if purpose not in CheckPurpose.values:
         raise DomainError("invalid_purpose", _("Unknown purpose of the check."), field="purpose")
-    if not has_reference_photo(user):
-        raise DomainError(
-            "no_reference_photo", _("Upload your ID photo first: it is the reference for face verification.")
-        )
+    _approved_template(user)
     if purpose == CheckPurpose.STUDY:
         if not StudySession.objects.filter(
             pk=study_session_id or 0, learner=user, state=SessionState.ACTIVE
@@ -216,6 +456,8 @@ def face_challenge_issue(*, user: Any, purpose: str, study_session_id: int | Non
             )
     else:
         study_session_id = None
+    if purpose != CheckPurpose.EXAM:
+        exam_attempt_id = None
     now = timezone.now()
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(
@@ -228,7 +470,11 @@ def face_challenge_issue(*, user: Any, purpose: str, study_session_id: int | Non
             .first()
         )
         if open_challenge is not None:
-            if (open_challenge.purpose, open_challenge.study_session_id) == (purpose, study_session_id):
+            if (
+                open_challenge.purpose,
+                open_challenge.study_session_id,
+                open_challenge.exam_attempt_id,
+            ) == (purpose, study_session_id, exam_attempt_id):
                 return open_challenge
             open_challenge.used_at = now  # another page asks: the old challenge can no longer be answered
             open_challenge.save(update_fields=["used_at"])
@@ -236,13 +482,15 @@ def face_challenge_issue(*, user: Any, purpose: str, study_session_id: int | Non
             user=user,
             purpose=purpose,
             study_session_id=study_session_id,
+            exam_attempt_id=exam_attempt_id,
             challenge=secrets.choice(settings.FACE_CHALLENGES),
             issued_at=now,
         )
 
 
-def _take_challenge(user: Any, challenge_id: int) -> Any:
-    """The challenge, once: a used, expired or someone else's challenge is refused and nothing is recorded."""
+def _take_challenge(user: Any, challenge_id: int, exam_attempt_id: int | None = None) -> Any:
+    """The challenge, once: a used, expired or someone else's challenge is refused and nothing is recorded; so is
+    a challenge of an exam attempt answered elsewhere than through that attempt (and the other way round)."""
     import datetime as dt
 
     from django.conf import settings
@@ -252,7 +500,11 @@ def _take_challenge(user: Any, challenge_id: int) -> Any:
     now = timezone.now()
     fresh = now - dt.timedelta(seconds=settings.FACE_CHALLENGE_TTL_SECONDS)
     taken = FaceChallenge.objects.filter(
-        pk=challenge_id, user=user, used_at__isnull=True, issued_at__gte=fresh
+        pk=challenge_id,
+        user=user,
+        used_at__isnull=True,
+        issued_at__gte=fresh,
+        exam_attempt_id=exam_attempt_id,
     ).update(used_at=now)
     if not taken:
         raise DomainError(
@@ -269,10 +521,12 @@ def face_check_run(
     challenge_id: int,
     frames: list[bytes],
     request: Any = None,
+    exam_attempt_id: int | None = None,
 ) -> dict[str, Any]:
     """Check that the person in front of the camera is the enrolled learner and live (FACE-01/02), keep the
     snapshot (FACE-04) and apply the result: a study session goes on or, after too many failures, the learner is
-    signed out (FACE-03). Unusable input is refused with a reason and changes nothing."""
+    signed out (FACE-03). Unusable input is refused with a reason and changes nothing. `exam_attempt_id`: a check
+    during that exam attempt (the exam's service applies its result to the attempt)."""
     import time
 
     from safetrain.core.http import client_ip
@@ -285,11 +539,7 @@ def face_check_run(
         )
     if any(len(f) > MAX_FRAME_BYTES for f in frames):
         raise DomainError("frame_too_large", _("A camera frame may be at most 400 KB."), field="frames")
-    template = FaceTemplate.objects.filter(user=user).first()
-    if template is None:
-        raise DomainError(
-            "no_reference_photo", _("Upload your ID photo first: it is the reference for face verification.")
-        )
+    template = _approved_template(user)
     if template.provider != type(provider()).__name__:
         # The verification service was changed: references made by the old one mean nothing to the new one.
         raise DomainError(
@@ -299,7 +549,7 @@ def face_check_run(
                 "your unit or customer service to have it uploaded again."
             ),
         )
-    challenge = _take_challenge(user, challenge_id)
+    challenge = _take_challenge(user, challenge_id, exam_attempt_id)
     started = time.perf_counter()
     result = verify_with_timeout(json.loads(template.template), frames, challenge=challenge.challenge)
     elapsed = int((time.perf_counter() - started) * 1000)
@@ -313,6 +563,7 @@ def face_check_run(
                 user=user,
                 purpose=challenge.purpose,
                 study_session_id=challenge.study_session_id,
+                exam_attempt_id=challenge.exam_attempt_id,
                 at=now,
                 passed=result.match,
                 reason=result.reason,
@@ -352,10 +603,17 @@ def face_check_run(
 
 
 def face_passed_since(*, user: Any, purpose: str, since: Any) -> bool:
-    """Whether the user passed a check for this purpose since a moment (the exam start asks this, FACE-01)."""
+    """Whether the user passed a check for this purpose since a moment (the exam start asks this, FACE-01), and the
+    reference photo still counts (a photo replaced since then waits for its review)."""
     from safetrain.proctoring.models import FaceCheck
 
-    return FaceCheck.objects.filter(user=user, purpose=purpose, passed=True, at__gte=since).exists()
+    # Only a check taken to start (no attempt yet): a pass during one attempt's last minutes opens no other one.
+    return (
+        FaceTemplate.objects.approved().filter(user=user).exists()
+        and FaceCheck.objects.filter(
+            user=user, purpose=purpose, passed=True, at__gte=since, exam_attempt_id__isnull=True
+        ).exists()
+    )
 
 
 def challenges_purge(*, older_than_hours: int = 24) -> int:

@@ -1,5 +1,5 @@
-"""Face pages: snapshots and check results for viewers in scope (FACE-04), the reference photo (ACC-07), the
-face check at sign-in (FACE-01) and group-training matching (FACE-06)."""
+"""Face pages: snapshots and check results for viewers in scope (FACE-04), the reference photo (ACC-07) and its
+review (实名核验), the face check at sign-in (FACE-01) and group-training matching (FACE-06)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,16 @@ from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
 from safetrain.orgs.models import Organisation
 from safetrain.proctoring.group import candidates, usable_templates
-from safetrain.proctoring.models import FaceCheck, FaceTemplate
+from safetrain.proctoring.models import FaceCheck, FaceTemplate, PhotoStatus
 from safetrain.proctoring.services import (
     has_reference_photo,
+    photo_hold_message,
+    photo_review_queue,
+    photo_reviewable_people,
     reference_photo,
+    reference_photo_approve,
+    reference_photo_hold,
+    reference_photo_reject,
     reference_photo_set,
 )
 from safetrain.proctoring.tasks import match_group_photos
@@ -75,7 +81,7 @@ def _safe_next(request: HttpRequest, default: str = "/") -> str:
 
 @login_required
 def photo_view(request: HttpRequest, user_id: int | None = None) -> HttpResponse:
-    """A learner uploads the ID photo once; an operator replaces anyone's (ACC-07)."""
+    """A learner uploads the ID photo until one is approved; an operator replaces anyone's (ACC-07)."""
     if user_id is not None and not request.user.sees_everything():
         raise Http404
     person = (
@@ -91,11 +97,19 @@ def photo_view(request: HttpRequest, user_id: int | None = None) -> HttpResponse
             error, status = _("Choose the photo file to upload."), 400
         else:
             try:
-                reference_photo_set(user=person, data=upload.read(), actor=request.user)
+                saved = reference_photo_set(user=person, data=upload.read(), actor=request.user)
             except DomainError as exc:
                 error, status = exc.message, 400
             else:
-                messages.success(request, _("The photo was saved. It is your reference for face checks."))
+                if saved.status == PhotoStatus.APPROVED:
+                    messages.success(
+                        request, _("The photo was saved and approved: it is your reference for face checks.")
+                    )
+                else:
+                    messages.success(
+                        request,
+                        _("The photo was saved. It counts once it is approved; you will get a notice."),
+                    )
                 return redirect(_safe_next(request, request.path))
     return render(
         request,
@@ -103,12 +117,71 @@ def photo_view(request: HttpRequest, user_id: int | None = None) -> HttpResponse
         {
             "person": person,
             "template": template,
+            "hold": photo_hold_message(template),
             "error": error,
-            "can_upload": template is None or request.user.sees_everything(),
+            "can_upload": template is None
+            or template.status != PhotoStatus.APPROVED
+            or request.user.sees_everything(),
             "next": _safe_next(request, ""),
         },
         status=status,
     )
+
+
+# Photo review (identity binding, 实名核验) -------------------------------------------------------------------------
+
+
+@staff_required("enterprise_admin", "institution_admin")
+def photo_review_view(request: HttpRequest) -> HttpResponse:
+    """The review queue: each waiting photo beside the person's name, masked ID number, unit and the ID-card photo
+    the identity service returned (if any); approve, or reject with a reason the learner reads."""
+    error, status = "", 200
+    if request.method == "POST":
+        photo_id = request.POST.get("photo", "")
+        if not photo_id.isdigit():
+            raise Http404
+        reviewable = photo_reviewable_people(request.user).values("pk")
+        template = get_object_or_404(FaceTemplate.objects.filter(user__in=reviewable), pk=int(photo_id))
+        try:
+            if request.POST.get("decision") == "approve":
+                reference_photo_approve(
+                    template=template, reviewer=request.user, photo_sha256=request.POST.get("sha256", "")
+                )
+                messages.success(
+                    request, _("Approved: %(name)s can study and take exams.") % {"name": template.user.name}
+                )
+            else:
+                reference_photo_reject(
+                    template=template,
+                    reviewer=request.user,
+                    reason=request.POST.get("reason", ""),
+                    photo_sha256=request.POST.get("sha256", ""),
+                )
+                messages.success(
+                    request,
+                    _("Rejected: %(name)s is told why and can upload another photo.")
+                    % {"name": template.user.name},
+                )
+        except DomainError as exc:
+            error, status = exc.message, 400
+        else:
+            return redirect("proctoring:photo_review")
+    page = Paginator(photo_review_queue(reviewer=request.user), 20).get_page(request.GET.get("page"))
+    return render(request, "proctoring/photo_review.html", {"page": page, "error": error}, status=status)
+
+
+@staff_required("enterprise_admin", "institution_admin")
+def id_photo_view(request: HttpRequest, user_id: int) -> HttpResponse:
+    """The ID-card photo the identity service returned, for the reviewers of that person only; never cached."""
+    person = get_object_or_404(photo_reviewable_people(request.user), pk=user_id)
+    template = get_object_or_404(FaceTemplate.objects.exclude(id_photo_name=""), user=person)
+    if not default_storage.exists(template.id_photo_name):
+        raise Http404
+    with default_storage.open(template.id_photo_name, "rb") as fh:
+        data = decrypt_bytes(fh.read())
+    response = HttpResponse(data, content_type="image/png" if data[:4] == b"\x89PNG" else "image/jpeg")
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required
@@ -138,7 +211,11 @@ def verify_view(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "proctoring/verify.html",
-        {"next": target, "has_photo": has_reference_photo(request.user)},
+        {
+            "next": target,
+            "has_photo": has_reference_photo(request.user),
+            "hold": reference_photo_hold(request.user),
+        },
     )
 
 

@@ -52,14 +52,14 @@ def _sql(vendor: str, table: str) -> list[str]:
     return []
 
 
-def reinstall_after_rebuild(table: str, source: str = "study") -> Any:
+def reinstall_after_rebuild(table: str, source: str | None = "study") -> Any:
     """A migration operation for after an operation that makes SQLite rebuild `table` (most column and
     constraint changes do: a new table, the rows copied, the old one dropped with its triggers): the triggers of
-    `forbid_changes` and `forbid_changes_except_retention` are put back. PostgreSQL alters the table in place and
-    keeps its triggers, so nothing is done there."""
+    `forbid_changes` and, for records of a retention `source`, `forbid_changes_except_retention` are put back.
+    PostgreSQL alters the table in place and keeps its triggers, so nothing is done there."""
     from django.db import migrations
 
-    retained = forbid_changes_except_retention(table, source)
+    retained = forbid_changes_except_retention(table, source) if source else None
 
     def forwards(apps: Any, schema_editor: Any) -> None:
         if schema_editor.connection.vendor != "sqlite":
@@ -68,7 +68,8 @@ def reinstall_after_rebuild(table: str, source: str = "study") -> Any:
             name = statement.split('"')[1]
             schema_editor.execute(f'DROP TRIGGER IF EXISTS "{name}"', params=None)
             schema_editor.execute(statement, params=None)
-        retained.code(apps, schema_editor)
+        if retained is not None:
+            retained.code(apps, schema_editor)
 
     return migrations.RunPython(forwards, migrations.RunPython.noop)
 

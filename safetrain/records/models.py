@@ -2,23 +2,27 @@
 
 A chained model is append-only: the model refuses updates and deletes, its QuerySet refuses bulk update and
 delete, and database triggers (SQLite and PostgreSQL, created by `append_only_sql`) refuse both in SQL. Each row
-carries the SHA-256 of its own content and of the previous row, and the chain's head (last seq and hash) is kept
-in `ChainHead`, so an edited, removed, inserted or cut-off row is found by `verify_chain`
-(`manage.py verify_audit_chain`).
+carries a keyed hash (HMAC-SHA256 or HMAC-SM3 under AUDIT_CHAIN_KEY, `safetrain.core.chainhash`) of its own content
+and of the previous row's hash, and the chain's head (last seq and hash) is kept in `ChainHead`, so an edited,
+removed, inserted or cut-off row is found by `verify_chain` (`manage.py verify_audit_chain`), and signed
+checkpoints of each head kept outside the database (`records.checkpoints`) catch a chain rewritten or cut off by
+someone who holds the key as well.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from safetrain.core import chainhash
+
 GENESIS_HASH = "0" * 64
+# The audit entry written when the chains were first keyed: it records, under the key, where each chain's unkeyed
+# rows end (records/migrations/0006_key_the_chains.py).
+CHAIN_KEYED_ACTION = "records.chain_keyed"
 
 
 class AppendOnlyError(RuntimeError):
@@ -60,23 +64,29 @@ class ChainedRecord(AppendOnlyRecord):
     seq = models.BigIntegerField(_("sequence"), unique=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # sha256 (unkeyed, rows written before the chains were keyed), hmac-sha256 or hmac-sm3: see core.chainhash.
+    hash_alg = models.CharField(_("hash algorithm"), max_length=16)
 
     class Meta:
         abstract = True
 
     def canonical(self) -> str:
-        """The exact text the row's hash covers: its sequence, its fields and the previous hash."""
-        values: list[Any] = [self.seq]
-        for name in self.hashed_fields:
-            value = getattr(self, name)
-            if isinstance(value, dt.datetime):
-                value = value.astimezone(dt.UTC).isoformat()
-            values.append(value)
-        values.append(self.prev_hash)
-        return json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+        """The exact text the row's hash covers: its sequence, its fields and the previous hash (and, keyed, the
+        chain's name and the algorithm)."""
+        return chainhash.chain_text(
+            chain=self.chain_name,
+            alg=self.hash_alg,
+            seq=self.seq,
+            values=[getattr(self, name) for name in self.hashed_fields],
+            prev_hash=self.prev_hash,
+        )
 
     def compute_hash(self) -> str:
-        return hashlib.sha256(self.canonical().encode()).hexdigest()
+        return chainhash.row_hash(self.hash_alg, self.canonical())
+
+    @property
+    def is_keyed(self) -> bool:
+        return self.hash_alg in chainhash.KEYED
 
 
 class ChainHead(models.Model):
@@ -160,8 +170,8 @@ class AuditEntry(ChainedRecord):
 
 
 class RecordSeal(ChainedRecord):
-    """A seal over a run of study or exam records (REC-04): the SHA-256 of their content in id order, chained to the
-    seal before it. Records are written at full speed without a chain lock (a heartbeat must not wait for one);
+    """A seal over a run of study or exam records (REC-04): the SHA-256 (or SM3, as its `hash_alg` says) of their
+    content in id order, chained to the seal before it. Records are written at full speed without a chain lock (a heartbeat must not wait for one);
     the sealing job (every minute) seals what was written since, so an edited, removed or inserted record is found
     by `manage.py verify_records`, online or in its offline archive file."""
 

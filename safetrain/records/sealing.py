@@ -1,8 +1,8 @@
 """Sealing, checking and archiving the study and exam records (REC-02, REC-04).
 
 Records are appended without a lock (a heartbeat never waits for a chain). Every minute `seal_all` covers the
-records written since the last seal with a `RecordSeal`: the SHA-256 over the records' canonical text in id order,
-chained to the seal before it. `verify_records` recomputes every seal from the rows online, or from the archive file
+records written since the last seal with a `RecordSeal`: the SHA-256 (SM3 with CHAIN_HASH=sm3) over the records'
+canonical text in id order, chained to the seal before it under the chain key. `verify_records` recomputes every seal from the rows online, or from the archive file
 the rows were moved to, and walks the seal chain, so an edited, removed or inserted record is found.
 
 After `RECORD_ONLINE_MONTHS` the records of whole seals move to an offline archive file (gzip of JSON lines, with
@@ -27,6 +27,7 @@ from django.core.files.storage import default_storage
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from safetrain.core import chainhash
 from safetrain.core.dates import add_months
 from safetrain.records.models import ArchiveFile, ChainHead, RecordSeal, RetentionGate
 from safetrain.records.services import chain_append, verify_chain
@@ -123,8 +124,9 @@ def canonical(values: dict[str, Any]) -> bytes:
     )
 
 
-def digest_of(lines: Iterable[bytes]) -> tuple[str, int]:
-    hasher = hashlib.sha256()
+def digest_of(lines: Iterable[bytes], digest: str = "sha256") -> tuple[str, int]:
+    """The digest (`sha256` or `sm3`) over records' canonical lines, and how many there were."""
+    hasher = chainhash.new_digest(digest)
     count = 0
     for line in lines:
         hasher.update(line)
@@ -172,7 +174,10 @@ def seal_new(source: Source, *, batch: int = 5000, now: dt.datetime | None = Non
         taken = list(model.objects.filter(pk__gt=last, pk__lte=mark).order_by("pk")[:batch])
         if not taken:
             return 0
-        digest, count = digest_of(canonical(row_values(source, row)) for row in taken)
+        digest, count = digest_of(
+            (canonical(row_values(source, row)) for row in taken),
+            chainhash.digest_name(chainhash.written_alg()),  # the seal's own algorithm, set by chain_append
+        )
         chain_append(
             RecordSeal(
                 source=source.name,
@@ -211,6 +216,7 @@ class RecordsReport:
     archived_rows: int = 0
     unsealed: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    checkpoint: str = ""
 
 
 def _archive_lines(archive: ArchiveFile) -> dict[int, bytes]:
@@ -222,10 +228,12 @@ def _archive_lines(archive: ArchiveFile) -> dict[int, bytes]:
     return {json.loads(line)["id"]: line for line in lines[1:]}  # line 0 is the header
 
 
-def verify_records() -> RecordsReport:
-    """Walk the seal chain and recompute every seal from its records, online or in their archive file."""
+def verify_records(*, as_of: dt.datetime | None = None) -> RecordsReport:
+    """Walk the seal chain (and compare it with its newest checkpoint, see `verify_chain`) and recompute every
+    seal from its records, online or in their archive file."""
     report = RecordsReport()
-    chain = verify_chain(RecordSeal)
+    chain = verify_chain(RecordSeal, as_of=as_of)
+    report.checkpoint = chain.checkpoint
     if not chain.ok:
         report.ok = False
         report.problems.append(f"seal chain broken at seal {chain.broken_seq}: {chain.reason}")
@@ -238,6 +246,12 @@ def verify_records() -> RecordsReport:
         if source is None:
             report.ok = False
             report.problems.append(f"seal {seal.seq}: unknown source {seal.source}")
+            continue
+        try:
+            digest_name = chainhash.digest_name(seal.hash_alg)
+        except ValueError as exc:
+            report.ok = False
+            report.problems.append(f"seal {seal.seq}: {exc}")
             continue
         if seal.first_id != previous_last.get(seal.source, 0) + 1:
             report.ok = False
@@ -263,7 +277,9 @@ def verify_records() -> RecordsReport:
                     archive_cache[archive.pk] = []
                     continue
             lines = archive_cache[archive.pk]
-            digest, count = digest_of(line for pk, line in lines if seal.first_id <= pk <= seal.last_id)
+            digest, count = digest_of(
+                (line for pk, line in lines if seal.first_id <= pk <= seal.last_id), digest_name
+            )
             report.archived_rows += count
             online = source.model_class().objects.filter(pk__gte=seal.first_id, pk__lte=seal.last_id).count()
             if online:
@@ -273,7 +289,7 @@ def verify_records() -> RecordsReport:
                     f"but {online} records of its range are in the database (inserted after archiving)"
                 )
         else:
-            digest, count = digest_of(_online_lines(source, seal.first_id, seal.last_id))
+            digest, count = digest_of(_online_lines(source, seal.first_id, seal.last_id), digest_name)
             report.rows += count
         if count != seal.count:
             report.ok = False
@@ -405,7 +421,8 @@ def archive_old_records(
             lines = _archive_lines(archive)  # read back and checked before anything is deleted
             for seal in plan.seals:
                 digest, count = digest_of(
-                    line for pk, line in sorted(lines.items()) if seal.first_id <= pk <= seal.last_id
+                    (line for pk, line in sorted(lines.items()) if seal.first_id <= pk <= seal.last_id),
+                    chainhash.digest_name(seal.hash_alg),
                 )
                 if (digest, count) != (seal.digest, seal.count):
                     raise RuntimeError(

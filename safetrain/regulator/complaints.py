@@ -7,6 +7,8 @@
   answers. Regulators see, read-only, those about the units of their region.
 - The sender closes it (with a 1-5 satisfaction mark) or reopens it when the answer does not solve it; an answer
   left without reply for seven days closes by itself. Time to answer and overdue ones are counted.
+- A visitor's phone serves the answer only: it is erased when the complaint closes (POL-PHONE, GD#14: no learners'
+  contact details are kept).
 """
 
 from __future__ import annotations
@@ -192,7 +194,8 @@ def complaint_reply(
                 timezone.now(),
                 rating,
             )
-            complaint.save(update_fields=["state", "closed_at", "rating"])
+            complaint.contact_phone = ""  # answered and closed: the phone has served its purpose
+            complaint.save(update_fields=["state", "closed_at", "rating", "contact_phone"])
             _event(complaint, "close", complaint.submitter, note)
         else:
             note = (note or "").strip()
@@ -214,7 +217,7 @@ def complaints_close_stale(now: dt.datetime | None = None) -> int:
     ):
         # Only if it is still answered and unreplied: a reopen at the same moment wins.
         if Complaint.objects.filter(pk=complaint.pk, state=ComplaintState.ANSWERED).update(
-            state=ComplaintState.CLOSED, closed_at=now
+            state=ComplaintState.CLOSED, closed_at=now, contact_phone=""
         ):
             complaint.state = ComplaintState.CLOSED
             _event(complaint, "close", None, "auto")

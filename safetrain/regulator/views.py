@@ -182,7 +182,12 @@ class ComplaintForm(forms.Form):
         label=_lazy("What happened"), widget=forms.Textarea(attrs={"rows": 6}), max_length=5000
     )
     contact_name = forms.CharField(label=_lazy("Your name"), max_length=60, required=False)
-    contact_phone = forms.CharField(label=_lazy("Your mobile phone"), max_length=20, required=False)
+    contact_phone = forms.CharField(
+        label=_lazy("Your mobile phone"),
+        max_length=20,
+        required=False,
+        help_text=_lazy("Used only to answer you; it is erased when the matter is closed."),
+    )
 
     def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)

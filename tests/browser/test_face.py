@@ -1,5 +1,6 @@
 """FACE-01..04, ACC-07 in a real Chromium whose camera is a clip made from the test photos (see
-../shared/testdata/faces/README.md): the learner uploads the ID photo, passes the check at sign-in, a random
+../shared/testdata/faces/README.md): the learner uploads the ID photo, the unit's admin approves it in the review
+queue (identity binding), the learner passes the check at sign-in, a random
 check while studying and the check at the start of an exam through the real pages; someone else in front of the camera is refused and, after the
 profile's tries, signed out; a learner without a camera is told what to do and goes no further."""
 
@@ -46,10 +47,12 @@ def learners(server) -> list[dict]:
     return [a for a in server.accounts if a["role"] == "learner" and a["organisation"] == "钢筋班组"]
 
 
-def first_sign_in_with_photo(page, url: str, account: dict) -> None:
-    """Initial password -> new password -> the face check asks for the ID photo first -> upload it."""
+def first_sign_in_with_photo(page, server, account: dict) -> None:
+    """Initial password -> new password -> the face check asks for the ID photo first -> upload it -> it waits for
+    review (no check yet) -> the unit's admin approves it in the review queue -> the check, with the camera."""
     from safetrain.proctoring.tests.test_reference_photo import portrait
 
+    url = server.url
     sign_in(page, url, account["username"], account["password"])
     page.fill("input[name=old_password]", account["password"])
     page.fill("input[name=new_password1]", NEW_PASSWORD)
@@ -62,7 +65,27 @@ def first_sign_in_with_photo(page, url: str, account: dict) -> None:
         files=[{"name": "me.jpg", "mimeType": "image/jpeg", "buffer": portrait("obama.jpg")}]
     )
     page.locator("form button[type=submit].primary").click()
+    expect(page.get_by_test_id("photo-hold")).to_contain_text("您的人脸照片正在审核")
+    expect(page.get_by_test_id("face-check")).to_have_count(0)
+    approve_photo(page.context.browser, server, account["name"])
+    page.reload()
     expect(page.get_by_test_id("face-check")).to_be_visible()  # back on the check, now with the camera
+
+
+def approve_photo(browser, server, name: str) -> None:
+    """The company's admin (a unit admin over the learner's team) approves the photo in the review queue."""
+    admin = next(a for a in server.accounts if a["organisation"] == "深圳市安建建设集团有限公司")
+    context = browser.new_context(locale="zh-CN")
+    try:
+        page = context.new_page()
+        sign_in(page, server.url, admin["username"], admin["password"])
+        page.goto(f"{server.url}/proctoring/photos/review/")
+        item = page.get_by_test_id("photo-review-item").filter(has_text=name)
+        expect(item.get_by_test_id("review-photo")).to_be_visible()
+        item.get_by_test_id("review-approve").click()
+        expect(page.locator("body")).to_contain_text(f"已通过：{name}")
+    finally:
+        context.close()
 
 
 def test_face_01_02_the_enrolled_learner_passes_at_sign_in_and_while_studying(
@@ -73,7 +96,7 @@ def test_face_01_02_the_enrolled_learner_passes_at_sign_in_and_while_studying(
     try:
         page = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}).new_page()
         url = face_server.url
-        first_sign_in_with_photo(page, url, learners(face_server)[0])
+        first_sign_in_with_photo(page, face_server, learners(face_server)[0])
         page.get_by_test_id("face-start").click()
         expect(page).to_have_url(f"{url}/", timeout=90_000)  # passed: on to the desk
 
@@ -121,7 +144,7 @@ def test_face_01_03_someone_else_is_refused_and_signed_out_after_the_tries(
     try:
         page = browser.new_context(locale="zh-CN").new_page()
         url = face_server.url
-        first_sign_in_with_photo(page, url, learners(face_server)[1])
+        first_sign_in_with_photo(page, face_server, learners(face_server)[1])
         status = page.get_by_test_id("face-status")
         page.get_by_test_id("face-start").click()
         expect(status).to_contain_text("不符", timeout=90_000)
@@ -141,7 +164,7 @@ def test_face_01_03_someone_else_is_refused_and_signed_out_after_the_tries(
 def test_face_01_without_a_camera_the_learner_is_told_what_to_do(face_server, browser):
     page = browser.new_context(locale="zh-CN").new_page()  # this Chromium has no camera at all
     url = face_server.url
-    first_sign_in_with_photo(page, url, learners(face_server)[2])
+    first_sign_in_with_photo(page, face_server, learners(face_server)[2])
     expect(page.get_by_test_id("face-status")).to_contain_text("摄像头", timeout=90_000)
     page.get_by_test_id("face-start").click()
     expect(page.get_by_test_id("face-status")).to_contain_text("摄像头")

@@ -232,15 +232,14 @@ def test_lrn_06_exm_07_the_exam_opens_after_study_on_a_computer_only_where_requi
 
 
 def test_face_01_an_exam_attempt_starts_with_a_face_check(programme, world, api_client, settings):
-    from safetrain.proctoring.services import reference_photo_set
     from safetrain.proctoring.tests.camera import TURN, frames_b64
-    from safetrain.proctoring.tests.test_reference_photo import portrait
+    from safetrain.proctoring.tests.test_reference_photo import approved_photo, portrait
 
     settings.FACE_CHECK_AT_EXAM = True
     settings.FACE_CHALLENGES = ["turn"]
     learner = world.learner_nanshan
     studied(learner, programme)
-    reference_photo_set(user=learner, data=portrait("obama.jpg"), actor=learner)
+    approved_photo(learner, portrait("obama.jpg"), reviewer=world.admin_nanshan)
     client = api_client(learner)
     refused = start(client, programme)
     assert (refused.status_code, refused.json()["code"]) == (403, "face_check_required")
@@ -250,6 +249,35 @@ def test_face_01_an_exam_attempt_starts_with_a_face_check(programme, world, api_
     check = client.post(
         "/api/v1/face-checks",
         {"challenge_id": challenge["id"], "frames": frames_b64(*TURN)},
+        content_type="application/json",
+    ).json()
+    assert check["passed"] is True
+    assert start(client, programme).status_code == 200
+
+
+def test_acc_07_no_exam_with_a_photo_that_is_not_approved(programme, world, api_client, web_client, settings):
+    from safetrain.proctoring.services import reference_photo_approve, reference_photo_set
+    from safetrain.proctoring.tests.camera import TURN, frames_b64
+    from safetrain.proctoring.tests.test_reference_photo import portrait
+
+    settings.FACE_CHECK_AT_EXAM = True
+    settings.FACE_CHALLENGES = ["turn"]
+    learner = world.learner_nanshan
+    studied(learner, programme)
+    template = reference_photo_set(user=learner, data=portrait("obama.jpg"), actor=learner)
+    page = web_client(learner).get(f"/assessment/exams/{programme.code}/start/").content.decode()
+    assert "您的人脸照片正在审核，审核通过后才能学习和考试" in page
+    assert "data-face-check" not in page
+    client = api_client(learner)
+    # A stand-in's own face, not yet reviewed, is no reference: the check does not even start.
+    refused = client.post("/api/v1/face-challenges", {"purpose": "exam"}, content_type="application/json")
+    assert (refused.status_code, refused.json()["code"]) == (403, "photo_pending")
+    assert start(client, programme).json()["code"] == "face_check_required"
+    reference_photo_approve(template=template, reviewer=world.admin_nanshan)
+    challenge = client.post("/api/v1/face-challenges", {"purpose": "exam"}, content_type="application/json")
+    check = client.post(
+        "/api/v1/face-checks",
+        {"challenge_id": challenge.json()["id"], "frames": frames_b64(*TURN)},
         content_type="application/json",
     ).json()
     assert check["passed"] is True

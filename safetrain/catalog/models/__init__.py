@@ -16,6 +16,7 @@ from safetrain.catalog.models.courses import (
 from safetrain.catalog.models.programmes import (
     Audience,
     DeadlineKind,
+    ExamFaceFailureAction,
     OfflineAttendance,
     OfflinePhoto,
     OfflinePhotoKind,
@@ -46,6 +47,7 @@ __all__ = [
     "CourseRating",
     "CourseStatus",
     "DeadlineKind",
+    "ExamFaceFailureAction",
     "JobCodeMapping",
     "JobType",
     "LegalBasis",

@@ -33,6 +33,13 @@ def validate_fraction(value: str) -> None:
     parse_fraction(value)
 
 
+class ExamFaceFailureAction(models.TextChoices):
+    """What an identity check not passed during an exam does to the attempt (FACE-01, GD#11)."""
+
+    END = "end", _("End the attempt")
+    FLAG = "flag", _("Flag the attempt for review")
+
+
 class RegionProfile(models.Model):
     """The rules of one region, as data (POL): a programme names its profile and may override a value."""
 
@@ -48,6 +55,14 @@ class RegionProfile(models.Model):
     face_max_failures = models.PositiveSmallIntegerField(_("failed face checks before sign-out"), default=3)
     face_timeout_seconds = models.PositiveSmallIntegerField(
         _("time to pass a requested face check (seconds)"), default=180
+    )
+    # During an exam the checks come at the same interval and with the same limits; a check failed that many
+    # times, or not passed in time, either ends the attempt (its saved answers scored) or flags it for review.
+    exam_face_failure_action = models.CharField(
+        _("identity check failed during an exam"),
+        max_length=4,
+        choices=ExamFaceFailureAction.choices,
+        default=ExamFaceFailureAction.END,
     )
     quiz_questions_per_class_hour = models.PositiveSmallIntegerField(default=5)
     quiz_questions_per_10_minutes = models.PositiveSmallIntegerField(default=1)

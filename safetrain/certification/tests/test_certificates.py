@@ -14,10 +14,12 @@ import pypdfium2 as pdfium
 import pytest
 import time_machine
 import zxingcpp
+from cryptography.fernet import Fernet
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from conftest import make_org, make_user
@@ -30,7 +32,8 @@ from safetrain.assessment.tests.conftest import studied
 from safetrain.assessment.tests.test_offline import paper, trained
 from safetrain.certification import services, signing
 from safetrain.certification.documents import certificate_pdf
-from safetrain.certification.models import Certificate, CertificateKind, CertificateState
+from safetrain.certification.models import Certificate, CertificateKind, CertificateState, Mailing
+from safetrain.core.crypto import cipher_of
 from safetrain.core.errors import DomainError
 from safetrain.learning.models import Enrolment, ReviewDecision
 from safetrain.learning.review import suspicion_decide
@@ -396,6 +399,7 @@ def test_cert_01_a_broken_photo_still_prints(world, programme, committed):
         width=295,
         height=412,
         provider="test",
+        status="approved",  # only an approved photo is printed: this one is, and is broken
     )
     assert certificate_pdf(Certificate.objects.get()).startswith(b"%PDF")
 
@@ -428,3 +432,105 @@ def test_cert_01_a_retake_passed_after_the_deadline_still_earns_the_certificate(
         )
     kinds = set(Certificate.objects.filter(enrolment=enrolment).values_list("kind", flat=True))
     assert kinds == {CertificateKind.CERTIFICATE, CertificateKind.HOUR_PROOF}
+
+
+def raw_certificate(pk: int) -> tuple[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT holder_name, holder_name_masked FROM certification_certificate WHERE id = %s", [pk]
+        )
+        return cursor.fetchone()
+
+
+def test_sec_03_the_holder_name_is_encrypted_and_the_public_check_shows_it_masked_without_decrypting(
+    world, programme, client, committed, settings
+):
+    learner = world.learner_nanshan
+    learner.name = "欧阳娜娜"
+    learner.save()
+    studied(learner, programme)
+    with committed():
+        pass_exam(learner, programme)
+    certificate = Certificate.objects.get()
+    raw_name, raw_masked = raw_certificate(certificate.pk)
+    assert cipher_of(raw_name) == "fernet"
+    assert "欧阳" not in raw_name
+    assert raw_masked == "欧**娜"
+    assert certificate.holder_name == "欧阳娜娜"  # the PDF and the staff pages read the full name
+    assert "欧阳娜娜" in pdf_text(certificate_pdf(certificate))
+    token = services.qr_text(certificate).split("?s=")[1]
+    # The public check never decrypts: it answers the same with the encryption keys gone.
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    api = client.get(f"/api/v1/certificates/{certificate.number}/verify", {"s": token}).json()
+    assert api["holder"] == "欧**娜"
+    assert api["matches_record"] is True
+    page = client.get(f"/verify/{certificate.number}", {"s": token}).content.decode()
+    assert "欧**娜" in page
+    assert "欧阳娜娜" not in page
+    assert "二维码数字签名有效" in page
+
+
+def test_sec_03_a_mailing_keeps_the_recipient_phone_and_address_encrypted(world, programme, committed):
+    studied(world.learner_nanshan, programme)
+    with committed():
+        pass_exam(world.learner_nanshan, programme)
+    mailing = services.mailing_record(
+        certificate=Certificate.objects.get(),
+        recipient="南山收件人",
+        phone="13800138000",
+        address="深圳市南山区科技园 1 号",
+        courier="顺丰速运",
+        tracking_number="SF12345678901",
+        sent_on=timezone.localdate(),
+        actor=world.operator,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT recipient, phone, address FROM certification_mailing WHERE id = %s", [mailing.pk]
+        )
+        raw = cursor.fetchone()
+    assert [cipher_of(value) for value in raw] == ["fernet"] * 3
+    for plain in ("南山收件人", "13800138000", "科技园"):
+        assert plain not in "".join(raw)
+    again = Mailing.objects.get(pk=mailing.pk)
+    assert (again.recipient, again.phone) == ("南山收件人", "13800138000")
+
+
+def test_sec_03_the_data_migration_encrypts_names_and_addresses_written_before(world, programme, committed):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("safetrain.certification.migrations.0002_encrypted_holder_and_mailing")
+    studied(world.learner_nanshan, programme)
+    with committed():
+        pass_exam(world.learner_nanshan, programme)
+    certificate = Certificate.objects.get()
+    mailing = services.mailing_record(
+        certificate=certificate,
+        recipient="收件人",
+        phone="13800138000",
+        address="地址",
+        courier="EMS",
+        tracking_number="EMS1234567",
+        sent_on=timezone.localdate(),
+    )
+    with connection.cursor() as cursor:  # as the tables held them before: plain, no masked copy
+        cursor.execute(
+            "UPDATE certification_certificate SET holder_name = %s, holder_name_masked = '' WHERE id = %s",
+            ["张三丰", certificate.pk],
+        )
+        cursor.execute(
+            "UPDATE certification_mailing SET recipient = %s, phone = %s, address = %s WHERE id = %s",
+            ["李四", "13900139000", "福田区 2 号", mailing.pk],
+        )
+    migration.encrypt_existing(apps, connection.schema_editor())
+    raw_name, raw_masked = raw_certificate(certificate.pk)
+    assert cipher_of(raw_name) == "fernet"
+    assert raw_masked == "张*丰"
+    assert Certificate.objects.get().holder_name == "张三丰"
+    assert services.verification(certificate.number)["holder"] == "张*丰"
+    again = Mailing.objects.get(pk=mailing.pk)
+    assert (again.recipient, again.phone, again.address) == ("李四", "13900139000", "福田区 2 号")
+    migration.encrypt_existing(apps, connection.schema_editor())  # safe to run again
+    assert raw_certificate(certificate.pk) == (raw_name, raw_masked)

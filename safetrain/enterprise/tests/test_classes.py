@@ -262,19 +262,18 @@ def test_ent_04_the_class_pages_open_filter_add_and_export(site, world):
 def test_face_06_a_group_session_of_a_class_needs_the_sheet_and_photos_and_matches_the_members(
     site, world, django_capture_on_commit_callbacks
 ):
-    from safetrain.proctoring.services import reference_photo_set
     from safetrain.proctoring.tests.camera import id_photo
     from safetrain.proctoring.tests.test_engine import photo
     from safetrain.proctoring.tests.test_group import _sheet
-    from safetrain.proctoring.tests.test_reference_photo import portrait
+    from safetrain.proctoring.tests.test_reference_photo import approved_photo, portrait
 
     classes.class_add(
         training_class=site.klass,
         person_ids=[person_of(site, u).pk for u in (site.rebar_a, site.rebar_b)],
         actor=world.admin_nanshan,
     )
-    reference_photo_set(user=site.rebar_a, data=portrait("obama.jpg"), actor=site.rebar_a)
-    reference_photo_set(user=site.rebar_b, data=id_photo("biden.jpg"), actor=site.rebar_b)
+    approved_photo(site.rebar_a, portrait("obama.jpg"), reviewer=world.admin_nanshan)
+    approved_photo(site.rebar_b, id_photo("biden.jpg"), reviewer=world.admin_nanshan)
     details = dict(
         training_class=site.klass,
         date=timezone.localdate(),

@@ -10,11 +10,13 @@ from decimal import Decimal
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.db import connection
 from django.utils import timezone
 
 from conftest import make_user
 from safetrain.certification import signing
 from safetrain.certification.models import Certificate
+from safetrain.core.crypto import cipher_of
 from safetrain.integrations import supervision
 from safetrain.integrations.models import DeliveryAttempt, OutboundRecord, OutboundState
 from safetrain.integrations.tests.supervision_server import Province, start
@@ -214,14 +216,14 @@ def test_int_01_a_change_supersedes_what_waits_reaches_the_province_and_leaves_n
     supervision.collect()
     first, second = OutboundRecord.objects.filter(kind="enrolment").order_by("pk")
     assert first.state == "superseded"
-    assert first.payload == {}
+    assert first.payload is None
     OutboundRecord.objects.filter(state=OutboundState.PENDING).update(next_attempt_at=timezone.now())
     supervision.deliver_due()
     sent = [body for key, body in province.stored.items() if key[0] == f"enrolment:{enrolment.pk}"]
     assert [body["data"]["status"] for body in sent] == ["void"]
     second.refresh_from_db()
     assert second.state == OutboundState.DELIVERED
-    assert second.payload == {}  # the ID number and name are not kept once delivered
+    assert second.payload is None  # the ID number and name are not kept once delivered
     # Back to the first content (A -> B -> A): sent again, since the newest version differs.
     Enrolment.objects.filter(pk=enrolment.pk).update(status=EnrolmentStatus.ACTIVE, updated_at=timezone.now())
     assert supervision.collect()["enrolment"] == 1
@@ -301,3 +303,86 @@ def test_int_01_sm2_where_configured_signs_the_pushes_and_checks_the_revocations
     out = io.StringIO()
     call_command("supervision_key", stdout=out)
     assert f"algorithm: SM2-SM3\nkey id: {ours.key_id}\n{ours.public_key}" in out.getvalue()
+
+
+def raw_payloads() -> list[str | None]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT payload FROM integrations_outboundrecord ORDER BY id")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_sec_02_a_queued_payload_holds_no_plain_id_number_or_name_and_is_cleared_once_delivered(
+    province, enrolment
+):
+    learner = enrolment.learner
+    assert supervision.collect()["enrolment"] == 1
+    stored = raw_payloads()
+    assert len(stored) == 2
+    for raw in stored:
+        assert cipher_of(raw) == "fernet"
+        assert learner.id_number not in raw
+        assert learner.id_number[:6] not in raw
+        assert learner.name not in raw
+    record = OutboundRecord.objects.get(kind="enrolment")
+    assert record.payload["learner"]["id_number"] == learner.id_number  # the ORM reads it back
+    assert supervision.deliver_due() == {"delivered": 2}
+    assert raw_payloads() == [None, None]
+    assert (
+        province.stored[(f"enrolment:{enrolment.pk}", record.version)]["data"]["learner"]["name"]
+        == "对接学员"
+    )
+
+
+def test_sec_02_without_a_supervision_platform_nothing_is_queued_and_what_waited_is_discarded(
+    province, enrolment, settings
+):
+    url = settings.SUPERVISION_URL
+    # Queued while a platform was configured (or by an older release, which queued without one), never delivered:
+    # one waits, one failed and waits for an operator.
+    supervision.collect()
+    OutboundRecord.objects.filter(kind="study").update(state=OutboundState.FAILED)
+    settings.SUPERVISION_URL = ""
+    assert supervision.collect() == {}
+    assert supervision.enqueue("enrolment", enrolment.pk, supervision.enrolment_data(enrolment)) is False
+    assert supervision.deliver_due() == {"discarded": 2}
+    assert set(OutboundRecord.objects.values_list("state", flat=True)) == {OutboundState.DISCARDED}
+    assert raw_payloads() == [None, None]  # no personal data kept for a receiver that does not exist
+    entry = AuditEntry.objects.get(action="integrations.supervision_discarded")
+    assert entry.detail["kinds"] == {"enrolment": 1, "study": 1}
+    assert supervision.deliver_due() == {}  # nothing more to do, no further entries
+    assert AuditEntry.objects.filter(action="integrations.supervision_discarded").count() == 1
+    # A platform configured later receives every record, the discarded versions included.
+    settings.SUPERVISION_URL = url
+    queued = supervision.collect()
+    assert (queued["enrolment"], queued["study"]) == (1, 1)
+    assert supervision.deliver_due() == {"delivered": 2}
+    assert {key[0] for key in province.stored} == {f"enrolment:{enrolment.pk}", f"study:{enrolment.pk}"}
+
+
+def test_sec_02_the_data_migration_encrypts_the_payloads_written_before(db):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("safetrain.integrations.migrations.0005_encrypted_outbox")
+    waiting = OutboundRecord.objects.create(
+        kind="enrolment", record_id="1", version="a", payload=None, next_attempt_at=timezone.now()
+    )
+    delivered = OutboundRecord.objects.create(
+        kind="enrolment", record_id="2", version="b", payload=None, next_attempt_at=timezone.now()
+    )
+    plain = '{"learner": {"id_number": "110101199003077777", "name": "王小五"}}'
+    with connection.cursor() as cursor:  # as the table held them before: plain JSON, {} once delivered
+        cursor.execute(
+            "UPDATE integrations_outboundrecord SET payload = %s WHERE id = %s", [plain, waiting.pk]
+        )
+        cursor.execute("UPDATE integrations_outboundrecord SET payload = '{}' WHERE id = %s", [delivered.pk])
+    migration.encrypt_existing(apps, connection.schema_editor())
+    encrypted, cleared = raw_payloads()
+    assert cipher_of(encrypted) == "fernet"
+    assert "110101199003077777" not in encrypted
+    assert "王小五" not in encrypted
+    assert cleared is None
+    assert OutboundRecord.objects.get(pk=waiting.pk).payload["learner"]["name"] == "王小五"
+    migration.encrypt_existing(apps, connection.schema_editor())  # safe to run again
+    assert raw_payloads() == [encrypted, None]

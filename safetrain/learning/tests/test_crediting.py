@@ -146,7 +146,9 @@ def test_lrn_04_the_daily_cap_in_the_local_day(lesson, world, api_client, clock)
     assert data["next_action"] == "daily_cap_reached"
     # Just before midnight in Shanghai nothing more; after it, the new day credits again.
     clock.move_to(dt.datetime(2026, 11, 23, 23, 59, 40, tzinfo=SHANGHAI))
-    player.client = api_client(world.learner_nanshan)  # the token went idle overnight: sign in again
+    # The token went idle overnight: sign in again and open the lesson again (a page reports only with the
+    # sign-in that opened it).
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
     assert player.beat(wait=10, advance=10)["credited_seconds"] == 0
     clock.move_to(dt.datetime(2026, 11, 24, 0, 0, 5, tzinfo=SHANGHAI))
     assert player.beat(wait=10, advance=10)["credited_seconds"] == pytest.approx(10)
@@ -196,7 +198,9 @@ def test_lrn_01_only_enrolled_learners_study_and_only_their_own_sessions(lesson,
     stolen = outsider.post(
         f"/api/v1/study-sessions/{player.session['id']}/heartbeats", body, content_type="application/json"
     )
-    assert stolen.status_code == 404
+    assert (stolen.status_code, stolen.json()["code"]) == (403, "sign_in_mismatch")
+    missing = outsider.post("/api/v1/study-sessions/999999/heartbeats", body, content_type="application/json")
+    assert missing.status_code == 404
 
 
 def test_anti_05_operators_review_the_queue_and_confirming_cancels_all_credited_time(

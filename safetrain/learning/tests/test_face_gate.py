@@ -10,18 +10,18 @@ import pytest
 from safetrain.accounts.models import AuthSession, SessionEndReason
 from safetrain.learning import face_gate
 from safetrain.learning.models import LessonProgress, SessionState, StudySession
+from safetrain.learning.services import enrolment_create
 from safetrain.learning.tests.conftest import Player
 from safetrain.proctoring.models import FaceCheck
-from safetrain.proctoring.services import reference_photo_set
 from safetrain.proctoring.tests.camera import TURN, frames_b64
-from safetrain.proctoring.tests.test_reference_photo import portrait
+from safetrain.proctoring.tests.test_reference_photo import approved_photo, portrait
 
 
 @pytest.fixture
 def checks_on(settings, world):
     settings.FACE_CHECKS_WHILE_STUDYING = True
     settings.FACE_CHALLENGES = ["turn"]  # what the test photos can show
-    reference_photo_set(user=world.learner_nanshan, data=portrait("obama.jpg"), actor=world.learner_nanshan)
+    approved_photo(world.learner_nanshan, portrait("obama.jpg"), reviewer=world.admin_nanshan)
     return world.learner_nanshan
 
 
@@ -226,3 +226,39 @@ def test_face_01_with_checks_off_nothing_is_asked(lesson, world, api_client, clo
     assert StudySession.objects.get(pk=player.session["id"]).face_due_at is None
     for _ in range(20):
         assert player.beat()["next_action"] == ""
+
+
+def test_acc_07_study_waits_until_the_reference_photo_is_approved(
+    lesson, world, api_client, web_client, settings, clock
+):
+    from safetrain.proctoring.services import (
+        reference_photo_approve,
+        reference_photo_reject,
+        reference_photo_set,
+    )
+
+    settings.FACE_CHECKS_WHILE_STUDYING = True
+    learner = world.learner_nanshan
+    template = reference_photo_set(user=learner, data=portrait("obama.jpg"), actor=learner)
+    page = web_client(learner).get(f"/courses/CRED/lessons/{lesson.pk}/").content.decode()
+    assert "您的人脸照片正在审核" in page
+    client = api_client(learner)  # signing in again ends the browser session (one at a time)
+    refused = client.post("/api/v1/study-sessions", {"lesson_id": lesson.pk}, content_type="application/json")
+    assert (refused.status_code, refused.json()["code"]) == (403, "photo_not_approved")
+    assert refused.json()["message"] == "您的人脸照片正在审核，审核通过后才能学习和考试。"
+    # Rejected: the reason is given and study still waits.
+    reference_photo_reject(template=template, reviewer=world.admin_nanshan, reason="照片模糊，看不清五官")
+    refused = client.post("/api/v1/study-sessions", {"lesson_id": lesson.pk}, content_type="application/json")
+    assert (
+        refused.json()["message"]
+        == "您的人脸照片未通过审核：照片模糊，看不清五官。请重新上传清晰的本人正面照片。"
+    )
+    assert not StudySession.objects.exists()
+    template = reference_photo_set(user=learner, data=portrait("obama.jpg", size=(300, 420)), actor=learner)
+    reference_photo_approve(template=template, reviewer=world.admin_nanshan)
+    assert Player(client, clock, lesson.pk).session["id"]
+    # Where checks while studying are off, the photo's review does not hold study.
+    settings.FACE_CHECKS_WHILE_STUDYING = False
+    reference_photo_set(user=world.learner_team, data=portrait("obama.jpg"), actor=world.learner_team)
+    enrolment_create(learner=world.learner_team, programme=lesson.chapter.course.programmes.get())
+    assert Player(api_client(world.learner_team), clock, lesson.pk).session["id"]

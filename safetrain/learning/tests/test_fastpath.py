@@ -23,6 +23,10 @@ def beat_path(player: Player) -> str:
     return f"/api/v1/study-sessions/{player.session['id']}/heartbeats"
 
 
+def bearer_token(client) -> str:
+    return client.defaults["HTTP_AUTHORIZATION"].removeprefix("Bearer ")
+
+
 def test_lrn_01_the_page_gets_a_heartbeat_key_and_only_its_digest_is_stored(lesson, world, api_client, clock):
     player = Player(api_client(world.learner_nanshan), clock, lesson.pk, via="fast")
     key = player.session["heartbeat_key"]
@@ -202,6 +206,7 @@ def test_lrn_01_the_one_query_read_loads_the_same_values_as_the_orm(lesson, worl
             session_id=orm.pk,
             today=timezone.localdate(),
             key_digest=token_digest(player.session["heartbeat_key"]),
+            credential_digest=token_digest(bearer_token(player.client)),
         )
     pairs = [
         (session, orm),
@@ -282,6 +287,7 @@ def test_lrn_01_a_saved_instance_from_the_read_writes_only_what_changed(lesson, 
             session_id=player.session["id"],
             today=timezone.localdate(),
             key_digest=token_digest(player.session["heartbeat_key"]),
+            credential_digest=token_digest(bearer_token(player.client)),
         )
         session.progress.cancelled_seconds = 5
         session.progress.save(update_fields=["cancelled_seconds"])

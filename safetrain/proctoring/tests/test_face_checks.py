@@ -9,15 +9,14 @@ from django.core.files.storage import default_storage
 
 from safetrain.proctoring.engine import DlibProvider
 from safetrain.proctoring.models import FaceCheck
-from safetrain.proctoring.services import reference_photo_set
 from safetrain.proctoring.tests.camera import TURN, frames_b64
-from safetrain.proctoring.tests.test_reference_photo import portrait
+from safetrain.proctoring.tests.test_reference_photo import approved_photo, portrait
 from safetrain.records.models import AuditEntry
 
 
 @pytest.fixture
 def enrolled(world):
-    reference_photo_set(user=world.learner_nanshan, data=portrait("obama.jpg"), actor=world.learner_nanshan)
+    approved_photo(world.learner_nanshan, portrait("obama.jpg"), reviewer=world.admin_nanshan)
     return world.learner_nanshan
 
 
@@ -115,7 +114,7 @@ def test_face_02_a_challenge_is_answered_once_and_only_in_time(enrolled, world, 
     assert replay.status_code == 400
     assert replay.json()["code"] == "challenge_expired"
     # Someone else's challenge is refused too, and so is one answered too late.
-    reference_photo_set(user=world.learner_futian, data=portrait("obama.jpg"), actor=world.learner_futian)
+    approved_photo(world.learner_futian, portrait("obama.jpg"), reviewer=world.admin_futian)
     other = api_client(world.learner_futian)
     theirs = other.post("/api/v1/face-challenges", {"purpose": "manual"}, content_type="application/json")
     stolen = {"challenge_id": theirs.json()["id"], "frames": frames_b64(*TURN)}

@@ -15,10 +15,9 @@ from safetrain.catalog.tests.factories import published_programme
 from safetrain.learning.services import enrolment_create
 from safetrain.learning.tests.conftest import video_of
 from safetrain.proctoring.models import GroupFaceMatch
-from safetrain.proctoring.services import reference_photo_set
 from safetrain.proctoring.tests.camera import id_photo
 from safetrain.proctoring.tests.test_engine import photo
-from safetrain.proctoring.tests.test_reference_photo import portrait
+from safetrain.proctoring.tests.test_reference_photo import approved_photo, portrait
 from safetrain.records.models import AuditEntry
 
 
@@ -33,8 +32,8 @@ def test_face_06_faces_in_group_photos_are_matched_to_the_enrolled_learners(
     c = make_user(world.ent_nanshan, name="第三学员")
     for learner in (a, b, c):
         enrolment_create(learner=learner, programme=programme)
-    reference_photo_set(user=a, data=portrait("obama.jpg"), actor=a)
-    reference_photo_set(user=b, data=id_photo("biden.jpg"), actor=b)  # c has no photo yet
+    approved_photo(a, portrait("obama.jpg"), reviewer=world.admin_nanshan)
+    approved_photo(b, id_photo("biden.jpg"), reviewer=world.admin_nanshan)  # c has no photo yet
     client = web_client(world.admin_nanshan)
     with django_capture_on_commit_callbacks(execute=True):  # the matching task runs after the commit
         response = client.post(

@@ -7,6 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from safetrain.proctoring.models import FaceTemplate
+from safetrain.proctoring.services import reference_photo_approve
 from safetrain.proctoring.tests.camera import TURN, frames_b64, id_photo
 from safetrain.proctoring.tests.test_reference_photo import portrait
 
@@ -15,7 +16,7 @@ def upload(client, url: str, data: bytes, name: str = "me.jpg", **extra):
     return client.post(url, {"photo": SimpleUploadedFile(name, data, "image/jpeg"), **extra})
 
 
-def test_acc_07_the_learner_uploads_the_photo_once_on_the_page(world, web_client):
+def test_acc_07_the_learner_uploads_the_photo_on_the_page_until_it_is_approved(world, web_client):
     client = web_client(world.learner_nanshan)
     page = client.get("/proctoring/photo/").content.decode()
     assert "学习前请上传本人照片" in page
@@ -26,10 +27,15 @@ def test_acc_07_the_learner_uploads_the_photo_once_on_the_page(world, web_client
     assert not FaceTemplate.objects.exists()
     assert upload(client, "/proctoring/photo/", b"not an image").status_code == 400
     assert client.post("/proctoring/photo/", {}).status_code == 400
-    # The right photo; then the page shows it and refuses a second upload.
+    # The right photo: it waits for review (and may still be replaced); once approved the page shows it and
+    # refuses another upload.
     done = upload(client, "/proctoring/photo/", portrait("obama.jpg"), next="/courses/")
     assert done.status_code == 302
     assert done["Location"] == "/courses/"
+    page = client.get("/proctoring/photo/").content.decode()
+    assert "您的人脸照片正在审核，审核通过后才能学习和考试" in page
+    assert 'data-testid="photo-file"' in page
+    reference_photo_approve(template=FaceTemplate.objects.get(), reviewer=world.admin_nanshan)
     page = client.get("/proctoring/photo/").content.decode()
     assert "证件照已于" in page
     assert "只有管理员可以更换" in page
@@ -79,6 +85,11 @@ def test_face_01_the_check_at_sign_in_comes_before_every_page(world, web_client,
     page = client.get("/proctoring/verify/?next=/courses/").content.decode()
     assert "首次核验前请上传本人证件照" in page
     upload(client, "/proctoring/photo/", portrait("obama.jpg"))
+    # Until the photo is approved there is nothing to compare with: the page says so.
+    page = client.get("/proctoring/verify/?next=/courses/").content.decode()
+    assert "您的人脸照片正在审核" in page
+    assert 'data-purpose="login"' not in page
+    reference_photo_approve(template=FaceTemplate.objects.get(user=learner), reviewer=world.admin_nanshan)
     page = client.get("/proctoring/verify/?next=/courses/").content.decode()
     assert 'data-purpose="login"' in page
     # A failed check changes nothing; a passed one opens the pages for this signed-in session.
@@ -111,6 +122,7 @@ def test_face_01_the_api_is_closed_too_until_the_sign_in_check_passes(
 ):
     learner = world.learner_nanshan
     upload(web_client(learner), "/proctoring/photo/", portrait("obama.jpg"))
+    reference_photo_approve(template=FaceTemplate.objects.get(user=learner), reviewer=world.admin_nanshan)
     # A token client (the player, a script) and the browser session are both held at the check (one at a time:
     # signing in again ends the other session).
     for make in (api_client, web_client):

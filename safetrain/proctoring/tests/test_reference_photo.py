@@ -12,7 +12,7 @@ from PIL import Image
 from safetrain.core.errors import DomainError, PermissionDenied
 from safetrain.proctoring.engine import provider
 from safetrain.proctoring.models import FaceTemplate
-from safetrain.proctoring.services import reference_photo, reference_photo_set
+from safetrain.proctoring.services import reference_photo, reference_photo_approve, reference_photo_set
 from safetrain.proctoring.tests.test_engine import photo
 
 
@@ -22,6 +22,13 @@ def portrait(name: str, size=(295, 412), fmt="JPEG") -> bytes:
     out = io.BytesIO()
     image.save(out, fmt, quality=90)
     return out.getvalue()
+
+
+def approved_photo(user, data: bytes, *, reviewer) -> FaceTemplate:
+    """A reference photo that counts, got the way a learner gets one: uploaded, then approved by a reviewer of the
+    learner's unit (or an operator). Tests that study or take exams with face checks start from here."""
+    template = reference_photo_set(user=user, data=data, actor=user)
+    return reference_photo_approve(template=template, reviewer=reviewer)
 
 
 def test_acc_07_a_learner_sets_a_one_inch_portrait_once_and_it_is_stored_encrypted(world):
@@ -38,6 +45,8 @@ def test_acc_07_a_learner_sets_a_one_inch_portrait_once_and_it_is_stored_encrypt
         json.loads(FaceTemplate.objects.get(pk=template.pk).template), [photo("obama2.jpg")]
     )
     assert result.match
+    # Once approved, it is locked for the learner; an operator replaces it.
+    reference_photo_approve(template=template, reviewer=world.admin_nanshan)
     with pytest.raises(PermissionDenied) as err:
         reference_photo_set(
             user=world.learner_nanshan, data=portrait("obama2.jpg"), actor=world.learner_nanshan

@@ -12,7 +12,7 @@ import pytest
 from safetrain.core.errors import DomainError
 from safetrain.proctoring.models import FaceCheck, FaceTemplate
 from safetrain.proctoring.remote import sign
-from safetrain.proctoring.services import reference_photo_set
+from safetrain.proctoring.services import reference_photo_approve, reference_photo_set
 from safetrain.proctoring.tests.camera import TURN
 from safetrain.proctoring.tests.face_service import FaceService
 from safetrain.proctoring.tests.test_face_checks import check
@@ -40,6 +40,7 @@ def test_face_05_the_external_service_enrols_and_verifies(world, api_client, ser
     # Only the service's reference id is kept here: the service holds the face data.
     assert json.loads(template.template) in service.references
     assert template.provider == "HttpFaceProvider"
+    reference_photo_approve(template=template, reviewer=world.admin_nanshan)
     client = api_client(learner)
     passed = check(client, TURN).json()
     assert passed["passed"] is True
@@ -62,7 +63,8 @@ def test_face_05_a_wrong_key_a_dead_or_slow_service_fails_the_check_and_says_so(
     world, api_client, service, settings
 ):
     learner = world.learner_nanshan
-    reference_photo_set(user=learner, data=portrait("obama.jpg"), actor=learner)
+    template = reference_photo_set(user=learner, data=portrait("obama.jpg"), actor=learner)
+    reference_photo_approve(template=template, reviewer=world.admin_nanshan)
     client = api_client(learner)
     settings.FACE_SERVICE_SECRET = "not-the-secret"
     wrong = check(client, TURN).json()

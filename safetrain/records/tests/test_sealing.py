@@ -249,6 +249,9 @@ def test_rec_04_the_api_has_no_way_to_change_a_record(db):
             "/api/v1/attempts/{attempt_id}/answers/{question_id}",
         ),  # an open paper's answer, before submission
         ("POST", "/api/v1/attempts/{attempt_id}/events"),
+        # an identity check during the exam: appends a check; one not passed may end (submit) the attempt
+        ("POST", "/api/v1/attempts/{attempt_id}/face-challenges"),
+        ("POST", "/api/v1/attempts/{attempt_id}/face-checks"),
         ("POST", "/api/v1/attempts/{attempt_id}/submit"),
         ("POST", "/api/v1/auth/login"),
         ("POST", "/api/v1/auth/logout"),

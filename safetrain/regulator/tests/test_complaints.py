@@ -147,3 +147,31 @@ def test_reg_05_the_pages_for_a_visitor_and_for_staff(world, school):
     assert complaint.state == ComplaintState.CLOSED
     assert web_client_for(school.admin).get(f"/feedback/manage/{complaint.number}/").status_code == 404
     assert visitor.get("/feedback/" + "x" * 43 + "/").status_code == 404
+
+
+def test_pol_phone_a_visitor_s_phone_serves_the_answer_and_is_erased_when_the_complaint_closes(world, school):
+    from django.db import connection
+
+    def stored(complaint) -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT contact_phone FROM regulator_complaint WHERE id = %s", [complaint.pk])
+            return cursor.fetchone()[0]
+
+    closed_by_sender, left_alone = (
+        send(world, school, submitter=None, contact_name="访客", contact_phone="13700137000")
+        for _ in range(2)
+    )
+    assert stored(closed_by_sender)  # encrypted, while it is needed for the answer
+    for complaint in (closed_by_sender, left_alone):
+        complaints.complaint_answer(
+            complaint=complaint, response="已核实处理，请查看。", actor=world.operator
+        )
+        assert Complaint.objects.get(pk=complaint.pk).contact_phone == "13700137000"
+    complaints.complaint_reply(complaint=closed_by_sender, solved=True, rating=5)
+    assert stored(closed_by_sender) == ""
+    later = timezone.now() + dt.timedelta(days=complaints.AUTO_CLOSE_DAYS + 1)
+    assert complaints.complaints_close_stale(now=later) == 1
+    assert stored(left_alone) == ""
+    assert Complaint.objects.get(pk=left_alone.pk).contact_name == "访客"  # the record itself stays
+    page = Client().get("/feedback/").content.decode()
+    assert "办结后即删除" in page

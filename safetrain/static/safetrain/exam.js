@@ -1,6 +1,8 @@
-// Exam page (EXM-03, EXM-04): countdown from the server's time left, a navigator of answered questions, every
-// answer saved the moment it is given (one request per answer, retried until it lands; kept in localStorage while
-// offline), the paper submitted at the end, leaving the page reported.
+// Exam pages (EXM-03, EXM-04, FACE-01). The paper: countdown from the server's time left, a navigator of answered
+// questions, every answer saved the moment it is given (one request per answer, retried until it lands; kept in
+// localStorage while offline), the paper submitted at the end, leaving the page reported, and the identity checks
+// the server asks for during the exam (the camera panel opens; answering and the countdown go on meanwhile).
+// The start page: the start button opens once the face check at the start has passed.
 
 function csrfToken() {
   const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
@@ -27,7 +29,9 @@ function setup(root) {
   const storeKey = `safetrain-exam-${id}`;
   const pending = new Map(Object.entries(JSON.parse(localStorage.getItem(storeKey) || "{}"))); // question -> {value, at}
   let closed = false;
-  let sending = false;
+  const face = { due: false, check: null, ask: () => {} }; // the identity checks during the exam (below)
+  // The paper is saved answer by answer: the form itself is never sent (Enter in a blank does nothing).
+  root.querySelector("[data-testid=paper]").addEventListener("submit", (event) => event.preventDefault());
 
   const keep = () => localStorage.setItem(storeKey, JSON.stringify(Object.fromEntries(pending)));
   let problem = ""; // a message that must stay on screen (signed out, refused answer)
@@ -144,11 +148,18 @@ function setup(root) {
       state.textContent = problem || msg("msgNotSaved");
       return;
     }
+    if (face.due && !timeUp) {
+      state.textContent = msg("msgFaceFirst"); // the server refuses it too
+      return;
+    }
     try {
       await call("POST", `/api/v1/attempts/${id}/submit`);
       finish();
     } catch (err) {
-      if (err.status === 409 || err.status === 404) finish();
+      if (err.data && err.data.code === "face_check_due") {
+        face.ask();
+        state.textContent = err.message;
+      } else if (err.status === 409 || err.status === 404) finish();
       else state.textContent = err.status === 401 || err.status === 403 ? msg("msgSignIn") : err.message || msg("msgOffline");
     }
   };
@@ -174,6 +185,63 @@ function setup(root) {
   tick();
   setInterval(tick, 1000);
 
+  // Identity checks during the exam (FACE-01, GD#11): the server picks the moments at random and says only that a
+  // check is due, never when the next one comes. The page asks every few seconds; a due check opens the camera panel
+  // while answering and the countdown go on. The server keeps the rule (docs/features.md): the paper cannot be
+  // submitted while a check is due, and a check not passed in time ends the attempt or flags it for review.
+  if (root.dataset.faceChecks === "true") {
+    const panel = root.querySelector("[data-face-check]");
+    const notice = root.querySelector("[data-testid=face-notice]");
+    const say = (text) => {
+      notice.textContent = text;
+      notice.hidden = !text;
+    };
+    face.clear = () => {
+      face.due = false;
+      root.dataset.faceDue = "false";
+      panel.hidden = true;
+      if (face.check) face.check.close();
+    };
+    face.ask = () => {
+      if (face.due || closed) return;
+      face.due = true;
+      root.dataset.faceDue = "true";
+      say(msg("msgFaceDue"));
+      if (!face.check) {
+        face.check = new window.FaceCheck(panel, {
+          purpose: "exam",
+          paths: { challenge: `/api/v1/attempts/${id}/face-challenges`, check: `/api/v1/attempts/${id}/face-checks` },
+          onDone: (result) => {
+            if (result.ended) {
+              say(msg("msgFaceEnded"));
+              flush().finally(() => closed || finish());
+            } else if (result.passed) {
+              face.clear();
+              say(msg("msgFaceOk"));
+            }
+          },
+        });
+      }
+      face.check.open();
+    };
+    const poll = async () => {
+      if (closed) return;
+      try {
+        const data = await call("GET", `/api/v1/attempts/${id}/face-check`);
+        if (data.submitted) return flush().finally(() => closed || finish());
+        if (data.due) face.ask();
+        else if (face.due) {
+          face.clear();
+          say("");
+        }
+      } catch (err) {
+        // network trouble: asked again shortly; a closed attempt answers 409 on the next save
+      }
+    };
+    setInterval(poll, Number(root.dataset.facePollSeconds || 10) * 1000);
+    poll();
+  }
+
   // Leaving the exam page is recorded (exams only).
   if (root.dataset.kind === "exam") {
     const report = (kind) => call("POST", `/api/v1/attempts/${id}/events`, { kind }).catch(() => {});
@@ -185,3 +253,17 @@ function setup(root) {
 }
 
 document.querySelectorAll("[data-exam]").forEach(setup);
+
+// The start page (FACE-01): every exam attempt starts with a face check; the start button opens when it passes.
+document.querySelectorAll("[data-exam-start]").forEach((form) => {
+  const panel = document.querySelector("[data-face-check]");
+  if (!panel || !window.FaceCheck) return;
+  const button = form.querySelector("[data-testid=start-button]");
+  const check = new window.FaceCheck(panel, {
+    purpose: "exam",
+    onDone: (result) => {
+      if (result.passed) button.disabled = false;
+    },
+  });
+  check.open();
+});

@@ -1,6 +1,6 @@
 // Face check panel (FACE-01..03): camera preview with a face guide, the server's liveness challenge, frames
 // captured into a canvas and sent for verification. The server decides; this page only shows and reports.
-// Used by the sign-in check page and the lesson player (and later the exam page).
+// Used by the sign-in check page, the lesson player and the exam pages (start and during the exam).
 
 function csrfToken() {
   const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
@@ -94,10 +94,12 @@ class FaceCheck {
     try {
       if (!(await this.open())) return;
       if (this.video.readyState < 2) await new Promise((r) => this.video.addEventListener("loadeddata", r, { once: true }));
-      const challenge = await post("/api/v1/face-challenges", {
-        purpose: this.options.purpose,
-        study_session_id: this.options.studySessionId || null,
-      });
+      // A page may name its own endpoints (the exam page: the attempt's checks); the body is theirs to know.
+      const paths = this.options.paths || {};
+      const challenge = await post(
+        paths.challenge || "/api/v1/face-challenges",
+        paths.challenge ? {} : { purpose: this.options.purpose, study_session_id: this.options.studySessionId || null },
+      );
       this.panel.dataset.challenge = challenge.challenge;
       this.instruction.textContent = challenge.instruction;
       this.say(this.msg("msgCapturing"), "info");
@@ -109,7 +111,7 @@ class FaceCheck {
         if (i < challenge.frames - 1) await sleep(challenge.interval_ms);
       }
       this.say(this.msg("msgChecking"), "info");
-      const result = await post("/api/v1/face-checks", { challenge_id: challenge.id, frames });
+      const result = await post(paths.check || "/api/v1/face-checks", { challenge_id: challenge.id, frames });
       this.instruction.textContent = "";
       if (result.passed) {
         this.say(result.message, "success");
@@ -128,6 +130,7 @@ class FaceCheck {
       const left = result.tries_left == null ? "" : ` ${this.msg("msgTriesLeft").replace("{n}", result.tries_left)}`;
       this.say(`${result.message}${left}`, "error");
       this.button.textContent = this.msg("msgRetry");
+      if (this.options.onDone) this.options.onDone(result); // a failure may end more than the check (an exam)
     } catch (err) {
       this.say(err.message || this.msg("msgFailed"), "error");
       this.button.textContent = this.msg("msgRetry");

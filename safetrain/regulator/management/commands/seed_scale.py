@@ -446,6 +446,7 @@ class Command(BaseCommand):
                                 learner=enrolment.learner,
                                 programme=programme,
                                 holder_name="规模测试",
+                                holder_name_masked="规**试",  # bulk_create skips save(), which fills it
                                 holder_id_masked="-",
                                 programme_name=programme.name,
                                 category="测试",
