@@ -189,6 +189,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "core-tick": {"task": "core.tick", "schedule": 60.0},
     "accounts-housekeeping": {"task": "accounts.housekeeping", "schedule": 3600.0},
     "proctoring-housekeeping": {"task": "proctoring.housekeeping", "schedule": 3600.0},
+    # POL-PHONE: phones stored before a learner came under a profile that keeps none, or come back since, go.
+    "learning-phones-erase": {"task": "learning.phones_erase", "schedule": 3600.0},
     # EXM-03: papers past their deadline are submitted by the server, even when the candidate is gone.
     "assessment-finalize-due": {"task": "assessment.finalize_due_attempts", "schedule": 60.0},
     # CERT-01: certificates are issued on exam submission and score entry; this catches any that were missed.

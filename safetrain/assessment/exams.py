@@ -519,20 +519,27 @@ def exam_face_challenge(*, learner: Any, attempt_id: int) -> Any:
     return face_challenge_issue(user=learner, purpose=CheckPurpose.EXAM, exam_attempt_id=attempt.pk)
 
 
+# Check outcomes that are no verdict during an exam: the face service down or too slow (proctoring.NO_VERDICT less
+# an unreadable image, which the page controls).
+EXAM_NO_VERDICT = frozenset({"timeout", "service_unavailable"})
+
+
 def exam_face_check(
     *, learner: Any, attempt_id: int, challenge_id: int, frames: list[bytes], request: Any = None
 ) -> dict[str, Any]:
     """Run the due check during the exam (the camera frames against the learner's reference, with its liveness
     challenge; the snapshot kept) and apply the result to the attempt. The attempt is not locked while the face
     is verified: answers go on being saved meanwhile."""
-    from safetrain.proctoring.services import NO_VERDICT, face_check_run
+    from safetrain.proctoring.services import face_check_run
 
     attempt = _open_exam_with_checks(learner, attempt_id)
     outcome = face_check_run(
         user=learner, challenge_id=challenge_id, frames=frames, request=request, exam_attempt_id=attempt.pk
     )
     check = outcome["check"]
-    verdict = None if (not check.passed and check.reason in NO_VERDICT) else check.passed
+    # Only the service's own trouble is no verdict: frames the page sends unreadable are the candidate's doing and
+    # cost a try (otherwise junk frames would restart the time limit until the deadline).
+    verdict = None if (not check.passed and check.reason in EXAM_NO_VERDICT) else check.passed
     return {**outcome, **_exam_check_result(attempt_id=attempt.pk, passed=verdict)}
 
 

@@ -4,6 +4,7 @@ proxies, control characters refused in one place, and every /api/ error as the A
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -76,6 +77,8 @@ class TrustedProxyMiddleware:
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 # The same as JSON escapes (\u0000 ... \u001f, but not \u0009, \u000a, \u000d), after an even number of backslashes.
 JSON_CONTROL = re.compile(rb"(?<!\\)(?:\\\\)*\\u00(?:0[0-8bBcCeEfF]|1[0-9a-fA-F])")
+# A surrogate escape (\ud800 ... \udfff) after an even number of backslashes: paired it is fine, alone it is not.
+JSON_SURROGATE = re.compile(rb"(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F]")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -87,24 +90,33 @@ class ControlCharacterMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if self._controls(request):
+        refusal = self._refusal(request)
+        if refusal:
             from django.utils.translation import gettext_lazy
 
             from safetrain.core.views import error_response
 
-            return error_response(
-                request,
-                400,
-                code="control_characters",
-                texts=(
+            if refusal == "bad_encoding":
+                texts = (
+                    gettext_lazy("Bad request"),
+                    gettext_lazy("The request body is not UTF-8 text."),
+                    gettext_lazy("Send the body as JSON encoded in UTF-8."),
+                )
+            else:
+                texts = (
                     gettext_lazy("Bad request"),
                     gettext_lazy(
                         "The request contains control characters (such as NUL) that no text may hold."
                     ),
                     gettext_lazy("Please check what you typed or pasted, remove them and try again."),
-                ),
-            )
+                )
+            return error_response(request, 400, code=refusal, texts=texts)
         return self.get_response(request)
+
+    @classmethod
+    def _refusal(cls, request: HttpRequest) -> str:
+        """ "control_characters", "bad_encoding", or "" when the request may go on."""
+        return "control_characters" if cls._controls(request) else cls._body_refusal(request)
 
     @staticmethod
     def _controls(request: HttpRequest) -> bool:
@@ -112,16 +124,55 @@ class ControlCharacterMiddleware:
             return True
         if any(CONTROL.search(k) or any(CONTROL.search(v) for v in vs) for k, vs in request.GET.lists()):
             return True
-        if request.method in ("GET", "HEAD", "OPTIONS"):
+        if request.method in ("GET", "HEAD", "OPTIONS") or request.content_type not in FORM_TYPES:
             return False
-        if request.content_type in FORM_TYPES:
-            fields = request.POST.lists()
-            if any(CONTROL.search(k) or any(CONTROL.search(v) for v in vs) for k, vs in fields):
+        fields = request.POST.lists()
+        if any(CONTROL.search(k) or any(CONTROL.search(v) for v in vs) for k, vs in fields):
+            return True
+        return any(CONTROL.search(f.name or "") for f in request.FILES.values())
+
+    @staticmethod
+    def _body_refusal(request: HttpRequest) -> str:
+        """A body the API reads as JSON, whatever its Content-Type says (django-ninja parses any body): UTF-8 only
+        (json.loads would take UTF-16 too, NULs and all), no control characters raw or escaped, and no lone
+        surrogate escapes (text no database column can hold)."""
+        if request.method in ("GET", "HEAD", "OPTIONS") or request.content_type in FORM_TYPES:
+            return ""
+        if not (request.path_info.startswith("/api/") or request.content_type == "application/json"):
+            return ""
+        body = request.body
+        if not body:
+            return ""
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return "bad_encoding"
+        if CONTROL.search(text) or JSON_CONTROL.search(body):
+            return "control_characters"
+        if JSON_SURROGATE.search(body) and _holds_lone_surrogate(text):
+            return "control_characters"
+        return ""
+
+
+def _holds_lone_surrogate(text: str) -> bool:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False  # not JSON: the API refuses it itself
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
                 return True
-            return any(CONTROL.search(f.name or "") for f in request.FILES.values())
-        if request.content_type == "application/json":
-            return bool(JSON_CONTROL.search(request.body))
-        return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 class ApiErrorMiddleware:

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from safetrain.accounts.models import User
 from safetrain.accounts.services import user_phone_erase
 from safetrain.catalog.models import JobType, Programme
 from safetrain.core.errors import DomainError
@@ -64,6 +65,27 @@ def keeps_phone(learner: Any) -> bool:
     """POL-PHONE for one learner: a learner enrolled in a programme whose region profile keeps no phones (GD#14)
     has none kept, whatever else they train in."""
     return not Enrolment.objects.filter(learner=learner, programme__profile__keep_phones=False).exists()
+
+
+def phones_erase_by_profile() -> int:
+    """POL-PHONE sweep (hourly): erase the phone of every learner under a profile that keeps none. Enrolment erases
+    it at once; this catches numbers stored before the rule was kept per profile, and any that came back since
+    (an import, an edit). Returns how many were erased."""
+    held = (
+        User.objects.filter(enrolments__programme__profile__keep_phones=False, phone_index__isnull=False)
+        .distinct()
+        .only("pk")
+    )
+    erased = 0
+    for learner in held.iterator():
+        code = (
+            Enrolment.objects.filter(learner=learner, programme__profile__keep_phones=False)
+            .values_list("programme__profile__code", flat=True)
+            .first()
+        )
+        with transaction.atomic():
+            erased += user_phone_erase(user=learner, reason=f"profile:{code}")
+    return erased
 
 
 def learners_without_phones(learner_ids: Any) -> set[int]:

@@ -350,3 +350,36 @@ def test_face_01_a_check_passed_during_one_attempt_opens_no_other_attempt(candid
     assert not face_passed_since(user=candidate, purpose="exam", since=since)
     FaceCheck.objects.create(user=candidate, purpose="exam", at=timezone.now(), passed=True)
     assert face_passed_since(user=candidate, purpose="exam", since=since)
+
+
+def test_face_01_unreadable_frames_during_the_exam_cost_a_try_and_never_hold_the_check_off(
+    candidate, programme, api_client
+):
+    """Junk frames are the page's doing: were they no verdict, they would restart the time limit until the deadline
+    and the candidate would never be checked."""
+    import base64
+
+    profile_rule(programme, exam_face_failure_action="end")
+    junk = base64.b64encode(b"not an image at all").decode()
+    with time_machine.travel(START, tick=False) as clock:
+        client = api_client(candidate)
+        paper = start_with_check(client, programme)
+        answer_all(client, paper)
+        attempt = ExamAttempt.objects.get(pk=paper["id"])
+        clock.move_to(attempt.face_due_at + dt.timedelta(seconds=5))
+        tries = programme.profile.face_max_failures
+        for left in range(tries - 1, -1, -1):
+            challenge = client.post(
+                f"/api/v1/attempts/{paper['id']}/face-challenges", content_type="application/json"
+            ).json()
+            result = client.post(
+                f"/api/v1/attempts/{paper['id']}/face-checks",
+                {"challenge_id": challenge["id"], "frames": [junk] * 5},
+                content_type="application/json",
+            ).json()
+            assert result["passed"] is False
+            assert result["tries_left"] == left or result["ended"]
+        attempt.refresh_from_db()
+        assert attempt.submitted_by == "face_check"
+        assert attempt.passed is False
+        assert ExamAnswer.objects.filter(attempt=attempt).count() == len(paper["questions"])  # answers kept

@@ -97,6 +97,26 @@ def test_ops_06_escaped_control_characters_in_a_json_body_are_refused(world, cli
     assert response.json()["code"] != "control_characters"
 
 
+def test_ops_06_an_api_body_is_checked_whatever_its_content_type_and_encoding_say(world, client):
+    """django-ninja reads any body as JSON, and json.loads takes UTF-16 too: the check may trust neither the
+    Content-Type nor the encoding."""
+    body = json.dumps({"username": "110101\u0000", "password": PASSWORD})
+    plain = client.post("/api/v1/auth/login", body, content_type="text/plain")
+    chinese_json(plain, 400, "control_characters")
+    utf16 = json.dumps({"username": "110101", "password": PASSWORD}).encode("utf-16")
+    chinese_json(
+        client.post("/api/v1/auth/login", utf16, content_type="application/json"), 400, "bad_encoding"
+    )
+    # A lone surrogate escape is text no column can hold; a pair (an emoji) is fine.
+    lone = json.dumps({"username": "110101\ud800", "password": PASSWORD})
+    chinese_json(
+        client.post("/api/v1/auth/login", lone, content_type="application/json"), 400, "control_characters"
+    )
+    emoji = json.dumps({"username": "110101\U0001f600", "password": "x"})
+    response = client.post("/api/v1/auth/login", emoji, content_type="application/json")
+    assert response.json()["code"] not in ("control_characters", "bad_encoding")
+
+
 def test_ops_06_the_heartbeat_fast_path_hands_odd_requests_to_django_which_refuses_them(world):
     """learning.fastpath answers only well-formed heartbeats with a key; a NUL anywhere else is Django's: a 400."""
     from config.wsgi import application

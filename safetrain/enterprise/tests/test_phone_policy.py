@@ -76,6 +76,27 @@ def test_pol_phone_a_learner_under_the_guangdong_profile_ends_with_no_phone_stor
     assert AuditEntry.objects.filter(action="account.phone_erase").count() == 2
 
 
+def test_pol_phone_the_hourly_sweep_erases_phones_kept_before_the_rule_or_put_back_since(world, programmes):
+    """Learners enrolled under the Guangdong profile before phones were kept per profile, or whose number came back
+    (an import, an edit), lose it at the next sweep; others keep theirs."""
+    from safetrain.learning.tasks import phones_erase
+
+    guangdong = make_user(world.ent_nanshan, name="广东老学员", phone="13900003333")
+    shenzhen = make_user(world.ent_nanshan, name="深圳老学员", phone="13900004444")
+    enrolment_create(learner=guangdong, programme=programmes["guangdong"])
+    enrolment_create(learner=shenzhen, programme=programmes["shenzhen"])
+    # As the database stood before: the number stored although the profile keeps none.
+    User.objects.filter(pk=guangdong.pk).update(
+        phone="13900003333", phone_index=phone_index_of("13900003333")
+    )
+    assert stored_phone(guangdong)[1] == phone_index_of("13900003333")
+    assert phones_erase() == 1
+    assert stored_phone(guangdong) == ("", None)
+    assert User.objects.get(pk=shenzhen.pk).phone == "13900004444"
+    assert phones_erase() == 0  # nothing left; no second audit entry
+    assert AuditEntry.objects.filter(action="account.phone_erase", object_id=str(guangdong.pk)).count() == 2
+
+
 @pytest.fixture
 def setup(world):
     return Setup(world)  # a Guangzhou call whose programmes are under the Guangdong profile
