@@ -3,15 +3,12 @@ during an exam (FACE-01): whether one is due, its challenge and its camera frame
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 
 from safetrain.assessment import metrics
@@ -26,8 +23,7 @@ from safetrain.assessment.exams import (
 )
 from safetrain.assessment.models import AttemptKind, ExamAttempt, QuestionKind
 from safetrain.catalog.models import Programme
-from safetrain.core.errors import DomainError
-from safetrain.proctoring.api import ChallengeOut, FaceCheckIn, challenge_out
+from safetrain.proctoring.api import ChallengeOut, FaceCheckIn, challenge_out, frames_decode
 
 router = Router(tags=["exams"])
 
@@ -237,17 +233,11 @@ class ExamFaceCheckOut(Schema):
     summary="Verify the candidate in front of the camera during the exam",
 )
 def face_check(request: HttpRequest, attempt_id: int, payload: FaceCheckIn):
-    try:
-        frames = [base64.b64decode(f.split(",", 1)[-1], validate=True) for f in payload.frames]
-    except (binascii.Error, ValueError) as exc:
-        raise DomainError(
-            "invalid_frame", _("Camera frames must be base64-encoded images."), field="frames"
-        ) from exc
     outcome = exam_face_check(
         learner=request.auth,
         attempt_id=attempt_id,
         challenge_id=payload.challenge_id,
-        frames=frames,
+        frames=frames_decode(payload.frames),
         request=request,
     )
     check = outcome["check"]

@@ -44,16 +44,21 @@ def install_triggers(watched: dict[str, tuple[str, ...]]) -> Any:
 
     def backwards(apps: Any, schema_editor: Any) -> None:
         vendor = schema_editor.connection.vendor
-        for table in watched:
-            if vendor == "postgresql":
-                schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_version" ON "{table}"', params=None)
-            elif vendor == "sqlite":
-                for event in ("insert", "update", "delete"):
-                    schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_version_{event}"', params=None)
+        _drop_triggers(schema_editor, watched)
         if vendor == "postgresql":
             schema_editor.execute("DROP FUNCTION IF EXISTS safetrain_catalogue_changed()", params=None)
 
     return migrations.RunPython(forwards, backwards)
+
+
+def _drop_triggers(schema_editor: Any, watched: dict[str, tuple[str, ...]]) -> None:
+    vendor = schema_editor.connection.vendor
+    for table in watched:
+        if vendor == "postgresql":
+            schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_version" ON "{table}"', params=None)
+        elif vendor == "sqlite":
+            for event in ("insert", "update", "delete"):
+                schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_version_{event}"', params=None)
 
 
 def restore_triggers(watched: dict[str, tuple[str, ...]]) -> Any:
@@ -63,13 +68,7 @@ def restore_triggers(watched: dict[str, tuple[str, ...]]) -> Any:
     from django.db import migrations
 
     def forwards(apps: Any, schema_editor: Any) -> None:
-        vendor = schema_editor.connection.vendor
-        for table in watched:
-            if vendor == "postgresql":
-                schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_version" ON "{table}"', params=None)
-            elif vendor == "sqlite":
-                for event in ("insert", "update", "delete"):
-                    schema_editor.execute(f'DROP TRIGGER IF EXISTS "{table}_version_{event}"', params=None)
+        _drop_triggers(schema_editor, watched)
         for statement in _trigger_sql(apps, schema_editor.connection.vendor, watched):
             schema_editor.execute(statement, params=None)
 

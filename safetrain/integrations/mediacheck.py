@@ -61,24 +61,26 @@ def _check_encrypted(report: MediaReport, what: str, name: str, sha256: str | No
 def media_verify(*, taken_at: dt.datetime | None = None) -> MediaReport:
     """Check the media files named by the records written before `taken_at` (the media backup's time; None: all)."""
     report = MediaReport()
-    photos = FaceTemplate.objects.order_by("pk").only("pk", "photo_name", "photo_sha256", "created_at")
-    for template in photos.iterator(chunk_size=500):
-        if taken_at and template.created_at > taken_at:
-            report.newer += 1
-        else:
-            _check_encrypted(report, "reference photo", template.photo_name, template.photo_sha256)
-    archived = FacePhotoArchive.objects.order_by("pk").only("pk", "photo_name", "photo_sha256", "uploaded_at")
-    for old in archived.iterator(chunk_size=500):
-        if taken_at and old.uploaded_at > taken_at:
-            report.newer += 1
-        else:
-            _check_encrypted(report, "archived reference photo", old.photo_name, old.photo_sha256)
-    snapshots = FaceCheck.objects.exclude(snapshot_name="").order_by("pk").only("pk", "snapshot_name", "at")
-    for check in snapshots.iterator(chunk_size=500):
-        if taken_at and check.at > taken_at:
-            report.newer += 1
-        else:
-            _check_encrypted(report, "snapshot", check.snapshot_name)
+    # (label, rows, their time, their file, their SHA-256 or "" for files checked by decryption alone)
+    encrypted = (
+        ("reference photo", FaceTemplate.objects.all(), "created_at", "photo_name", "photo_sha256"),
+        (
+            "archived reference photo",
+            FacePhotoArchive.objects.all(),
+            "uploaded_at",
+            "photo_name",
+            "photo_sha256",
+        ),
+        ("snapshot", FaceCheck.objects.exclude(snapshot_name=""), "at", "snapshot_name", ""),
+    )
+    for label, rows, time_field, name_field, sha_field in encrypted:
+        fields = [time_field, name_field, *([sha_field] if sha_field else [])]
+        for row in rows.order_by("pk").values_list(*fields).iterator(chunk_size=500):
+            at, name, *sha = row
+            if taken_at and at > taken_at:
+                report.newer += 1
+            else:
+                _check_encrypted(report, label, name, *sha)
     for archive in ArchiveFile.objects.order_by("pk").only("pk", "name", "created_at"):
         if taken_at and archive.created_at > taken_at:
             report.newer += 1

@@ -77,16 +77,23 @@ class FaceCheckOut(Schema):
     resume_position: float | None = Field(None, description="study: where to go on playing after a pass")
 
 
-@router.post("/face-checks", response=FaceCheckOut, summary="Verify the learner in front of the camera")
-def face_check(request: HttpRequest, payload: FaceCheckIn):
+def frames_decode(frames: list[str]) -> list[bytes]:
+    """The camera frames of a check (base64, or data URLs) as bytes; the exam's checks send the same."""
     try:
-        frames = [base64.b64decode(f.split(",", 1)[-1], validate=True) for f in payload.frames]
+        return [base64.b64decode(f.split(",", 1)[-1], validate=True) for f in frames]
     except (binascii.Error, ValueError) as exc:
         raise DomainError(
             "invalid_frame", _("Camera frames must be base64-encoded images."), field="frames"
         ) from exc
+
+
+@router.post("/face-checks", response=FaceCheckOut, summary="Verify the learner in front of the camera")
+def face_check(request: HttpRequest, payload: FaceCheckIn):
     outcome = face_check_run(
-        user=request.auth, challenge_id=payload.challenge_id, frames=frames, request=request
+        user=request.auth,
+        challenge_id=payload.challenge_id,
+        frames=frames_decode(payload.frames),
+        request=request,
     )
     check = outcome["check"]
     return FaceCheckOut(
