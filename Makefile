@@ -11,20 +11,21 @@ SYSTEM_PACKAGES := $(SYSTEM_PACKAGES_RUN) chromium libreoffice-calc-nogui promet
 	pgbackrest restic postgresql-15-auto-failover
 
 
-.PHONY: run dev demo-data test test-busy install uv python-deps assets env system-deps system-deps-run lint format migrations-check reset-local-db messages
+.PHONY: run dev demo-data test test-busy install uv python-deps assets env system-deps system-deps-run lint format migrations-check reset-local-db messages screenshots
 
 # The production shape on the embedded database: granian serving config.wsgi with DEBUG off and hashed static files,
-# Celery tasks run eagerly (no REDIS_URL). `make dev` is Django's debug server for development.
+# Celery tasks run eagerly (no REDIS_URL). `make dev` is Django's debug server for development. Both sync the demo
+# project with the demo's own real-name system (REALNAME_DEMO=true: in process, no server to start).
 GRANIAN_DEMO := .venv/bin/granian --interface wsgi --host $(HOST) --port $(PORT) --workers 1 --blocking-threads 2 \
 	--respawn-failed-workers --respawn-interval 1 --no-access-log config.wsgi:application
 run: system-deps-run install env demo-data
 	$(PY) manage.py collectstatic --noinput -v 0
 	@echo "SafeTrain is at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
-	SECURE_SSL_REDIRECT=false DEBUG=false $(GRANIAN_DEMO)
+	REALNAME_DEMO=true SECURE_SSL_REDIRECT=false DEBUG=false $(GRANIAN_DEMO)
 
 dev: system-deps-run install env demo-data
 	@echo "SafeTrain (debug server) is at http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
-	DEBUG=true $(PY) manage.py runserver --noreload $(HOST):$(PORT)
+	REALNAME_DEMO=true DEBUG=true $(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
 demo-data: env
 	$(PY) manage.py migrate --noinput
@@ -84,6 +85,10 @@ format:
 
 migrations-check:
 	$(PY) manage.py makemigrations --check --dry-run
+
+# Every main page of every demo role at 1366×768 and 390×844 into var/screenshots/ (not part of `make test`).
+screenshots: system-deps install
+	$(PY) scripts/screenshots.py
 
 messages: env
 	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --ignore=node_modules --ignore=.venv

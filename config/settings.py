@@ -67,7 +67,7 @@ if CHAIN_HASH not in ("sha256", "sm3"):
     raise ImproperlyConfigured("CHAIN_HASH must be sha256 or sm3.")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "safetrain.core.admin.SafeTrainAdminConfig",  # django.contrib.admin with the Chinese-named site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -244,6 +244,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 PASSWORD_MAX_AGE_DAYS = env.int("PASSWORD_MAX_AGE_DAYS", default=90)
+# Argon2id with OWASP's parameters (safetrain/accounts/hashers.py, bench/passwords.py); older PBKDF2 hashes still
+# verify and are rehashed at the next sign-in.
+PASSWORD_HASHERS = [
+    "safetrain.accounts.hashers.Argon2idPasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+]
 
 # Sessions: idle timeout (ACC-04) = cookie age refreshed on every request.
 SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30)
@@ -422,6 +429,18 @@ IDENTITY_SERVICE_URL = env.str("IDENTITY_SERVICE_URL", default="")
 IDENTITY_SERVICE_APP_KEY = env.str("IDENTITY_SERVICE_APP_KEY", default="")
 IDENTITY_SERVICE_SECRET = env.str("IDENTITY_SERVICE_SECRET", default="")
 IDENTITY_SERVICE_TIMEOUT_SECONDS = env.float("IDENTITY_SERVICE_TIMEOUT_SECONDS", default=8.0)
+# The SMS provider slot (safetrain/accounts/sms.py): codes for resetting a forgotten password (ACC-03), and later for
+# binding a phone. Unset: no SMS is sent and the reset by SMS code is not offered.
+SMS_SERVICE_URL = env.str("SMS_SERVICE_URL", default="")
+SMS_SERVICE_KEY_ID = env.str("SMS_SERVICE_KEY_ID", default="")
+SMS_SERVICE_SECRET = env.str("SMS_SERVICE_SECRET", default="")
+SMS_SERVICE_TIMEOUT_SECONDS = env.float("SMS_SERVICE_TIMEOUT_SECONDS", default=5.0)
+# A code is valid for SMS_CODE_MINUTES and SMS_CODE_MAX_TRIES wrong entries; at most SMS_CODES_PER_PHONE_PER_HOUR
+# codes per phone (one a minute) and SMS_CODES_PER_IP_PER_HOUR requests per address.
+SMS_CODE_MINUTES = env.int("SMS_CODE_MINUTES", default=10)
+SMS_CODE_MAX_TRIES = env.int("SMS_CODE_MAX_TRIES", default=5)
+SMS_CODES_PER_PHONE_PER_HOUR = env.int("SMS_CODES_PER_PHONE_PER_HOUR", default=5)
+SMS_CODES_PER_IP_PER_HOUR = env.int("SMS_CODES_PER_IP_PER_HOUR", default=20)
 # When checks happen (FACE-01): at sign-in for learners (policy), and while studying per region profile.
 FACE_CHECK_AT_LOGIN = env.bool("FACE_CHECK_AT_LOGIN", default=True)
 FACE_CHECKS_WHILE_STUDYING = env.bool("FACE_CHECKS_WHILE_STUDYING", default=True)
@@ -572,6 +591,8 @@ REALNAME_API_KEY = env.str("REALNAME_API_KEY", default="")
 REALNAME_TIMEOUT_SECONDS = env.float("REALNAME_TIMEOUT_SECONDS", default=10.0)
 # The job codes of that system are mapped to job types under this source name (CAT-03's mapping table).
 REALNAME_JOB_CODE_SOURCE = env.str("REALNAME_JOB_CODE_SOURCE", default="jzgr603")  # 建办市函〔2018〕603号
+# The demo (`make run`): syncs ask the demo's own real-name system in process (enterprise.demo), not REALNAME_BASE_URL.
+REALNAME_DEMO = env.bool("REALNAME_DEMO", default=False)
 
 # The payment gateway for scan-to-pay (ENR-02): base URL, merchant id, the secret that signs every message, time
 # limit. Unset: the application page offers bank transfer only.

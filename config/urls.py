@@ -1,15 +1,11 @@
 from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import include, path
-from django.utils.translation import gettext_lazy as _
 
 from config.api import api
 from safetrain.accounts.views import home_view, login_view
 from safetrain.core.views import healthz, metrics, public_file
 
-admin.site.site_header = _("SafeTrain operations administration")
-admin.site.site_title = _("SafeTrain administration")
-admin.site.index_title = _("Administration")
 admin.site.login = login_view  # one sign-in page with lockout, captcha and two-factor for everybody
 # One password change, with the rules, the history and the audit entry.
 admin.site.password_change = lambda request, extra_context=None: redirect("accounts:password_change")

@@ -11,6 +11,7 @@ a catalogue with any untranslated or fuzzy entry.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,8 @@ def makemessages() -> None:
         ],
         cwd=ROOT,
         check=True,
+        # makemessages needs no secrets: the test settings work on a checkout without a .env
+        env={"DJANGO_SETTINGS_MODULE": "config.settings_test", **os.environ},
     )
 
 
@@ -58,6 +61,7 @@ def main(paths: list[str]) -> int:
         if entry.fuzzy:
             entry.flags.remove("fuzzy")
             entry.previous_msgid = None
+            entry.previous_msgctxt = None
     po.save()
     makemessages()  # gettext's own line wrapping again, so the diff shows only the new entries
     po = polib.pofile(str(CATALOGUE))

@@ -3,8 +3,11 @@ production server (granian, DEBUG off, hashed static files) in a real process.""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,8 +39,9 @@ def demo_env(workdir: Path, **overrides: str) -> dict[str, str]:
             "AUDIT_CHECKPOINT_KEY": "ZGVtby1wYXRoLWNoZWNrcG9pbnQta2V5LTAxMjM0NTY=",
             "REQUIRE_2FA_FOR_STAFF": "false",
             "SECURE_COOKIES": "false",
-            # Plain HTTP on 127.0.0.1, as `make run`: no redirect to HTTPS.
+            # Plain HTTP on 127.0.0.1, as `make run`: no redirect to HTTPS; the demo's own real-name system.
             "SECURE_SSL_REDIRECT": "false",
+            "REALNAME_DEMO": "true",
             # Short heartbeats so the browser tests see crediting within seconds.
             "HEARTBEAT_INTERVAL_SECONDS": "2",
             # The face checks have their own browser tests (a server with them on and a fake camera).
@@ -129,6 +133,47 @@ def server_command(server: str, port: int, workers: int = 1) -> list[str]:
     return [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
 
 
+# Settings a server reads while serving that `seed_demo` never consults (it seeds no face check and no heartbeat):
+# servers that differ only in these share one seeded database.
+SERVING_ONLY = {"FACE_CHECK_AT_LOGIN", "FACE_CHECKS_WHILE_STUDYING", "FACE_CHECK_AT_EXAM", "FACE_CHALLENGES"}
+SERVING_ONLY |= {"FACE_TIMEOUT_SECONDS", "HEARTBEAT_INTERVAL_SECONDS", "DEBUG"}
+PATHS = {"DATABASE_URL", "MEDIA_ROOT", "STATIC_ROOT"}
+
+
+def seeded(env: dict[str, str], workdir: Path) -> list[dict[str, str]]:
+    """`migrate` and `seed_demo` into the server's own SQLite database and media folder. Within one test run the
+    first server to need a seeding does it (about a minute and a half) and keeps a copy; the others, in any xdist
+    worker, start from a copy of it, each with its own files."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not env["DATABASE_URL"].startswith("sqlite:") or "PYTEST_CURRENT_TEST" not in os.environ:
+        manage(env, "migrate", "--noinput")
+        return json.loads(manage(env, "seed_demo", "--json"))
+    # The pytest base folder of this run: shared by the xdist workers (each has its own folder below it).
+    shared = workdir.parent.parent / f"demo-seed-{run}" if run else workdir.parent / "demo-seed"
+    shared.mkdir(exist_ok=True)
+    key = hashlib.sha256(
+        json.dumps(sorted((k, v) for k, v in env.items() if k not in SERVING_ONLY | PATHS)).encode()
+    ).hexdigest()[:16]
+    copy = shared / key
+    database = Path(env["DATABASE_URL"].removeprefix("sqlite:///"))
+    media = Path(env["MEDIA_ROOT"])
+    with open(shared / f"{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one seeding per settings; the others wait for it and copy
+        if not (copy / "accounts.json").exists():
+            manage(env, "migrate", "--noinput")
+            accounts = manage(env, "seed_demo", "--json")
+            copy.mkdir(exist_ok=True)
+            shutil.copy2(database, copy / "demo.sqlite3")
+            if media.exists():
+                shutil.copytree(media, copy / "media")
+            (copy / "accounts.json").write_text(accounts)
+            return json.loads(accounts)
+    shutil.copy2(copy / "demo.sqlite3", database)
+    if (copy / "media").exists():
+        shutil.copytree(copy / "media", media, dirs_exist_ok=True)
+    return json.loads((copy / "accounts.json").read_text())
+
+
 def start_demo_server(
     workdir: Path, server: str = "granian", workers: int = 1, **overrides: str
 ) -> DemoServer:
@@ -137,8 +182,7 @@ def start_demo_server(
         env["DEBUG"] = overrides.get("DEBUG", "true")
     else:
         manage(env, "collectstatic", "--noinput", "-v", "0")
-    manage(env, "migrate", "--noinput")
-    accounts = json.loads(manage(env, "seed_demo", "--json"))
+    accounts = seeded(env, workdir)
     port = free_port()
     log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(

@@ -17,7 +17,9 @@ def test_make_run_path_seeds_every_demo_role_and_serves(demo_server):
     roles = {a["role"] for a in demo_server.accounts}
     assert roles == {"operator", "regulator", "institution_admin", "enterprise_admin", "learner"}
     learners = [a for a in demo_server.accounts if a["role"] == "learner"]
-    assert len(learners) == 20
+    # The units' 20, then three for the short programme and one for the offline test.
+    assert len(learners) == 24
+    assert [a["key"] for a in learners[-4:]] == ["quick01", "quick02", "quick03", "offline01"]
     assert all(a["password"] == a["username"][-6:] for a in learners)  # initial passwords
     regulators = {a["organisation"] for a in demo_server.accounts if a["role"] == "regulator"}
     assert {"深圳市应急管理局", "广州市应急管理局", "天津市应急管理局", "太原市应急管理局"} <= regulators

@@ -32,8 +32,8 @@ class UserAdmin(admin.ModelAdmin):
 
     list_display = (
         "pk",
-        "masked_name",
-        "masked_id_number",
+        "masked_name_display",
+        "masked_id_number_display",
         "primary_organisation",
         "is_active",
         "must_change_password",
@@ -41,7 +41,7 @@ class UserAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "must_change_password", "id_type")
     readonly_fields = (
         "id_type",
-        "masked_id_number",
+        "masked_id_number_display",
         "sex",
         "birth_date",
         "id_region_code",
@@ -51,7 +51,7 @@ class UserAdmin(admin.ModelAdmin):
     )
     fields = (
         "id_type",
-        "masked_id_number",
+        "masked_id_number_display",
         "name",
         "sex",
         "birth_date",
@@ -68,6 +68,15 @@ class UserAdmin(admin.ModelAdmin):
     )
     raw_id_fields = ("primary_organisation",)
     inlines = [MembershipInline]
+
+    @admin.display(description=_("name"))
+    def masked_name_display(self, obj: User) -> str:
+        return obj.masked_name
+
+    @admin.display(description=_("ID number"))
+    def masked_id_number_display(self, obj: User) -> str:
+        return obj.masked_id_number
+
     actions = ["reset_to_initial_password"]
 
     def get_queryset(self, request):

@@ -1,5 +1,7 @@
 """Demo organisations and accounts: regulators per demo city, an institution, a Shenzhen construction enterprise with a project and
-two teams, a non-high-risk Guangzhou enterprise, 20 learners and one operator. Idempotent."""
+two teams, a non-high-risk Guangzhou enterprise, a Taiyuan enterprise, 20 learners and one operator; then the learners
+of the walkable flows (the short demo programme, the offline total test), listed last so that the first 20 keep their
+places. Idempotent."""
 
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ ORGANISATIONS = [
     ("team_a", "钢筋班组", OrganisationKind.TEAM, "440305", "proj", "", None),
     ("team_b", "木工班组", OrganisationKind.TEAM, "440305", "proj", "", None),
     ("ent_gz", "广州市明达商贸有限公司", OrganisationKind.ENTERPRISE, "440106", None, Industry.OTHER, 4),
+    # Shanxi (offline total test, EXM-08): the unit whose learner waits for the score of the paper test.
+    ("ent_ty", "太原市并州机械制造有限公司", OrganisationKind.ENTERPRISE, "140105", None, Industry.OTHER, 5),
 ]
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -62,6 +66,33 @@ GIVEN = [
     "明",
     "超",
 ]
+
+
+# Learners who can walk a whole flow in minutes (key, name, region, birth, sequence, organisation key):
+# the short demo programme (catalog.demo.QUICK_PROGRAMME) and the offline total test of Shanxi.
+QUICK_LEARNERS = [
+    ("quick01", "冯国庆", "440106", dt.date(1988, 10, 1), 201, "ent_gz"),
+    ("quick02", "郑晓雯", "440106", dt.date(1990, 3, 12), 202, "ent_gz"),
+    ("quick03", "何思远", "440106", dt.date(1995, 6, 18), 203, "ent_gz"),
+]
+OFFLINE_LEARNERS = [("offline01", "韩立新", "140105", dt.date(1979, 4, 22), 211, "ent_ty")]
+
+
+def demo_learners() -> list[tuple[str, str, str, dt.date, int, str]]:
+    """The 20 learners of the demo's units (key, name, region, birth, sequence, organisation key)."""
+    out = []
+    for i in range(20):
+        out.append(
+            (
+                f"learner{i + 1:02d}",
+                SURNAMES[i] + GIVEN[i],
+                ["440305", "440306", "441402", "440106"][i % 4],
+                dt.date(1970 + i, 1 + i % 12, 1 + i),
+                100 + 2 * i + (i % 2),
+                ["team_a", "team_b", "proj", "ent_gz"][i % 4],
+            )
+        )
+    return out
 
 
 @dataclass
@@ -195,17 +226,6 @@ def seed_accounts() -> DemoAccounts:
         Role.ENTERPRISE_ADMIN,
         STAFF_PASSWORD,
     )
-    for i in range(20):
-        org_key = ["team_a", "team_b", "proj", "ent_gz"][i % 4]
-        region = ["440305", "440306", "441402", "440106"][i % 4]
-        account(
-            f"learner{i + 1:02d}",
-            SURNAMES[i] + GIVEN[i],
-            region,
-            dt.date(1970 + i, 1 + i % 12, 1 + i),
-            100 + 2 * i + (i % 2),
-            org_key,
-            Role.LEARNER,
-            None,
-        )
+    for key, name, region, birth, seq, org_key in demo_learners() + QUICK_LEARNERS + OFFLINE_LEARNERS:
+        account(key, name, region, birth, seq, org_key, Role.LEARNER, None)
     return DemoAccounts(orgs, accounts)

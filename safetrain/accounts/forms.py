@@ -1,5 +1,6 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class LoginForm(forms.Form):
@@ -17,10 +18,9 @@ class LoginForm(forms.Form):
     captcha_value = forms.CharField(label=_("Captcha"), required=False, max_length=16)
 
 
-class PasswordChangeForm(forms.Form):
-    old_password = forms.CharField(
-        label=_("Current password"), widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
-    )
+class NewPasswordForm(forms.Form):
+    """A new password typed twice; the password rules themselves are the services' (ACC-03)."""
+
     new_password1 = forms.CharField(
         label=_("New password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
@@ -33,6 +33,13 @@ class PasswordChangeForm(forms.Form):
         if data.get("new_password1") and data.get("new_password1") != data.get("new_password2"):
             self.add_error("new_password2", _("The two new passwords do not match."))
         return data
+
+
+class PasswordChangeForm(NewPasswordForm):
+    old_password = forms.CharField(
+        label=_("Current password"), widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    field_order = ["old_password", "new_password1", "new_password2"]
 
 
 class OtpForm(forms.Form):
@@ -67,4 +74,30 @@ class ProfileForm(forms.Form):
 
 class PeopleFilterForm(forms.Form):
     organisation = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    name = forms.CharField(
+        label=pgettext_lazy("person", "Full name"),
+        required=False,
+        max_length=50,
+        help_text=_("The whole name, as on the ID card."),
+    )
     id_number = forms.CharField(label=_("ID number"), required=False, max_length=20)
+
+
+class PasswordForgotForm(forms.Form):
+    username = forms.CharField(
+        label=_("ID number or mobile phone"),
+        max_length=40,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "inputmode": "text"}),
+    )
+
+
+class PasswordResetCodeForm(NewPasswordForm):
+    field_order = ["code", "new_password1", "new_password2"]
+
+    code = forms.CharField(
+        label=_("6-digit code from the SMS"),
+        max_length=10,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )

@@ -80,14 +80,18 @@ class User(AbstractBaseUser, PermissionsMixin):
         _("identity type"), max_length=20, choices=IdType.choices, default=IdType.RESIDENT_ID
     )
     id_number = EncryptedTextField(_("ID number"))
-    id_index = models.CharField(max_length=64, unique=True, editable=False)
+    id_index = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("ID number index"))
     name = EncryptedTextField(pgettext_lazy("person", "name"))
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     id_region_code = models.CharField(_("region code of ID"), max_length=6, blank=True)
     phone = EncryptedTextField(_("mobile phone"), blank=True, default="")
-    phone_index = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
-    name_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    phone_index = models.CharField(
+        max_length=64, null=True, blank=True, unique=True, editable=False, verbose_name=_("phone index")
+    )
+    name_index = models.CharField(
+        max_length=64, blank=True, db_index=True, editable=False, verbose_name=_("name index")
+    )
     primary_organisation = models.ForeignKey(
         Organisation,
         verbose_name=_("work unit"),
@@ -104,6 +108,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("can use the admin site"), default=False)
     date_joined = models.DateTimeField(_("registered"), default=timezone.now)
+    # The first-visit guide on a learner's desk (引导语) stays until the learner closes it.
+    guide_dismissed_at = models.DateTimeField(_("first-visit guide closed"), null=True, blank=True)
 
     objects = UserManager()
 
@@ -240,6 +246,8 @@ class AuthSession(models.Model):
                 condition=models.Q(ended_at__isnull=True),
             ),
         ]
+        verbose_name = _("sign-in session")
+        verbose_name_plural = _("sign-in sessions")
 
     def __str__(self) -> str:
         return f"{self.kind} session of user {self.user_id}"
@@ -258,9 +266,35 @@ class PasswordHistory(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        verbose_name = _("previous password")
+        verbose_name_plural = _("previous passwords")
 
     def __str__(self) -> str:
         return f"password of user {self.user_id} until {self.created_at:%Y-%m-%d}"
+
+
+class SmsCode(models.Model):
+    """A code sent by SMS (password reset, later phone binding). Only a keyed hash of the code is kept; it is
+    valid for SMS_CODE_MINUTES and SMS_CODE_MAX_TRIES wrong entries, and used once."""
+
+    class Purpose(models.TextChoices):
+        PASSWORD_RESET = "password_reset", _("Password reset")
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sms_codes")
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    tries = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "purpose", "created_at"], name="smscode_user_purpose")]
+        verbose_name = _("SMS code")
+        verbose_name_plural = _("SMS codes")
+
+    def __str__(self) -> str:
+        return f"{self.purpose} code of user {self.user_id}"
 
 
 class Notice(models.Model):
@@ -275,6 +309,8 @@ class Notice(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
 
     def __str__(self) -> str:
         return self.title

@@ -17,7 +17,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,12 +34,14 @@ from safetrain.accounts.models import (
     Role,
     SessionEndReason,
     SessionKind,
+    SmsCode,
     User,
     id_index_of,
     phone_index_of,
 )
-from safetrain.core.crypto import token_digest
-from safetrain.core.errors import DomainError
+from safetrain.accounts.sms import SmsUnavailable, sms_available, sms_send
+from safetrain.core.crypto import blind_index, token_digest
+from safetrain.core.errors import DomainError, PermissionDenied
 from safetrain.core.http import client_ip, user_agent
 from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.records.services import audit_log
@@ -303,10 +305,14 @@ def password_change(
             detail={"reason": "wrong_old_password"},
         )
         raise DomainError("wrong_password", _("The current password is not correct."), field="old_password")
+    # Verified just now: the history rule compares it as text instead of hashing again (ACC-03, bench/passwords.py).
+    user.verified_password = old_password
     try:
         validate_password(new_password, user)
     except ValidationError as exc:
         raise DomainError("weak_password", " ".join(exc.messages), field="new_password") from exc
+    finally:
+        del user.verified_password
     with transaction.atomic():
         if user.password:
             PasswordHistory.objects.create(user=user, password=user.password)
@@ -333,6 +339,258 @@ def password_reset_to_initial(*, user: User) -> str:
     sessions_end_all(user=user, reason=SessionEndReason.PASSWORD_CHANGED)
     audit_log(action="auth.password_reset", obj=user)
     return initial
+
+
+# Account help (ACC-03, issue 27): a new initial password from the unit's administrator, or a code by SMS ---------
+
+_UPPER, _LOWER, _DIGITS = "ABCDEFGHJKLMNPQRSTUVWXYZ", "abcdefghijkmnpqrstuvwxyz", "23456789"
+
+
+def _readable_password(length: int = 10) -> str:
+    """A random password that is easy to read out and type (no I/l/1, O/o/0), with upper, lower and digits."""
+    everything = _UPPER + _LOWER + _DIGITS
+    chars = [secrets.choice(_UPPER), secrets.choice(_LOWER), secrets.choice(_DIGITS)]
+    chars += [secrets.choice(everything) for _ in range(length - len(chars))]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
+
+
+def password_resettable_by(*, actor: Any, user: User) -> bool:
+    """Who may give a person a new initial password: an operator, or an enterprise or training-institution
+    administrator whose organisations hold the person. Only learners' passwords are reset this way (never one's own,
+    never another administrator's, an operator's or a regulator's: those go through the operators)."""
+    if not getattr(actor, "is_authenticated", False) or actor.pk == user.pk:
+        return False
+    if user.is_superuser or user.has_role(Role.ENTERPRISE_ADMIN, Role.INSTITUTION_ADMIN, *TWO_FACTOR_ROLES):
+        return False
+    if not (actor.sees_everything() or actor.has_role(Role.ENTERPRISE_ADMIN, Role.INSTITUTION_ADMIN)):
+        return False
+    return User.objects.visible_to(actor).filter(pk=user.pk).exists()
+
+
+@transaction.atomic
+def password_reset_by_admin(*, actor: Any, user: User, request: HttpRequest | None = None) -> str:
+    """A unit administrator gives a learner a new random initial password (shown to the administrator once, never
+    stored in clear); the learner must change it at the next sign-in, every open session ends and a lockout is
+    lifted. Returns the new password."""
+    if not password_resettable_by(actor=actor, user=user):
+        raise PermissionDenied(
+            "reset_not_allowed",
+            _(
+                "You can reset the passwords of learners in your own organisations only. Administrators' "
+                "passwords are reset by the platform's customer service."
+            ),
+        )
+    password = _readable_password()
+    if user.password:
+        PasswordHistory.objects.create(user=user, password=user.password)
+    user.set_password(password)
+    user.must_change_password = True
+    user.save(update_fields=["password", "must_change_password"])
+    sessions_end_all(user=user, reason=SessionEndReason.PASSWORD_CHANGED)
+    axes_reset(username=user.id_index)
+    audit_log(
+        action="auth.password_reset", obj=user, actor=actor, request=request, detail={"by": "unit_admin"}
+    )
+    return password
+
+
+def password_reset_by_sms_offered() -> bool:
+    """The reset by SMS code exists where an SMS provider is configured and the region profile keeps phones."""
+    return bool(settings.POLICY_KEEP_PHONES) and sms_available()
+
+
+def _sms_code_hash(user: User, code: str) -> str:
+    # Keyed (BLIND_INDEX_KEY): a copy of the database alone cannot try the million codes.
+    return blind_index(f"{user.pk}:{code}", purpose="sms_code")
+
+
+def _over_limit(key: str, limit: int, window_seconds: int) -> bool:
+    """Count one more request under `key` in a fixed window; True once over `limit`. Fails closed: with the cache
+    down, no SMS is sent (each costs money and can be used to harass a phone)."""
+    try:
+        if cache.add(key, 1, window_seconds):
+            return limit < 1
+        return cache.incr(key) > limit
+    except Exception:  # noqa: BLE001
+        return True
+
+
+def _login_identifier(text: str) -> str:
+    return "".join((text or "").split()).upper()
+
+
+def password_reset_login_of(identifier: str) -> list[str]:
+    """What a person typed to name their account (an ID number or a phone), as the blind indexes it is looked up
+    by: [id_index, phone_index]. Only these travel on (task message, session), never the number itself."""
+    identifier = _login_identifier(identifier)
+    return [id_index_of(identifier), phone_index_of(identifier)]
+
+
+def _user_by_login(login: Any) -> User | None:
+    if not (
+        isinstance(login, list | tuple) and len(login) == 2 and all(isinstance(i, str) and i for i in login)
+    ):
+        return None
+    id_index, phone_index = login
+    return User.objects.filter(Q(id_index=id_index) | Q(phone_index=phone_index), is_active=True).first()
+
+
+def password_reset_code_request(*, request: HttpRequest, identifier: str) -> list[str]:
+    """Ask for a 6-digit reset code by SMS to the bound phone of the account named by ID number or phone; returns
+    the login's blind indexes (see password_reset_login_of) for the code-entry step.
+
+    The answer, and the time it takes, are the same whether or not such an account exists or has a phone: after the
+    checks that say nothing about any account (the reset by SMS is offered, something was entered, this address did
+    not ask too often: SMS_CODES_PER_IP_PER_HOUR), the same task is always queued with the login's blind indexes
+    only; the task looks the account up and sends the code (password_reset_code_send).
+    """
+    from safetrain.accounts.tasks import send_password_reset_code
+
+    if not password_reset_by_sms_offered():
+        raise DomainError(
+            "sms_reset_unavailable",
+            _(
+                "Resetting a password by SMS code is not available here. Please ask your unit's administrator."
+            ),
+        )
+    if not _login_identifier(identifier):
+        raise DomainError(
+            "identifier_required", _("Enter your ID number or your mobile phone number."), field="username"
+        )
+    if _over_limit(f"sms-code-ip:{client_ip(request)}", settings.SMS_CODES_PER_IP_PER_HOUR, 3600):
+        raise DomainError(
+            "too_many_code_requests",
+            _(
+                "Too many code requests from this network. Please try again in an hour, or ask your unit's "
+                "administrator to reset your password."
+            ),
+        )
+    login = password_reset_login_of(identifier)
+    transaction.on_commit(lambda: send_password_reset_code.delay(*login))
+    return login
+
+
+def password_reset_code_send(*, id_index: str, phone_index: str) -> None:
+    """The task's half of password_reset_code_request: find the active account by the login's blind indexes and
+    send a new 6-digit code to its bound phone, unless it has none, signs in with a second factor, or the per-phone
+    limit (one a minute, SMS_CODES_PER_PHONE_PER_HOUR an hour) holds it back. A new code voids the earlier ones."""
+    user = _user_by_login([id_index, phone_index])
+    if user is None or not user.phone or user.needs_two_factor():
+        return
+    if not cache.add(f"sms-code-gap:{user.phone_index}", 1, 60) or _over_limit(
+        f"sms-code-phone:{user.phone_index}", settings.SMS_CODES_PER_PHONE_PER_HOUR, 3600
+    ):
+        audit_log(
+            action="auth.password_reset_code", obj=user, result="denied", detail={"reason": "rate_limited"}
+        )
+        return
+    code = f"{secrets.randbelow(10**6):06d}"
+    now = timezone.now()
+    with transaction.atomic():
+        SmsCode.objects.filter(
+            user=user, purpose=SmsCode.Purpose.PASSWORD_RESET, used_at__isnull=True
+        ).update(used_at=now)
+        SmsCode.objects.create(
+            user=user,
+            purpose=SmsCode.Purpose.PASSWORD_RESET,
+            code_hash=_sms_code_hash(user, code),
+            created_at=now,
+            expires_at=now + dt.timedelta(minutes=settings.SMS_CODE_MINUTES),
+        )
+        audit_log(action="auth.password_reset_code", obj=user)
+    try:
+        sms_send(user.phone, "password_reset", {"code": code, "minutes": str(settings.SMS_CODE_MINUTES)})
+    except SmsUnavailable:
+        audit_log(
+            action="auth.password_reset_code",
+            obj=user,
+            result="failure",
+            detail={"reason": "sms_unavailable"},
+        )
+
+
+def _invalid_code() -> DomainError:
+    return DomainError(
+        "invalid_code",
+        _(
+            "The code is wrong or no longer valid (a code is valid for %(minutes)d minutes and %(tries)d tries). "
+            "Check the latest message, or request a new code."
+        )
+        % {"minutes": settings.SMS_CODE_MINUTES, "tries": settings.SMS_CODE_MAX_TRIES},
+        field="code",
+    )
+
+
+def password_reset_with_code(*, request: HttpRequest, login: Any, code: str, new_password: str) -> User:
+    """Set a new password with the code sent by SMS. A wrong code counts one of SMS_CODE_MAX_TRIES tries; a new
+    password that breaks the rules is refused without using the code up. Every open session ends. `login` is what
+    password_reset_code_request returned (the login's blind indexes)."""
+    if _over_limit(f"sms-verify-ip:{client_ip(request)}", settings.SMS_CODES_PER_IP_PER_HOUR * 5, 3600):
+        raise DomainError(
+            "too_many_code_requests",
+            _(
+                "Too many code requests from this network. Please try again in an hour, or ask your unit's "
+                "administrator to reset your password."
+            ),
+        )
+    code = "".join((code or "").split())
+    user = _user_by_login(login)
+    if user is None or not (len(code) == 6 and code.isdigit()):
+        raise _invalid_code()
+    with transaction.atomic():
+        sms = (
+            SmsCode.objects.select_for_update()
+            .filter(
+                user=user,
+                purpose=SmsCode.Purpose.PASSWORD_RESET,
+                used_at__isnull=True,
+                expires_at__gt=timezone.now(),
+            )
+            .order_by("-created_at")
+            .first()
+        )
+        matches = (
+            sms is not None
+            and sms.tries < settings.SMS_CODE_MAX_TRIES
+            and secrets.compare_digest(sms.code_hash, _sms_code_hash(user, code))
+        )
+        if sms is not None and not matches:
+            sms.tries += 1
+            sms.save(update_fields=["tries"])
+    if not matches:
+        raise _invalid_code()
+    try:
+        validate_password(new_password, user)
+    except ValidationError as exc:
+        raise DomainError("weak_password", " ".join(exc.messages), field="new_password") from exc
+    with transaction.atomic():
+        used = SmsCode.objects.filter(pk=sms.pk, used_at__isnull=True).update(used_at=timezone.now())
+        if not used:  # the same code, used a moment ago by another request
+            raise _invalid_code()
+        if user.password:
+            PasswordHistory.objects.create(user=user, password=user.password)
+        user.set_password(new_password)
+        user.must_change_password = False
+        user.password_changed_at = timezone.now()
+        user.save(update_fields=["password", "must_change_password", "password_changed_at"])
+        sessions_end_all(user=user, reason=SessionEndReason.PASSWORD_CHANGED)
+        axes_reset(username=user.id_index)
+        audit_log(
+            action="auth.password_reset", obj=user, actor=user, request=request, detail={"by": "sms_code"}
+        )
+    return user
+
+
+# First-visit guide (引导语, LRN-08) ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def guide_dismiss(*, user: User) -> None:
+    """The learner closes the first-visit guide on the desk; it stays closed."""
+    if user.guide_dismissed_at is None:
+        user.guide_dismissed_at = timezone.now()
+        user.save(update_fields=["guide_dismissed_at"])
 
 
 def password_expired(user: User) -> bool:

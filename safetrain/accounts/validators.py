@@ -52,15 +52,22 @@ class NotIdNumberValidator:
 
 
 class PasswordHistoryValidator:
+    """Not one of the last `remember` passwords: the current one and the `remember - 1` before it.
+
+    Each comparison is a full password hash (slow on purpose), so none is made twice: when the caller has just
+    verified the current password it sets ``user.verified_password`` and the current one is compared as text.
+    """
+
     def __init__(self, remember: int = 5) -> None:
         self.remember = remember
 
     def validate(self, password: str, user: Any = None) -> None:
         if user is None or not getattr(user, "pk", None):
             return
-        hashes = [user.password] if user.password else []
-        hashes += list(user.password_history.values_list("password", flat=True)[: self.remember])
-        if any(check_password(password, h) for h in hashes):
+        known_current = getattr(user, "verified_password", None)
+        hashes = [user.password] if user.password and known_current is None else []
+        hashes += list(user.password_history.values_list("password", flat=True)[: max(self.remember - 1, 0)])
+        if password == known_current or any(check_password(password, h) for h in hashes):
             raise ValidationError(
                 ngettext(
                     "The new password must differ from your last password.",

@@ -8,7 +8,8 @@ from typing import Any
 
 from django.db import transaction
 
-from safetrain.assessment.models import TRUE_FALSE_OPTIONS, Question, QuestionKind, fingerprint
+from safetrain.assessment.models import TRUE_FALSE_OPTIONS, PaperRule, Question, QuestionKind, fingerprint
+from safetrain.assessment.papers import paper_rule_save
 
 # (stem, right answer, three wrong answers, knowledge point)
 SINGLE = [
@@ -396,3 +397,27 @@ def seed_demo_bank(programme: Any) -> int:
             new.append(question)
     Question.objects.bulk_create(new)
     return len(new)
+
+
+# The walkable demo programmes' exam (catalog.demo.seed_walkable_programmes): ten questions from the demo bank, for
+# the mock exam and the exam alike; pass 60 of 100, three attempts, a quarter of an hour.
+SHORT_PAPER = [
+    {"kind": QuestionKind.SINGLE, "count": 6, "score": "10"},
+    {"kind": QuestionKind.TRUE_FALSE, "count": 4, "score": "10"},
+]
+
+
+def seed_short_exam(programme: Any) -> PaperRule:
+    """The demo bank and a ten-question paper rule for a walkable demo programme (once)."""
+    seed_demo_bank(programme)
+    rule = PaperRule.objects.filter(programme=programme, is_active=True).first()
+    if rule is not None:
+        return rule
+    return paper_rule_save(
+        programme=programme,
+        name=f"{programme.name}考试",
+        sections=[dict(section) for section in SHORT_PAPER],
+        duration_minutes=15,
+        pass_mark=programme.setting("exam_pass_mark"),
+        attempts=programme.setting("exam_attempts"),
+    )

@@ -55,20 +55,27 @@ class Question(models.Model):
     kind = models.CharField(_("type"), max_length=12, choices=QuestionKind.choices)
     stem = models.TextField(_("question"))
     image = models.ImageField(_("image"), upload_to="questions/", blank=True)
-    options = models.JSONField(default=list)
-    answer = models.JSONField(default=list)
+    options = models.JSONField(default=list, verbose_name=_("options"))
+    answer = models.JSONField(default=list, verbose_name=_("answer"))
     explanation = models.TextField(_("explanation"), blank=True)
     knowledge_point = models.CharField(_("knowledge point"), max_length=100, blank=True)
     difficulty = models.PositiveSmallIntegerField(
         _("difficulty"), choices=Difficulty.choices, default=Difficulty.MEDIUM
     )
     fingerprint = models.CharField(
-        max_length=64, help_text="type, stem and options, normalised: one per bank"
+        max_length=64,
+        help_text="type, stem and options, normalised: one per bank",
+        verbose_name=_("fingerprint"),
     )
     is_active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
 
     class Meta:
@@ -98,16 +105,19 @@ class PaperRule(models.Model):
     )
     name = models.CharField(_("name"), max_length=100)
     preset = models.CharField(_("preset"), max_length=40, blank=True)
-    sections = models.JSONField(default=list)
+    sections = models.JSONField(default=list, verbose_name=_("sections"))
     question_ids = models.JSONField(
-        default=list, blank=True, help_text="a manual paper: these questions, in order"
+        default=list,
+        blank=True,
+        help_text="a manual paper: these questions, in order",
+        verbose_name=_("questions"),
     )
     duration_minutes = models.PositiveSmallIntegerField(_("duration (minutes)"))
     pass_mark = models.DecimalField(_("pass mark"), max_digits=5, decimal_places=1)
     attempts = models.PositiveSmallIntegerField(_("attempts"))
     shuffle_options = models.BooleanField(_("shuffle the options"), default=True)
     is_active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("paper rule")
@@ -132,32 +142,46 @@ class ExamAttempt(models.Model):
     answers saved one by one (ExamAnswer), scored on submission or at the deadline."""
 
     enrolment = models.ForeignKey(
-        "learning.Enrolment", on_delete=models.PROTECT, related_name="exam_attempts"
+        "learning.Enrolment",
+        on_delete=models.PROTECT,
+        related_name="exam_attempts",
+        verbose_name=_("enrolment"),
     )
-    rule = models.ForeignKey(PaperRule, on_delete=models.PROTECT, related_name="exam_attempts")
-    kind = models.CharField(max_length=4, choices=AttemptKind.choices, default=AttemptKind.EXAM)
-    number = models.PositiveSmallIntegerField(null=True, blank=True, help_text="exam attempts: 1, 2, 3 …")
-    items = models.JSONField(default=list, help_text="[{question, order (option permutation), score}]")
-    started_at = models.DateTimeField()
-    deadline = models.DateTimeField(db_index=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
+    rule = models.ForeignKey(
+        PaperRule, on_delete=models.PROTECT, related_name="exam_attempts", verbose_name=_("paper rule")
+    )
+    kind = models.CharField(
+        max_length=4, choices=AttemptKind.choices, default=AttemptKind.EXAM, verbose_name=_("kind")
+    )
+    number = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="exam attempts: 1, 2, 3 …", verbose_name=_("attempt number")
+    )
+    items = models.JSONField(
+        default=list, help_text="[{question, order (option permutation), score}]", verbose_name=_("paper")
+    )
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    deadline = models.DateTimeField(db_index=True, verbose_name=_("deadline"))
+    submitted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("submitted at"))
     submitted_by = models.CharField(
         max_length=10,
         blank=True,
         help_text="candidate, deadline, or face_check (ended: an identity check during the exam was not passed)",
+        verbose_name=_("submitted by"),
     )
-    score = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
-    total = models.DecimalField(max_digits=6, decimal_places=1, default=0)
-    passed = models.BooleanField(null=True, blank=True)
-    ip = models.CharField(max_length=64, blank=True)
-    user_agent = models.CharField(max_length=400, blank=True)
+    score = models.DecimalField(
+        max_digits=6, decimal_places=1, null=True, blank=True, verbose_name=_("score")
+    )
+    total = models.DecimalField(max_digits=6, decimal_places=1, default=0, verbose_name=_("full marks"))
+    passed = models.BooleanField(null=True, blank=True, verbose_name=_("passed"))
+    ip = models.CharField(max_length=64, blank=True, verbose_name=_("IP address"))
+    user_agent = models.CharField(max_length=400, blank=True, verbose_name=_("user agent"))
     # Identity checks during an exam (FACE-01, GD#11; assessment.exam_checks): when the next one falls due (a
     # random moment, never shown to the page in advance), the failed tries of the due one, the last pass, and when
     # a check not passed flagged the attempt for review (profile rule "flag").
-    face_due_at = models.DateTimeField(null=True, blank=True)
-    face_failures = models.PositiveSmallIntegerField(default=0)
-    face_passed_at = models.DateTimeField(null=True, blank=True)
-    face_flagged_at = models.DateTimeField(null=True, blank=True)
+    face_due_at = models.DateTimeField(null=True, blank=True, verbose_name=_("face check due at"))
+    face_failures = models.PositiveSmallIntegerField(default=0, verbose_name=_("face checks failed"))
+    face_passed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("face check passed at"))
+    face_flagged_at = models.DateTimeField(null=True, blank=True, verbose_name=_("flagged at"))
 
     class Meta:
         ordering = ["-started_at"]
@@ -173,6 +197,8 @@ class ExamAttempt(models.Model):
                 name="exam_attempt_number_once",
             ),
         ]
+        verbose_name = _("exam attempt")
+        verbose_name_plural = _("exam attempts")
 
     def __str__(self) -> str:
         return f"{self.kind} {self.number or ''} of enrolment {self.enrolment_id}"
@@ -192,6 +218,8 @@ class ExamAnswer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["attempt", "question"], name="one_answer_per_question")
         ]
+        verbose_name = _("exam answer")
+        verbose_name_plural = _("exam answers")
 
     def __str__(self) -> str:
         return f"{self.attempt_id}/{self.question_id}"
@@ -214,6 +242,8 @@ class WrongAnswerPractice(models.Model):
                 fields=["learner", "source", "question_id"], name="one_practice_per_question"
             )
         ]
+        verbose_name = _("wrong-answer practice")
+        verbose_name_plural = _("wrong-answer practices")
 
     def __str__(self) -> str:
         return f"{self.learner_id} {self.source} {self.question_id}"
@@ -255,20 +285,34 @@ class OfflineTestResult(AppendOnlyRecord):
     Rows are never changed: a wrong entry is corrected by a later row for the same sitting, with the reason."""
 
     enrolment = models.ForeignKey(
-        "learning.Enrolment", on_delete=models.PROTECT, related_name="offline_test_results"
+        "learning.Enrolment",
+        on_delete=models.PROTECT,
+        related_name="offline_test_results",
+        verbose_name=_("enrolment"),
     )
-    paper = models.ForeignKey(OfflineTestPaper, on_delete=models.PROTECT, related_name="results")
+    paper = models.ForeignKey(
+        OfflineTestPaper, on_delete=models.PROTECT, related_name="results", verbose_name=_("paper")
+    )
     sitting = models.PositiveSmallIntegerField(_("sitting"), help_text="1: the test, 2: the retake")
     score = models.DecimalField(_("score"), max_digits=4, decimal_places=1)
     passed = models.BooleanField(_("passed"))
     corrects = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrected_by"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="corrected_by",
+        verbose_name=_("corrects"),
     )
     reason = models.CharField(_("reason for the correction"), max_length=200, blank=True)
     entered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("entered by"),
     )
-    entered_at = models.DateTimeField()
+    entered_at = models.DateTimeField(verbose_name=_("entered at"))
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -295,26 +339,38 @@ class ExamRecord(AppendOnlyRecord):
     """The exam record kept for years (REC-02, REC-04): written once when an attempt is submitted, with every answer
     as scored; never changed (model, queryset and database triggers refuse it) and sealed into the record chain."""
 
-    at = models.DateTimeField(db_index=True)
-    attempt = models.ForeignKey(ExamAttempt, on_delete=models.PROTECT, related_name="+")
-    enrolment = models.ForeignKey("learning.Enrolment", on_delete=models.PROTECT, related_name="+")
-    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=4)
-    number = models.PositiveSmallIntegerField(null=True)
-    started_at = models.DateTimeField()
-    submitted_at = models.DateTimeField()
-    submitted_by = models.CharField(max_length=10)
-    score = models.DecimalField(max_digits=6, decimal_places=1)
-    total = models.DecimalField(max_digits=6, decimal_places=1)
-    passed = models.BooleanField()
-    answers = models.JSONField(default=list, help_text="[{question, value, correct, score}] as scored")
-    paper_digest = models.CharField(max_length=64, help_text="SHA-256 of the paper as drawn")
-    ip = models.CharField(max_length=64, blank=True)
+    at = models.DateTimeField(db_index=True, verbose_name=_("time"))
+    attempt = models.ForeignKey(
+        ExamAttempt, on_delete=models.PROTECT, related_name="+", verbose_name=_("exam attempt")
+    )
+    enrolment = models.ForeignKey(
+        "learning.Enrolment", on_delete=models.PROTECT, related_name="+", verbose_name=_("enrolment")
+    )
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("learner")
+    )
+    kind = models.CharField(max_length=4, verbose_name=_("kind"))
+    number = models.PositiveSmallIntegerField(null=True, verbose_name=_("attempt number"))
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    submitted_at = models.DateTimeField(verbose_name=_("submitted at"))
+    submitted_by = models.CharField(max_length=10, verbose_name=_("submitted by"))
+    score = models.DecimalField(max_digits=6, decimal_places=1, verbose_name=_("score"))
+    total = models.DecimalField(max_digits=6, decimal_places=1, verbose_name=_("full marks"))
+    passed = models.BooleanField(verbose_name=_("passed"))
+    answers = models.JSONField(
+        default=list, help_text="[{question, value, correct, score}] as scored", verbose_name=_("answers")
+    )
+    paper_digest = models.CharField(
+        max_length=64, help_text="SHA-256 of the paper as drawn", verbose_name=_("paper digest")
+    )
+    ip = models.CharField(max_length=64, blank=True, verbose_name=_("IP address"))
 
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["enrolment", "at"], name="exam_record_enrolment_at")]
+        verbose_name = _("exam record")
+        verbose_name_plural = _("exam records")
 
     def __str__(self) -> str:
         return f"exam record {self.attempt_id}"

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from safetrain.assessment.models import Difficulty, PaperRule, Question, QuestionKind
 from safetrain.catalog.models import Programme
@@ -55,6 +56,20 @@ PRESETS: dict[str, list[dict[str, Any]]] = {
     ],
 }
 PRESETS["guangdong_online"] = PRESETS["shanxi"] = PRESETS["shenzhen_construction"] = PRESETS["default"]
+# What the preset button calls each preset: the region, in the user's language, never the code.
+PRESET_NAMES: dict[str, Any] = {
+    "tianjin": gettext_lazy("Tianjin"),
+    "guangdong_online": gettext_lazy("Guangdong"),
+    "shanxi": gettext_lazy("Shanxi"),
+    "shenzhen_construction": gettext_lazy("Shenzhen"),
+    "default": gettext_lazy("platform default"),
+}
+
+
+def preset_name(programme: Programme) -> str:
+    """The region preset of the programme as a user reads it (天津市), for the paper-rule page."""
+    preset = programme.profile.exam_preset or "default"
+    return str(PRESET_NAMES.get(preset, PRESET_NAMES["default"]))
 
 
 def _decimal(value: Any, what: str) -> Decimal:

@@ -14,6 +14,11 @@ urlpatterns = [
     path("offline-tests/<int:paper_id>/", views.offline_test_view, name="offline_test"),
     path("offline-tests/<int:paper_id>/paper.pdf", views.offline_paper_pdf_view, name="offline_paper_pdf"),
     path("offline-tests/<int:paper_id>/key.pdf", views.offline_key_pdf_view, name="offline_key_pdf"),
+    path(
+        "offline-tests/<int:paper_id>/<slug:kind>/state/",
+        views.offline_pdf_state_view,
+        name="offline_pdf_state",
+    ),
     path("exams/", views.my_exams_view, name="my_exams"),
     path("identity-checks/", views.identity_checks_view, name="identity_checks"),
     path("wrong/", views.wrong_book_view, name="wrong_book"),

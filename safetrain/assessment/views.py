@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -21,10 +22,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from safetrain.accounts.models import UNIT_ADMIN_ROLES
-from safetrain.assessment import exam_checks, offline
+from safetrain.assessment import exam_checks, offline, printing
 from safetrain.assessment.api import attempt_out
 from safetrain.assessment.bank import questions_export, questions_import, template_workbook
 from safetrain.assessment.exams import active_rule, attempt_for, attempts_left, exam_overview, exam_start
+from safetrain.assessment.links import certificate_link
 from safetrain.assessment.models import (
     AttemptKind,
     Difficulty,
@@ -33,9 +35,15 @@ from safetrain.assessment.models import (
     PaperRule,
     QuestionKind,
 )
-from safetrain.assessment.papers import KIND_NAMES, paper_rule_from_preset, paper_rule_save, rule_total
-from safetrain.assessment.selectors import exams_with_identity_failures
-from safetrain.assessment.wrongbook import practise, wrong_items
+from safetrain.assessment.papers import (
+    KIND_NAMES,
+    paper_rule_from_preset,
+    paper_rule_save,
+    preset_name,
+    rule_total,
+)
+from safetrain.assessment.selectors import attempt_review, exams_with_identity_failures, option_letter
+from safetrain.assessment.wrongbook import WrongFilters, practise, wrong_items
 from safetrain.catalog.models import Programme
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
@@ -179,8 +187,10 @@ def attempt_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
                 "answer": [] if fill else saved,
                 "blank_values": [saved[i] if i < len(saved) else "" for i in range(q.blanks)] if fill else [],
                 "saved_at": saved_at.get(q.id, 0),
+                "answered": any(str(v).strip() for v in saved) if fill else bool(saved),
             }
         )
+    answered_count = sum(1 for q in questions if q["answered"])
     return render(
         request,
         "assessment/attempt.html",
@@ -188,6 +198,8 @@ def attempt_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
             "attempt": attempt,
             "paper": paper,
             "questions": questions,
+            "answered_count": answered_count,
+            "open_count": len(questions) - answered_count,
             # FACE-01 during the exam: the camera panel, shown when the server says a check is due.
             "face_checks": exam_checks.enabled(attempt),
             "face_poll_seconds": exam_checks.POLL_SECONDS,
@@ -205,6 +217,9 @@ def result_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
         return redirect("assessment:attempt", attempt_id=attempt.pk)
     left = attempts_left(attempt.enrolment, attempt.rule)
     answers = {a.question_id: a for a in attempt.answers.all()}
+    review = attempt_review(attempt)  # EXM-06: the marked paper, as far as the region profile allows
+    if request.GET.get("wrong") == "1":
+        review["items"] = [i for i in review["items"] if not i["correct"]]
     return render(
         request,
         "assessment/result.html",
@@ -214,6 +229,9 @@ def result_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
             "answered": len(answers),
             "right": sum(1 for a in answers.values() if a.correct),
             "questions": len(attempt.items),
+            "review": review,
+            "only_wrong": request.GET.get("wrong") == "1",
+            "certificate": certificate_link(attempt.enrolment) if attempt.passed else None,
         },
     )
 
@@ -226,18 +244,76 @@ def identity_checks_view(request: HttpRequest) -> HttpResponse:
     return render(request, "assessment/identity_checks.html", {"page": page})
 
 
+WRONG_BOOK_PAGE_SIZE = 10
+
+
+def _wrong_rows(item: Any) -> Any:
+    """The item ready to show: lettered options, the learner's answer and the right answer as text."""
+    item.rows = [
+        {
+            "index": i,
+            "letter": option_letter(i),
+            "text": text,
+            "right": i in item.answer,
+            "given": i in item.given,
+        }
+        for i, text in enumerate(item.options)
+    ]
+    if item.kind == QuestionKind.FILL:
+        item.right_text = "；".join("/".join(group) for group in item.answer)
+        item.given_text = "；".join(str(v) for v in item.given if str(v).strip())
+        item.blank_range = range(len(item.answer))
+    else:
+        item.right_text = "".join(option_letter(i) for i in sorted(item.answer))
+        item.given_text = "".join(option_letter(i) for i in sorted(item.given) if isinstance(i, int))
+        item.blank_range = range(0)
+    item.key = f"{item.source}-{item.question_id}"
+    return item
+
+
+def _wrong_filters(data: Any) -> WrongFilters:
+    kind = data.get("kind", "")
+    return WrongFilters(
+        programme=data.get("programme", "")[:60],
+        kind=kind if kind in QuestionKind.values else "",
+        point=data.get("point", "")[:100],
+    )
+
+
+def _wrong_query(filters: WrongFilters, **extra: Any) -> str:
+    """The filters (and extra values) as a query string for links that keep them."""
+    values = {"programme": filters.programme, "kind": filters.kind, "point": filters.point, **extra}
+    return urlencode({k: v for k, v in values.items() if v not in ("", None)})
+
+
+def _practice_answer(post: Any, kind: str) -> list[Any]:
+    if kind == QuestionKind.FILL:
+        return post.getlist("blank")
+    value = [int(v) for v in post.getlist("option")]
+    if not value:
+        raise ValueError("no option")
+    return value
+
+
 @login_required
 def wrong_book_view(request: HttpRequest) -> HttpResponse:
-    """错题本 (EXM-06): the questions answered wrong, the right answers and explanations, and practice."""
-    if request.method == "POST":
-        source = request.POST.get("source", "")
+    """错题本 (EXM-06): the questions answered wrong with the learner's own answer, the right answer and the
+    explanation; filters by programme, type and knowledge point; paging; and a practice mode that asks the questions
+    again one by one with the verdict at once (answered right, a question is mastered and leaves the book)."""
+    data = request.POST if request.method == "POST" else request.GET
+    # A practice answer posts the filters back with the type as kind_filter ("kind" is the legacy form's).
+    filters = _wrong_filters(
+        data if request.method == "GET" else {**data.dict(), "kind": data.get("kind_filter", "")}
+    )
+    if request.method == "POST" and request.POST.get("mode") != "practice":
+        # The one-click form of earlier versions: answer, then back to the book with a message.
         try:
-            question_id = int(request.POST.get("question", "0"))
-            if request.POST.get("kind") == QuestionKind.FILL:
-                value: list = request.POST.getlist("blank")
-            else:
-                value = [int(v) for v in request.POST.getlist("option")]
-            right, _item = practise(learner=request.user, source=source, question_id=question_id, value=value)
+            right, _item = practise(
+                learner=request.user,
+                source=request.POST.get("source", ""),
+                question_id=int(request.POST.get("question", "0")),
+                value=_practice_answer(request.POST, request.POST.get("kind", "")),
+            )
         except ValueError:
             messages.error(request, _("Choose an answer first."))
         except DomainError as exc:
@@ -250,26 +326,67 @@ def wrong_book_view(request: HttpRequest) -> HttpResponse:
                     request, _("Not right yet: look at the right answer and the explanation, then try again.")
                 )
         return redirect("assessment:wrong_book")
-    items = wrong_items(request.user)
-    letters = "ABCDEF"
-    for item in items:
-        item.rows = [
-            {
-                "index": i,
-                "letter": letters[i] if i < len(letters) else str(i + 1),
-                "text": text,
-                "right": i in item.answer,
-                "given": i in item.given,
-            }
-            for i, text in enumerate(item.options)
-        ]
-        item.right_text = (
-            "；".join("/".join(group) for group in item.answer)
-            if item.kind == QuestionKind.FILL
-            else "".join(letters[i] for i in item.answer)
-        )
-        item.blank_range = range(len(item.answer)) if item.kind == QuestionKind.FILL else range(0)
-    return render(request, "assessment/wrong_book.html", {"items": items})
+    everything = wrong_items(request.user)
+    items = [i for i in everything if filters.keep(i)]
+    kinds = dict(QuestionKind.choices)
+    context: dict[str, Any] = {
+        "filters": filters,
+        "total": len(everything),
+        "count": len(items),
+        "programmes": sorted({(i.programme_code, i.programme_name) for i in everything if i.programme_code}),
+        "kinds": [(k, kinds[k]) for k in QuestionKind.values if any(i.kind == k for i in everything)],
+        "points": sorted({i.knowledge_point for i in everything if i.knowledge_point}),
+        "query": _wrong_query(filters),
+    }
+    if data.get("mode") != "practice":
+        page = Paginator(items, WRONG_BOOK_PAGE_SIZE).get_page(request.GET.get("page"))
+        for item in page.object_list:
+            _wrong_rows(item)
+        context["page"] = page
+        return render(request, "assessment/wrong_book.html", context)
+
+    # Practice mode: one question at a time, the verdict at once.
+    try:
+        index = max(0, int(data.get("i", "0") or 0))
+    except ValueError:
+        index = 0
+    status = 200
+    feedback = None
+    if request.method == "POST":
+        key = request.POST.get("item", "")
+        item = next((i for i in items if f"{i.source}-{i.question_id}" == key), None)
+        try:
+            if item is None:
+                raise DomainError("not_in_book", _("This question is not in your wrong-answer book."))
+            value = _practice_answer(request.POST, item.kind)
+            right, _same = practise(
+                learner=request.user, source=item.source, question_id=item.question_id, value=value
+            )
+        except ValueError:
+            feedback = {"error": _("Choose an answer first, then press Check my answer.")}
+            status = 400
+        except DomainError as exc:
+            feedback = {"error": exc.message}
+            status = 400
+        else:
+            item.given = value
+            # Right: the question has left the book, so the next one now has this position.
+            feedback = {"right": right, "next": index if right else index + 1}
+    else:
+        item = items[index] if index < len(items) else None
+    if item is not None:
+        _wrong_rows(item)
+    context.update(
+        {
+            "practice": True,
+            "item": item,
+            "index": index,
+            "position": index + 1,
+            "feedback": feedback,
+            "next_query": _wrong_query(filters, mode="practice", i=(feedback or {}).get("next", index + 1)),
+        }
+    )
+    return render(request, "assessment/wrong_practice.html", context, status=status)
 
 
 @login_required
@@ -339,6 +456,10 @@ def offline_tests_view(request: HttpRequest) -> HttpResponse:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
                 status = 400
             else:
+                if not settings.CELERY_TASK_ALWAYS_EAGER:
+                    # With a worker, both PDFs are made while the page opens (EXM-08: 12 s and 6 s of work).
+                    for kind in printing.KINDS:
+                        printing.pdf_request(paper=paper, kind=kind, actor=request.user)
                 messages.success(
                     request,
                     _("Paper %(number)s is ready: print it and its answer key.") % {"number": paper.number},
@@ -404,21 +525,50 @@ def offline_test_view(request: HttpRequest, paper_id: int) -> HttpResponse:
     return render(
         request,
         "assessment/offline_test.html",
-        {"paper": paper, "rows": rows, "pass_mark": offline.PASS_MARK},
+        {
+            "paper": paper,
+            "rows": rows,
+            "pass_mark": offline.PASS_MARK,
+            "documents": [_offline_pdf_context(paper, kind) for kind in printing.KINDS],
+        },
         status=status,
     )
 
 
+def _offline_pdf(request: HttpRequest, paper_id: int, kind: str) -> HttpResponse:
+    """The PDF once made; otherwise its making is queued and the paper's page shows the progress (EXM-08)."""
+    paper = _paper_for(request, paper_id)
+    if printing.pdf_request(paper=paper, kind=kind, actor=request.user) == printing.READY:
+        return pdf_response(printing.pdf_bytes(paper, kind), printing.download_name(paper, kind))
+    messages.info(request, _("The PDF is being made: it appears below as soon as it is ready."))
+    return redirect(reverse("assessment:offline_test", kwargs={"paper_id": paper.pk}) + "#documents")
+
+
 @staff_required(*UNIT_ADMIN_ROLES)
 def offline_paper_pdf_view(request: HttpRequest, paper_id: int) -> HttpResponse:
-    paper = _paper_for(request, paper_id)
-    return pdf_response(offline.paper_pdf(paper), f"线下总测试卷-{paper.number}.pdf")
+    return _offline_pdf(request, paper_id, "paper")
 
 
 @staff_required(*UNIT_ADMIN_ROLES)
 def offline_key_pdf_view(request: HttpRequest, paper_id: int) -> HttpResponse:
+    return _offline_pdf(request, paper_id, "key")
+
+
+@staff_required(*UNIT_ADMIN_ROLES)
+def offline_pdf_state_view(request: HttpRequest, paper_id: int, kind: str) -> HttpResponse:
+    """The htmx-polled state of one PDF (正在生成… / download); a POST starts its making."""
     paper = _paper_for(request, paper_id)
-    return pdf_response(offline.key_pdf(paper), f"线下总测答案-{paper.number}.pdf")
+    if kind not in printing.KINDS:
+        raise Http404
+    if request.method == "POST":
+        printing.pdf_request(paper=paper, kind=kind, actor=request.user)
+        if not request.headers.get("HX-Request"):
+            return redirect(reverse("assessment:offline_test", kwargs={"paper_id": paper.pk}) + "#documents")
+    return render(request, "assessment/_offline_pdf.html", _offline_pdf_context(paper, kind))
+
+
+def _offline_pdf_context(paper: OfflineTestPaper, kind: str) -> dict[str, Any]:
+    return {"paper": paper, "kind": kind, "state": printing.pdf_state(paper, kind)}
 
 
 # Paper rules (EXM-02) -------------------------------------------------------------------------------------------
@@ -573,5 +723,6 @@ def paper_rule_view(request: HttpRequest, code: str) -> HttpResponse:
         "values": values,
         "kinds": kinds,
         "levels": [label for _value, label in Difficulty.choices],
+        "preset_name": preset_name(programme),
     }
     return render(request, "assessment/paper_rule.html", context, status=status)

@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from safetrain.assessment.exams import is_correct
-from safetrain.assessment.models import ExamAnswer, Question, QuestionKind, WrongAnswerPractice
+from safetrain.assessment.models import AttemptKind, ExamAnswer, Question, QuestionKind, WrongAnswerPractice
+from safetrain.catalog.models import ExamReview
 from safetrain.core.errors import DomainError, NotFound
 from safetrain.learning.models import QuizAttempt, QuizQuestion
 
@@ -28,21 +29,44 @@ class WrongItem:
     given: list[Any]
     at: Any
     where: str
+    programme_code: str = ""
+    programme_name: str = ""
+    knowledge_point: str = ""
 
 
-def wrong_items(learner: Any) -> list[WrongItem]:
-    """Wrong answers not yet mastered, newest first; a question counts once (its latest wrong answer)."""
+@dataclass
+class WrongFilters:
+    """What the learner narrows the book to (EXM-06): a programme code, a question type, a knowledge point."""
+
+    programme: str = ""
+    kind: str = ""
+    point: str = ""
+
+    def keep(self, item: WrongItem) -> bool:
+        return (
+            (not self.programme or item.programme_code == self.programme)
+            and (not self.kind or item.kind == self.kind)
+            and (not self.point or item.knowledge_point == self.point)
+        )
+
+
+def wrong_items(learner: Any, filters: WrongFilters | None = None) -> list[WrongItem]:
+    """Wrong answers not yet mastered, newest first; a question counts once (its latest wrong answer). Questions of
+    an exam (not a mock) whose region profile does not show right answers after the exam are left out."""
     items: dict[tuple[str, int], WrongItem] = {}
     answers = (
         ExamAnswer.objects.filter(
             attempt__enrolment__learner=learner, attempt__submitted_at__isnull=False, correct=False
         )
-        .select_related("attempt__enrolment__programme")
+        .select_related("attempt__enrolment__programme__profile")
         .order_by("saved_at")
     )
     by_attempt_item = {}
     for answer in answers:
         attempt = answer.attempt
+        programme = attempt.enrolment.programme
+        if attempt.kind == AttemptKind.EXAM and programme.profile.exam_review != ExamReview.FULL:
+            continue
         item = by_attempt_item.setdefault(attempt.pk, {i["question"]: i for i in attempt.items}).get(
             answer.question_id
         )
@@ -58,10 +82,14 @@ def wrong_items(learner: Any) -> list[WrongItem]:
             "",
             answer.value,
             attempt.submitted_at,
-            attempt.enrolment.programme.name,
+            programme.name,
+            programme.code,
+            programme.name,
         )
-    quizzes = QuizAttempt.objects.filter(enrolment__learner=learner, submitted_at__isnull=False).order_by(
-        "submitted_at"
+    quizzes = (
+        QuizAttempt.objects.filter(enrolment__learner=learner, submitted_at__isnull=False)
+        .select_related("enrolment__programme")
+        .order_by("submitted_at")
     )
     quiz_questions = QuizQuestion.objects.in_bulk({int(q) for a in quizzes for q in a.answers})
     for attempt in quizzes:
@@ -80,20 +108,25 @@ def wrong_items(learner: Any) -> list[WrongItem]:
                 given or [],
                 attempt.submitted_at,
                 _("Lesson quiz"),
+                attempt.enrolment.programme.code,
+                attempt.enrolment.programme.name,
             )
-    explanations = dict(
-        Question.objects.filter(pk__in=[k[1] for k in items if k[0] == "exam"]).values_list(
-            "pk", "explanation"
-        )
-    )
+    details = {
+        pk: (explanation, point)
+        for pk, explanation, point in Question.objects.filter(
+            pk__in=[k[1] for k in items if k[0] == "exam"]
+        ).values_list("pk", "explanation", "knowledge_point")
+    }
     for (source, pk), item in items.items():
         if source == "exam":
-            item.explanation = explanations.get(pk, "")
+            item.explanation, item.knowledge_point = details.get(pk, ("", ""))
     mastered = {
         (p.source, p.question_id): p.mastered_at
         for p in WrongAnswerPractice.objects.filter(learner=learner, mastered_at__isnull=False)
     }
     out = [i for key, i in items.items() if not (key in mastered and mastered[key] >= i.at)]
+    if filters is not None:
+        out = [i for i in out if filters.keep(i)]
     return sorted(out, key=lambda i: i.at, reverse=True)
 
 

@@ -1,5 +1,7 @@
 """Demo catalogue: real short videos made by ffmpeg and transcoded to HLS, Shenzhen construction courses, a
-Guangzhou principal-person programme and a Tianjin continuing-education programme. Idempotent."""
+Guangzhou principal-person programme, a Tianjin continuing-education programme, and two programmes short enough to be
+walked to the end in minutes: the quick programme (study, quiz, exam, certificate) and the Shanxi one with an offline
+total test. Idempotent."""
 
 from __future__ import annotations
 
@@ -60,6 +62,16 @@ def _video(title: str, pattern: str, tone: int, seconds: int) -> Video:
         with open(clip, "rb") as fh:
             video = video_upload(file=File(fh, name=f"{title}.mp4"), title=title)
     return video_transcode(video_id=video.pk)
+
+
+# The programmes a demo visitor can finish (the real ones need hundreds of minutes; the demo has a minute of video).
+QUICK_PROGRAMME = "demo-quick-15min"
+OFFLINE_PROGRAMME = "demo-sx-offline-test"
+QUICK_LESSONS = [
+    ("第1课 个人防护与现场安全", "general"),
+    ("第2课 典型事故案例", "cases"),
+    ("第3课 安全生产法规要点", "law"),
+]
 
 
 @dataclass
@@ -246,5 +258,54 @@ def seed_catalogue() -> DemoCatalogue:
         industry="other",
         high_risk=False,
     )
+    programmes.update(seed_walkable_programmes(videos, teacher))
     courses = {c.code: c for c in Course.objects.filter(status=CourseStatus.PUBLISHED)}
     return DemoCatalogue(programmes, courses)
+
+
+def seed_walkable_programmes(
+    videos: dict[str, Video], teacher: Teacher | None = None
+) -> dict[str, Programme]:
+    """The two programmes a visitor can finish: the short course's three lessons (about a minute of video) meet
+    the hour rule. The quick one (Guangdong rules) goes on to lesson quizzes, a ten-question exam (mock and real,
+    pass 60, three attempts: assessment.demo_bank) and the certificate; the Shanxi one adds a third of its minutes
+    offline and the offline total test (EXM-08), whose score the unit or the operator enters."""
+    quick = _course(
+        "DEMO-QUICK",
+        "安全速学三课（演示）",
+        "三节一分钟以内的短课：个人防护、事故案例、法规要点；每课学完做一道随堂测试题。",
+        [(title, videos[key]) for title, key in QUICK_LESSONS],
+        is_public=True,
+        teachers=[teacher] if teacher else [],
+    )
+    profiles = {p.code: p for p in RegionProfile.objects.all()}
+    common = {
+        "industry": "other",
+        "high_risk": False,
+        "required_minutes": _minutes(quick),
+        "exam_pass_mark": 60,
+        "exam_attempts": 3,
+    }
+    plans = {
+        QUICK_PROGRAMME: {
+            "name": "演示：15 分钟安全速学（可完整走通）",
+            "profile": profiles["guangdong_online"],
+            "kind": "initial",
+            "audience": "other",
+        },
+        OFFLINE_PROGRAMME: {
+            "name": "演示：山西线下总测（可录入成绩）",
+            "profile": profiles["shanxi"],
+            "kind": "refresher",
+            "audience": "principal",
+        },
+    }
+    out = {}
+    for code, plan in plans.items():
+        existing = Programme.objects.filter(code=code).first()
+        if existing is None:
+            existing = programme_create(code=code, **plan, **common)
+            programme_course_add(programme=existing, course=quick)
+            existing = programme_publish(programme=existing)
+        out[code] = existing
+    return out

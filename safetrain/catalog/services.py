@@ -52,6 +52,7 @@ from safetrain.catalog.models import (
     VideoStatus,
 )
 from safetrain.catalog.models.programmes import OVERRIDABLE, parse_fraction
+from safetrain.catalog.models.videos import video_problem
 from safetrain.core.errors import DomainError
 from safetrain.core.resend import jobs_resend
 from safetrain.orgs.models import Organisation
@@ -366,12 +367,11 @@ def video_upload(*, file: UploadedFile, title: str, uploaded_by: Any = None) -> 
         try:
             info = transcode.probe(_local_copy(file, Path(tmp)))
         except transcode.TranscodeError as exc:
+            logger.info("upload %s refused: %s", file.name, exc)
             raise DomainError(
                 "video_unreadable",
-                _(
-                    "“%(name)s” cannot be read as a video (%(why)s). Check the file plays on your computer, then upload it again."
-                )
-                % {"name": file.name, "why": exc},
+                _("“%(name)s” cannot be used. %(problem)s")
+                % {"name": file.name, "problem": video_problem(str(exc))},
                 field="file",
             ) from exc
     video = Video(

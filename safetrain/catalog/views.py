@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import gettext as _
+from django.urls import reverse
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
@@ -36,20 +36,32 @@ def videos_view(request: HttpRequest) -> HttpResponse:
                 form.add_error("file", exc.message)
                 status = 400
             else:
-                messages.success(
-                    request, _("“%(t)s” was uploaded and is being transcoded.") % {"t": video.title}
-                )
-                return redirect("catalog:videos")
+                # CAT-05: no fixed "being transcoded" message: the banner is drawn from the video's own state,
+                # like its row, and both follow the transcode until it ends.
+                return redirect(reverse("catalog:videos") + f"?uploaded={video.pk}")
         else:
             status = 400
     videos = Video.objects.select_related("uploaded_by")[:100]
-    return render(request, "catalog/videos.html", {"form": form, "videos": videos}, status=status)
+    uploaded_id = request.GET.get("uploaded", "")
+    uploaded = (
+        Video.objects.filter(pk=int(uploaded_id)).first()
+        if uploaded_id.isdecimal() and len(uploaded_id) < 12
+        else None
+    )
+    return render(
+        request,
+        "catalog/videos.html",
+        {"form": form, "videos": videos, "uploaded": uploaded},
+        status=status,
+    )
 
 
 @staff_required()
 def video_status_view(request: HttpRequest, video_id: int) -> HttpResponse:
-    """The htmx-polled row of one video: status, progress, error."""
+    """The htmx-polled row of one video (status, progress, error), or with ?part=banner the upload banner."""
     video = get_object_or_404(Video, pk=video_id)
+    if request.GET.get("part") == "banner":
+        return render(request, "catalog/_video_banner.html", {"uploaded": video})
     return render(request, "catalog/_video_row.html", {"video": video})
 
 

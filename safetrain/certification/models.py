@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from safetrain.accounts.identity import mask_name
+from safetrain.core.display import class_hours_text
 from safetrain.core.fields import EncryptedTextField
 
 
@@ -36,19 +37,32 @@ class CertificateState(models.TextChoices):
 class Certificate(models.Model):
     number = models.CharField(_("certificate number"), max_length=32, unique=True)
     kind = models.CharField(_("kind"), max_length=12, choices=CertificateKind.choices)
-    enrolment = models.ForeignKey("learning.Enrolment", on_delete=models.PROTECT, related_name="certificates")
-    learner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="certificates"
+    enrolment = models.ForeignKey(
+        "learning.Enrolment",
+        on_delete=models.PROTECT,
+        related_name="certificates",
+        verbose_name=_("enrolment"),
     )
-    programme = models.ForeignKey("catalog.Programme", on_delete=models.PROTECT, related_name="certificates")
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="certificates",
+        verbose_name=_("learner"),
+    )
+    programme = models.ForeignKey(
+        "catalog.Programme",
+        on_delete=models.PROTECT,
+        related_name="certificates",
+        verbose_name=_("programme"),
+    )
     holder_name = EncryptedTextField(_("name"))
     holder_name_masked = models.CharField(_("name (masked)"), max_length=100, editable=False)
     holder_id_masked = models.CharField(_("ID number (masked)"), max_length=32)
     programme_name = models.CharField(_("programme"), max_length=200)
     category = models.CharField(_("category"), max_length=100)
     class_hours = models.DecimalField(_("class hours"), max_digits=6, decimal_places=1)
-    online_minutes = models.PositiveIntegerField(default=0)
-    offline_minutes = models.PositiveIntegerField(default=0)
+    online_minutes = models.PositiveIntegerField(default=0, verbose_name=_("online minutes"))
+    offline_minutes = models.PositiveIntegerField(default=0, verbose_name=_("offline minutes"))
     exam_score = models.DecimalField(_("exam score"), max_digits=6, decimal_places=1, null=True, blank=True)
     offline_score = models.DecimalField(
         _("offline test score"), max_digits=4, decimal_places=1, null=True, blank=True
@@ -59,7 +73,7 @@ class Certificate(models.Model):
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     revoked_reason = models.CharField(_("reason for revocation"), max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-issued_on", "-pk"]
@@ -95,6 +109,16 @@ class Certificate(models.Model):
         return str(CertificateState(self.state).label)
 
     @property
+    def hours_text(self) -> str:
+        """The class hours as printed (certificate PDF, verify page, archive): minutes when the hours round to
+        zero. A certificate states the programme's required time, an hour proof the time credited."""
+        if self.kind == CertificateKind.HOUR_PROOF:
+            minutes = self.online_minutes + self.offline_minutes
+        else:
+            minutes = self.programme.required_minutes
+        return class_hours_text(self.class_hours, minutes)
+
+    @property
     def audit_organisation_id(self) -> int | None:
         return getattr(self.learner, "primary_organisation_id", None)
 
@@ -102,7 +126,9 @@ class Certificate(models.Model):
 class Mailing(models.Model):
     """A paper certificate sent by courier (CERT-07)."""
 
-    certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, related_name="mailings")
+    certificate = models.ForeignKey(
+        Certificate, on_delete=models.PROTECT, related_name="mailings", verbose_name=_("certificate")
+    )
     recipient = EncryptedTextField(_("recipient"))
     phone = EncryptedTextField(_("phone"))
     address = EncryptedTextField(_("address"))
@@ -110,9 +136,13 @@ class Mailing(models.Model):
     tracking_number = models.CharField(_("tracking number"), max_length=40)
     sent_on = models.DateField(_("sent on"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("recorded by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-sent_on", "-pk"]

@@ -323,6 +323,7 @@ def verification(number: str) -> dict[str, Any]:
         "programme": certificate.programme_name,
         "category": certificate.category,
         "class_hours": str(certificate.class_hours),
+        "class_hours_text": certificate.hours_text,
         "issued_on": certificate.issued_on.isoformat(),
         "valid_until": certificate.valid_until.isoformat() if certificate.valid_until else None,
         "revoked_on": timezone.localtime(certificate.revoked_at).date().isoformat()

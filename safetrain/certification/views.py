@@ -15,15 +15,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET
 
-from safetrain.accounts.models import User
+from safetrain.accounts.models import User, name_index_of
 from safetrain.certification import services, signing
 from safetrain.certification.documents import certificate_pdf
 from safetrain.certification.models import Certificate
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError, NotFound
+from safetrain.core.excel import table_xlsx
 from safetrain.core.forms import DateInput
-from safetrain.core.http import pdf_response
+from safetrain.core.http import pdf_response, xlsx_response
 from safetrain.orgs.models import Organisation
+from safetrain.records.services import audit_log
 
 
 def _too_many(request: HttpRequest) -> HttpResponse:
@@ -32,7 +34,8 @@ def _too_many(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def verify_index_view(request: HttpRequest) -> HttpResponse:
-    number = services.normalise_number(request.GET.get("number", ""))
+    # A name is personal data: it comes in the form body only, never in the address (no logs, no history).
+    number = services.normalise_number(request.POST.get("number") or request.GET.get("number", ""))
     if number:
         return redirect("certification:verify", number=number)
     return render(request, "certification/verify.html", {"result": None})
@@ -51,7 +54,10 @@ def verify_view(request: HttpRequest, number: str) -> HttpResponse:
         status = 404
     token = request.GET.get("s", "")
     if token and "result" in context:
-        context["signed"] = services.check_signed(number, token)
+        signed = services.check_signed(number, token)
+        context["signed"] = signed
+        # A QR whose signature fails, or that does not match the register, must not look valid (CERT-04).
+        context["altered"] = not (signed["signature_valid"] and signed["matches_record"])
     return render(request, "certification/verify.html", context, status=status)
 
 
@@ -99,8 +105,57 @@ def issued_view(request: HttpRequest) -> HttpResponse:
     number = services.normalise_number(request.GET.get("number", ""))
     if number:
         query = query.filter(number__startswith=number)
-    page = Paginator(query.order_by("-issued_on", "-pk"), 50).get_page(request.GET.get("page"))
-    return render(request, "certification/issued.html", {"page": page, "number": number})
+    name = " ".join(request.POST.get("name", "").split())[:60]
+    if name:
+        # Names are encrypted: an exact name (spaces ignored) is found by its blind index.
+        query = query.filter(learner__name_index=name_index_of(name))
+    query = query.order_by("-issued_on", "-pk")
+    if request.POST.get("format") == "xlsx":
+        return _issued_xlsx(query, number=number, name=name)
+    page = Paginator(query, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "certification/issued.html",
+        {"page": page, "number": number, "name": name},
+    )
+
+
+ISSUED_EXPORT_LIMIT = 20000
+
+
+def _issued_xlsx(query, *, number: str, name: str) -> HttpResponse:
+    """The current search's certificates within the viewer's scope, as one sheet (UX: Excel on every list)."""
+    columns = [
+        _("Number"),
+        _("Document"),
+        _("Holder"),
+        _("ID number"),
+        _("Programme"),
+        _("Class hours"),
+        _("Issued on"),
+        _("Valid until"),
+        _("State"),
+        _("Mailing"),
+    ]
+    rows = (
+        [
+            c.number,
+            c.get_kind_display(),
+            c.holder_name,
+            c.holder_id_masked,
+            c.programme_name,
+            c.hours_text,
+            c.issued_on.isoformat(),
+            c.valid_until.isoformat() if c.valid_until else "",
+            c.get_state_display(),
+            "；".join(f"{m.sent_on} {m.courier} {m.tracking_number}" for m in c.mailings.all()),
+        ]
+        for c in query[:ISSUED_EXPORT_LIMIT]
+    )
+    data = table_xlsx(str(_("Issued certificates")), [str(c) for c in columns], rows)
+    # Which filters were used, never their values (a name is personal data).
+    audit_log(action="certification.issued_export", detail={"number": bool(number), "name": bool(name)})
+    return xlsx_response(data, f"证书清单-{timezone.localdate():%Y%m%d}.xlsx")
 
 
 @staff_required("institution_admin")

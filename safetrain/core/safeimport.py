@@ -9,8 +9,10 @@ memory nor time:
 - in a child process (safeimport_child, a fresh interpreter with none of the platform loaded) whose address space
   (RLIMIT_AS) and CPU time are limited before it reads a byte: the size each zip member unpacks to and the total,
   each member's compression ratio, the number of parts and worksheets, no XML document type or entity declaration
-  in any XML part, then openpyxl with defusedxml on the first worksheet, its rows and its text. It returns plain
-  cell values as JSON; a child that runs out of memory or time is a refusal, and its memory goes with it.
+  in any XML part, then openpyxl with defusedxml on the first worksheet, its rows and its text. A legacy .xls
+  (Excel 97-2003, still the format of many government templates) is told by its signature and read by xlrd in the
+  same child under the same limits. It returns plain cell values as JSON; a child that runs out of memory or time
+  is a refusal, and its memory goes with it. Callers never ask which format a file is.
 
 The limits are settings (IMPORT_*, docs/configuration.md).
 """
@@ -107,7 +109,7 @@ def workbook_rows(data: bytes) -> list[tuple[Any, ...]]:
     """The first worksheet's cell values, row by row (index 0 is Excel's row 1; empty rows inside the table are
     empty tuples, empty rows at its end are left out; trailing empty cells are left out).
 
-    Raises DomainError (field "file") for a file that is not a readable .xlsx or breaks a limit."""
+    Raises DomainError (field "file") for a file that is not a readable .xlsx or .xls or breaks a limit."""
     bounds = limits()
     if len(data) > bounds["max_upload_bytes"]:
         raise refusal("file_too_large")

@@ -1,7 +1,8 @@
 """The child process of safetrain.core.safeimport: reads one uploaded workbook under memory and CPU limits.
 
 Run as a script (`python -I safeimport_child.py LIMITS_JSON`, the workbook on stdin); it imports nothing of Django
-or of the platform, so a hostile file meets only openpyxl (with defusedxml) in a process that may die. It answers
+or of the platform, so a hostile file meets only openpyxl (with defusedxml) or, for a legacy .xls, xlrd, in a
+process that may die. It answers
 one JSON object on stdout: `{"ok": true, "rows": [...], "sheets": n}` or `{"ok": false, "error": code, ...}`.
 Cell values keep their types: dates, times and durations are tagged objects (`{"$": "date", "v": "2024-05-01"}`).
 """
@@ -95,7 +96,88 @@ def encode(value: Any) -> Any:
     return str(value)
 
 
+# The first bytes of an OLE2 compound document: the legacy Excel 97-2003 workbook (.xls).
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
 def read_rows(data: bytes, limits: dict[str, Any]) -> dict[str, Any]:
+    """The first sheet of a workbook, whichever its format: .xls (by its signature) or .xlsx."""
+    if data.startswith(OLE2_MAGIC):
+        return read_xls_rows(data, limits)
+    return read_xlsx_rows(data, limits)
+
+
+def read_xls_rows(data: bytes, limits: dict[str, Any]) -> dict[str, Any]:
+    """A legacy .xls workbook through xlrd (a binary format: no XML, so no entity declarations to refuse), under the
+    same limits: sheets, rows, columns and the text handed back. `on_demand` parses only the first sheet."""
+    import xlrd
+
+    try:
+        book = xlrd.open_workbook(file_contents=data, on_demand=True, formatting_info=False)
+    except MemoryError:
+        raise
+    except Exception as exc:  # a damaged or foreign file, however xlrd fails on it
+        raise Refused("unreadable") from exc
+    try:
+        sheets = book.nsheets
+        if sheets > limits["max_sheets"]:
+            raise Refused("too_many_sheets")
+        if sheets == 0:
+            raise Refused("unreadable")
+        sheet = book.sheet_by_index(0)
+        rows: list[list[Any]] = []
+        empty_run = 0
+        text = 0
+        for number in range(sheet.nrows):
+            cells = [
+                xls_value(cell, book.datemode)
+                for cell in sheet.row_slice(number, 0, min(sheet.ncols, limits["max_columns"]))
+            ]
+            while cells and cells[-1] is None:
+                cells.pop()
+            if not cells:
+                empty_run += 1
+                continue
+            if number + 1 > limits["max_rows"]:
+                raise Refused("too_many_rows")
+            encoded = [encode(v) for v in cells]
+            text += sum(len(v) if isinstance(v, str) else 8 for v in encoded)
+            if text > limits["max_text_chars"]:
+                raise Refused("unpacked_too_large")
+            rows.extend([] for _ in range(empty_run))
+            empty_run = 0
+            rows.append(encoded)
+    except (MemoryError, Refused):
+        raise
+    except Exception as exc:
+        raise Refused("unreadable") from exc
+    finally:
+        book.release_resources()
+    return {"ok": True, "rows": rows, "sheets": sheets}
+
+
+def xls_value(cell: Any, datemode: int) -> Any:
+    """A cell as openpyxl would give it: text, a number, a boolean, a date or time; empty and error cells None."""
+    import xlrd
+
+    if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
+        return None
+    if cell.ctype == xlrd.XL_CELL_TEXT:
+        return cell.value if cell.value.strip() else None
+    if cell.ctype == xlrd.XL_CELL_BOOLEAN:
+        return bool(cell.value)
+    if cell.ctype == xlrd.XL_CELL_DATE:
+        try:
+            value = xlrd.xldate.xldate_as_datetime(cell.value, datemode)
+        except (ValueError, OverflowError, xlrd.xldate.XLDateError):
+            return cell.value
+        if cell.value < 1:
+            return value.time()
+        return value
+    return cell.value
+
+
+def read_xlsx_rows(data: bytes, limits: dict[str, Any]) -> dict[str, Any]:
     # openpyxl reads its XML with defusedxml when it is installed and OPENPYXL_DEFUSEDXML is not "False"; the
     # parent sets it, and a parser without it is refused rather than used. numpy (optional for openpyxl) is kept
     # out: it costs a tenth of a second and threads, and a read workbook never holds numpy values.

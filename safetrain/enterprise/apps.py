@@ -6,3 +6,8 @@ class EnterpriseConfig(AppConfig):
     name = "safetrain.enterprise"
     label = "enterprise"
     verbose_name = _("Enterprises and projects")
+
+    def ready(self) -> None:
+        from safetrain.enterprise import desk
+
+        desk.register()  # its cards and to-do counts on the desk (首页)

@@ -28,6 +28,7 @@ from safetrain.catalog.services import offline_session_record
 from safetrain.core.errors import DomainError, PermissionDenied
 from safetrain.enterprise.models import ClassGroupSession, ClassMember, Personnel, TrainingClass
 from safetrain.enterprise.reports import PersonRow, people_rows
+from safetrain.enterprise.selectors import on_site_records, unit_records
 from safetrain.learning.models import Enrolment, EnrolmentStatus
 from safetrain.learning.services import enrolment_create
 from safetrain.orgs.models import Organisation, OrganisationKind
@@ -110,12 +111,10 @@ def class_candidates(
 ) -> list[Personnel]:
     """The unit's people on site who are not in the class yet, narrowed by the filters: `untrained` (未参培: not
     enrolled in the class's programme, here or anywhere), a job type, a team of the unit."""
-    people = (
-        Personnel.objects.filter(organisation=training_class.organisation, on_site=True)
-        .exclude(user_id__in=member_user_ids(training_class))
-        .select_related("user", "job_type")
-        .order_by("pk")
-    )
+    people = Personnel.objects.filter(
+        pk__in=[p.pk for p in on_site_records(training_class.organisation)]
+    ).exclude(user_id__in=member_user_ids(training_class))
+    people = people.select_related("user", "job_type").order_by("pk")
     if untrained:
         people = people.exclude(
             user__enrolments__in=Enrolment.objects.filter(programme=training_class.programme).exclude(
@@ -154,7 +153,9 @@ def class_add(*, training_class: TrainingClass, person_ids: Iterable[int], actor
         raise DomainError("nobody_chosen", _("Tick the people to add first."))
     people = {
         p.pk: p
-        for p in Personnel.objects.filter(pk__in=wanted, organisation=unit).select_related("user", "job_type")
+        for p in Personnel.objects.filter(
+            pk__in=wanted, organisation__path__startswith=unit.path
+        ).select_related("user", "job_type")
     }
     if len(people) != len(wanted):
         raise DomainError(
@@ -208,24 +209,20 @@ def class_add(*, training_class: TrainingClass, person_ids: Iterable[int], actor
 def class_rows(training_class: TrainingClass) -> list[PersonRow]:
     """Each member with their progress in the class's programme."""
     user_ids = member_user_ids(training_class)
-    people = list(
-        Personnel.objects.filter(organisation=training_class.organisation, user_id__in=user_ids)
-        .select_related("user", "job_type")
-        .order_by("-on_site", "pk")
-    )
+    people = [p for p in unit_records(training_class.organisation) if p.user_id in user_ids]
     return people_rows(training_class.organisation, people, programme_id=training_class.programme_id)
 
 
-def training_summary(unit: Organisation, status: str = "") -> list[PersonRow]:
-    """人员培训汇总: everyone of the unit who has been put into training (enrolled, in a class or not), on site or
-    left, with where they stand; `status` narrows to those still in progress or those completed."""
+def training_summary(
+    unit: Organisation, status: str = "", *, people: list[Personnel] | None = None
+) -> list[PersonRow]:
+    """人员培训汇总: everyone of the unit and its sub-units who has been put into training (enrolled, in a class or
+    not), on site or left, with where they stand; `status` narrows to those still in progress or those completed.
+    `people`: the unit's people as the page lists them (enterprise.selectors.unit_people), else its staff records."""
     if status not in SUMMARY_STATUSES:
         raise DomainError("invalid_status", _("Unknown status filter."))
-    people = list(
-        Personnel.objects.filter(organisation=unit)
-        .select_related("user", "job_type")
-        .order_by("-on_site", "pk")
-    )
+    if people is None:
+        people = unit_records(unit)
     rows = [r for r in people_rows(unit, people) if r.enrolments]
     if status == "completed":
         return [r for r in rows if r.completed]

@@ -2,8 +2,16 @@
 project training report (ENT-05) has a number in every column. Idempotent.
 
 The team workers are in the class 「入场安全教育第1期」; four of them have studied (what the crediting engine
-would have recorded) and three sat the exam through the exam services (one failed, two passed). The project's
-general workers (普工) are on site and not trained yet: the ones to add to the next class.
+would have recorded, with the lesson quizzes passed through the quiz services) and three sat the exam through the
+exam services (one failed, two passed). The project's general workers (普工) are on site and not trained yet: the
+ones to add to the next class.
+
+The project is linked to the construction real-name system (ENT-03, INT-02). The demo has its own, in process:
+`DemoRealNameConnector` lists the project's seeded workers with their job codes, and seed_demo runs the first sync
+with it; with REALNAME_DEMO=true (`make run`) the manual sync on the people page asks it too.
+
+A Taiyuan learner has finished the theory of the Shanxi demo programme and its offline share, and passed its online
+exam: the offline total test's paper is drawn and waits for the learner's score (EXM-08).
 """
 
 from __future__ import annotations
@@ -13,19 +21,29 @@ import datetime as dt
 from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from safetrain.accounts.demo import DemoAccounts
-from safetrain.assessment.demo_bank import seed_demo_bank
+from safetrain.accounts.demo import DemoAccounts, demo_learners
+from safetrain.accounts.identity import make_resident_id
+from safetrain.assessment import offline
+from safetrain.assessment.demo_bank import seed_demo_bank, seed_short_exam
 from safetrain.assessment.exams import answer_save, attempt_submit, exam_start
-from safetrain.assessment.models import QuestionKind
-from safetrain.catalog.demo import DemoCatalogue
-from safetrain.catalog.models import JobType, Programme
+from safetrain.assessment.models import OfflineTestPaper, QuestionKind
+from safetrain.catalog.demo import OFFLINE_PROGRAMME, DemoCatalogue
+from safetrain.catalog.models import JobType, OfflineSession, Programme
+from safetrain.catalog.services import offline_session_record
 from safetrain.enterprise import classes
-from safetrain.enterprise.models import EnrolmentCall, Personnel, TrainingClass
-from safetrain.learning.models import Enrolment, LessonProgress
+from safetrain.enterprise.models import EnrolmentCall, Personnel, RealNameProject, RealNameSync, TrainingClass
+from safetrain.enterprise.realname_sync import realname_sync
+from safetrain.integrations.realname import RealNameUnavailable, RemoteProject, RemoteWorker
+from safetrain.learning.models import Enrolment, LessonProgress, QuizQuestion
+from safetrain.learning.quizzes import quiz_passed, quiz_start, quiz_submit
 from safetrain.learning.selectors import courses_of_enrolment
 
 JOB_TYPES = {"钢筋班组": "GJ", "木工班组": "MG", "南山科技园二期项目": "PG"}
+# The real-name system's code and name of each demo job type (建办市函〔2018〕603号, CAT-03's mapping table).
+REALNAME_JOB_CODES = {"GJ": ("020", "钢筋工"), "MG": ("240", "木工"), "PG": ("900", "普工")}
+REALNAME_PROJECT_CODE = "NS-KJY2-2026"  # 南山科技园二期项目 in the demo's real-name system
 CLASS_NAME = "入场安全教育第1期"
 # (learner key, how far): "part" studied half a lesson, "failed"/"passed" studied everything and sat the exam.
 STAGES = [("learner06", "part"), ("learner10", "failed"), ("learner13", "passed"), ("learner14", "passed")]
@@ -50,6 +68,17 @@ def _study(enrolment: Enrolment, *, everything: bool) -> None:
                 )
                 if not everything:
                     return
+                _pass_quiz(enrolment, lesson)
+
+
+def _pass_quiz(enrolment: Enrolment, lesson) -> None:
+    """The lesson's quiz (QZ-01) answered right through the quiz services, where its course has a quiz bank."""
+    bank = QuizQuestion.objects.filter(course_id=lesson.chapter.course_id, is_active=True)
+    if quiz_passed(enrolment.pk, lesson.pk) or not bank.exists():
+        return
+    attempt = quiz_start(enrolment=enrolment, lesson=lesson)
+    answers = {str(q.pk): q.answer for q in QuizQuestion.objects.filter(pk__in=attempt.question_ids)}
+    quiz_submit(learner=enrolment.learner, attempt_id=attempt.pk, answers=answers)
 
 
 def _sit_exam(enrolment: Enrolment, *, passing: bool) -> None:
@@ -86,6 +115,7 @@ def seed_enterprise(accounts: DemoAccounts, catalogue: DemoCatalogue) -> None:
             defaults={
                 "job_type": JobType.objects.get(code=JOB_TYPES[account["organisation"]]),
                 "joined_on": joined,
+                "realname_job_code": REALNAME_JOB_CODES[JOB_TYPES[account["organisation"]]][0],
             },
         )
     training_class = TrainingClass.objects.filter(organisation=project, name=CLASS_NAME).first()
@@ -125,3 +155,85 @@ def seed_enrolment_call(accounts: DemoAccounts, catalogue: DemoCatalogue) -> Enr
             payee_account="44050140070700001028",
         )
     return call
+
+
+# The offline total test (EXM-08) ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def seed_offline_test(accounts: DemoAccounts, catalogue: DemoCatalogue) -> OfflineTestPaper:
+    """The Shanxi demo programme's learner with the theory done (lessons, quizzes, online exam passed) and the
+    offline share attended, and the paper of the unit's offline total test: the score is the one thing left."""
+    programme = catalogue.programmes[OFFLINE_PROGRAMME]
+    unit = accounts.organisations["ent_ty"]
+    seed_short_exam(programme)
+    paper = OfflineTestPaper.objects.filter(programme=programme, organisation=unit).first()
+    if paper is not None:
+        return paper
+    learners = [accounts.user(a["key"]) for a in accounts.accounts if a["key"].startswith("offline")]
+    for learner in learners:
+        enrolment = Enrolment.objects.get(learner=learner, programme=programme)
+        _study(enrolment, everything=True)
+        _sit_exam(enrolment, passing=True)
+    today = timezone.localdate()
+    if not OfflineSession.objects.filter(programme=programme, organisation=unit).exists():
+        offline_session_record(
+            programme=programme,
+            organisation=unit,
+            date=today - dt.timedelta(days=1),
+            place="本单位三楼会议室",
+            teacher="张建安",
+            content="本单位安全生产规章制度、操作规程和典型事故案例（线下集中培训）",
+            minutes=90,
+            learners=learners,
+        )
+    return offline.paper_create(programme=programme, organisation=unit, held_on=today, duration_minutes=90)
+
+
+# The construction real-name system (ENT-03, INT-02) -----------------------------------------------------------
+
+
+def realname_demo_workers() -> list[RemoteWorker]:
+    """The demo project's workers as the real-name system lists them: the team and project learners seed_demo put
+    on site, with the real-name job codes of their job types."""
+    job_types = {"team_a": "GJ", "team_b": "MG", "proj": "PG"}
+    return [
+        RemoteWorker(
+            id_number=make_resident_id(region, birth, seq),
+            name=name,
+            phone="",
+            job_code=REALNAME_JOB_CODES[job_types[org_key]][0],
+            job_name=REALNAME_JOB_CODES[job_types[org_key]][1],
+            on_site=True,
+        )
+        for _key, name, region, birth, seq, org_key in demo_learners()
+        if org_key in job_types
+    ]
+
+
+class DemoRealNameConnector:
+    """The demo's real-name system, in process (REALNAME_DEMO=true): the reference answers for the demo project,
+    the same data every time, so a sync finds everybody in place and the head counts match."""
+
+    def project(self, code: str) -> RemoteProject:
+        if code != REALNAME_PROJECT_CODE:
+            raise RealNameUnavailable(
+                "realname_unknown_project",
+                _(
+                    "The real-name system does not know this project code. Check the project's real-name code."
+                ),
+            )
+        return RemoteProject(code, "南山科技园二期项目", len(realname_demo_workers()))
+
+    def workers(self, code: str) -> list[RemoteWorker]:
+        self.project(code)
+        return realname_demo_workers()
+
+
+def seed_realname(accounts: DemoAccounts) -> RealNameSync | None:
+    """Link the demo project to the demo real-name system and run its first sync (once)."""
+    project = accounts.organisations["proj"]
+    RealNameProject.objects.get_or_create(project=project, defaults={"code": REALNAME_PROJECT_CODE})
+    if RealNameSync.objects.filter(project=project, ok=True).exists():
+        return None
+    return realname_sync(project=project, connector=DemoRealNameConnector())

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -56,7 +57,7 @@ def calls_view(request: HttpRequest) -> HttpResponse:
 
 class UnitApplicationForm(forms.Form):
     unit = forms.ModelChoiceField(label=_lazy("Unit"), queryset=Organisation.objects.none())
-    file = forms.FileField(label=_lazy("Enrolment form (.xlsx)"))
+    file = forms.FileField(label=_lazy("Enrolment form (.xlsx or .xls)"))
 
     def __init__(self, *args, viewer, **kwargs):
         super().__init__(*args, **kwargs)
@@ -256,11 +257,18 @@ def manage_view(request: HttpRequest) -> HttpResponse:
     rows = _managed_applications(request.user)
     if status in ApplicationStatus.values:
         rows = rows.filter(status=status)
+    query = request.GET.get("q", "")[:60].strip()
+    if query:
+        # The applicant's unit name (part of it) or the order number; trainees' names are encrypted.
+        rows = rows.filter(Q(unit_name__icontains=query) | Q(order__number=query))
+    page = Paginator(rows.prefetch_related("trainees"), 50).get_page(request.GET.get("page"))
     return render(
         request,
         "enrolment/manage.html",
         {
-            "applications": rows.prefetch_related("trainees")[:300],
+            "applications": page,
+            "page": page,
+            "q": query,
             "status": status,
             "statuses": ApplicationStatus.choices,
             "invoices_due": InvoiceRequest.objects.filter(
@@ -409,8 +417,9 @@ def invoices_view(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("The invoice request is handled."))
         return redirect("enrolment:invoices")
+    page = Paginator(requests, 50).get_page(request.GET.get("page"))
     return render(
-        request, "enrolment/invoices.html", {"requests": requests[:300], "today": timezone.localdate()}
+        request, "enrolment/invoices.html", {"requests": page, "page": page, "today": timezone.localdate()}
     )
 
 

@@ -72,6 +72,8 @@ class RosterImport(models.Model):
 
     class Meta:
         ordering = ["-at"]
+        verbose_name = _("roster import")
+        verbose_name_plural = _("roster imports")
 
     def __str__(self) -> str:
         return self.filename
@@ -85,6 +87,10 @@ class RealNameProject(models.Model):
     )
     code = models.CharField(_("real-name system project code"), max_length=40, unique=True)
 
+    class Meta:
+        verbose_name = _("real-name project")
+        verbose_name_plural = _("real-name projects")
+
     def __str__(self) -> str:
         return self.code
 
@@ -92,27 +98,37 @@ class RealNameProject(models.Model):
 class RealNameSync(models.Model):
     """One sync with the real-name system (实名制同步): what it did, or why it failed (then nothing changed)."""
 
-    project = models.ForeignKey("orgs.Organisation", on_delete=models.PROTECT, related_name="realname_syncs")
-    at = models.DateTimeField()
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    project = models.ForeignKey(
+        "orgs.Organisation",
+        on_delete=models.PROTECT,
+        related_name="realname_syncs",
+        verbose_name=_("project"),
     )
-    first = models.BooleanField(default=False, help_text="the project's first sync (all on-duty people)")
-    ok = models.BooleanField(default=True)
-    error = models.TextField(blank=True)
-    joined = models.PositiveIntegerField(default=0)
-    left = models.PositiveIntegerField(default=0)
-    changed = models.PositiveIntegerField(default=0)
-    unchanged = models.PositiveIntegerField(default=0)
-    remote_on_site = models.PositiveIntegerField(null=True)
-    local_on_site = models.PositiveIntegerField(null=True)
+    at = models.DateTimeField(verbose_name=_("time"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("by")
+    )
+    first = models.BooleanField(
+        default=False, help_text="the project's first sync (all on-duty people)", verbose_name=_("first sync")
+    )
+    ok = models.BooleanField(default=True, verbose_name=_("succeeded"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    joined = models.PositiveIntegerField(default=0, verbose_name=_("joined"))
+    left = models.PositiveIntegerField(default=0, verbose_name=_("left"))
+    changed = models.PositiveIntegerField(default=0, verbose_name=_("changed"))
+    unchanged = models.PositiveIntegerField(default=0, verbose_name=_("unchanged"))
+    remote_on_site = models.PositiveIntegerField(null=True, verbose_name=_("on site (remote)"))
+    local_on_site = models.PositiveIntegerField(null=True, verbose_name=_("on site (here)"))
     report = models.JSONField(
         default=dict,
         help_text="joined, left, changed, refused rows, unmapped job codes, head-count differences",
+        verbose_name=_("report"),
     )
 
     class Meta:
         ordering = ["-at", "-pk"]
+        verbose_name = _("real-name sync")
+        verbose_name_plural = _("real-name syncs")
 
     def __str__(self) -> str:
         return f"sync of {self.project_id} at {self.at:%Y-%m-%d %H:%M}"
@@ -164,6 +180,8 @@ class ClassMember(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["training_class", "enrolment"], name="class_member_once")
         ]
+        verbose_name = _("class member")
+        verbose_name_plural = _("class members")
 
     def __str__(self) -> str:
         return f"{self.training_class_id}/{self.enrolment_id}"
@@ -179,6 +197,8 @@ class ClassGroupSession(models.Model):
 
     class Meta:
         ordering = ["-pk"]
+        verbose_name = _("class group session")
+        verbose_name_plural = _("class group sessions")
 
     def __str__(self) -> str:
         return f"{self.training_class_id}/{self.session_id}"
@@ -316,6 +336,8 @@ class ApplicationTrainee(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["application", "id_index"], name="trainee_once_per_application")
         ]
+        verbose_name = _("applied trainee")
+        verbose_name_plural = _("applied trainees")
 
     def __str__(self) -> str:
         return f"{self.application_id}/{self.row}"
@@ -380,6 +402,8 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-at"]
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
 
     def __str__(self) -> str:
         return self.reference
@@ -406,6 +430,8 @@ class BankTransfer(models.Model):
     class Meta:
         ordering = ["-day", "-pk"]
         constraints = [models.UniqueConstraint(fields=["organiser", "reference"], name="bank_transfer_once")]
+        verbose_name = _("bank transfer")
+        verbose_name_plural = _("bank transfers")
 
     def __str__(self) -> str:
         return self.reference
@@ -426,8 +452,8 @@ class InvoiceRequest(models.Model):
     taxpayer_id = models.CharField(_("taxpayer ID"), max_length=18, blank=True)
     email = models.EmailField(_("e-mail for the e-invoice"))
     state = models.CharField(max_length=10, choices=InvoiceState.choices, default=InvoiceState.REQUESTED)
-    requested_at = models.DateTimeField()
-    due_on = models.DateField()
+    requested_at = models.DateTimeField(_("requested at"))
+    due_on = models.DateField(_("invoice due by"))
     invoice_number = models.CharField(_("invoice number"), max_length=40, blank=True)
     handled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -442,6 +468,8 @@ class InvoiceRequest(models.Model):
                 fields=["order"], condition=~models.Q(state="rejected"), name="one_live_invoice_request"
             )
         ]
+        verbose_name = _("invoice request")
+        verbose_name_plural = _("invoice requests")
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.buyer_name}"
@@ -451,7 +479,7 @@ class JobState(models.TextChoices):
     QUEUED = "queued", _("Waiting")
     RUNNING = "running", _("Importing")
     DONE = "done", _("Done")
-    FAILED = "failed", _("Failed")
+    FAILED = "failed", _("Import failed")
 
 
 class RosterJob(models.Model):
@@ -477,6 +505,8 @@ class RosterJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("roster job")
+        verbose_name_plural = _("roster jobs")
 
     def __str__(self) -> str:
         return self.filename

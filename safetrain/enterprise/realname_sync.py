@@ -107,6 +107,15 @@ def realname_project(project: Organisation) -> RealNameProject | None:
     return RealNameProject.objects.filter(project=project).first()
 
 
+def _connector() -> RealNameConnector:
+    if settings.REALNAME_DEMO:
+        # `make run`: the demo's real-name system, in process (imported here: the demo module builds on this one).
+        from safetrain.enterprise.demo import DemoRealNameConnector
+
+        return DemoRealNameConnector()
+    return default_connector()
+
+
 def realname_sync(
     *, project: Organisation, actor: Any = None, connector: RealNameConnector | None = None
 ) -> RealNameSync:
@@ -126,7 +135,7 @@ def realname_sync(
     first = _never_synced(project)
     now = timezone.now()
     try:
-        connector = connector or default_connector()
+        connector = connector or _connector()
         remote = connector.project(link.code)
         workers = connector.workers(link.code)
     except RealNameUnavailable as error:

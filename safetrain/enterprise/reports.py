@@ -33,6 +33,7 @@ from safetrain.assessment.models import AttemptKind, ExamAttempt, PaperRule
 from safetrain.catalog.models import Audience
 from safetrain.core.errors import DomainError, PermissionDenied
 from safetrain.enterprise.models import Personnel
+from safetrain.enterprise.selectors import on_site_records
 from safetrain.learning.models import Enrolment, EnrolmentStatus
 from safetrain.learning.selectors import Completion, completion
 from safetrain.orgs.models import Organisation, OrganisationKind
@@ -198,13 +199,43 @@ class ProjectReport:
     def completed_percent(self) -> int:
         return round(100 * self.count("completed") / len(self.rows)) if self.rows else 0
 
+    def team_figures(self) -> list[TeamFigures]:
+        """The report per team (班组) of the project, every team listed (those with nobody on site too), then the
+        people in no team; each person counts in one team (their current one)."""
+        teams = Organisation.objects.filter(
+            path__startswith=self.project.path, kind=OrganisationKind.TEAM
+        ).order_by("name")
+        figures = {team.name: TeamFigures(team.name) for team in teams}
+        for row in self.rows:
+            item = figures.setdefault(row.team, TeamFigures(row.team))
+            item.on_site += 1
+            if row.trained:
+                item.trained += 1
+                if row.completed:
+                    item.completed += 1
+                else:
+                    item.in_training += 1
+            else:
+                item.untrained += 1
+        return sorted(figures.values(), key=lambda f: (f.team == "", f.team))
+
+
+@dataclass
+class TeamFigures:
+    """One team's numbers (班组统计): on site, trained (started), of them completed and still in training, and not
+    trained yet (trained = completed + in training; on site = trained + not trained)."""
+
+    team: str  # "" for the people in no team
+    on_site: int = 0
+    trained: int = 0
+    completed: int = 0
+    in_training: int = 0
+    untrained: int = 0
+
 
 def on_site_people(project: Organisation) -> list[Personnel]:
-    return list(
-        Personnel.objects.filter(organisation=project, on_site=True)
-        .select_related("user", "job_type")
-        .order_by("pk")
-    )
+    """The project's people on site, its teams' included (enterprise.selectors, the one definition)."""
+    return on_site_records(project)
 
 
 def project_report(project: Organisation) -> ProjectReport:

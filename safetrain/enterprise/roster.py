@@ -24,6 +24,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
@@ -36,6 +37,7 @@ from safetrain.core.excel import RowError, cell_text
 from safetrain.core.resend import jobs_resend
 from safetrain.core.safeimport import workbook_rows
 from safetrain.enterprise.models import JobState, Personnel, RosterImport, RosterJob
+from safetrain.enterprise.selectors import on_site_records
 from safetrain.learning.services import learners_without_phones
 from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.records.services import audit_log
@@ -76,16 +78,82 @@ class Roster:
     rows: list[Row]
 
 
+@dataclass(frozen=True)
+class RosterError(RowError):
+    """A faulty row of a roster, named as the admin finds it: the spreadsheet row, the trainee's 序号 and name."""
+
+    serial: str = ""
+    name: str = ""
+
+    @property
+    def where(self) -> str:
+        return row_label(self.row, self.serial, self.name)
+
+
+def row_label(row: int, serial: str = "", name: str = "") -> str:
+    """“第 7 行（序号 5，张三）”: the row as Excel numbers it, then what the admin reads in it."""
+    if serial and name:
+        return _("Row %(row)d (No. %(serial)s, %(name)s)") % {"row": row, "serial": serial, "name": name}
+    if serial:
+        return _("Row %(row)d (No. %(serial)s)") % {"row": row, "serial": serial}
+    if name:
+        return _("Row %(row)d (%(name)s)") % {"row": row, "name": name}
+    return _("Row %(row)d") % {"row": row}
+
+
 @dataclass
 class RosterResult:
     created: int = 0
     linked: int = 0
     unchanged: int = 0
     left_out: int = 0
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[RosterError] = field(default_factory=list)
     imported: bool = False
     record: RosterImport | None = None
     phones_ignored: int = 0  # rows whose phone was not kept: the person's region profile keeps none (GD#14)
+
+    @property
+    def total(self) -> int:
+        """Everyone the import put on the unit's staff, whatever their account."""
+        return self.created + self.linked + self.unchanged
+
+    @property
+    def summary(self) -> str:
+        """The outcome in one sentence, naming only the groups that hold someone (“已导入 5 人：新开账号 5 人。”)."""
+        if not self.total:
+            return _("Nobody was imported.")
+        parts = []
+        if self.created:
+            parts.append(_("%(n)d with a new account") % {"n": self.created})
+        if self.linked:
+            parts.append(
+                _("%(n)d with an existing account, added to the unit or updated") % {"n": self.linked}
+            )
+        if self.unchanged:
+            parts.append(_("%(n)d already on the staff, unchanged") % {"n": self.unchanged})
+        return _("Imported %(total)d people: %(parts)s.") % {
+            "total": self.total,
+            "parts": pgettext("list separator", ", ").join(parts),
+        }
+
+
+def result_from_job(job: RosterJob) -> RosterResult | None:
+    """A background import's stored outcome, as the page shows an import done at once."""
+    data = job.result or {}
+    if not data:
+        return None
+    return RosterResult(
+        created=data.get("created", 0),
+        linked=data.get("linked", 0),
+        unchanged=data.get("unchanged", 0),
+        left_out=data.get("left_out", 0),
+        imported=bool(data.get("imported")),
+        phones_ignored=data.get("phones_ignored", 0),
+        errors=[
+            RosterError(e["row"], e["column"], e["message"], e.get("serial", ""), e.get("name", ""))
+            for e in data.get("errors", [])
+        ],
+    )
 
 
 # Reading ------------------------------------------------------------------------------------------------------
@@ -309,8 +377,8 @@ def check_person(
     return name, id_number, phone, certificate_type, training_kind
 
 
-def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowError]]:
-    errors: list[RowError] = []
+def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RosterError]]:
+    errors: list[RosterError] = []
     good: list[Checked] = []
     seen_ids: dict[str, int] = {}
     seen_phones: dict[str, int] = {}
@@ -327,10 +395,18 @@ def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowE
             phone_ignored = bool((row.cells.get("手机号码") or "").strip())
             row = Row(row.number, {**row.cells, "手机号码": ""})
         c = row.cells
-        problems: list[RowError] = []
+        problems: list[RosterError] = []
+        serial, who = c.get("序号", "")[:10], clean_name(c.get("姓名", ""))[:60]
 
-        def fault(column: str, message: str, row: Row = row, problems: list[RowError] = problems) -> None:
-            problems.append(RowError(row.number, column, message))
+        def fault(
+            column: str,
+            message: str,
+            row: Row = row,
+            problems: list[RosterError] = problems,
+            serial: str = serial,
+            who: str = who,
+        ) -> None:
+            problems.append(RosterError(row.number, column, message, serial, who))
 
         name, id_number, phone, certificate_type, training_kind = check_person(
             row, roster.template, seen_ids, seen_phones, fault
@@ -372,7 +448,8 @@ def _check(unit: Organisation, roster: Roster) -> tuple[list[Checked], list[RowE
         owner = known.phones.get(phone_index_of(phone)) if phone else None
         if owner is not None and (existing is None or owner != existing.pk):
             fault("手机号码", _("This mobile phone number is already used by another account."))
-        if roster.template == "guangzhou" and not phone and existing is None:
+        if roster.template == "guangzhou" and not c.get("手机号码", "").strip() and existing is None:
+            # Only a blank cell: a malformed number has its own message already.
             # 附件1: "手机号码必须填写学员本人的手机号码，一人一号，用于开通学习账号"
             fault("手机号码", _("The learner's own mobile phone number is required to open the account."))
         if problems:
@@ -608,7 +685,10 @@ def roster_job_run(job_id: int) -> RosterJob:
             "unchanged": result.unchanged,
             "left_out": result.left_out,
             "phones_ignored": result.phones_ignored,
-            "errors": [{"row": e.row, "column": e.column, "message": e.message} for e in result.errors],
+            "errors": [
+                {"row": e.row, "column": e.column, "message": e.message, "serial": e.serial, "name": e.name}
+                for e in result.errors
+            ],
         }
     job.finished_at = timezone.now()
     job.save(update_fields=["state", "error", "result", "finished_at"])
@@ -689,27 +769,21 @@ def account_list(*, unit: Organisation, actor: Any = None) -> bytes:
     sheet.append(["姓名", "登录账号（身份证号码）", "初始密码", "状态"])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    # Only people on site with an active membership here: someone who left is another unit's business now.
-    people = (
-        Personnel.objects.filter(
-            organisation=unit,
-            on_site=True,
-            user__memberships__organisation__path__startswith=unit.path,
-            user__memberships__is_active=True,
+    # Only people on site with an active membership here: someone who left is another unit's business now. The
+    # unit's projects and teams are included (one definition of the unit's people, enterprise.selectors).
+    members = set(
+        Membership.objects.filter(organisation__path__startswith=unit.path, is_active=True).values_list(
+            "user_id", flat=True
         )
-        .select_related("user")
-        .distinct()
-        .order_by("pk")
     )
+    people = [p for p in on_site_records(unit) if p.user_id in members]
     for person in people:
         user = person.user
         initial = initial_password_for(user.id_number) if user.must_change_password else "（已修改）"
         sheet.append([user.name, user.id_number, initial, "在场"])
         for cell in sheet[sheet.max_row]:
             cell.data_type = "s"
-    audit_log(
-        action="enterprise.account_list_export", actor=actor, obj=unit, detail={"people": people.count()}
-    )
+    audit_log(action="enterprise.account_list_export", actor=actor, obj=unit, detail={"people": len(people)})
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -11,6 +11,7 @@ urlpatterns = [
     path("people/template/<slug:kind>/", views.template_view, name="template"),
     path("people/accounts/<int:unit_id>/", views.accounts_view, name="accounts"),
     path("people/<int:person_id>/leave/", views.leave_view, name="leave"),
+    path("people/leave/", views.leave_many_view, name="leave_many"),
     path("realname/", views.realname_view, name="realname"),
     path("realname/<int:project_id>/sync/", views.realname_sync_view, name="realname_sync"),
     path("report/", views.report_view, name="report"),

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from safetrain.accounts.models import UNIT_ADMIN_ROLES, Role
@@ -22,10 +23,12 @@ from safetrain.core.forms import DateInput, MultipleImageField
 from safetrain.core.http import xlsx_response
 from safetrain.enterprise import classes, realname_sync, reports, roster
 from safetrain.enterprise.models import Personnel, RosterJob, TrainingClass
+from safetrain.enterprise.selectors import unit_people
 from safetrain.orgs.models import Organisation, OrganisationKind
 from safetrain.records.services import audit_log
 
 MAX_UPLOAD = 5 * 1024 * 1024
+PAGE_SIZE = 50
 
 
 def _units(user) -> object:
@@ -41,7 +44,7 @@ def _int_param(request: HttpRequest, name: str) -> int | None:
 
 class ImportForm(forms.Form):
     unit = forms.ModelChoiceField(label=_lazy("Unit"), queryset=Organisation.objects.none())
-    file = forms.FileField(label=_lazy("Roster (.xlsx)"))
+    file = forms.FileField(label=_lazy("Roster (.xlsx or .xls)"))
     valid_rows_only = forms.BooleanField(
         label=_lazy("Import the valid rows and leave out the faulty ones"), required=False
     )
@@ -56,17 +59,45 @@ def people_view(request: HttpRequest) -> HttpResponse:
     units = _units(request.user)
     wanted = _int_param(request, "unit")
     unit = (units.filter(pk=wanted).first() if wanted else None) or units.first()
-    people = (
-        Personnel.objects.filter(organisation=unit)
-        .select_related("user", "job_type")
-        .order_by("-on_site", "pk")
-        if unit
-        else Personnel.objects.none()
-    )
+    name = request.POST.get("name", "")[:60].strip()  # personal data: POST only, never in the address
+    people = unit_people(viewer=request.user, unit=unit, name=name) if unit else []
+    page = Paginator(people, PAGE_SIZE).get_page(request.GET.get("page"))
     form = ImportForm(viewer=request.user, initial={"unit": unit})
     return render(
-        request, "enterprise/people.html", {"units": units, "unit": unit, "people": people, "form": form}
+        request,
+        "enterprise/people.html",
+        {"units": units, "unit": unit, "people": page, "page": page, "name": name, "form": form},
     )
+
+
+@require_POST
+@staff_required(*UNIT_ADMIN_ROLES)
+def leave_many_view(request: HttpRequest) -> HttpResponse:
+    """批量离场: mark the ticked people as left the site, each as the single action does."""
+    ids = [int(v) for v in request.POST.getlist("person") if v.isdecimal() and len(v) < 12]
+    back = f"{reverse('enterprise:people')}?{QueryDict(request.POST.get('back', '')[:300]).urlencode()}"
+    if not ids:
+        messages.error(request, _("Tick the people who left the site first."))
+        return redirect(back)
+    people = list(
+        Personnel.objects.filter(
+            organisation__in=_units(request.user), pk__in=ids, on_site=True
+        ).select_related("user", "organisation")
+    )
+    for person in people:
+        roster.person_leave(person=person, actor=request.user)
+
+    # The count, never the names: a flash message may travel in a cookie (personal data stays on the server).
+    messages.success(
+        request,
+        ngettext(
+            "Marked %(count)d person as left the site; the account and all records stay.",
+            "Marked %(count)d people as left the site; their accounts and all records stay.",
+            len(people),
+        )
+        % {"count": len(people)},
+    )
+    return redirect(back)
 
 
 @staff_required(*UNIT_ADMIN_ROLES)
@@ -104,7 +135,7 @@ def import_view(request: HttpRequest) -> HttpResponse:
 @staff_required(*UNIT_ADMIN_ROLES)
 def import_job_view(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(RosterJob.objects.filter(organisation__in=_units(request.user)), pk=job_id)
-    return render(request, "enterprise/import_job.html", {"job": job, "result": job.result or None})
+    return render(request, "enterprise/import_job.html", {"job": job, "result": roster.result_from_job(job)})
 
 
 @staff_required(*UNIT_ADMIN_ROLES)
@@ -235,6 +266,7 @@ def report_people_view(request: HttpRequest, project_id: int, column: str) -> Ht
             "label": label,
             "people": report.people(column),
             "columns": [(c, reports.column_label(c), report.count(c)) for c in reports.COLUMNS],
+            "teams": report.team_figures(),
         },
     )
 
@@ -262,15 +294,42 @@ class GroupSessionForm(forms.Form):
     content = forms.CharField(label=_lazy("Content"), widget=forms.Textarea(attrs={"rows": 2}))
     minutes = forms.IntegerField(label=_lazy("Minutes"), min_value=1, max_value=1440)
     present = forms.TypedMultipleChoiceField(
-        label=_lazy("Present"), coerce=int, choices=(), widget=forms.CheckboxSelectMultiple
+        label=_lazy("Present"),
+        coerce=int,
+        choices=(),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _lazy("Tick the people who were present.")},
     )
-    sheet = forms.ImageField(label=_lazy("Signed attendance sheet (photo)"))
-    photos = MultipleImageField(label=_lazy("Front-face photos of the attendees (one or per group)"))
+    sheet = forms.ImageField(
+        label=_lazy("Signed attendance sheet (photo)"),
+        error_messages={"required": _lazy("Choose the photo of the signed attendance sheet.")},
+    )
+    photos = MultipleImageField(
+        label=_lazy("Front-face photos of the attendees (one or per group)"),
+        error_messages={"required": _lazy("Choose at least one front-face photo of the attendees.")},
+    )
 
     def __init__(self, *args, members: list, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["present"].choices = [
             (r.user.pk, f"{r.user.name} {r.user.masked_id_number}") for r in members if r.person.on_site
+        ]
+
+    def clean_photos(self) -> list:
+        # An empty multiple-file input cleans to [] without the field's own "required" check.
+        photos = self.cleaned_data["photos"]
+        if not photos:
+            raise forms.ValidationError(self.fields["photos"].error_messages["required"], code="required")
+        return photos
+
+    def files_to_choose_again(self) -> list[str]:
+        """Browsers never refill a file input: after an error the chosen photos must be chosen again (FACE-06)."""
+        if not self.is_bound:
+            return []
+        return [
+            str(self.fields[name].label)
+            for name in ("sheet", "photos")
+            if name in self.files and name not in self.errors
         ]
 
 
@@ -309,25 +368,46 @@ def classes_view(request: HttpRequest) -> HttpResponse:
                 return redirect("enterprise:class", class_id=training_class.pk)
         else:
             status = 400
-    rows = list(_classes(request.user).annotate(member_count=Count("members"))[:200])
-    return render(request, "enterprise/classes.html", {"form": form, "classes": rows}, status=status)
+    rows = _classes(request.user).annotate(member_count=Count("members")).order_by("-starts_on", "-pk")
+    query = request.GET.get("q", "")[:60].strip()
+    if query:
+        rows = rows.filter(name__icontains=query)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "enterprise/classes.html",
+        {"form": form, "classes": page, "page": page, "q": query},
+        status=status,
+    )
 
 
 @staff_required(*UNIT_ADMIN_ROLES)
 def class_view(request: HttpRequest, class_id: int) -> HttpResponse:
     training_class = get_object_or_404(_classes(request.user), pk=class_id)
-    unit = training_class.organisation
     rows = classes.class_rows(training_class)
     if request.GET.get("format") == "xlsx":
         audit_log(action="enterprise.class_export", actor=request.user, obj=training_class)
         return xlsx_response(reports.rows_workbook(rows, training_class.name), f"{training_class.name}.xlsx")
+    return _class_page(request, training_class, rows)
+
+
+def _class_page(
+    request: HttpRequest,
+    training_class: TrainingClass,
+    rows: list,
+    *,
+    session_form: GroupSessionForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The class page; after a rejected group session it shows that form again, as entered, with its errors."""
+    unit = training_class.organisation
     filters = {
         "untrained": request.GET.get("untrained") == "1",
         "job_type_id": _int_param(request, "job_type"),
         "team_id": _int_param(request, "team"),
     }
     candidates = classes.class_candidates(training_class, **filters)
-    people = Personnel.objects.filter(organisation=unit, on_site=True)
+    people = Personnel.objects.filter(organisation__path__startswith=unit.path, on_site=True)
     return render(
         request,
         "enterprise/class.html",
@@ -339,12 +419,14 @@ def class_view(request: HttpRequest, class_id: int) -> HttpResponse:
             "filters": filters,
             "job_types": JobType.objects.filter(pk__in=people.values("job_type_id")).order_by("code"),
             "teams": classes.teams_of(unit),
-            "session_form": GroupSessionForm(members=rows, initial={"date": timezone.localdate()}),
+            "session_form": session_form
+            or GroupSessionForm(members=rows, initial={"date": timezone.localdate()}),
             "photos_form": PhotosForm(),
             "group_sessions": training_class.group_sessions.select_related("session").prefetch_related(
                 "session__photos", "session__attendance"
             ),
         },
+        status=status,
     )
 
 
@@ -409,10 +491,8 @@ def class_session_view(request: HttpRequest, class_id: int) -> HttpResponse:
                 request, _("The group session was recorded; the faces in its photos are being matched.")
             )
             return redirect("proctoring:group", session_id=link.session_id)
-    for errors in form.errors.values():
-        for error in errors:
-            messages.error(request, error)
-    return redirect("enterprise:class", class_id=training_class.pk)
+    # FACE-06: show the form again as entered, each error next to its field (a redirect lost everything).
+    return _class_page(request, training_class, rows, session_form=form, status=400)
 
 
 @require_POST
@@ -449,10 +529,18 @@ def summary_view(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status not in classes.SUMMARY_STATUSES:
         status = ""
-    rows = classes.training_summary(unit, status) if unit else []
+    name = request.POST.get("name", "")[:60].strip()  # personal data: POST only, never in the address
+    rows = (
+        classes.training_summary(unit, status, people=unit_people(viewer=request.user, unit=unit, name=name))
+        if unit
+        else []
+    )
     if unit and request.GET.get("format") == "xlsx":
         audit_log(action="enterprise.summary_export", actor=request.user, obj=unit, detail={"status": status})
         return xlsx_response(reports.rows_workbook(rows, "人员培训汇总"), f"人员培训汇总-{unit.name}.xlsx")
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
-        request, "enterprise/summary.html", {"units": units, "unit": unit, "rows": rows, "status": status}
+        request,
+        "enterprise/summary.html",
+        {"units": units, "unit": unit, "rows": page, "page": page, "status": status, "name": name},
     )

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class IntegrationsConfig(AppConfig):
     name = "safetrain.integrations"
-    verbose_name = "Integrations"
+    verbose_name = _("Connected systems")
 
     def ready(self) -> None:
         from safetrain.core.metrics import scrape_gauges_register

@@ -23,20 +23,24 @@ class OutboundRecord(models.Model):
     a newer version supersedes an older one still waiting. The payload (personal data) is encrypted at rest and
     cleared (NULL) once delivered, superseded or discarded; the receiver keeps it idempotent by id and version."""
 
-    kind = models.CharField(max_length=16)
-    record_id = models.CharField(max_length=40)
-    version = models.CharField(max_length=64, help_text="SHA-256 of the payload")
-    payload = EncryptedJSONField(null=True)
-    state = models.CharField(max_length=10, choices=OutboundState.choices, default=OutboundState.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(db_index=True)
-    last_error = models.TextField(blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=16, verbose_name=_("kind"))
+    record_id = models.CharField(max_length=40, verbose_name=_("record id"))
+    version = models.CharField(max_length=64, help_text="SHA-256 of the payload", verbose_name=_("version"))
+    payload = EncryptedJSONField(null=True, verbose_name=_("payload"))
+    state = models.CharField(
+        max_length=10, choices=OutboundState.choices, default=OutboundState.PENDING, verbose_name=_("state")
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(db_index=True, verbose_name=_("next attempt at"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    delivered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("delivered at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="outbound_due")]
+        verbose_name = _("outbound record")
+        verbose_name_plural = _("outbound records")
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.record_id}@{self.version[:8]}"
@@ -53,6 +57,8 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
 
     def __str__(self) -> str:
         return f"{self.record_id} {self.status_code or self.error[:20]}"
@@ -64,6 +70,10 @@ class ExchangeCursor(models.Model):
     name = models.CharField(max_length=30, unique=True)
     value = models.CharField(max_length=64, blank=True)
     at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("exchange cursor")
+        verbose_name_plural = _("exchange cursors")
 
     def __str__(self) -> str:
         return self.name
@@ -80,28 +90,35 @@ class Alarm(models.Model):
     (its fingerprint and start) updates it, e.g. when it is resolved. Operators acknowledge it; rows are never
     deleted."""
 
-    fingerprint = models.CharField(max_length=32)
-    starts_at = models.DateTimeField()
-    name = models.CharField(max_length=100)
-    severity = models.CharField(max_length=20, blank=True)
-    status = models.CharField(max_length=10, choices=AlarmStatus.choices)
-    node = models.CharField(max_length=100, blank=True)
-    summary = models.TextField(blank=True)
-    description = models.TextField(blank=True)
-    labels = models.JSONField(default=dict)
-    ends_at = models.DateTimeField(null=True, blank=True)
-    received_at = models.DateTimeField()
-    updated_at = models.DateTimeField()
-    notifications = models.PositiveIntegerField(default=1)
+    fingerprint = models.CharField(max_length=32, verbose_name=_("fingerprint"))
+    starts_at = models.DateTimeField(verbose_name=_("starts at"))
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    severity = models.CharField(max_length=20, blank=True, verbose_name=_("severity"))
+    status = models.CharField(max_length=10, choices=AlarmStatus.choices, verbose_name=_("status"))
+    node = models.CharField(max_length=100, blank=True, verbose_name=_("node"))
+    summary = models.TextField(blank=True, verbose_name=_("summary"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    labels = models.JSONField(default=dict, verbose_name=_("labels"))
+    ends_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ends at"))
+    received_at = models.DateTimeField(verbose_name=_("received at"))
+    updated_at = models.DateTimeField(verbose_name=_("updated at"))
+    notifications = models.PositiveIntegerField(default=1, verbose_name=_("notifications"))
     acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("acknowledged by"),
     )
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledgement_note = models.TextField(blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True, verbose_name=_("acknowledged at"))
+    acknowledgement_note = models.TextField(blank=True, verbose_name=_("acknowledgement note"))
 
     class Meta:
         ordering = ["-starts_at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["fingerprint", "starts_at"], name="alarm_once")]
+        verbose_name = _("alarm")
+        verbose_name_plural = _("alarms")
 
     def __str__(self) -> str:
         return f"{self.name} {self.node} {self.starts_at:%Y-%m-%d %H:%M}"
@@ -154,6 +171,8 @@ class BackupRun(models.Model):
     class Meta:
         ordering = ["-started_at", "-pk"]
         indexes = [models.Index(fields=["target", "repo", "-started_at"], name="backup_run_latest")]
+        verbose_name = _("backup run")
+        verbose_name_plural = _("backup runs")
 
     def __str__(self) -> str:
         return f"{self.target}/{self.repo} {self.requested_kind} {self.started_at:%Y-%m-%d %H:%M}"
@@ -185,6 +204,8 @@ class RestoreDrill(models.Model):
 
     class Meta:
         ordering = ["-finished_at", "-pk"]
+        verbose_name = _("restore drill")
+        verbose_name_plural = _("restore drills")
 
     def __str__(self) -> str:
         return f"restore drill {self.finished_at:%Y-%m-%d %H:%M} {'ok' if self.ok else 'failed'}"

@@ -56,6 +56,8 @@ class HeartbeatOut(Schema):
     state: str
     next_action: str
     reasons: list[str]
+    missing_seconds: float = Field(0.0, description="seconds of the lesson not yet watched (0 once complete)")
+    gap_start: float | None = Field(None, description="where the first part not yet watched starts")
 
 
 class LessonProgressOut(Schema):
@@ -109,7 +111,7 @@ def open_session(request: HttpRequest, payload: SessionIn):
         id=session.pk,
         lesson_id=session.lesson_id,
         state=session.state,
-        resume_position=progress.last_position,
+        resume_position=session.last_position,
         furthest_position=progress.furthest_position,
         duration_seconds=session.lesson.duration_seconds,
         heartbeat_interval=settings.HEARTBEAT_INTERVAL_SECONDS,

@@ -10,6 +10,7 @@ else credits nothing; cheating patterns are logged as suspicious events with the
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,7 @@ from safetrain.learning.models import (
     SuspiciousKind,
 )
 from safetrain.learning.quizzes import quiz_passed, quiz_required
-from safetrain.learning.selectors import active_enrolments, courses_of_enrolment
+from safetrain.learning.selectors import active_enrolments, courses_of_enrolment, lesson_gap, resume_position
 
 
 @dataclass
@@ -53,6 +54,9 @@ class HeartbeatResult:
     state: str
     next_action: str = ""
     reasons: list[str] = field(default_factory=list)
+    # What is still to be watched (LRN-05): the page says it and offers to play it from `gap_start`.
+    missing_seconds: float = 0.0
+    gap_start: float | None = None
 
 
 def study_day(now: dt.datetime) -> dt.date:
@@ -110,6 +114,13 @@ def study_session_open(*, learner: Any, lesson_id: int, request: HttpRequest | N
     ):
         _end_session(old, now=now, state=SessionState.SUPERSEDED)
     progress, _created = LessonProgress.objects.get_or_create(enrolment=enrolment, lesson=lesson)
+    # The session's crediting starts where the page starts playing, which is where the learner stopped or, when
+    # nothing there is left to watch, the first part not yet watched (LRN-03). A beat behind this point only moves
+    # it back without credit (nothing says where playback started), so starting at the stored end position while
+    # the page replays from 0:00 would never credit a replay's first stretch: a gap there stayed for good.
+    start = resume_position(
+        progress.watched, lesson.duration_seconds, progress.completed, progress.last_position
+    )
     session = StudySession(
         learner=learner,
         enrolment=enrolment,
@@ -117,7 +128,7 @@ def study_session_open(*, learner: Any, lesson_id: int, request: HttpRequest | N
         progress=progress,
         started_at=now,
         last_accepted_at=now,
-        last_position=progress.last_position,
+        last_position=start,
         ip=client_ip(request),
         user_agent=user_agent(request),
         auth_session=getattr(request, "auth_session", None),
@@ -136,7 +147,7 @@ def study_session_open(*, learner: Any, lesson_id: int, request: HttpRequest | N
         lesson=lesson,
         session=session,
         kind=StudyRecordKind.PERIOD_START,
-        position=progress.last_position,
+        position=start,
         ip=session.ip,
         user_agent=session.user_agent,
     )
@@ -285,6 +296,7 @@ def heartbeat_apply(
         )
 
     def result(state: str) -> HeartbeatResult:
+        gap = lesson_gap(progress.watched, session.lesson.duration_seconds, progress.completed)
         return HeartbeatResult(
             round(credit, 3),
             round(progress.credited_seconds, 3),
@@ -293,6 +305,8 @@ def heartbeat_apply(
             state,
             next_action,
             reasons,
+            round(gap.missing, 1),
+            None if gap.start is None else math.floor(gap.start * 10) / 10,  # never past the gap's start
         )
 
     if session.state != SessionState.ACTIVE:
@@ -342,9 +356,13 @@ def heartbeat_apply(
 
     valid = 0 <= position <= duration + tolerance
     clamped = min(position, duration)  # nothing past the end is ever watched or credited
+    # How far the page can have played since the point crediting goes on from. While a check is due that point is
+    # held at the due moment (nothing after it counts), but the page played on until a beat told it to stop: it may
+    # honestly be as far past that point as the time since the check fell due (bounded by the face-check time
+    # limit, and none of it is credited or counted as watched). Further than that is still a seek forward.
+    reach = max(elapsed, (now - session.face_due_at).total_seconds()) if face_due else elapsed
     ahead = (
-        valid
-        and clamped > max(progress.furthest_position, previous) + elapsed + session.time_carry + tolerance
+        valid and clamped > max(progress.furthest_position, previous) + reach + session.time_carry + tolerance
     )
     if not valid:
         reasons.append("forged_position")
@@ -375,7 +393,12 @@ def heartbeat_apply(
         budget = min(elapsed + session.time_carry, interval + tolerance)
         if face_budget is not None:
             budget = min(budget, face_budget)
-        end = min(clamped, previous + budget)
+        # A jump within watched ground (allowed: LRN-02): the position is further past `previous` than playback
+        # since it can explain, yet not ahead of what was watched. Where the page jumped from is unknown, so
+        # nothing of the stretch is credited (an unwatched part it spans, such as the gap a session starts at,
+        # would otherwise be paid without being played), and the next stretch starts where the page now plays.
+        jumped = clamped - previous > reach + session.time_carry + tolerance
+        end = previous if jumped else min(clamped, previous + budget)
         progress.watched, credit = intervals.take_uncovered(progress.watched, previous, end, remaining)
         if remaining <= 0 or credit >= remaining - 0.001:
             reasons.append("daily_cap")
@@ -390,11 +413,14 @@ def heartbeat_apply(
                 amounts={"seconds": credit},
                 defaults={"cancelled_seconds": 0.0},
             )
-        # Jitter: up to the tolerance of unused time carries over to the next beat.
-        session.time_carry = min(tolerance, max(0.0, elapsed + session.time_carry - (end - previous)))
+        # Jitter: up to the tolerance of unused time carries over to the next beat (none across a jump).
+        session.time_carry = (
+            0.0 if jumped else min(tolerance, max(0.0, elapsed + session.time_carry - (end - previous)))
+        )
         progress.furthest_position = max(progress.furthest_position, end)
-        # The next stretch starts where this one's credit stopped, so a late beat leaves no hole behind.
-        session.last_position = end
+        # The next stretch starts where this one's credit stopped, so a late beat leaves no hole behind; after a
+        # jump it starts where the page jumped to (held at the due moment below while a face check is due).
+        session.last_position = clamped if jumped else end
         credit_stop = end
     else:
         session.time_carry = 0.0

@@ -62,3 +62,13 @@ def take_uncovered(
         if cursor >= end:
             break
     return result, taken
+
+
+def first_gap(intervals: list[Interval], start: float, end: float) -> float | None:
+    """The first second of [start, end] not in `intervals`, or None when all of it is covered."""
+    cursor = start
+    for a, b in sorted(intervals):
+        if a > cursor:
+            break
+        cursor = max(cursor, b)
+    return cursor if cursor < end else None

@@ -32,8 +32,15 @@ class EnrolmentQuerySet(models.QuerySet):
 
 
 class Enrolment(models.Model):
-    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="enrolments")
-    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="enrolments")
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="enrolments",
+        verbose_name=_("learner"),
+    )
+    programme = models.ForeignKey(
+        Programme, on_delete=models.PROTECT, related_name="enrolments", verbose_name=_("programme")
+    )
     organisation = models.ForeignKey(
         Organisation,
         verbose_name=_("enrolling unit"),
@@ -42,12 +49,14 @@ class Enrolment(models.Model):
         on_delete=models.PROTECT,
         related_name="enrolments",
     )
-    job_type = models.ForeignKey(JobType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    job_type = models.ForeignKey(
+        JobType, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("job type")
+    )
     opened_on = models.DateField(_("account opened"))
     deadline = models.DateField(_("study deadline"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=12, choices=EnrolmentStatus.choices, default="active")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, db_index=True, verbose_name=_("updated at"))
 
     objects = EnrolmentQuerySet.as_manager()
 
@@ -85,6 +94,8 @@ class LessonProgress(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["enrolment", "lesson"], name="lesson_progress_once")]
+        verbose_name = _("lesson progress")
+        verbose_name_plural = _("lesson progress records")
 
     def __str__(self) -> str:
         return f"{self.enrolment_id}/{self.lesson_id}: {self.credited_seconds:.0f}s"
@@ -157,6 +168,8 @@ class StudySession(models.Model):
                 fields=["id", "learner", "enrolment", "lesson"], name="study_session_record_key"
             ),
         ]
+        verbose_name = _("study session")
+        verbose_name_plural = _("study sessions")
 
     def __str__(self) -> str:
         return f"session {self.pk} of {self.learner_id}"
@@ -181,6 +194,8 @@ class DailyCredit(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["learner", "enrolment", "day"], name="daily_credit_once")
         ]
+        verbose_name = _("daily credit")
+        verbose_name_plural = _("daily credits")
 
     def __str__(self) -> str:
         return f"{self.learner_id} {self.day}: {self.seconds:.0f}s"
@@ -197,38 +212,57 @@ class StudyRecord(AppendOnlyRecord):
     """The study record REC-02 keeps for years: every accepted and rejected heartbeat, the start and end of each
     continuous period, with IP and user agent. Append-only (model, queryset and database triggers)."""
 
-    at = models.DateTimeField(db_index=True)
+    at = models.DateTimeField(db_index=True, verbose_name=_("time"))
     # The database checks these four together, not one by one (Meta.constraints): a record of a session (every
     # heartbeat, the start and end of every period) names that session with the session's own learner, enrolment
     # and lesson, one check on the session row the heartbeat has already locked; a record without a session (a
     # cancellation) names a lesson-progress row of its enrolment and the enrolment's learner.
     learner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("learner"),
     )
     # No index of its own: study_record_enrolment_at (enrolment, at) serves every look-up by enrolment.
     enrolment = models.ForeignKey(
-        Enrolment, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
+        Enrolment,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+        verbose_name=_("enrolment"),
     )
     lesson = models.ForeignKey(
-        "catalog.Lesson", on_delete=models.PROTECT, related_name="+", db_constraint=False
+        "catalog.Lesson",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("lesson"),
     )
     session = models.ForeignKey(
-        StudySession, on_delete=models.PROTECT, null=True, related_name="+", db_constraint=False
+        StudySession,
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+        db_constraint=False,
+        verbose_name=_("study session"),
     )
-    kind = models.CharField(max_length=16, choices=StudyRecordKind.choices)
-    seq = models.IntegerField(null=True)
-    position = models.FloatField(null=True)
-    credited_seconds = models.FloatField(default=0)
-    accepted = models.BooleanField(default=True)
-    reasons = models.JSONField(default=list)
-    ip = models.CharField(max_length=64, blank=True)
-    user_agent = models.CharField(max_length=400, blank=True)
+    kind = models.CharField(max_length=16, choices=StudyRecordKind.choices, verbose_name=_("kind"))
+    seq = models.IntegerField(null=True, verbose_name=_("sequence"))
+    position = models.FloatField(null=True, verbose_name=_("position"))
+    credited_seconds = models.FloatField(default=0, verbose_name=_("credited seconds"))
+    accepted = models.BooleanField(default=True, verbose_name=_("accepted"))
+    reasons = models.JSONField(default=list, verbose_name=_("reasons"))
+    ip = models.CharField(max_length=64, blank=True, verbose_name=_("IP address"))
+    user_agent = models.CharField(max_length=400, blank=True, verbose_name=_("user agent"))
 
     # The enrolment of a record without a session, NULL on the others: the key of the checks of those records.
     sessionless_enrolment = models.GeneratedField(
         expression=models.Case(models.When(session__isnull=True, then=models.F("enrolment"))),
         output_field=models.BigIntegerField(null=True),
         db_persist=True,
+        verbose_name=_("enrolment (no session)"),
     )
 
     objects = AppendOnlyQuerySet.as_manager()
@@ -255,6 +289,8 @@ class StudyRecord(AppendOnlyRecord):
                 name="study_record_enrolment_refs",
             ),
         ]
+        verbose_name = _("study record")
+        verbose_name_plural = _("study records")
 
     def __str__(self) -> str:
         return f"{self.kind} {self.learner_id} {self.at:%Y-%m-%d %H:%M:%S}"
@@ -275,19 +311,32 @@ class SuspiciousKind(models.TextChoices):
 class SuspiciousEvent(models.Model):
     """Evidence for the review queue (ANTI-04, ANTI-05)."""
 
-    learner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    enrolment = models.ForeignKey(Enrolment, on_delete=models.PROTECT, related_name="suspicious_events")
-    session = models.ForeignKey(StudySession, null=True, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=20, choices=SuspiciousKind.choices)
-    evidence = models.JSONField(default=dict)
-    at = models.DateTimeField()
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("learner")
+    )
+    enrolment = models.ForeignKey(
+        Enrolment, on_delete=models.PROTECT, related_name="suspicious_events", verbose_name=_("enrolment")
+    )
+    session = models.ForeignKey(
+        StudySession, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("study session")
+    )
+    kind = models.CharField(max_length=20, choices=SuspiciousKind.choices, verbose_name=_("kind"))
+    evidence = models.JSONField(default=dict, verbose_name=_("evidence"))
+    at = models.DateTimeField(verbose_name=_("time"))
     review = models.ForeignKey(
-        "SuspicionReview", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+        "SuspicionReview",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("review"),
     )
 
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["enrolment", "kind"], name="suspicious_enrolment_kind")]
+        verbose_name = _("suspicious event")
+        verbose_name_plural = _("suspicious events")
 
     def __str__(self) -> str:
         return f"{self.kind} {self.learner_id}"
@@ -311,6 +360,8 @@ class SuspicionReview(models.Model):
 
     class Meta:
         ordering = ["-at"]
+        verbose_name = _("suspicion review")
+        verbose_name_plural = _("suspicion reviews")
 
     def __str__(self) -> str:
         return f"{self.enrolment_id}: {self.decision}"
@@ -325,13 +376,19 @@ class QuizQuestionKind(models.TextChoices):
 class QuizQuestion(models.Model):
     """A question of a course's lesson-quiz bank (QZ-01). `answer` holds the indexes of the right options."""
 
-    course = models.ForeignKey("catalog.Course", on_delete=models.PROTECT, related_name="quiz_questions")
-    kind = models.CharField(max_length=12, choices=QuizQuestionKind.choices)
+    course = models.ForeignKey(
+        "catalog.Course", on_delete=models.PROTECT, related_name="quiz_questions", verbose_name=_("course")
+    )
+    kind = models.CharField(max_length=12, choices=QuizQuestionKind.choices, verbose_name=_("kind"))
     stem = models.TextField(_("question"))
-    options = models.JSONField(default=list)
-    answer = models.JSONField(default=list)
+    options = models.JSONField(default=list, verbose_name=_("options"))
+    answer = models.JSONField(default=list, verbose_name=_("answer"))
     explanation = models.TextField(_("explanation"), blank=True)
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True, verbose_name=_("active"))
+
+    class Meta:
+        verbose_name = _("quiz question")
+        verbose_name_plural = _("quiz questions")
 
     def __str__(self) -> str:
         return self.stem[:40]
@@ -355,6 +412,8 @@ class QuizAttempt(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["enrolment", "lesson", "try_number"], name="quiz_try_once")
         ]
+        verbose_name = _("quiz attempt")
+        verbose_name_plural = _("quiz attempts")
 
     def __str__(self) -> str:
         return f"quiz {self.lesson_id} try {self.try_number}"

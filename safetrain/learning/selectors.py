@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -295,3 +296,132 @@ def enrolment_overview(learner: Any, enrolments: Any = None) -> list[dict[str, A
             }
         )
     return out
+
+
+@dataclass(frozen=True)
+class LessonGap:
+    """What is still to be watched of one video lesson (LRN-01, LRN-05): `missing` seconds unwatched, the first of
+    them at `start` (None once the lesson counts as watched)."""
+
+    missing: float
+    start: float | None
+
+
+def lesson_gap(watched: list[list[float]], duration: float, completed: bool) -> LessonGap:
+    from safetrain.learning import intervals
+
+    if completed or duration <= 0:
+        return LessonGap(0.0, None)
+    floor = max(0.0, duration - settings.COMPLETION_TOLERANCE_SECONDS)
+    start = intervals.first_gap(watched, 0.0, floor)
+    if start is None:
+        return LessonGap(0.0, None)
+    return LessonGap(intervals.uncovered(watched, 0.0, duration), start)
+
+
+def resume_position(watched: list[list[float]], duration: float, completed: bool, last: float) -> float:
+    """Where a study page starts playing (LRN-03): where the learner stopped, or, when nothing there is still to be
+    watched, at the first part not yet watched; a finished lesson watched to its end starts again from the top."""
+    from safetrain.learning import intervals
+
+    if not completed and duration > 0:
+        floor = max(0.0, duration - settings.COMPLETION_TOLERANCE_SECONDS)
+        ahead = intervals.first_gap(watched, min(last, floor), floor)
+        start = ahead if ahead is not None else intervals.first_gap(watched, 0.0, floor)
+        if start is not None:
+            return start
+    return last if last < duration - settings.COMPLETION_TOLERANCE_SECONDS else 0.0
+
+
+@dataclass(frozen=True)
+class LessonMark:
+    percent: int
+    done: bool
+
+
+def _percent(part: float, whole: float) -> int:
+    return min(100, int(100 * part / whole)) if whole > 0 else 0
+
+
+def course_marks(enrolment: Enrolment | None, course: Course) -> dict[str, Any]:
+    """Ticks and percentages of one course's outline for one enrolment (LRN-08): per video lesson the share watched
+    and whether it counts (watched and, where the course has a quiz bank, its quiz passed), and the same for the
+    whole course. {} without an enrolment."""
+    from safetrain.learning import intervals
+    from safetrain.learning.models import LessonProgress, QuizAttempt, QuizQuestion
+
+    if enrolment is None:
+        return {}
+    progress = {
+        p.lesson_id: p
+        for p in LessonProgress.objects.filter(enrolment=enrolment, lesson__chapter__course=course)
+    }
+    passed = set(
+        QuizAttempt.objects.filter(
+            enrolment=enrolment, passed=True, lesson__chapter__course=course
+        ).values_list("lesson_id", flat=True)
+    )
+    needs_quiz = QuizQuestion.objects.filter(course=course, is_active=True).exists()
+    marks: dict[int, LessonMark] = {}
+    seen = total = 0.0
+    for chapter in course.chapters.prefetch_related("lessons__video"):
+        for lesson in chapter.lessons.all():
+            if lesson.kind != "video":
+                continue
+            duration = lesson.duration_seconds or 0.0
+            p = progress.get(lesson.pk)
+            covered = min(duration, intervals.total(p.watched)) if p else 0.0
+            watched = bool(p and p.completed)
+            marks[lesson.pk] = LessonMark(
+                100 if watched else _percent(covered, duration),
+                lesson_done(watched, needs_quiz, lesson.pk in passed),
+            )
+            seen += duration if watched else covered
+            total += duration
+    return {
+        "lessons": marks,
+        "percent": _percent(seen, total),
+        "done": bool(marks) and all(m.done for m in marks.values()),
+    }
+
+
+@dataclass(frozen=True)
+class LessonStudy:
+    """One video lesson for its study page (LRN-05): credited so far, whether it counts as watched, what is left."""
+
+    credited_seconds: float
+    duration: float
+    completed: bool  # the video counts as watched
+    gap: LessonGap
+    # QZ-01: the course has a quiz bank and this lesson's quiz is not passed yet: a watched video does not make
+    # the lesson complete, the page says to take the quiz.
+    quiz_pending: bool = False
+
+
+def lesson_study(enrolment: Enrolment | None, lesson: Any) -> LessonStudy | None:
+    from safetrain.learning.models import LessonProgress
+    from safetrain.learning.quizzes import quiz_passed, quiz_required
+
+    if enrolment is None or lesson.kind != "video":
+        return None
+    progress = LessonProgress.objects.filter(enrolment=enrolment, lesson=lesson).first()
+    duration = lesson.duration_seconds
+    pending = quiz_required(lesson) and not quiz_passed(enrolment.pk, lesson.pk)
+    if progress is None:
+        return LessonStudy(0.0, duration, False, LessonGap(duration, None), pending)
+    return LessonStudy(
+        progress.credited_seconds,
+        duration,
+        progress.completed,
+        lesson_gap(progress.watched, duration, progress.completed),
+        pending,
+    )
+
+
+def outline_marked(outline: list[Any], marks: dict[str, Any]) -> list[Any]:
+    """The course outline with each video lesson's tick and percentage attached as `lesson.mark`."""
+    lessons = marks.get("lessons", {})
+    for chapter in outline:
+        for lesson in chapter.lessons.all():
+            lesson.mark = lessons.get(lesson.pk)
+    return outline

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import mimetypes
 import posixpath
 
@@ -34,8 +35,12 @@ from safetrain.learning.selectors import (
     can_open_course_media,
     can_open_video,
     course_enrolment,
+    course_marks,
+    lesson_study,
     my_programmes,
+    outline_marked,
 )
+from safetrain.learning.templatetags.study import clock
 from safetrain.proctoring.services import has_reference_photo, reference_photo_hold
 
 
@@ -103,12 +108,14 @@ def course_view(request: HttpRequest, code: str) -> HttpResponse:
     course = _published_course(code, request.user)
     enrolment = course_enrolment(request.user, course)
     enrolled = enrolment is not None or request.user.sees_everything()
+    marks = course_marks(enrolment, course)
     return render(
         request,
         "learning/course.html",
         {
             "course": course,
-            "outline": course_outline(course),
+            "outline": outline_marked(course_outline(course), marks),
+            "marks": marks,
             "enrolled": enrolled,
             "enrolment": enrolment,
             "rating": rating_summary(course),
@@ -166,11 +173,17 @@ def lesson_view(request: HttpRequest, code: str, lesson_id: int) -> HttpResponse
         if enrolment
         else settings.SESSION_IDLE_TIMEOUT_MINUTES
     )
+    marks = course_marks(enrolment, course)
+    study = lesson_study(enrolment, lesson)
     context = {
         "course": course,
         "lesson": lesson,
-        "outline": course_outline(course),
+        "outline": outline_marked(course_outline(course), marks),
+        "marks": marks,
         "enrolment": enrolment,
+        "study": study,
+        "study_gap": _gap_text(study),
+        "play_from": _("Play from {start}").format(start=clock(study.gap.start)) if _has_gap(study) else "",
         "idle_minutes": idle,
         "has_photo": has_reference_photo(request.user),
         # Identity binding: study waits until the reference photo is approved, where checks while studying are on.
@@ -179,6 +192,19 @@ def lesson_view(request: HttpRequest, code: str, lesson_id: int) -> HttpResponse
         else "",
     }
     return render(request, "learning/lesson.html", context)
+
+
+def _has_gap(study) -> bool:
+    return study is not None and study.gap.start is not None
+
+
+def _gap_text(study) -> str:
+    """LRN-05: what is still to be watched of the lesson and where to play it from, in the player's own words."""
+    if study is None or study.gap.start is None or study.credited_seconds <= 0:
+        return ""
+    return _("{missing} not studied yet: continue playing from {start}.").format(
+        missing=clock(math.ceil(study.gap.missing)), start=clock(study.gap.start)
+    )
 
 
 @login_required

@@ -27,10 +27,18 @@ class Region(models.Model):
     name = models.CharField(_("name"), max_length=60)
     level = models.CharField(_("level"), max_length=10, choices=RegionLevel.choices)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        verbose_name=_("parent"),
     )
     path = models.CharField(
-        max_length=40, db_index=True, help_text="codes from the province down, '/'-joined"
+        max_length=40,
+        db_index=True,
+        help_text="codes from the province down, '/'-joined",
+        verbose_name=_("tree path"),
     )
 
     class Meta:
@@ -170,7 +178,7 @@ class Organisation(models.Model):
         on_delete=models.PROTECT,
         related_name="children",
     )
-    path = models.CharField(max_length=255, db_index=True, editable=False)
+    path = models.CharField(max_length=255, db_index=True, editable=False, verbose_name=_("tree path"))
     region = models.ForeignKey(Region, verbose_name=_("region"), on_delete=models.PROTECT, related_name="+")
     uscc = models.CharField(_("unified social credit code"), max_length=18, blank=True)
     industry = models.CharField(_("industry"), max_length=30, choices=Industry.choices, blank=True)

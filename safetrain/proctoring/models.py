@@ -121,6 +121,37 @@ class CheckPurpose(models.TextChoices):
     MANUAL = "manual", _("Requested check")
 
 
+class CheckReason(models.TextChoices):
+    """Labels for `FaceCheck.reason` (the face engine's reasons and the service's own outcomes). Labels only: the
+    field keeps free codes, so an engine's new reason still saves."""
+
+    NO_FACE = "no_face", _("No face seen")
+    MULTIPLE_FACES = "multiple_faces", _("More than one face")
+    FACE_TOO_SMALL = "face_too_small", _("Face too far away")
+    DIFFERENT_PERSON = "different_person", _("Not the enrolled person")
+    NOT_LIVE = "not_live", _("Liveness check failed")
+    UNREADABLE = "unreadable_image", _("Picture could not be read")
+    TIMEOUT = "timeout", _("Check took too long")
+    SERVICE_UNAVAILABLE = "service_unavailable", _("Verification service unavailable")
+
+
+class Challenge(models.TextChoices):
+    """Labels for the liveness action asked of the learner (`FaceCheck.challenge`, FACE-02)."""
+
+    BLINK = "blink", _("Blink")
+    TURN = "turn", _("Turn the head")
+
+
+def code_label(choices: type[models.TextChoices], code: str) -> str:
+    """The label of a code, "" for none, and a neutral word (never the raw code) for one not listed."""
+    if not code:
+        return ""
+    try:
+        return str(choices(code).label)
+    except ValueError:
+        return str(_("Other"))
+
+
 class FaceCheck(models.Model):
     """One identity check and its snapshot (抓拍, FACE-04): time, result, distance, IP; the captured frame is stored
     encrypted in the learner's archive."""
@@ -149,6 +180,14 @@ class FaceCheck(models.Model):
     def __str__(self) -> str:
         return f"{self.user_id} {self.purpose} {'ok' if self.passed else self.reason}"
 
+    @property
+    def reason_label(self) -> str:
+        return code_label(CheckReason, self.reason)
+
+    @property
+    def challenge_label(self) -> str:
+        return code_label(Challenge, self.challenge)
+
 
 class FaceChallenge(models.Model):
     """A liveness challenge issued by the server (FACE-02): the page learns what to ask for (blink, turn) only when
@@ -163,6 +202,10 @@ class FaceChallenge(models.Model):
     challenge = models.CharField(max_length=10)
     issued_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("liveness challenge")
+        verbose_name_plural = _("liveness challenges")
 
     def __str__(self) -> str:
         return f"{self.purpose} {self.challenge} for {self.user_id}"
@@ -185,6 +228,8 @@ class GroupFaceMatch(models.Model):
 
     class Meta:
         ordering = ["session", "photo", "pk"]
+        verbose_name = _("group photo match")
+        verbose_name_plural = _("group photo matches")
 
     def __str__(self) -> str:
         return f"{self.session_id}: {self.learner_id or '?'}"

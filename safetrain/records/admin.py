@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from safetrain.core.admin import ReadOnlyAdmin
 from safetrain.records.models import ArchiveFile, AuditEntry, RecordSeal
@@ -8,10 +9,27 @@ from safetrain.records.models import ArchiveFile, AuditEntry, RecordSeal
 class AuditEntryAdmin(ReadOnlyAdmin):
     """Read-only: the trail is append-only for everybody, operators included (REC-04)."""
 
-    list_display = ("seq", "at", "actor_label", "ip", "action", "object_type", "object_id", "result")
-    list_filter = ("result", "action")
+    list_display = (
+        "seq",
+        "at",
+        "actor_label",
+        "ip",
+        "action_display",
+        "object_display",
+        "object_id",
+        "result",
+    )
+    list_filter = ("result",)
     search_fields = ("action", "object_id")
     date_hierarchy = "at"
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_display(self, obj: AuditEntry) -> str:
+        return obj.action_label
+
+    @admin.display(description=_("object type"), ordering="object_type")
+    def object_display(self, obj: AuditEntry) -> str:
+        return obj.object_label
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)

@@ -12,7 +12,9 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
@@ -42,6 +44,48 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f}"
 
 
+class ProgrammeState(models.TextChoices):
+    """Where a learner stands in a programme, as the archive shows it (REC-01): from the records themselves, so it
+    follows the exam and the certificate, not only the enrolment's own status."""
+
+    STUDYING = "studying", _("Studying")
+    EXAM_OPEN = "exam_open", _("Study done, exam open")
+    PASSED = "passed", _("Exam passed")
+    CERTIFIED = "certified", _("Certified")
+    CERTIFICATE_EXPIRED = "certificate_expired", _("Certificate expired")
+    REVOKED = "revoked", _("Certificate revoked")
+    EXPIRED = "expired", _("Study deadline passed")
+    VOID = "void", _("Void")
+
+
+def programme_state(
+    *,
+    enrolment_status: str,
+    deadline: dt.date | None,
+    today: dt.date,
+    credited_seconds: float,
+    required_minutes: int,
+    certificate_states: list[str],
+    exam_passed: bool,
+) -> ProgrammeState:
+    """Decide the state from the facts; certificates first, then the exam, the deadline and the study time."""
+    if "revoked" in certificate_states:
+        return ProgrammeState.REVOKED
+    if "valid" in certificate_states:
+        return ProgrammeState.CERTIFIED
+    if certificate_states:
+        return ProgrammeState.CERTIFICATE_EXPIRED
+    if enrolment_status == "void":
+        return ProgrammeState.VOID
+    if exam_passed:
+        return ProgrammeState.PASSED
+    if deadline is not None and today > deadline:
+        return ProgrammeState.EXPIRED
+    if credited_seconds >= required_minutes * 60:
+        return ProgrammeState.EXAM_OPEN
+    return ProgrammeState.STUDYING
+
+
 def learner_archive(learner: Any) -> Archive:
     """Everything the platform holds on the learner's training, oldest first within each section."""
     from safetrain.assessment.models import ExamAttempt, OfflineTestResult
@@ -65,6 +109,22 @@ def learner_archive(learner: Any) -> Archive:
         .select_related("programme", "organisation")
         .order_by("created_at")
     )
+    certificate_list = list(
+        Certificate.objects.filter(learner=learner).select_related("programme").order_by("issued_on", "pk")
+    )
+    certificate_states: dict[int, list[str]] = {}
+    for cert in certificate_list:
+        certificate_states.setdefault(cert.enrolment_id, []).append(str(cert.state))
+    passed_exams = set(
+        ExamAttempt.objects.filter(enrolment__learner=learner, kind="exam", passed=True).values_list(
+            "enrolment_id", flat=True
+        )
+    ) | set(
+        OfflineTestResult.objects.filter(enrolment__learner=learner, passed=True).values_list(
+            "enrolment_id", flat=True
+        )
+    )
+    today = timezone.localdate()
     programmes = Section(
         "培训项目",
         ["培训项目", "报名单位", "开通日期", "截止日期", "状态", "已认定学时（分钟）", "要求（分钟）"],
@@ -77,7 +137,17 @@ def learner_archive(learner: Any) -> Archive:
                 e.organisation.name if e.organisation else "",
                 e.opened_on.isoformat(),
                 e.deadline.isoformat() if e.deadline else "",
-                e.get_status_display(),
+                str(
+                    programme_state(
+                        enrolment_status=e.status,
+                        deadline=e.deadline,
+                        today=today,
+                        credited_seconds=credited,
+                        required_minutes=e.programme.required_minutes,
+                        certificate_states=certificate_states.get(e.pk, []),
+                        exam_passed=e.pk in passed_exams,
+                    ).label
+                ),
                 _minutes(credited),
                 e.programme.required_minutes,
             ]
@@ -163,20 +233,21 @@ def learner_archive(learner: Any) -> Archive:
                 _t(c.at),
                 c.get_purpose_display(),
                 "通过" if c.passed else "未通过",
-                c.reason,
+                c.reason_label,
                 f"{c.distance:.3f}" if c.distance is not None else "",
-                c.challenge,
+                c.challenge_label,
                 "有" if c.snapshot_name else "",
                 c.ip,
             ]
         )
-    certificates = Section("证书", ["编号", "类型", "培训项目", "发证日期", "有效期至", "状态"])
-    for cert in Certificate.objects.filter(learner=learner).order_by("issued_on", "pk"):
+    certificates = Section("证书", ["编号", "类型", "培训项目", "学时", "发证日期", "有效期至", "状态"])
+    for cert in certificate_list:
         certificates.rows.append(
             [
                 cert.number,
                 cert.get_kind_display(),
                 cert.programme_name,
+                cert.hours_text,
                 cert.issued_on.isoformat(),
                 cert.valid_until.isoformat() if cert.valid_until else "",
                 cert.get_state_display(),

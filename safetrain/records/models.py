@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from safetrain.core import chainhash
+from safetrain.records.actions import action_label
 
 GENESIS_HASH = "0" * 64
 # The audit entry written when the chains were first keyed: it records, under the key, where each chain's unkeyed
@@ -62,8 +64,8 @@ class ChainedRecord(AppendOnlyRecord):
     hashed_fields: ClassVar[tuple[str, ...]]
 
     seq = models.BigIntegerField(_("sequence"), unique=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    prev_hash = models.CharField(max_length=64, verbose_name=_("previous hash"))
+    hash = models.CharField(max_length=64, unique=True, verbose_name=_("hash"))
     # sha256 (unkeyed, rows written before the chains were keyed), hmac-sha256 or hmac-sm3: see core.chainhash.
     hash_alg = models.CharField(_("hash algorithm"), max_length=16)
 
@@ -93,12 +95,13 @@ class ChainHead(models.Model):
     """The last sequence number and hash of each chain. Its row is locked while appending, so appends are
     serialised and a cut-off tail is detected."""
 
-    name = models.CharField(max_length=60, unique=True)
-    seq = models.BigIntegerField(default=0)
-    hash = models.CharField(max_length=64, default=GENESIS_HASH)
+    name = models.CharField(max_length=60, unique=True, verbose_name=_("chain"))
+    seq = models.BigIntegerField(default=0, verbose_name=_("last sequence"))
+    hash = models.CharField(max_length=64, default=GENESIS_HASH, verbose_name=_("last hash"))
 
     class Meta:
         verbose_name = _("chain head")
+        verbose_name_plural = _("chain heads")
 
     def __str__(self) -> str:
         return f"{self.name}@{self.seq}"
@@ -168,6 +171,24 @@ class AuditEntry(ChainedRecord):
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.result}"
 
+    @property
+    def action_label(self) -> str:
+        return action_label(self.action)
+
+    @property
+    def object_label(self) -> str:
+        """The object's kind by its verbose name (用户, 证书 …), never the raw `app.model` code."""
+        return object_type_label(self.object_type)
+
+
+def object_type_label(object_type: str) -> str:
+    if not object_type:
+        return ""
+    try:
+        return str(apps.get_model(object_type)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return str(_("Other"))
+
 
 class RecordSeal(ChainedRecord):
     """A seal over a run of study or exam records (REC-04): the SHA-256 (or SM3, as its `hash_alg` says) of their
@@ -178,18 +199,20 @@ class RecordSeal(ChainedRecord):
     chain_name = "record_seals"
     hashed_fields = ("source", "first_id", "last_id", "count", "digest", "sealed_at")
 
-    source = models.CharField(max_length=20)
-    first_id = models.BigIntegerField()
-    last_id = models.BigIntegerField()
-    count = models.PositiveIntegerField()
-    digest = models.CharField(max_length=64)
-    sealed_at = models.DateTimeField()
+    source = models.CharField(max_length=20, verbose_name=_("record source"))
+    first_id = models.BigIntegerField(verbose_name=_("first record id"))
+    last_id = models.BigIntegerField(verbose_name=_("last record id"))
+    count = models.PositiveIntegerField(verbose_name=_("records"))
+    digest = models.CharField(max_length=64, verbose_name=_("digest"))
+    sealed_at = models.DateTimeField(verbose_name=_("sealed at"))
 
     objects = ChainedQuerySet.as_manager()
 
     class Meta:
         ordering = ["seq"]
         indexes = [models.Index(fields=["source", "last_id"], name="record_seal_source_last")]
+        verbose_name = _("record seal")
+        verbose_name_plural = _("record seals")
 
     def __str__(self) -> str:
         return f"{self.source} {self.first_id}-{self.last_id}"
@@ -199,19 +222,21 @@ class ArchiveFile(AppendOnlyRecord):
     """An offline archive of records moved out of the database after their online retention (REC-02): a gzip of
     JSON lines in storage, its SHA-256, the seals it holds, and how long it must be kept."""
 
-    source = models.CharField(max_length=20)
-    name = models.CharField(max_length=200, unique=True)
-    sha256 = models.CharField(max_length=64)
-    rows = models.PositiveIntegerField()
-    first_id = models.BigIntegerField()
-    last_id = models.BigIntegerField()
-    created_at = models.DateTimeField()
-    keep_until = models.DateField()
+    source = models.CharField(max_length=20, verbose_name=_("record source"))
+    name = models.CharField(max_length=200, unique=True, verbose_name=_("file name"))
+    sha256 = models.CharField(max_length=64, verbose_name=_("SHA-256"))
+    rows = models.PositiveIntegerField(verbose_name=_("records"))
+    first_id = models.BigIntegerField(verbose_name=_("first record id"))
+    last_id = models.BigIntegerField(verbose_name=_("last record id"))
+    created_at = models.DateTimeField(verbose_name=_("created at"))
+    keep_until = models.DateField(verbose_name=_("keep until"))
 
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["source", "first_id"]
+        verbose_name = _("archive file")
+        verbose_name_plural = _("archive files")
 
     def __str__(self) -> str:
         return self.name
@@ -221,7 +246,11 @@ class RetentionGate(models.Model):
     """Present only inside the retention job's transaction: the database triggers let that transaction delete
     archived records of `table_name`, and nobody else."""
 
-    table_name = models.CharField(max_length=60)
+    table_name = models.CharField(max_length=60, verbose_name=_("table"))
+
+    class Meta:
+        verbose_name = _("retention gate")
+        verbose_name_plural = _("retention gates")
 
     def __str__(self) -> str:
         return self.table_name

@@ -8,8 +8,9 @@ class RegulatorConfig(AppConfig):
     verbose_name = _("Supervision")
 
     def ready(self) -> None:
-        from safetrain.regulator import counters, signals
+        from safetrain.regulator import counters, desk, signals
 
         signals.connect()
+        desk.register()  # the survey invitation and complaints to handle on the desk (首页)
         # An upgrade that brings the statistics cube fills it from the records already there.
         post_migrate.connect(counters.fill_if_empty, sender=self, dispatch_uid="regulator.fill_statistics")

@@ -1,15 +1,28 @@
 """Demo: the demo training institution registered in the Guangzhou module (its commitment letter printed as a PDF
-from 附件2's text), so that the public list of Guangzhou has an entry. Idempotent."""
+from 附件2's text), so that the public list of Guangzhou has an entry; this year's satisfaction survey, open, with the
+answers of two learners who finished (REG-04); two complaints, one waiting for an operator and one answered (REG-05).
+Idempotent."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.utils import timezone
 
 from safetrain.accounts.demo import DemoAccounts
 from safetrain.core.pdf import FONT, NEXT_LINE, Document
 from safetrain.orgs.models import Region
-from safetrain.regulator import registrations
-from safetrain.regulator.models import InstitutionRegistration
+from safetrain.regulator import complaints, registrations, surveys
+from safetrain.regulator.models import (
+    Complaint,
+    ComplaintKind,
+    InstitutionRegistration,
+    Survey,
+    SurveyQuestion,
+    SurveyTarget,
+)
 
 PROMISES = [
     "一、选择符合标准的网络平台，依法依规开展安全生产资格考试网络培训。",
@@ -56,4 +69,68 @@ def seed_registrations(accounts: DemoAccounts) -> None:
     )
     registrations.registration_decide(
         registration=registration, approve=True, actor=accounts.user("regulator_gz")
+    )
+
+
+# (text, about, with a comment box)
+SURVEY_QUESTIONS = [
+    ("您对本平台的总体使用体验是否满意？", SurveyTarget.PLATFORM, True),
+    ("您对培训机构的组织和服务是否满意？", SurveyTarget.INSTITUTION, False),
+    ("您对这门课程的内容和讲解是否满意？", SurveyTarget.COURSE, False),
+]
+# Learners who finished their training answer: (learner key, mark for the platform, mark for each course).
+SURVEY_ANSWERS = [("learner13", "5", "4"), ("learner14", "4", "3")]
+
+
+@transaction.atomic
+def seed_survey(accounts: DemoAccounts) -> Survey:
+    """This year's survey, open for a month before and three after today: every demo learner enrolled this year is
+    invited (the platform question concerns them all); two have answered, so the results have numbers."""
+    today = timezone.localdate()
+    survey = Survey.objects.filter(year=today.year).first()
+    if survey is not None:
+        return survey
+    survey = Survey.objects.create(
+        year=today.year,
+        title=f"{today.year}年度学员满意度调查",
+        opens_on=today - dt.timedelta(days=30),
+        closes_on=today + dt.timedelta(days=90),
+    )
+    for order, (text, target, with_comment) in enumerate(SURVEY_QUESTIONS, start=1):
+        SurveyQuestion.objects.create(
+            survey=survey, order=order, text=text, target=target, with_comment=with_comment
+        )
+    for key, platform, course in SURVEY_ANSWERS:
+        learner = accounts.user(key)
+        marks = {
+            surveys.item_key(question, subject): platform if subject is None else course
+            for question, subject in surveys.items(survey, learner)
+        }
+        surveys.survey_submit(survey=survey, learner=learner, marks=marks, comments={})
+    return survey
+
+
+def seed_complaints(accounts: DemoAccounts) -> None:
+    """A learner's complaint about the Shenzhen project, waiting for an operator to answer or hand it on, and a
+    Guangzhou learner's question to the training institution, answered."""
+    if Complaint.objects.exists():
+        return
+    complaints.complaint_submit(
+        kind=ComplaintKind.COMPLAINT,
+        title="手机上播放课程视频经常卡顿",
+        text="在工地宿舍用手机学习时，第二课的视频经常卡住，进度条不动，希望尽快解决。",
+        about=accounts.organisations["proj"],
+        submitter=accounts.user("learner06"),
+    )
+    question = complaints.complaint_submit(
+        kind=ComplaintKind.QUESTION,
+        title="考试通过后多久能下载证书？",
+        text="请问线上考试合格以后，培训合格证明多久可以在平台上查看和下载？",
+        about=accounts.organisations["inst"],
+        submitter=accounts.user("learner08"),
+    )
+    complaints.complaint_answer(
+        complaint=question,
+        response="考试合格、学时和课程全部完成后，平台立即签发，可在“我的证书”中查看和下载 PDF。",
+        actor=accounts.user("operator"),
     )

@@ -89,6 +89,8 @@ class RegistrationEvent(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+        verbose_name = _("registration event")
+        verbose_name_plural = _("registration events")
 
     def __str__(self) -> str:
         return f"{self.registration_id} {self.action}"
@@ -113,9 +115,10 @@ ACTION_LABELS = {
 
 
 class ComplaintKind(models.TextChoices):
-    COMPLAINT = "complaint", _("Complaint")
-    SUGGESTION = "suggestion", _("Suggestion")
-    QUESTION = "question", _("Question")
+    COMPLAINT = "complaint", pgettext_lazy("complaint kind", "Complaint")
+    SUGGESTION = "suggestion", pgettext_lazy("complaint kind", "Suggestion")
+    # Not an exam question (题目): someone asking the platform something (咨询).
+    QUESTION = "question", pgettext_lazy("complaint kind", "Question")
 
 
 class ComplaintState(models.TextChoices):
@@ -145,8 +148,8 @@ class Complaint(models.Model):
     submitter = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    contact_name = EncryptedTextField(_("name"), blank=True)
-    contact_phone = EncryptedTextField(_("phone"), blank=True)
+    contact_name = EncryptedTextField(_("contact name"), blank=True)
+    contact_phone = EncryptedTextField(_("contact phone"), blank=True)
     token = models.CharField(max_length=43, unique=True, editable=False)
     state = models.CharField(max_length=10, choices=ComplaintState.choices, default=ComplaintState.OPEN)
     submitted_at = models.DateTimeField()
@@ -189,6 +192,8 @@ class ComplaintEvent(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
+        verbose_name = _("complaint event")
+        verbose_name_plural = _("complaint events")
 
     def __str__(self) -> str:
         return f"{self.complaint_id} {self.action}"
@@ -224,7 +229,7 @@ class Survey(models.Model):
     title = models.CharField(_("title"), max_length=200)
     opens_on = models.DateField(_("opens on"))
     closes_on = models.DateField(_("closes on"))
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-year", "-pk"]
@@ -264,6 +269,8 @@ class SurveyResponse(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["survey", "learner"], name="survey_answered_once")]
+        verbose_name = _("survey response")
+        verbose_name_plural = _("survey responses")
 
     def __str__(self) -> str:
         return f"{self.survey_id}/{self.learner_id}"
@@ -283,6 +290,10 @@ class SurveyAnswer(models.Model):
     )
     rating = models.PositiveSmallIntegerField()
     comment = EncryptedTextField(blank=True)
+
+    class Meta:
+        verbose_name = _("survey answer")
+        verbose_name_plural = _("survey answers")
 
     def __str__(self) -> str:
         return f"{self.question_id}: {self.rating}"
@@ -315,6 +326,8 @@ class StatCount(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["metric", "unit", "month"], name="statcount_cell")]
+        verbose_name = _("statistics count")
+        verbose_name_plural = _("statistics counts")
 
     def __str__(self) -> str:
         return f"{self.unit_id} {self.metric} {self.month} {self.sex}{self.birth_year}: {self.n}"
@@ -331,6 +344,8 @@ class StatRollup(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["metric", "unit", "month"], name="statrollup_cell")]
+        verbose_name = _("statistics roll-up")
+        verbose_name_plural = _("statistics roll-ups")
 
     def __str__(self) -> str:
         return f"{self.unit_id} {self.metric} {self.month}: {self.n}"
@@ -345,6 +360,10 @@ class StatDirty(models.Model):
     family = models.CharField(max_length=8)
     unit_id = models.BigIntegerField()
     month = models.DateField(null=True)
+
+    class Meta:
+        verbose_name = _("statistics to recompute")
+        verbose_name_plural = _("statistics to recompute")
 
     def __str__(self) -> str:
         return f"{self.family} {self.unit_id} {self.month}"

@@ -87,6 +87,28 @@ def scope_units(viewer: Any, filters: Filters) -> QuerySet[Organisation]:
     return units
 
 
+def home_region(viewer: Any) -> Region | None:
+    """The region a regulator answers for: the top of its drill-down (a city regulator never climbs above its
+    city). None for the platform's operators, whose drill-down starts at the provinces."""
+    if viewer.sees_everything():
+        return None
+    regions = {m.organisation.region for m in viewer.active_memberships() if m.role == Role.REGULATOR}
+    return regions.pop() if len(regions) == 1 else None
+
+
+def drill_regions(viewer: Any) -> QuerySet[Region]:
+    """The regions a viewer may drill into: within its own region, and holding at least one unit it supervises
+    (province → city → county, the levels between included)."""
+    units = Organisation.objects.supervised_by(viewer).filter(kind__in=TRAINING_UNIT_KINDS)
+    paths = set(units.values_list("region__path", flat=True).distinct())
+    codes = {code for path in paths if path for code in path.split("/") if code}
+    regions = Region.objects.filter(code__in=codes)
+    home = home_region(viewer)
+    if home is not None:
+        regions = regions.filter(path__startswith=home.path)
+    return regions.order_by("code")
+
+
 def learners(viewer: Any, filters: Filters) -> QuerySet[User]:
     units = scope_units(viewer, filters)
     qs = User.objects.filter(
@@ -117,6 +139,8 @@ class Dashboard:
     by_industry: list[tuple[str, int]] = field(default_factory=list)
     by_age: list[tuple[str, int]] = field(default_factory=list)
     by_sex: list[tuple[str, int]] = field(default_factory=list)
+    # The level shown (None: every province) and one row per region just below it, or per unit at the bottom.
+    level: Region | None = None
     by_region: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -149,13 +173,13 @@ def dashboard(viewer: Any, filters: Filters) -> Dashboard:
     totals: dict[str, int] = defaultdict(int)
     months: dict[dt.date, int] = defaultdict(int)
     industries: dict[str, int] = defaultdict(int)
-    regions: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    per_unit: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for unit, metric, month, n in (
         activity.values_list("unit_id", "metric", "month").annotate(total=Sum("n")).order_by()
     ):
-        region, industry = unit_info.get(unit, (None, ""))
+        _region, industry = unit_info.get(unit, (None, ""))
         totals[metric] += n
-        regions[region][metric] += n
+        per_unit[unit][metric] += n
         if metric == StatMetric.ENROLMENTS:
             months[month] += n
             industries[industry or ""] += n
@@ -163,10 +187,10 @@ def dashboard(viewer: Any, filters: Filters) -> Dashboard:
     people = StatCount.objects.filter(cohort, metric=StatMetric.LEARNERS, unit__in=units.values("pk"))
     by_sex: dict[str, int] = defaultdict(int)
     by_year: dict[int | None, int] = defaultdict(int)
-    for region, sex, year, n in (
-        people.values_list("unit__region", "sex", "birth_year").annotate(total=Sum("n")).order_by()
+    for unit, sex, year, n in (
+        people.values_list("unit_id", "sex", "birth_year").annotate(total=Sum("n")).order_by()
     ):
-        regions[region][StatMetric.LEARNERS] += n
+        per_unit[unit][StatMetric.LEARNERS] += n
         by_sex[sex or ""] += n
         by_year[year] += n
     # Online now: the open sessions seen in the last minutes (an index on them), of learners of these units.
@@ -200,21 +224,72 @@ def dashboard(viewer: Any, filters: Filters) -> Dashboard:
         if band:
             ages[band] += n
     result.by_age = [(name, ages[name]) for name, _l, _h in AGE_BANDS]
-    shown = [k for k, figures in regions.items() if k is not None and any(figures.values())]
-    for region in Region.objects.filter(pk__in=shown).order_by("code"):
-        figures = regions[region.pk]
-        passed = figures[StatMetric.EXAMS_PASSED]
-        sat = passed + figures[StatMetric.EXAMS_FAILED]
-        result.by_region.append(
-            {
-                "region": region,
-                "learners": figures[StatMetric.LEARNERS],
-                "enrolled": figures[StatMetric.ENROLMENTS],
-                "certified": figures[StatMetric.CERTIFICATES],
-                "pass_rate": round(100 * passed / sat, 1) if sat else None,
-            }
-        )
+    result.level = filters.region or home_region(viewer)
+    result.by_region = _drill_rows(result.level, per_unit)
     return result
+
+
+def _drill_rows(level: Region | None, per_unit: dict[int, dict[str, int]]) -> list[dict[str, Any]]:
+    """REG-01 drill-down: the figures of each region just below `level` (its cities, counties…), then, for the
+    units located at `level` itself (the bottom), one row per unit with the units under it summed in."""
+    active = {unit: figures for unit, figures in per_unit.items() if any(figures.values())}
+    units = {
+        o.pk: o
+        for o in Organisation.objects.filter(pk__in=active)
+        .select_related("region")
+        .only("pk", "name", "kind", "path", "region__path", "region__code")
+    }
+    prefix = level.path if level is not None else ""  # region paths end with "/": 440000/440300/
+    by_child: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    here: dict[int, Organisation] = {}
+    for pk, unit in units.items():
+        path = unit.region.path
+        if level is not None and path == level.path:
+            here[pk] = unit
+        elif path.startswith(prefix):
+            child = path[len(prefix) :].split("/")[0]
+            for metric, n in active[pk].items():
+                by_child[child][metric] += n
+    rows = [
+        {"region": region, "unit": None, "name": region.name, **_figures(by_child[region.code])}
+        for region in Region.objects.filter(code__in=by_child).order_by("code")
+    ]
+    # Units at this level: each counted with the units beneath it (an enterprise with its projects and teams).
+    tops = [
+        u for u in here.values() if not any(u.path.startswith(o.path) and u.pk != o.pk for o in here.values())
+    ]
+    for top in sorted(tops, key=lambda u: u.name):
+        summed: dict[str, int] = defaultdict(int)
+        for unit in here.values():
+            if unit.path.startswith(top.path):
+                for metric, n in active[unit.pk].items():
+                    summed[metric] += n
+        rows.append({"region": None, "unit": top, "name": top.name, **_figures(summed)})
+    return rows
+
+
+def _figures(figures: dict[str, int]) -> dict[str, Any]:
+    passed = figures.get(StatMetric.EXAMS_PASSED, 0)
+    sat = passed + figures.get(StatMetric.EXAMS_FAILED, 0)
+    return {
+        "learners": figures.get(StatMetric.LEARNERS, 0),
+        "enrolled": figures.get(StatMetric.ENROLMENTS, 0),
+        "certified": figures.get(StatMetric.CERTIFICATES, 0),
+        "pass_rate": round(100 * passed / sat, 1) if sat else None,
+    }
+
+
+def breadcrumb(viewer: Any, level: Region | None) -> list[Region]:
+    """The regions from the viewer's own down to the level shown, for the way back up."""
+    home = home_region(viewer)
+    chain: list[Region] = []
+    node = level
+    while node is not None:
+        chain.append(node)
+        if home is not None and node.pk == home.pk:
+            break
+        node = node.parent
+    return list(reversed(chain))
 
 
 def learner_search(viewer: Any, filters: Filters, *, name: str = "", id_number: str = "") -> QuerySet[User]:

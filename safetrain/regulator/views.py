@@ -10,17 +10,21 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import pgettext
 
 from safetrain.accounts.identity import Sex
 from safetrain.accounts.models import Role
 from safetrain.core.decorators import staff_required
 from safetrain.core.errors import DomainError
+from safetrain.core.excel import table_xlsx
 from safetrain.core.forms import MonthField
 from safetrain.core.http import xlsx_response
 from safetrain.orgs.models import Industry, Organisation, OrganisationKind, Region
+from safetrain.records.services import audit_log
 from safetrain.regulator import complaints, registrations, statistics, surveys
 from safetrain.regulator.models import (
     Complaint,
@@ -171,7 +175,7 @@ def public_city_view(request: HttpRequest, code: str) -> HttpResponse:
 
 
 class ComplaintForm(forms.Form):
-    kind = forms.ChoiceField(label=_lazy("Kind"), choices=ComplaintKind.choices)
+    kind = forms.ChoiceField(label=_lazy("Type of feedback"), choices=ComplaintKind.choices)
     about = forms.ModelChoiceField(
         label=_lazy("About (optional: the training institution or unit)"),
         queryset=Organisation.objects.none(),
@@ -273,6 +277,8 @@ def feedback_manage_view(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "")
     if state in ComplaintState.values:
         rows = rows.filter(state=state)
+    if request.GET.get("format") == "xlsx":
+        return _complaints_xlsx(request, rows)
     return render(
         request,
         "regulator/feedback_manage.html",
@@ -284,6 +290,41 @@ def feedback_manage_view(request: HttpRequest) -> HttpResponse:
             "today": timezone.localdate(),
         },
     )
+
+
+def _complaints_xlsx(request: HttpRequest, rows) -> HttpResponse:
+    """The complaints of the current filter that the viewer handles, as one sheet."""
+    columns = [
+        _("Number"),
+        _("Kind"),
+        _("Subject"),
+        _("About"),
+        _("State"),
+        _("Submitted at"),
+        _("Answer due by"),
+        _("Hours to answer"),
+        _("Satisfaction (1-5)"),
+    ]
+    data = table_xlsx(
+        str(_("Complaints")),
+        [str(c) for c in columns],
+        (
+            [
+                c.number,
+                c.get_kind_display(),
+                c.title,
+                c.about.name if c.about else "",
+                c.get_state_display(),
+                timezone.localtime(c.submitted_at).strftime("%Y-%m-%d %H:%M"),
+                c.due_on.isoformat(),
+                c.hours_to_answer,
+                c.rating,
+            ]
+            for c in rows.select_related("about")[:20000]
+        ),
+    )
+    audit_log(action="regulator.complaints_export", detail={"state": request.GET.get("state", "")[:20]})
+    return xlsx_response(data, f"投诉清单-{timezone.localdate():%Y%m%d}.xlsx")
 
 
 @staff_required(Role.REGULATOR, Role.INSTITUTION_ADMIN, Role.ENTERPRISE_ADMIN)
@@ -415,9 +456,8 @@ class StatisticsForm(forms.Form):
         self.fields["unit"].queryset = units.filter(
             kind__in=[OrganisationKind.INSTITUTION, OrganisationKind.ENTERPRISE, OrganisationKind.PROJECT]
         ).order_by("name")
-        self.fields["region"].queryset = Region.objects.filter(pk__in=units.values("region_id")).order_by(
-            "code"
-        )
+        # Any level between the viewer's region and its units' (REG-01 drill-down), never above the viewer's.
+        self.fields["region"].queryset = statistics.drill_regions(viewer)
 
     def clean(self):
         data = super().clean()
@@ -459,7 +499,10 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     if request.GET.get("format") == "xlsx":
         return xlsx_response(_dashboard_workbook(board), f"培训统计-{timezone.localdate():%Y%m%d}.xlsx")
     industries = dict(Industry.choices)
-    sexes = dict(Sex.choices)
+    counted = dict(board.by_sex)
+    # Every sex with its count, 0 included, so the chart and its legend read 男 3 · 女 1 · 未知 0.
+    sexes = [(str(label), counted.get(value, 0)) for value, label in Sex.choices]
+    sexes.append((pgettext("sex", "Unknown"), sum(n for k, n in counted.items() if k not in Sex.values)))
     charts = {
         "months": [m for m, _n in board.by_month],
         "enrolments": [n for _m, n in board.by_month],
@@ -467,14 +510,45 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             {"name": str(industries.get(k, _("Not set"))), "value": n} for k, n in board.by_industry
         ],
         "ages": [{"name": str(AGE_LABELS[k]), "value": n} for k, n in board.by_age],
-        "sexes": [{"name": str(sexes.get(k, _("Not set"))), "value": n} for k, n in board.by_sex],
+        "sexes": [
+            {"name": _("%(label)s: %(n)s") % {"label": label, "n": n}, "value": n} for label, n in sexes
+        ],
     }
     query = request.GET.copy()
     query.pop("format", None)
+
+    def drill(region) -> str:
+        # The same filters, one region further down (or back up): REG-01 drill-down.
+        kept = query.copy()
+        kept.pop("region", None)
+        if region is not None and region != statistics.home_region(request.user):
+            kept["region"] = str(region.pk)
+        return f"?{kept.urlencode()}"
+
+    for row in board.by_region:
+        if row["unit"] is not None and row["unit"].kind != OrganisationKind.TEAM:
+            row["url"] = reverse("regulator:learner_search") + f"?unit={row['unit'].pk}"
+        elif row["unit"] is not None:
+            row["url"] = reverse("regulator:learner_search") + f"?region={board.level.pk}"
+        else:
+            row["url"] = drill(row["region"])
+    charts["regions"] = [
+        {"name": row["name"], "value": row["learners"], "url": row["url"]} for row in board.by_region
+    ]
+    crumbs = [{"name": r.name, "url": drill(r)} for r in statistics.breadcrumb(request.user, board.level)]
+    if statistics.home_region(request.user) is None:
+        crumbs.insert(0, {"name": _("All provinces"), "url": drill(None)})
     return render(
         request,
         "regulator/dashboard.html",
-        {"form": form, "board": board, "charts": charts, "query": query.urlencode()},
+        {
+            "form": form,
+            "board": board,
+            "charts": charts,
+            "sexes": sexes,
+            "crumbs": crumbs,
+            "query": query.urlencode(),
+        },
     )
 
 
@@ -518,7 +592,7 @@ def _dashboard_workbook(board) -> bytes:
     for row in board.by_region:
         sheet.append(
             [
-                row["region"].name,
+                row["name"],
                 row["learners"],
                 row["enrolled"],
                 row["certified"],

@@ -42,7 +42,7 @@ def option(page, number: int):
 
 def test_exm_04_an_exam_survives_a_closed_page_and_a_lost_connection(demo_server, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    learner = [a for a in demo_server.accounts if a["role"] == "learner"][-1]
+    learner = next(a for a in demo_server.accounts if a["key"] == "learner20")  # the last of the units' 20
     manage(demo_server.env, "shell", "-c", PREPARE.format(username=learner["username"]))
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
     page = context.new_page()
@@ -78,6 +78,19 @@ def test_exm_04_an_exam_survives_a_closed_page_and_a_lost_connection(demo_server
     expect(again.locator("[data-exam]")).to_have_attribute("data-saved", "true", timeout=90_000)
     again.reload()
     expect(option(again, 3)).to_be_checked()
+
+    # UX-01 on a phone: the navigator is folded, its summary counts the answers, and nothing scrolls sideways.
+    again.set_viewport_size({"width": 390, "height": 844})
+    again.reload()
+    navigator = again.get_by_test_id("navigator-box")
+    expect(navigator).not_to_have_attribute("open", "")
+    expect(again.get_by_test_id("navigator-summary")).to_have_text("已答 4 / 共 70 · 未答 66")
+    expect(again.locator(".exam-nav a").first).to_be_hidden()
+    assert again.evaluate("() => document.documentElement.scrollWidth") <= 390
+    again.get_by_test_id("navigator-summary").click()
+    expect(again.locator(".exam-nav a").first).to_be_visible()
+    again.screenshot(path=str(SHOTS / "exam-phone-navigator.png"))
+    again.set_viewport_size({"width": 1280, "height": 900})
 
     # Submitted: the result comes at once.
     again.on("dialog", lambda dialog: dialog.accept())

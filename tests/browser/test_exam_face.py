@@ -70,14 +70,37 @@ def option(page, number: int):
     return page.locator("[data-question]").nth(number).locator("input").first
 
 
+# Records each step the face panel goes through, with the instruction shown at that moment (FACE-02).
+WATCH_PHASES = """() => {
+  const panel = document.querySelector("[data-face-check]");
+  window.facePhases = [];
+  new MutationObserver(() => {
+    const instruction = panel.querySelector("[data-testid=face-instruction]").textContent;
+    const last = window.facePhases[window.facePhases.length - 1];
+    if (!last || last[0] !== panel.dataset.phase) window.facePhases.push([panel.dataset.phase, instruction]);
+  }).observe(panel, { attributes: true, attributeFilter: ["data-phase"] });
+}"""
+
+
 def start_exam(page, url: str) -> None:
-    """The start page: the check at the start opens the start button."""
+    """The start page: one button, the face check's; its countdown comes before the capture; once it has passed
+    the exam's own start button appears in its place."""
     page.goto(f"{url}/assessment/exams/tj-ce-16h/start/")
     expect(page.get_by_test_id("face-rule")).to_be_visible()
     start = page.get_by_test_id("start-button")
     expect(start).to_be_disabled()
-    page.get_by_test_id("face-start").click()
+    expect(start).to_be_hidden()
+    face_start = page.get_by_test_id("face-start")
+    expect(face_start).to_have_text("开始人脸核验")
+    page.evaluate(WATCH_PHASES)
+    face_start.click()
     expect(start).to_be_enabled(timeout=90_000)
+    expect(start).to_have_text("开始考试")
+    expect(face_start).to_be_hidden()
+    phases = page.evaluate("() => window.facePhases")
+    steps = [phase for phase, _instruction in phases]
+    assert steps == ["countdown-3", "countdown-2", "countdown-1", "capturing", "checking", "passed"], phases
+    assert all(instruction for phase, instruction in phases if phase != "passed"), phases
     start.click()
     expect(page.locator("[data-question]")).to_have_count(70, timeout=90_000)
 

@@ -72,17 +72,24 @@ class Course(models.Model):
         default=False,
         help_text=_("Hazardous sub-project courses: studied and recorded, never examined."),
     )
-    qualification_items = models.ManyToManyField(QualificationItem, blank=True, related_name="courses")
-    job_types = models.ManyToManyField(JobType, blank=True, related_name="courses")
+    qualification_items = models.ManyToManyField(
+        QualificationItem, blank=True, related_name="courses", verbose_name=_("qualification items")
+    )
+    job_types = models.ManyToManyField(
+        JobType, blank=True, related_name="courses", verbose_name=_("job types")
+    )
     status = models.CharField(
         _("status"), max_length=12, choices=CourseStatus.choices, default=CourseStatus.DRAFT
     )
     reviewed_on = models.DateField(_("content last reviewed"), null=True, blank=True)
     search_document = models.TextField(
-        editable=False, blank=True, help_text="CJK bigrams and words for search"
+        editable=False,
+        blank=True,
+        help_text="CJK bigrams and words for search",
+        verbose_name=_("search text"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     objects = CourseQuerySet.as_manager()
 
@@ -137,11 +144,20 @@ class LessonKind(models.TextChoices):
 class Lesson(models.Model):
     """A video (its duration comes from the file) or a document (reading never counts as study time, NAT-01)."""
 
-    chapter = models.ForeignKey(Chapter, on_delete=models.CASCADE, related_name="lessons")
+    chapter = models.ForeignKey(
+        Chapter, on_delete=models.CASCADE, related_name="lessons", verbose_name=_("chapter")
+    )
     title = models.CharField(_("title"), max_length=200)
-    order = models.PositiveSmallIntegerField(default=0)
+    order = models.PositiveSmallIntegerField(default=0, verbose_name=_("order"))
     kind = models.CharField(_("kind"), max_length=10, choices=LessonKind.choices, default=LessonKind.VIDEO)
-    video = models.ForeignKey(Video, null=True, blank=True, on_delete=models.PROTECT, related_name="lessons")
+    video = models.ForeignKey(
+        Video,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="lessons",
+        verbose_name=_("video"),
+    )
     document = models.FileField(_("document"), upload_to="documents/", blank=True)
 
     class Meta:
@@ -250,6 +266,8 @@ class CourseRating(models.Model):
             models.UniqueConstraint(fields=["course", "learner"], name="course_rating_once"),
             models.CheckConstraint(condition=Q(stars__gte=1, stars__lte=5), name="course_rating_stars_1_5"),
         ]
+        verbose_name = _("course rating")
+        verbose_name_plural = _("course ratings")
 
     def __str__(self) -> str:
         return f"{self.course_id}: {self.stars}"
@@ -258,18 +276,29 @@ class CourseRating(models.Model):
 class CourseQuestion(models.Model):
     """网上答疑 (CAT-08): a learner's question and a teacher's or operator's answer."""
 
-    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="questions")
-    asker = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    course = models.ForeignKey(
+        Course, on_delete=models.CASCADE, related_name="questions", verbose_name=_("course")
+    )
+    asker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("asked by")
+    )
     text = models.TextField(_("question"))
     answer = models.TextField(_("answer"), blank=True)
     answered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("answered by"),
     )
-    answered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True, verbose_name=_("answered at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("course question")
+        verbose_name_plural = _("course questions")
 
     def __str__(self) -> str:
         return self.text[:40]

@@ -40,6 +40,14 @@ class ExamFaceFailureAction(models.TextChoices):
     FLAG = "flag", _("Flag the attempt for review")
 
 
+class ExamReview(models.TextChoices):
+    """What a candidate may see of a marked exam paper afterwards (EXM-06); mock exams always show everything."""
+
+    NONE = "none", _("Score only")
+    OWN = "own", _("Own answers, marked right or wrong")
+    FULL = "full", _("Own answers, right answers and explanations")
+
+
 class RegionProfile(models.Model):
     """The rules of one region, as data (POL): a programme names its profile and may override a value."""
 
@@ -64,13 +72,27 @@ class RegionProfile(models.Model):
         choices=ExamFaceFailureAction.choices,
         default=ExamFaceFailureAction.END,
     )
-    quiz_questions_per_class_hour = models.PositiveSmallIntegerField(default=5)
-    quiz_questions_per_10_minutes = models.PositiveSmallIntegerField(default=1)
-    quiz_seconds_per_question = models.PositiveSmallIntegerField(default=60)
-    quiz_max_tries = models.PositiveSmallIntegerField(default=5)
-    quiz_pass_mark = models.PositiveSmallIntegerField(default=80)
+    exam_review = models.CharField(
+        _("exam paper review for the candidate"),
+        max_length=4,
+        choices=ExamReview.choices,
+        default=ExamReview.FULL,
+    )
+    quiz_questions_per_class_hour = models.PositiveSmallIntegerField(
+        default=5, verbose_name=_("quiz questions per class hour")
+    )
+    quiz_questions_per_10_minutes = models.PositiveSmallIntegerField(
+        default=1, verbose_name=_("quiz questions per 10 minutes")
+    )
+    quiz_seconds_per_question = models.PositiveSmallIntegerField(
+        default=60, verbose_name=_("quiz seconds per question")
+    )
+    quiz_max_tries = models.PositiveSmallIntegerField(default=5, verbose_name=_("quiz tries allowed"))
+    quiz_pass_mark = models.PositiveSmallIntegerField(default=80, verbose_name=_("quiz pass mark"))
     exam_preset = models.CharField(_("exam preset"), max_length=40, blank=True)
-    exam_duration_minutes = models.PositiveSmallIntegerField(default=120)
+    exam_duration_minutes = models.PositiveSmallIntegerField(
+        default=120, verbose_name=_("exam duration (minutes)")
+    )
     exam_attempts = models.PositiveSmallIntegerField(_("exam attempts"), default=2)
     exam_pass_mark = models.PositiveSmallIntegerField(_("exam pass mark"), default=80)
     mobile_exams_allowed = models.BooleanField(_("exams on mobile phones"), default=True)
@@ -143,7 +165,12 @@ class Programme(models.Model):
     industry = models.CharField(_("industry"), max_length=30, choices=Industry.choices, blank=True)
     high_risk = models.BooleanField(_("for high-risk units"), null=True, blank=True)
     qualification_item = models.ForeignKey(
-        QualificationItem, null=True, blank=True, on_delete=models.PROTECT, related_name="programmes"
+        QualificationItem,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="programmes",
+        verbose_name=_("qualification item"),
     )
     required_minutes = models.PositiveIntegerField(_("required minutes"))
     required_public_minutes = models.PositiveIntegerField(_("required public-course minutes"), default=0)
@@ -161,13 +188,25 @@ class Programme(models.Model):
     deadline_date = models.DateField(_("deadline date"), null=True, blank=True)
     deadline_days = models.PositiveSmallIntegerField(_("days after account opening"), null=True, blank=True)
     # Overrides of the profile (None: the profile's value).
-    class_hour_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
-    min_study_days = models.PositiveSmallIntegerField(null=True, blank=True)
-    certificate_validity_months = models.PositiveSmallIntegerField(null=True, blank=True)
-    exam_pass_mark = models.PositiveSmallIntegerField(null=True, blank=True)
-    exam_attempts = models.PositiveSmallIntegerField(null=True, blank=True)
+    class_hour_minutes = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("minutes per class hour")
+    )
+    min_study_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("minimum study days")
+    )
+    certificate_validity_months = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("certificate validity (months)")
+    )
+    exam_pass_mark = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("exam pass mark"))
+    exam_attempts = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("exam attempts allowed")
+    )
     offline_min_fraction = models.CharField(
-        max_length=10, blank=True, default="", validators=[validate_fraction]
+        max_length=10,
+        blank=True,
+        default="",
+        validators=[validate_fraction],
+        verbose_name=_("minimum offline share"),
     )
     fee = models.DecimalField(
         _("fee (yuan)"),
@@ -179,14 +218,16 @@ class Programme(models.Model):
             "What an enrolment application pays per trainee (ENR-02); empty: not offered for applications."
         ),
     )
-    courses = models.ManyToManyField(Course, through="ProgrammeCourse", related_name="programmes")
+    courses = models.ManyToManyField(
+        Course, through="ProgrammeCourse", related_name="programmes", verbose_name=_("courses")
+    )
     is_published = models.BooleanField(_("published"), default=False)
     self_enrolment = models.BooleanField(
         _("learners may enrol themselves"),
         default=False,
         help_text=_("Otherwise only units, institutions and operators enrol learners."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["code"]
@@ -232,6 +273,8 @@ class ProgrammeCourse(models.Model):
     class Meta:
         ordering = ["programme", "order"]
         constraints = [models.UniqueConstraint(fields=["programme", "course"], name="programme_course_once")]
+        verbose_name = _("programme course")
+        verbose_name_plural = _("programme courses")
 
     def __str__(self) -> str:
         return f"{self.programme_id}/{self.course_id}"
@@ -240,17 +283,28 @@ class ProgrammeCourse(models.Model):
 class OfflineSession(models.Model):
     """线下培训 (PRG-04): held by the using unit on its own rules, procedures and cases."""
 
-    programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="offline_sessions")
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="offline_sessions")
+    programme = models.ForeignKey(
+        Programme, on_delete=models.PROTECT, related_name="offline_sessions", verbose_name=_("programme")
+    )
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="offline_sessions",
+        verbose_name=_("organisation"),
+    )
     date = models.DateField(_("date"))
     place = models.CharField(_("place"), max_length=200)
     teacher = models.CharField(_("teacher"), max_length=60)
     content = models.TextField(_("content"))
     minutes = models.PositiveIntegerField(_("minutes"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-date"]
@@ -268,6 +322,8 @@ class OfflineAttendance(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["session", "learner"], name="offline_attendance_once")]
+        verbose_name = _("offline attendance")
+        verbose_name_plural = _("offline attendances")
 
     def __str__(self) -> str:
         return f"{self.session_id}/{self.learner_id}"
@@ -286,6 +342,10 @@ class OfflinePhoto(models.Model):
     image = models.ImageField(_("photo"), upload_to="offline/")
     caption = models.CharField(_("caption"), max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("offline training photo")
+        verbose_name_plural = _("offline training photos")
 
     def __str__(self) -> str:
         return self.caption or self.image.name

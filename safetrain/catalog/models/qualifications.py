@@ -20,7 +20,7 @@ class QualificationCategory(models.Model):
     kind = models.CharField(_("qualification type"), max_length=30, choices=QualificationKind.choices)
     code = models.CharField(_("code"), max_length=10, blank=True)
     name = models.CharField(pgettext_lazy("thing", "name"), max_length=120)
-    order = models.PositiveSmallIntegerField(default=0)
+    order = models.PositiveSmallIntegerField(default=0, verbose_name=_("order"))
 
     class Meta:
         ordering = ["kind", "order"]
@@ -36,13 +36,15 @@ class QualificationItem(models.Model):
     """操作项目 (e.g. 1.1 低压电工) or one principal / safety-manager training; each offers new certification
     (新取证) and review (复审或换证)."""
 
-    category = models.ForeignKey(QualificationCategory, on_delete=models.PROTECT, related_name="items")
+    category = models.ForeignKey(
+        QualificationCategory, on_delete=models.PROTECT, related_name="items", verbose_name=_("category")
+    )
     code = models.CharField(_("code"), max_length=10, blank=True)
     name = models.CharField(pgettext_lazy("thing", "name"), max_length=200)
     industry = models.CharField(_("industry"), max_length=30, choices=Industry.choices, blank=True)
     offers_initial = models.BooleanField(_("new certification"), default=True)
     offers_review = models.BooleanField(_("review or renewal"), default=True)
-    order = models.PositiveSmallIntegerField(default=0)
+    order = models.PositiveSmallIntegerField(default=0, verbose_name=_("order"))
 
     class Meta:
         ordering = ["category__kind", "category__order", "order"]
@@ -60,7 +62,7 @@ class JobType(models.Model):
     code = models.CharField(_("code"), max_length=20, unique=True)
     name = models.CharField(pgettext_lazy("thing", "name"), max_length=60, unique=True)
     is_management = models.BooleanField(_("management post"), default=False)
-    order = models.PositiveSmallIntegerField(default=0)
+    order = models.PositiveSmallIntegerField(default=0, verbose_name=_("order"))
 
     class Meta:
         ordering = ["order", "code"]
@@ -79,7 +81,12 @@ class JobCodeMapping(models.Model):
     external_code = models.CharField(_("external code"), max_length=40)
     external_name = models.CharField(_("external name"), max_length=80)
     job_type = models.ForeignKey(
-        JobType, null=True, blank=True, on_delete=models.PROTECT, related_name="mappings"
+        JobType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="mappings",
+        verbose_name=_("job type"),
     )
 
     class Meta:

@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class CatalogueVersion(models.Model):
@@ -12,7 +13,8 @@ class CatalogueVersion(models.Model):
     number = models.BigIntegerField(default=0)
 
     class Meta:
-        verbose_name = "catalogue version"
+        verbose_name = _("catalogue version")
+        verbose_name_plural = _("catalogue versions")
 
     def __str__(self) -> str:
         return str(self.number)

@@ -534,3 +534,93 @@ def test_sec_03_the_data_migration_encrypts_names_and_addresses_written_before(w
     assert (again.recipient, again.phone, again.address) == ("李四", "13900139000", "福田区 2 号")
     migration.encrypt_existing(apps, connection.schema_editor())  # safe to run again
     assert raw_certificate(certificate.pk) == (raw_name, raw_masked)
+
+
+def forged_token(certificate: Certificate) -> str:
+    """The certificate's QR token with its validity date changed inside the signed payload."""
+    token = services.qr_text(certificate).split("?s=")[1]
+    body, signature = token.split(".")
+    payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    payload["v"] = "2099-12-31"
+    forged = (
+        base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).rstrip(b"=").decode()
+    )
+    return f"{forged}.{signature}"
+
+
+def test_cert_04_a_tampered_qr_never_shows_a_green_valid_verdict(world, programme, client, committed):
+    studied(world.learner_nanshan, programme)
+    with committed():
+        pass_exam(world.learner_nanshan, programme)
+    certificate = Certificate.objects.get()
+    page = client.get(f"/verify/{certificate.number}", {"s": forged_token(certificate)}).content.decode()
+    assert 'data-state="altered"' in page
+    assert 'data-state="valid"' not in page
+    assert "msg success" not in page  # nothing green
+    assert "无效：二维码已被篡改或并非本平台签发" in page
+    assert "平台登记的该编号信息（仅供核对）" in page
+    # A genuine signature over facts the register no longer holds: not valid either, and says why.
+    token = services.qr_text(certificate).split("?s=")[1]
+    Certificate.objects.filter(pk=certificate.pk).update(valid_until=dt.date(2030, 1, 1))
+    page = client.get(f"/verify/{certificate.number}", {"s": token}).content.decode()
+    assert "无效：二维码与平台登记信息不符" in page
+    assert "msg success" not in page
+    # Without a QR token the register's answer is shown as before.
+    assert "msg success" in client.get(f"/verify/{certificate.number}").content.decode()
+
+
+def test_cert_04_cert_06_a_short_programme_shows_minutes_not_zero_hours(world, programme, client, committed):
+    studied(world.learner_nanshan, programme)
+    with committed():
+        pass_exam(world.learner_nanshan, programme)
+    certificate = Certificate.objects.get()
+    Certificate.objects.filter(pk=certificate.pk).update(class_hours=Decimal("0.0"))
+    type(programme).objects.filter(pk=programme.pk).update(required_minutes=20)
+    certificate = Certificate.objects.select_related("programme").get()
+    page = client.get(f"/verify/{certificate.number}").content.decode()
+    assert re.search(r'data-testid="verify-hours">20 分钟<', page)
+    assert "0.0" not in page
+    text = pdf_text(certificate_pdf(certificate))
+    assert "培训学时20分钟" in text
+    assert "0.0学时" not in text
+
+
+def test_cert_04_hours_show_as_class_hours_when_there_are_some(world, programme, committed):
+    from django.utils import translation
+
+    from safetrain.core.display import class_hours_text
+
+    with translation.override("zh-hans"):
+        assert class_hours_text(Decimal("32.0"), 1440) == "32.0 学时"
+        assert class_hours_text(Decimal("0.0"), 5) == "5 分钟"
+        assert class_hours_text(Decimal("0.04"), 0) == "不足 1 分钟"
+
+
+def test_cert_01_the_issued_list_is_searched_by_name_and_exported_to_excel(
+    world, programme, web_client, committed
+):
+    from openpyxl import load_workbook
+
+    studied(world.learner_nanshan, programme)
+    with committed():
+        pass_exam(world.learner_nanshan, programme)
+    certificate = Certificate.objects.get()
+    admin = web_client(world.admin_nanshan)
+    found = admin.post("/certificates/issued/", {"name": "南山学员"}).content.decode()
+    assert certificate.number in found
+    assert certificate.number not in admin.post("/certificates/issued/", {"name": "别人"}).content.decode()
+    # A name is personal data: it is never read from the address.
+    assert certificate.number in admin.get("/certificates/issued/", {"name": "别人"}).content.decode()
+    export = admin.post("/certificates/issued/", {"name": "南山学员", "format": "xlsx"})
+    rows = list(load_workbook(io.BytesIO(export.content)).active.iter_rows(values_only=True))
+    assert rows[0][0] == "编号"
+    assert rows[1][0] == certificate.number
+    assert rows[1][2] == "南山学员"
+    assert rows[1][8] == "有效"
+    assert AuditEntry.objects.get(action="certification.issued_export").detail == {
+        "number": False,
+        "name": True,
+    }
+    # another unit's admin exports nothing of it
+    other = web_client(world.admin_futian).post("/certificates/issued/", {"format": "xlsx"})
+    assert len(list(load_workbook(io.BytesIO(other.content)).active.iter_rows())) == 1

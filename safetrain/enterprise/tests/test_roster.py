@@ -392,7 +392,7 @@ def test_ent_02_a_large_roster_is_imported_in_the_background_with_its_progress(
     assert Personnel.objects.filter(organisation=world.project).count() == 3
     page = client.get(response["Location"]).content.decode()
     assert 'data-testid="import-done"' in page
-    assert "新建账号 3 个" in page
+    assert "已导入 3 人：新开账号 3 人。" in page
     assert web_client_for(world.admin_futian).get(response["Location"]).status_code == 404
     assert roster.roster_job_run(job.pk).state == JobState.DONE  # a finished job is never run again
 

@@ -337,3 +337,180 @@ def test_lrn_04_the_study_day_is_the_platforms_whatever_zone_a_request_activated
     assert study_day(now) == dt.date(2026, 12, 3)
     with tz.override("America/New_York"):  # 12:00 on 2 December there
         assert study_day(now) == dt.date(2026, 12, 3)
+
+
+def given_watched(lesson, world, watched, last_position):
+    """A lesson left with unwatched parts, as an interrupted session or an early face check could leave it."""
+    from safetrain.learning.models import Enrolment, LessonProgress
+
+    enrolment = Enrolment.objects.get(learner=world.learner_nanshan)
+    LessonProgress.objects.create(
+        enrolment=enrolment,
+        lesson=lesson,
+        watched=watched,
+        credited_seconds=sum(b - a for a, b in watched),
+        furthest_position=max(b for _a, b in watched),
+        last_position=last_position,
+    )
+
+
+def test_lrn_01_a_replay_credits_its_first_seconds_so_a_gap_at_the_start_closes(
+    lesson, world, api_client, clock
+):
+    # The first 10 s were never credited; the learner had stopped at the end.
+    given_watched(lesson, world, [[10.0, 300.0]], last_position=300.0)
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    # The page starts where something is still to be watched, and crediting starts there too.
+    assert player.session["resume_position"] == 0
+    data = player.beat(wait=10)
+    assert data["credited_seconds"] == pytest.approx(10)
+    assert data["completed"] is True
+    assert (data["missing_seconds"], data["gap_start"]) == (0, None)
+    assert data["lesson_credited"] == pytest.approx(300)
+    assert kinds(world) == set()
+
+
+def test_lrn_01_a_gap_in_the_middle_is_named_and_completed_by_playing_it(lesson, world, api_client, clock):
+    given_watched(lesson, world, [[0.0, 100.0], [110.0, 300.0]], last_position=300.0)
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    assert player.session["resume_position"] == pytest.approx(100)
+    data = player.beat(wait=4)
+    assert data["completed"] is False
+    assert data["missing_seconds"] == pytest.approx(6)
+    assert data["gap_start"] == pytest.approx(104)
+    data = player.beat(wait=6)
+    assert data["completed"] is True
+    assert data["lesson_credited"] == pytest.approx(300)
+    # Playing on over watched ground credits nothing twice (LRN-02).
+    assert player.beat()["credited_seconds"] == 0
+
+
+def test_lrn_01_the_gap_button_seeks_back_and_the_seek_report_lets_the_gap_be_credited(
+    lesson, world, api_client, clock
+):
+    # The learner stopped inside a watched stretch after the gap; the page resumes there, and the learner then uses
+    # "play from 1:40" (a seek back, which the page reports at once) and plays the gap.
+    given_watched(lesson, world, [[0.0, 100.0], [110.0, 300.0]], last_position=150.0)
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    assert player.beat(wait=1, advance=0, playing=False)["gap_start"] == pytest.approx(100)
+    player.beat(wait=1, advance=100 - player.position, playing=False)  # the seek report
+    data = player.beat(wait=10)
+    assert data["credited_seconds"] == pytest.approx(10)
+    assert data["completed"] is True
+    assert kinds(world) == set()
+
+
+def test_lrn_02_a_seek_report_never_moves_crediting_past_what_was_watched(lesson, world, api_client, clock):
+    given_watched(lesson, world, [[0.0, 100.0]], last_position=100.0)
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    data = player.beat(wait=1, advance=150, playing=False)  # a forged "seek" to 4:10
+    assert "seek_forward" in data["reasons"]
+    data = player.beat(wait=15, advance=15)
+    assert data["credited_seconds"] == 0  # still ahead of what was watched plus the time that passed
+    assert data["furthest_position"] == pytest.approx(100)
+
+
+def face_check_due_after(player, seconds: float) -> None:
+    """The session's first face check falls due `seconds` after the page opened (the moment is random in use)."""
+    from safetrain.learning.models import StudySession
+
+    session = StudySession.objects.get(pk=player.session["id"])
+    session.face_due_at = session.started_at + dt.timedelta(seconds=seconds)
+    session.save(update_fields=["face_due_at"])
+
+
+def face_check_passed(world, player) -> dict:
+    """What a passed check does to the study session (the camera and model are proven in test_face_gate)."""
+    from safetrain.learning.face_gate import study_check_result
+
+    return study_check_result(learner=world.learner_nanshan, session_id=player.session["id"], passed=True)
+
+
+def test_face_03_lrn_01_an_early_face_check_in_a_short_lesson_is_not_a_seek_and_the_lesson_completes(
+    lesson, world, api_client, clock
+):
+    # The issue's case: a 24 s lesson, a check due 5 s in; the page learns it at the 15 s beat, pauses at once
+    # (its pause beat reports 15 s, 10 s past where crediting stopped), the learner passes the check in 8 s, the page
+    # goes back to where crediting stopped and the learner plays to the end.
+    lesson.video.duration_seconds = 24
+    lesson.video.save(update_fields=["duration_seconds"])
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    face_check_due_after(player, 5)
+    data = player.beat()
+    assert (data["credited_seconds"], data["next_action"]) == (pytest.approx(5), "verify_face")
+    data = player.beat(wait=0.2, advance=0, playing=False)  # the page's pause beat
+    assert "seek_forward" not in data["reasons"]
+    assert data["credited_seconds"] == 0
+    result = face_check_passed(world, player)
+    assert result["resume_position"] == pytest.approx(5)
+    clock.shift(8)
+    player.position = result["resume_position"]
+    player.beat(wait=0.1, advance=0, playing=False)  # the seek report of the page going back
+    player.beat(wait=6.7)  # the timer beat
+    data = player.beat(wait=24 - player.position, playing=False)  # the video ends
+    assert data["completed"] is True
+    assert data["lesson_credited"] == pytest.approx(24)
+    assert (data["missing_seconds"], data["gap_start"]) == (0, None)
+    assert kinds(world) == set()
+
+
+def test_face_03_lrn_02_while_a_check_is_due_a_position_beyond_the_time_since_it_fell_due_is_a_seek(
+    lesson, world, api_client, clock
+):
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    face_check_due_after(player, 5)
+    assert player.beat()["next_action"] == "verify_face"  # credited up to 0:05, the page is at 0:15
+    data = player.beat(wait=0.2, advance=60, playing=False)  # claims 1:15, far past 0:05 + 10.2 s
+    assert "seek_forward" in data["reasons"]
+    assert data["credited_seconds"] == 0
+    # Nothing past the due moment counts, and after the pass crediting goes on from there, not from the claim.
+    assert face_check_passed(world, player)["resume_position"] == pytest.approx(5)
+    data = player.beat(wait=15, advance=15)  # still far ahead of 0:05 + 15 s
+    assert data["credited_seconds"] == 0
+    assert data["furthest_position"] == pytest.approx(5)
+
+
+@pytest.mark.parametrize(
+    ("played", "reported"),
+    [(0, False), (4, False), (4, True)],
+    ids=["at-once-unreported", "after-4s-unreported", "after-4s-seek-report"],
+)
+def test_lrn_02_a_forward_seek_inside_watched_ground_never_credits_the_gap(
+    lesson, world, api_client, clock, played, reported
+):
+    # The page opens at the unwatched gap 1:40-1:50; the learner plays `played` seconds of it, then seeks ahead to
+    # 3:20, inside ground already watched (allowed: LRN-02 allows re-watching), and plays there. The jump cannot be
+    # explained by playback, so the rest of the gap (and anything beyond it) is not credited; crediting goes on from
+    # where the page really plays, over watched ground, which credits nothing twice. Whether the page's seek report
+    # arrives (the honest page) or not (a scripted client) makes no difference.
+    given_watched(lesson, world, [[0.0, 100.0], [110.0, 300.0]], last_position=300.0)
+    player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
+    assert player.session["resume_position"] == pytest.approx(100)
+    missing = 10 - played
+    if played:
+        data = player.beat(wait=played)
+        assert data["credited_seconds"] == pytest.approx(played)
+        assert data["missing_seconds"] == pytest.approx(missing)
+    if reported:
+        data = player.beat(wait=1, advance=200 - player.position, playing=False)  # the seek report at 3:20
+        assert data["credited_seconds"] == 0
+    else:
+        # The seek, not reported: the next timer beat (at 3:35) is the first the server hears of it.
+        player.position = 200
+    while player.position < 290:  # 3:20 .. 4:50, all watched before
+        data = player.beat()
+        assert data["credited_seconds"] == 0
+        assert data["missing_seconds"] == pytest.approx(missing)
+        assert data["gap_start"] == pytest.approx(100 + played)
+        assert data["completed"] is False
+    assert data["lesson_credited"] == pytest.approx(290 + played)
+    assert player.credited == pytest.approx(played)
+    assert kinds(world) == set()  # a jump within watched ground is no cheat; it just earns nothing
+    # The gap button still closes the gap: a seek back to its start, reported, and the missing seconds played.
+    data = player.beat(wait=1, advance=data["gap_start"] - player.position, playing=False)
+    assert data["credited_seconds"] == 0
+    data = player.beat(wait=missing)
+    assert data["credited_seconds"] == pytest.approx(missing)
+    assert data["completed"] is True
+    assert data["lesson_credited"] == pytest.approx(300)
+    assert kinds(world) == set()

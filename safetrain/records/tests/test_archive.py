@@ -10,6 +10,7 @@ import re
 import zipfile
 
 import pypdfium2 as pdfium
+import pytest
 from django.core.management import call_command
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -135,3 +136,94 @@ def test_rec_01_text_that_looks_like_a_formula_stays_text(world, web_client):
     cell = workbook["身份信息"]["B1"]
     assert cell.data_type == "s"
     assert cell.value.startswith("=HYPERLINK")
+
+
+def archive_texts(client, url):
+    """The archive as the page, the Excel workbook (every cell) and the PDF text."""
+    page = client.get(url).content.decode()
+    workbook = load_workbook(io.BytesIO(client.get(url, {"format": "xlsx"}).content))
+    cells = " ".join(
+        str(v)
+        for sheet in workbook
+        for row in sheet.iter_rows(values_only=True)
+        for v in row
+        if v is not None
+    )
+    pdf = client.get(url, {"format": "pdf"}).content
+    text = re.sub(r"\s+", "", "".join(p.get_textpage().get_text_range() for p in pdfium.PdfDocument(pdf)))
+    return page, workbook, cells, text
+
+
+def test_ux_02_rec_01_face_check_codes_show_as_chinese_on_the_page_in_excel_and_pdf(
+    world,
+    shanxi,  # noqa: F811
+    committed,  # noqa: F811
+    web_client,
+):
+    full_history(world, shanxi, committed)
+    FaceCheck.objects.create(
+        user=world.learner_nanshan,
+        purpose="study",
+        at=timezone.now(),
+        passed=False,
+        reason="not_live",
+        challenge="blink",
+        ip="203.0.113.9",
+    )
+    FaceCheck.objects.create(
+        user=world.learner_nanshan, purpose="exam", at=timezone.now(), passed=True, challenge="turn"
+    )
+    client = web_client(world.admin_nanshan)
+    page, _workbook, cells, text = archive_texts(client, f"/records/archive/{world.learner_nanshan.pk}/")
+    for where in (page, cells, text):
+        assert "活体检测未通过" in where
+        assert "眨眼" in where
+        assert "转头" in where
+        for code in ("not_live", "blink", "turn", "study", "valid", "certificate"):
+            assert not re.search(rf"\b{code}\b", re.sub(r"<[^>]+>", " ", where)), code
+
+
+def test_rec_01_the_archive_status_follows_the_exam_and_the_certificate(world, shanxi, committed, web_client):  # noqa: F811
+    full_history(world, shanxi, committed)
+    client = web_client(world.learner_nanshan)
+    page, workbook, _cells, text = archive_texts(client, "/records/archive/")
+    programme_rows = list(workbook["培训项目"].iter_rows(values_only=True))
+    assert programme_rows[0][4] == "状态"
+    assert programme_rows[1][4] == "已发证"
+    assert "学习中" not in page
+    assert "已发证" in text
+    certificate = Certificate.objects.filter(learner=world.learner_nanshan).first()
+    certificate.revoked_at = timezone.now()
+    certificate.save(update_fields=["revoked_at"])
+    assert "证书已撤销" in client.get("/records/archive/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("facts", "label"),
+    [
+        ({}, "学习中"),
+        ({"credited_seconds": 600}, "学时已满，可参加考试"),
+        ({"credited_seconds": 600, "exam_passed": True}, "考试合格"),
+        ({"exam_passed": True, "certificate_states": ["valid"]}, "已发证"),
+        ({"certificate_states": ["expired"]}, "证书已过期"),
+        ({"certificate_states": ["valid", "revoked"]}, "证书已撤销"),
+        ({"deadline": dt.date(2026, 1, 1)}, "已过学习期限"),
+        ({"enrolment_status": "void"}, "已失效"),
+    ],
+)
+def test_rec_01_programme_state_decision(facts, label):
+    from django.utils import translation
+
+    from safetrain.records.archive import programme_state
+
+    given = {
+        "enrolment_status": "active",
+        "deadline": None,
+        "today": dt.date(2026, 6, 1),
+        "credited_seconds": 0,
+        "required_minutes": 10,
+        "certificate_states": [],
+        "exam_passed": False,
+    } | facts
+    with translation.override("zh-hans"):
+        assert str(programme_state(**given).label) == label

@@ -268,7 +268,13 @@ def test_reg_01_a_learner_of_two_units_counts_once(world, commit):
     nanshan = board(world.regulator_nanshan)
     assert nanshan.registered == 2 == statistics.learners(world.regulator_nanshan, Filters()).count()
     assert sum(n for _sex, n in nanshan.by_sex) == 2
-    assert {r["region"].code: r["learners"] for r in nanshan.by_region} == {"440305": 2}
+    # The district's rows are its units (an enterprise with its team); the city's are its districts.
+    assert {r["name"]: r["learners"] for r in nanshan.by_region} == {"南山建设公司": 2}
+    city = board(world.regulator_city)
+    assert {r["region"].code: r["learners"] for r in city.by_region if r["region"]} == {
+        "440305": 2,
+        "440304": 1,
+    }
     # At home in the enterprise (its own unit); the team alone counts only the team's own learner.
     assert board(world.regulator_nanshan, unit=world.team).registered == 1
     assert counters.differences() == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -182,9 +184,9 @@ def test_reg_01_a_filter_outside_the_region_shows_an_error_not_unfiltered_figure
     assert 'data-testid="filter-errors"' in text
     assert 'data-testid="kpis"' not in text
     assert client.get("/regulator/dashboard/?start=garbage").status_code == 400
-    # Every by-region row is a region of the viewer's units.
+    # A district regulator is at the bottom level: its rows are its own district's units.
     board = statistics.dashboard(world.regulator_nanshan, Filters())
-    assert {r["region"].code for r in board.by_region} == {"440305"}
+    assert {r["name"] for r in board.by_region} == {"南山建设公司"}
 
 
 def test_reg_01_the_period_is_chosen_in_whole_months(world, region):
@@ -202,18 +204,60 @@ def test_reg_01_the_period_is_chosen_in_whole_months(world, region):
     assert "例如 2026-11" in wrong.content.decode()
 
 
-def test_reg_01_a_region_row_opens_its_learners(world, region):
-    client = web_client_for(world.regulator_city)
-    page = client.get("/regulator/dashboard/").content.decode()
+def test_reg_01_a_region_row_drills_down_and_a_unit_row_opens_its_learners(world, region):
     from safetrain.orgs.models import Region
 
-    futian = Region.objects.get(code="440304")
-    link = f"/regulator/learners/?region={futian.pk}"
-    assert f'href="{link}"' in page
+    client = web_client_for(world.regulator_city)
+    nanshan, futian = Region.objects.get(code="440305"), Region.objects.get(code="440304")
+    page = client.get("/regulator/dashboard/").content.decode()
+    # The city's districts, each a link to its own figures (no longer a learner search).
+    assert f'href="?region={futian.pk}#by-region"' in page
+    assert f'href="/regulator/learners/?region={futian.pk}"' not in page
+    district = client.get(f"/regulator/dashboard/?region={nanshan.pk}")
+    assert district.status_code == 200
+    text = district.content.decode()
+    assert 'data-kpi="registered">3<' in text  # the district's figures
+    crumbs = re.search(r'data-testid="region-breadcrumb">(.*?)</nav>', text).group(1)
+    assert re.findall(r">([^<>›]+)<", crumbs) == ["深圳市", "南山区"]
+    assert 'href="?#by-region"' in crumbs  # back up to the city
+    # At the bottom: the units, the enterprise counted with its project and team, each opening its learners.
+    board = statistics.dashboard(world.regulator_city, Filters(region=nanshan))
+    assert [(r["name"], r["learners"], r["enrolled"]) for r in board.by_region] == [("南山建设公司", 3, 2)]
+    link = f"/regulator/learners/?unit={world.ent_nanshan.pk}"
+    assert f'href="{link}"' in text
     learners = client.get(link).content.decode()
-    assert "福田学员" in learners
-    assert "南山学员" not in learners
-    assert "老工人" not in learners
-    # The district regulator cannot open another district's learners through the link.
-    assert web_client_for(world.regulator_nanshan).get(link).status_code == 200
-    assert "福田学员" not in web_client_for(world.regulator_nanshan).get(link).content.decode()
+    assert "老工人" in learners
+    assert "福田学员" not in learners
+    # Other filters are kept while drilling.
+    aged = client.get(f"/regulator/dashboard/?age_band=60plus&region={nanshan.pk}").content.decode()
+    assert 'data-kpi="registered">1<' in aged
+    assert "age_band=60plus" in re.search(r'data-testid="region-breadcrumb">(.*?)</nav>', aged).group(1)
+
+
+def test_reg_01_the_platform_drills_from_the_provinces_and_a_city_only_within_its_city(world, region):
+    from safetrain.orgs.models import Region
+
+    top = statistics.dashboard(world.operator, Filters())
+    assert [(r["region"].code, r["learners"]) for r in top.by_region] == [("440000", 4)]
+    city = statistics.dashboard(world.operator, Filters(region=Region.objects.get(code="440000")))
+    assert [(r["region"].code, r["learners"]) for r in city.by_region] == [("440300", 4)]
+    province = Region.objects.get(code="440000")
+    refused = web_client_for(world.regulator_city).get(f"/regulator/dashboard/?region={province.pk}")
+    assert refused.status_code == 400
+    assert 'data-kpi="registered"' not in refused.content.decode()
+    futian = Region.objects.get(code="440304")
+    assert (
+        web_client_for(world.regulator_nanshan).get(f"/regulator/dashboard/?region={futian.pk}").status_code
+        == 400
+    )
+
+
+def test_reg_01_the_sex_chart_is_labelled_with_counts_and_the_age_bands_are_whole(world, region):
+    page = web_client_for(world.regulator_nanshan).get("/regulator/dashboard/").content.decode()
+    charts = json.loads(re.search(r'id="chart-data" type="application/json">(.*?)</script>', page).group(1))
+    women = 1 + sum(u.sex == "F" for u in (world.learner_nanshan, world.learner_team))
+    assert [d["name"] for d in charts["sexes"]] == [f"男：{3 - women}", f"女：{women}", "未知：0"]
+    legend = re.search(r'data-testid="sex-counts">(.*?)</p>', page).group(1)
+    assert f"女 {women}" in legend
+    assert "未知 0" in legend
+    assert [d["name"] for d in charts["ages"]][::4] == ["30岁以下", "60岁及以上"]

@@ -95,11 +95,30 @@ function setup(root) {
   // The exam has its own deadline: keep the signed-in session alive while the page is open.
   setInterval(() => fetch("/api/v1/me", { credentials: "same-origin" }).catch(() => {}), 5 * 60 * 1000);
 
+  // The navigator (UX-01): folded on phones, with the answered / unanswered counts in its summary line.
+  const navBox = root.querySelector("[data-testid=navigator-box]");
+  const phone = window.matchMedia("(max-width: 640px)");
+  if (navBox && phone.matches) navBox.open = false;
+  root.querySelectorAll("[data-nav]").forEach((link) =>
+    link.addEventListener("click", () => {
+      if (navBox && phone.matches) navBox.open = false;
+    }),
+  );
+  const counts = () => {
+    const total = root.querySelectorAll("[data-nav]").length;
+    const done = root.querySelectorAll("[data-nav].answered").length;
+    const answeredEl = root.querySelector("[data-nav-answered]");
+    const openEl = root.querySelector("[data-nav-open]");
+    if (answeredEl) answeredEl.textContent = String(done);
+    if (openEl) openEl.textContent = String(total - done);
+  };
+
   root.querySelectorAll("[data-question]").forEach((fieldset) => {
     const save = () => {
       pending.set(fieldset.dataset.question, { value: valueOf(fieldset), at: Date.now() });
       keep();
       root.querySelector(`[data-nav="${fieldset.dataset.question}"]`).classList.toggle("answered", answered(fieldset));
+      counts();
       show();
       flush();
     };
@@ -131,6 +150,7 @@ function setup(root) {
     }
     root.querySelector(`[data-nav="${question}"]`).classList.toggle("answered", answered(fieldset));
   }
+  counts();
   keep();
   show();
   flush();
@@ -259,10 +279,17 @@ document.querySelectorAll("[data-exam-start]").forEach((form) => {
   const panel = document.querySelector("[data-face-check]");
   if (!panel || !window.FaceCheck) return;
   const button = form.querySelector("[data-testid=start-button]");
+  const hint = form.querySelector("[data-testid=start-after-check]");
   const check = new window.FaceCheck(panel, {
     purpose: "exam",
     onDone: (result) => {
-      if (result.passed) button.disabled = false;
+      if (!result.passed) return;
+      // One button at a time: the check's button goes, the exam's start button comes.
+      panel.querySelector("[data-testid=face-start]").hidden = true;
+      if (hint) hint.hidden = true;
+      button.hidden = false;
+      button.disabled = false;
+      button.focus();
     },
   });
   check.open();

@@ -21,6 +21,9 @@ async function post(path, body) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// Seconds of countdown between the instruction and the first frame (FACE-02): time to read it and get ready.
+const COUNTDOWN_SECONDS = 3;
+
 class FaceCheck {
   // panel: the element rendered by proctoring/_face_check.html; options: {purpose, studySessionId, onDone}
   constructor(panel, options) {
@@ -30,6 +33,7 @@ class FaceCheck {
     this.status = panel.querySelector("[data-testid=face-status]");
     this.instruction = panel.querySelector("[data-testid=face-instruction]");
     this.button = panel.querySelector("[data-testid=face-start]");
+    this.countdown = panel.querySelector("[data-testid=face-countdown]");
     this.stream = null;
     this.busy = false;
     this.button.addEventListener("click", () => this.run());
@@ -44,6 +48,39 @@ class FaceCheck {
     this.status.textContent = text;
     this.status.className = kind ? `msg ${kind}` : "";
     this.panel.dataset.state = kind || "";
+  }
+
+  // The step the check is in (countdown, capturing, checking, passed, failed): shown by CSS, read by the tests.
+  phase(name) {
+    this.panel.dataset.phase = name;
+  }
+
+  // The instruction first, then 3-2-1, so the learner is ready before the first frame (a blink is easily missed).
+  async countDown(instruction) {
+    this.instruction.textContent = instruction;
+    const counter = this.countdown || document.createElement("p"); // a page without the counter still waits
+    counter.hidden = false;
+    for (let n = COUNTDOWN_SECONDS; n > 0; n -= 1) {
+      this.phase(`countdown-${n}`);
+      counter.textContent = String(n);
+      this.say(this.msg("msgGetReady").replace("{n}", n), "info");
+      await sleep(1000);
+    }
+    counter.hidden = true;
+    counter.textContent = "";
+  }
+
+  // The server takes seconds to compare faces: say that it is working, with the time so far.
+  checking() {
+    const started = Date.now();
+    const show = () => {
+      const seconds = Math.round((Date.now() - started) / 1000);
+      this.say(this.msg("msgChecking").replace("{s}", seconds), "info busy");
+    };
+    this.phase("checking");
+    show();
+    const timer = setInterval(show, 1000);
+    return () => clearInterval(timer);
   }
 
   async open() {
@@ -101,18 +138,25 @@ class FaceCheck {
         paths.challenge ? {} : { purpose: this.options.purpose, study_session_id: this.options.studySessionId || null },
       );
       this.panel.dataset.challenge = challenge.challenge;
-      this.instruction.textContent = challenge.instruction;
+      await this.countDown(challenge.instruction);
+      // The instruction stays on screen while the frames are taken.
+      this.phase("capturing");
       this.say(this.msg("msgCapturing"), "info");
-      await sleep(600); // time to read the instruction before the first frame
       const canvas = document.createElement("canvas");
       const frames = [];
       for (let i = 0; i < challenge.frames; i += 1) {
         frames.push(this.frame(canvas));
         if (i < challenge.frames - 1) await sleep(challenge.interval_ms);
       }
-      this.say(this.msg("msgChecking"), "info");
-      const result = await post(paths.check || "/api/v1/face-checks", { challenge_id: challenge.id, frames });
+      const stop = this.checking();
+      let result;
+      try {
+        result = await post(paths.check || "/api/v1/face-checks", { challenge_id: challenge.id, frames });
+      } finally {
+        stop();
+      }
       this.instruction.textContent = "";
+      this.phase(result.passed ? "passed" : "failed");
       if (result.passed) {
         this.say(result.message, "success");
         this.close();
@@ -132,6 +176,9 @@ class FaceCheck {
       this.button.textContent = this.msg("msgRetry");
       if (this.options.onDone) this.options.onDone(result); // a failure may end more than the check (an exam)
     } catch (err) {
+      this.phase("failed");
+      this.instruction.textContent = "";
+      if (this.countdown) this.countdown.hidden = true;
       this.say(err.message || this.msg("msgFailed"), "error");
       this.button.textContent = this.msg("msgRetry");
       if (err.status === 401) window.location.href = `${this.panel.dataset.loginUrl}?ended=${(err.data && err.data.reason) || "logout"}`;

@@ -57,14 +57,58 @@ async function api(path, body, extraHeaders) {
   return data;
 }
 
+// Seconds as the player shows them: 74 -> "1:14" (never rounded up).
+function clock(seconds) {
+  const whole = Math.max(0, Math.floor(seconds || 0));
+  const h = Math.floor(whole / 3600);
+  const m = Math.floor((whole % 3600) / 60);
+  const s = String(whole % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${s}` : `${m}:${s}`;
+}
+
 function setupStudy(root, video) {
   const notice = root.querySelector("[data-testid=study-notice]");
   const credited = root.querySelector("[data-testid=credited]");
+  // A watched video completes the lesson, unless its quiz is still to be passed (QZ-01): then the page says so.
+  const done = root.querySelector("[data-testid=lesson-done]");
+  const watchedNote = root.querySelector("[data-testid=lesson-watched]");
+  const quizLink = root.querySelector("[data-testid=quiz-link]");
+  const gap = root.querySelector("[data-testid=study-gap]");
+  const gapButton = root.querySelector("[data-testid=play-gap]");
   const say = (text) => {
     notice.textContent = text;
     notice.hidden = !text;
   };
   const msg = (name) => root.dataset[name];
+  // LRN-05: what is still to be watched, and a button that plays it (going back is always allowed).
+  const gapText = (data) =>
+    msg("msgGap").replace("{missing}", clock(Math.ceil(data.missing_seconds))).replace("{start}", clock(data.gap_start));
+  const showProgress = (data) => {
+    credited.textContent = clock(data.lesson_credited);
+    root.dataset.creditedSeconds = String(data.lesson_credited);
+    if (done) done.hidden = !data.completed;
+    if (watchedNote) {
+      watchedNote.hidden = !data.completed;
+      if (data.completed) quizLink.hidden = false;
+    }
+    // Not while playback is simply filling the first unwatched part (the point moves on with every beat).
+    const open =
+      !data.completed &&
+      data.gap_start != null &&
+      data.lesson_credited > 0 &&
+      (video.paused || video.currentTime > data.gap_start + 5);
+    gap.hidden = !open;
+    if (open) {
+      gap.querySelector("[data-testid=gap-text]").textContent = gapText(data);
+      gapButton.dataset.seek = String(data.gap_start);
+      gapButton.textContent = msg("msgPlayFrom").replace("{start}", clock(data.gap_start));
+    }
+  };
+  gapButton.addEventListener("click", () => {
+    if (state.stopped) return;
+    video.currentTime = Number(gapButton.dataset.seek);
+    video.play().catch(() => {});
+  });
   const state = { session: null, seq: 0, furthest: 0, stopped: false, lastInteraction: Date.now() };
   root.study = state;
 
@@ -78,12 +122,13 @@ function setupStudy(root, video) {
 
   // Beats go out one at a time, in order: a pause beat and a timer beat never overtake each other.
   let queue = Promise.resolve();
-  const beat = () => {
-    queue = queue.then(sendBeat, sendBeat);
+  const beat = (report) => {
+    const send = () => sendBeat(report);
+    queue = queue.then(send, send);
     return queue;
   };
-  const sendBeat = async () => {
-    if (!state.session || state.stopped) return;
+  const sendBeat = async (report) => {
+    if (!state.session || state.stopped) return null;
     state.seq += 1;
     const body = {
       seq: state.seq,
@@ -92,6 +137,7 @@ function setupStudy(root, video) {
       visible: document.visibilityState === "visible",
       focused: document.hasFocus(),
       rate: video.playbackRate,
+      ...(report || {}),
     };
     const sentSeq = state.seq;
     try {
@@ -99,8 +145,7 @@ function setupStudy(root, video) {
       const data = await api(`/api/v1/study-sessions/${state.session.id}/heartbeats`, body, {
         "X-Study-Key": state.session.heartbeat_key,
       });
-      credited.textContent = (data.lesson_credited / 60).toFixed(1);
-      root.dataset.creditedSeconds = String(data.lesson_credited);
+      showProgress(data);
       state.furthest = Math.max(state.furthest, data.furthest_position);
       if (data.next_action === "signed_out" && data.reasons && data.reasons.includes("face_check_timeout")) {
         stop(root.querySelector("[data-face-check]").dataset.msgSignedOut);
@@ -113,12 +158,14 @@ function setupStudy(root, video) {
       else if (data.next_action === "quiz" && !state.quizShown) {
         state.quizShown = true;
         video.pause();
-        say(msg("msgQuiz"));
-        root.querySelector("[data-testid=quiz-link]").hidden = false;
+        if (!watchedNote) say(msg("msgQuiz")); // the note under the player already says it
+        quizLink.hidden = false;
       }
+      return data;
     } catch (err) {
       if (err.status === 401 || err.status === 403) stop(err.message || msg("msgSignedOut"));
     }
+    return null;
   };
 
   // Identity check while studying (FACE-01): when the server asks, playback pauses until a check passes.
@@ -171,11 +218,10 @@ function setupStudy(root, video) {
       state.session = session;
       state.furthest = session.furthest_position;
       root.dataset.sessionId = String(session.id);
-      credited.textContent = "0.0";
       const resume = () => {
-        if (session.resume_position > 0 && session.resume_position < video.duration - 1) {
-          video.currentTime = session.resume_position; // LRN-03: where the learner stopped, on any device
-        }
+        // LRN-03: where the learner stopped, on any device, or the first part not yet watched; the server's
+        // crediting starts at this same point, so the page must start playing exactly there.
+        if (session.resume_position > 0) video.currentTime = Math.min(session.resume_position, video.duration);
         root.dataset.ready = "true";
       };
       if (video.readyState >= 1) resume();
@@ -217,8 +263,21 @@ function setupStudy(root, video) {
   video.addEventListener("play", () => {
     if (!state.stopped && notice.textContent === msg("msgPaused")) say("");
   });
+  // A seek moves where the next stretch starts (going back is allowed: re-watching an unwatched part credits it).
+  // It is reported at once as a paused beat at the new position, so the seconds played from there count; a
+  // paused beat earns nothing by itself and the usual rules (no skipping ahead) apply to it.
+  video.addEventListener("seeked", () => {
+    // A jump ahead is undone by the "seeking" handler below; only the allowed point it ends at is reported.
+    if (!state.faceDue && video.currentTime <= state.furthest + 1) beat({ position: video.currentTime, playing: false });
+  });
   video.addEventListener("pause", () => beat());
-  video.addEventListener("ended", () => beat());
+  // At the end, say whether the lesson is complete or what is still missing (LRN-05).
+  video.addEventListener("ended", () =>
+    beat().then((data) => {
+      if (!data || state.stopped || state.faceDue || data.next_action) return;
+      say(data.completed ? msg("msgDone") : data.gap_start != null ? gapText(data) : "");
+    }),
+  );
 
   // Idle sign-out (ANTI-02): no interaction for the profile's idle time.
   for (const name of ["mousemove", "keydown", "touchstart", "click", "scroll"]) {
