@@ -6,6 +6,7 @@ refuses to start without SECRET_KEY, FIELD_ENCRYPTION_KEYS, BLIND_INDEX_KEY, AUD
 AUDIT_CHECKPOINT_KEY (and SM4_ENCRYPTION_KEYS when DATA_CIPHER=sm4).
 """
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,8 +24,19 @@ if Path(env_file).is_file():
     environ.Env.read_env(env_file, overwrite=False)
 
 
+# Commands that only build the release from the files (static files, compiled catalogues) read no data and need no
+# secrets, so an image can be built without them; every other command, and the server, refuses to start without.
+SECRET_FREE_COMMANDS = {"collectstatic", "compilemessages"}
+_COMMAND = (
+    sys.argv[1] if Path(sys.argv[0]).name in ("manage.py", "django-admin") and len(sys.argv) > 1 else ""
+)
+SECRET_FREE = _COMMAND in SECRET_FREE_COMMANDS
+
+
 def required(name: str) -> str:
     value = env.str(name, default="")
+    if not value and SECRET_FREE:
+        return f"unset-while-running-{_COMMAND}"
     if not value:
         raise ImproperlyConfigured(
             f"{name} is not set. Put it in the environment or in .env (see .env.example); "

@@ -17,3 +17,11 @@ def class_hours_text(hours: Decimal | float | int | None, minutes: int | float |
     if minutes > 0:
         return _("%(minutes)s minutes") % {"minutes": minutes}
     return _("less than 1 minute")
+
+
+def clock(seconds: float | None) -> str:
+    """Seconds of video as the player shows them: 74 -> "1:14", 3725 -> "1:02:05" (never rounded up)."""
+    whole = max(0, int(seconds or 0))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from safetrain.catalog.models import ExamFaceFailureAction
+from safetrain.core.display import clock
 from safetrain.proctoring.models import CheckReason, code_label
 
 EXAM_EVENTS = {
@@ -24,10 +25,9 @@ def _yes_no(value: Any) -> str:
 
 def _clock(seconds: Any) -> str:
     try:
-        total = int(float(seconds))
-    except (TypeError, ValueError):
-        return str(seconds)
-    return f"{total // 60}:{total % 60:02d}"
+        return clock(float(seconds))
+    except (TypeError, ValueError, OverflowError):
+        return str(seconds)  # evidence is what the client sent: show it as it came
 
 
 def _when(value: Any) -> str:

@@ -30,6 +30,7 @@ from safetrain.catalog.search import search
 from safetrain.catalog.selectors import course_outline, rating_summary
 from safetrain.catalog.services import question_ask, rating_set
 from safetrain.core.decorators import staff_required
+from safetrain.core.display import clock
 from safetrain.core.errors import DomainError
 from safetrain.learning.selectors import (
     can_open_course_media,
@@ -40,7 +41,6 @@ from safetrain.learning.selectors import (
     my_programmes,
     outline_marked,
 )
-from safetrain.learning.templatetags.study import clock
 from safetrain.proctoring.services import has_reference_photo, reference_photo_hold
 
 

@@ -205,3 +205,26 @@ def test_sec_12_reference_photos_are_stored_with_the_chosen_cipher(world, settin
     report = media_verify()  # the restore drill's check decrypts and compares it too
     assert report.ok
     assert report.checked == 1
+
+
+def test_ops_06_static_files_are_collected_without_secrets_and_nothing_else_starts_without_them(tmp_path):
+    """A release (an image) is built without the secrets: collectstatic reads no data. The server and every other
+    command still refuse to start without them."""
+    root = Path(__file__).resolve().parents[3]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("DJANGO_", "SECRET_KEY", "FIELD_ENCRYPTION", "BLIND_INDEX", "AUDIT_", "SM4_", "DATA_CIPHER")
+        )
+    }
+    env |= {"SAFETRAIN_ENV_FILE": "/nonexistent", "DEBUG": "false", "STATIC_ROOT": str(tmp_path / "static")}
+    manage = [sys.executable, "manage.py"]
+    built = subprocess.run(
+        [*manage, "collectstatic", "--noinput", "-v", "0"], cwd=root, env=env, capture_output=True
+    )
+    assert built.returncode == 0, built.stderr.decode()
+    assert (tmp_path / "static" / "staticfiles.json").exists()
+    refused = subprocess.run([*manage, "check"], cwd=root, env=env, capture_output=True, text=True)
+    assert refused.returncode != 0
+    assert "SECRET_KEY is not set" in refused.stderr

@@ -9,11 +9,14 @@ import urllib.request
 
 import boto3
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from moto.server import ThreadedMotoServer
 
 from safetrain.catalog.services import chapter_add, course_create, course_publish, lesson_add, video_upload
 from safetrain.catalog.tests.factories import clip, published_programme
+from safetrain.core.management.commands.rotate_encryption_keys import encrypted_files, rewrite
 from safetrain.learning.services import enrolment_create
 
 BUCKET = "safetrain-test"
@@ -99,3 +102,12 @@ def test_cat_05_renditions_live_in_the_bucket_and_segments_get_signed_expiring_u
     assert (
         web_client(world.learner_futian).get(f"/media/videos/{video.uuid}/{segment_name}").status_code == 403
     )
+
+
+def test_acc_08_key_rotation_rewrites_an_encrypted_file_in_the_bucket_whole(s3_storage):
+    """rotate_encryption_keys on object storage: no local path, so the new ciphertext is PUT as the whole object."""
+    name = default_storage.save("photos/rotate-test.enc", ContentFile(b"old ciphertext"))
+    assert name in set(encrypted_files())
+    rewrite(name, b"new ciphertext")
+    body = s3_storage.get_object(Bucket=BUCKET, Key=name)["Body"].read()
+    assert body == b"new ciphertext"
