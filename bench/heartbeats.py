@@ -3,8 +3,9 @@ as in production (granian or gunicorn, PostgreSQL, Redis). Reports heartbeats/s,
 PostgreSQL single-row UPDATE rate measured by pgbench in the same run, and checks that no credited second was lost
 or doubled.
 
-    .venv/bin/python bench/heartbeats.py --learners 2000 --seconds 60 --interval 2 --workers 2
-    .venv/bin/python bench/heartbeats.py --learners 2000 --seconds 60 --interval 2 --workers 2 --server gunicorn
+    .venv/bin/python bench/heartbeats.py --learners 2000 --seconds 60 --interval 2
+    .venv/bin/python bench/heartbeats.py --learners 3000 --seconds 40 --interval 1 --busy-neighbour 1
+    .venv/bin/python bench/heartbeats.py --learners 2000 --seconds 60 --interval 2 --server gunicorn
 
 Needs the machine's PostgreSQL (creates and drops the database `safetrain_bench`) and Redis; targets 127.0.0.1 only
 and stops by itself.
@@ -22,6 +23,7 @@ import os
 import re
 import secrets
 import select
+import shutil
 import signal
 import socket
 import statistics
@@ -58,6 +60,8 @@ def env_for(interval: float, socket_dir: str | None = None) -> dict[str, str]:
             "AUDIT_CHECKPOINT_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
             "ALLOWED_HOSTS": "127.0.0.1",
             "SECURE_COOKIES": "false",
+            # plain HTTP on 127.0.0.1, straight to the web node (in production nginx in front terminates TLS)
+            "SECURE_SSL_REDIRECT": "false",
             # (whole seconds on the server; a client beating more often is still credited in full at rate 1)
             "HEARTBEAT_INTERVAL_SECONDS": str(math.ceil(interval)),
             "API_TOKEN_IDLE_MINUTES": "120",
@@ -86,10 +90,12 @@ def shell_json(env: dict[str, str], code: str) -> dict:
 
 
 def fresh_database(env: dict[str, str], setup_code: str) -> dict:
-    """Drop and create the benchmark database, migrate it, and run the set-up code (which prints JSON)."""
+    """Drop and create the benchmark database, migrate it, collect the static files (the server is not ready
+    without them, as in production), and run the set-up code (which prints JSON)."""
     run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB}"])
     run(["psql", f"{PG}/postgres", "-qc", f"CREATE DATABASE {DB}"])
     run([PY, "manage.py", "migrate", "--noinput"], env)
+    run([PY, "manage.py", "collectstatic", "--noinput", "-v", "0"], env)
     return shell_json(env, setup_code)
 
 
@@ -285,6 +291,7 @@ class RawHttp:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.head = b""  # the last reply's status line and headers
 
     async def request(
         self, method: str, path: str, headers: dict[str, str], body: bytes = b""
@@ -295,7 +302,7 @@ class RawHttp:
         lines += [f"{k}: {v}" for k, v in headers.items()]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
         try:
-            head = await self.reader.readuntil(b"\r\n\r\n")
+            self.head = head = await self.reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
             length = 0
             for line in head.split(b"\r\n"):
@@ -325,7 +332,7 @@ async def open_study(
             results["open_errors"] += 1
             return None
     if use_key:
-        # The player's way: the page's heartbeat key, answered by the fast path (learning.fastpath).
+        # The player's way: the page's heartbeat key, as the API gave it; the hot path answers (core.hotpath).
         headers = {**headers, "X-Study-Key": data["heartbeat_key"]}
     return data["id"], headers
 
@@ -368,6 +375,7 @@ async def learner(
             results["ok"] += 1
         else:
             results["errors"] += 1
+        results["hot_path" if served_by(http.head, b"heartbeat") else "full_stack"] += 1
         latencies.append((time.perf_counter() - started) * 1000)
 
 
@@ -387,6 +395,12 @@ def latency_summary(latencies: list[float]) -> dict[str, float | None]:
 
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)", re.IGNORECASE)
 _CREDITED = re.compile(rb'"credited_seconds": *([-0-9.eE+]+)')
+
+
+def served_by(head: bytes, route: bytes) -> bool:
+    """Whether the hot path's `route` answered the reply with this head: it names itself in Server-Timing
+    (core.hotpath.dispatch); the full stack sends no such header."""
+    return re.search(rb"\r\nserver-timing: *" + route + rb"[;,\r]", head, re.IGNORECASE) is not None
 
 
 class EpollLearners:
@@ -415,7 +429,7 @@ class EpollLearners:
         self.latencies: list[float] = []
         self.windows: list[list[float]] = []  # the latencies of the beats sent in each WINDOW seconds
         self.started = 0.0  # (perf_counter)
-        self.results = {"ok": 0, "errors": 0, "credited": 0.0, "played": 0.0}
+        self.results = {"ok": 0, "errors": 0, "credited": 0.0, "played": 0.0, "hot_path": 0, "full_stack": 0}
 
     WINDOW = 10.0
 
@@ -491,6 +505,7 @@ class EpollLearners:
             self.results["credited"] += float(_CREDITED.search(buffer, end).group(1))
         else:
             self.results["errors"] += 1
+        self.results["hot_path" if served_by(buffer[: end + 2], b"heartbeat") else "full_stack"] += 1
         self._next(i)
 
     def run(self, seconds: float, server_group: int | None) -> dict:
@@ -554,13 +569,23 @@ async def load(
     server_group: int | None = None,
     client: str = "epoll",
     neighbour: float = 0.0,
+    busy: int = 0,
 ) -> dict:
     """Every learner opens its study session first (not timed with the heartbeats); then all of them beat every
     `interval` seconds, spread evenly over the interval, for `seconds` (closed loop: a beat waits for its reply).
     client="epoll": the beats are sent by EpollLearners; "asyncio"/"uvloop": by one coroutine a learner.
-    `neighbour`: a process burns that share of one core while they beat (a busy neighbour on the machine)."""
+    `neighbour`: a process burns that share of one core while they beat (a busy neighbour on the machine);
+    `busy`: that many processes burn a whole core each meanwhile (`busy_neighbours`)."""
     latencies: list[float] = []
-    results = {"ok": 0, "errors": 0, "open_errors": 0, "credited": 0.0, "played": 0.0}
+    results = {
+        "ok": 0,
+        "errors": 0,
+        "open_errors": 0,
+        "credited": 0.0,
+        "played": 0.0,
+        "hot_path": 0,
+        "full_stack": 0,
+    }
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
@@ -573,10 +598,14 @@ async def load(
 
         opened = [o for o in await asyncio.gather(*(open_one(t) for t in tokens)) if o is not None]
         results["open_seconds"] = round(time.monotonic() - opening, 1)
-    with busy_neighbour(neighbour, seconds + 10):
+    with busy_neighbour(neighbour, seconds + 10), busy_neighbours(busy, seconds + 70) as burning:
         if client == "epoll":
-            return {**results, **EpollLearners(base, opened, interval).run(seconds, server_group)}
-        return await _coroutine_learners(base, opened, interval, seconds, server_group, results, latencies)
+            result = {**results, **EpollLearners(base, opened, interval).run(seconds, server_group)}
+        else:
+            result = await _coroutine_learners(
+                base, opened, interval, seconds, server_group, results, latencies
+            )
+    return {**result, "busy_neighbour": burning}
 
 
 # Uses `share` of a core's CPU time in each tenth of a second (spinning, then sleeping for the rest of it) until
@@ -607,6 +636,67 @@ def busy_neighbour(share: float, longest: float):
     finally:
         process.kill()
         process.wait()
+
+
+# Burns one core until the time is up.
+BUSY = """
+import sys, time
+until = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < until:
+    pass
+"""
+
+
+def _group_cpu(group: int) -> float:
+    """CPU seconds used so far by the processes of a process group, with their reaped children's."""
+    tick, used = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[2]) == group:
+            used += sum(int(v) for v in fields[11:15]) / tick
+    return used
+
+
+@contextlib.contextmanager
+def busy_neighbours(count: int, longest: float):
+    """`count` processes burning a whole core each meanwhile (Debian's stress-ng CPU stressors when installed,
+    else a Python loop), on the cores the benchmark runs on. They stop at the end of the block, and by themselves
+    after `longest` seconds whatever happens here. Yields a dict, filled at the end: the tool, and the cores they
+    used on average."""
+    report: dict = {"processes": count}
+    if count < 0:
+        raise SystemExit("--busy-neighbour takes a number of processes, 0 or more")
+    if not count:
+        yield report
+        return
+    stress = shutil.which("stress-ng")
+    if stress:
+        commands = [[stress, "--cpu", str(count), "--timeout", f"{math.ceil(longest)}s", "--quiet"]]
+    else:
+        commands = [[sys.executable, "-c", BUSY, str(longest)] for _ in range(count)]
+    report["tool"] = "stress-ng" if stress else "python busy loop"
+    # each in a process group of its own: its CPU is summed over the group, and it is stopped by that group's id
+    processes = [subprocess.Popen(command, start_new_session=True) for command in commands]
+    started = time.monotonic()
+    try:
+        yield report
+    finally:
+        used = sum(_group_cpu(process.pid) for process in processes)
+        report["cores"] = round(used / max(1e-9, time.monotonic() - started), 2)
+        for process in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 async def _coroutine_learners(base, opened, interval, seconds, server_group, results, latencies) -> dict:
@@ -747,6 +837,13 @@ def main() -> int:
         metavar="SHARE",
         help="while the learners beat, another process burns this share of one core (0-1): a busy neighbour",
     )
+    parser.add_argument(
+        "--busy-neighbour",
+        type=int,
+        default=0,
+        metavar="N",
+        help="while the learners beat, N processes burn a whole core each (stress-ng if installed)",
+    )
     args = parser.parse_args()
     global LOOP
     LOOP = "asyncio" if args.client == "asyncio" else "uvloop"
@@ -768,6 +865,7 @@ def main() -> int:
                 server_group=server.pid,
                 client=args.client,
                 neighbour=args.neighbour,
+                busy=args.busy_neighbour,
             )
         )
         reference = (

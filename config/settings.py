@@ -164,10 +164,15 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # IMMEDIATE: writers take the lock at BEGIN, so concurrent requests wait instead of failing mid-transaction.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
-# The heartbeat's statements are prepared once per PostgreSQL connection (protocol-level prepared statements,
-# core.pgpipe). PgBouncer in transaction mode follows them from version 1.21 (max_prepared_statements); behind an
-# older or another transaction-pooling pooler set DB_PREPARED_STATEMENTS=false (sent unprepared, parsed each time).
+# The hot paths' statements (safetrain.core.hotpath) are prepared by psycopg on each PostgreSQL connection after
+# DB_PREPARE_THRESHOLD runs (psycopg's prepare_threshold; Django's own queries bind on the client and are never
+# prepared). PgBouncer in transaction mode follows prepared statements from version 1.21 (max_prepared_statements);
+# behind an older or another transaction-pooling pooler set DB_PREPARED_STATEMENTS=false.
 DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+        env.int("DB_PREPARE_THRESHOLD", default=1) if DB_PREPARED_STATEMENTS else None
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache and Celery: Redis when REDIS_URL is set; otherwise local memory and eager tasks.
@@ -411,9 +416,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=15)
 HEARTBEAT_TOLERANCE_SECONDS = env.float("HEARTBEAT_TOLERANCE_SECONDS", default=3.0)
 COMPLETION_TOLERANCE_SECONDS = env.float("COMPLETION_TOLERANCE_SECONDS", default=3.0)
-# Heartbeats with the page's key skip the page stack (learning.fastpath) while the sign-in that opened the page was
-# seen within this many seconds; the next one then takes the full path, which applies every account rule again
-# and keeps the sign-in alive. Always well inside the idle timeouts.
+# Heartbeats and exam answers with their page key skip the page stack (safetrain.core.hotpath) while the sign-in
+# that opened the page was seen within this many seconds; the next one then takes the full path, which applies every
+# account rule again and keeps the sign-in alive. Always well inside the idle timeouts.
 HEARTBEAT_ACCOUNT_CHECK_SECONDS = min(
     env.int("HEARTBEAT_ACCOUNT_CHECK_SECONDS", default=300),
     SESSION_IDLE_TIMEOUT_MINUTES * 30,
@@ -421,9 +426,10 @@ HEARTBEAT_ACCOUNT_CHECK_SECONDS = min(
 )
 
 # A heartbeat's transaction commits without waiting for its WAL to reach the disk (PostgreSQL's per-transaction
-# `synchronous_commit = off`; learning.fastpath, core.dbbatch): a crash of the database server can lose the
+# `synchronous_commit = off`, on both heartbeat paths; learning.heartbeats): a crash of the database server can lose the
 # beats of its last moments (at most 3 x wal_writer_delay, 0.6 s by default), each whole, as if lost on the
-# network; the player's next beat is credited by the same rules. Every other transaction waits as usual.
+# network; the player's next beat is credited by the same rules. Every other transaction waits as usual, exam
+# answers included (an acknowledged answer is on disk, and on the synchronous standby where there is one).
 HEARTBEAT_WAIT_FOR_FLUSH = env.bool("HEARTBEAT_WAIT_FOR_FLUSH", default=False)
 
 # Face verification (FACE-05): the provider answering "is this the enrolled person?" (dotted path).

@@ -111,8 +111,14 @@ class DemoServer:
 
 def server_command(server: str, port: int, workers: int = 1) -> list[str]:
     """granian serving the production WSGI entry as `make run` and production do; `granian-1` with one thread, so a
-    keep-alive client meets the same database connection; runserver as `make dev` does. `workers`: granian's worker
-    processes (a failed one is respawned)."""
+    keep-alive client meets the same database connection; `granian-asgi` the ASGI entry (config.asgi); runserver as
+    `make dev` does. `workers`: granian's worker processes (a failed one is respawned)."""
+    if server == "granian-asgi":
+        return [
+            str(Path(sys.executable).parent / "granian"),
+            *("--interface", "asgi", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+            *("--respawn-failed-workers", "--no-access-log", "config.asgi:application"),
+        ]
     if server.startswith("granian"):
         return [
             str(Path(sys.executable).parent / "granian"),

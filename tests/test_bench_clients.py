@@ -93,6 +93,7 @@ def test_lrn_01_the_benchmarks_learners_beat_on_schedule_in_a_closed_loop(player
     assert result["played"] == pytest.approx(16 * 0.25)
     assert result["errors"] == 2
     assert result["ok"] == 14
+    assert (result["hot_path"], result["full_stack"]) == (0, 15)  # no Server-Timing: all by the "full stack"
     assert result["credited"] == pytest.approx(14 * 0.25)
     assert len([x for x in (result["p50"], result["p95"], result["p99"]) if x > 0]) == 3
     assert result["p99"] >= 350  # the slow learner's replies are in the percentiles
@@ -120,3 +121,31 @@ def test_the_busy_neighbour_burns_its_share_and_stops_by_itself():
         assert process is None
     with pytest.raises(SystemExit, match="share of one core"), bench.busy_neighbour(1.5, longest=1):
         pass
+
+
+def test_busy_neighbours_burn_a_core_each_and_stop_by_themselves():
+    """--busy-neighbour N: N processes burn a whole core each while the load runs, and never outlive it."""
+    bench = _bench()
+    with bench.busy_neighbours(2, longest=30) as burning:
+        time.sleep(1.5)
+    assert burning["processes"] == 2
+    assert burning["tool"] in ("stress-ng", "python busy loop")
+    assert 0.5 < burning["cores"] <= 2.1  # up to two cores' worth (a shared machine: loosely)
+    with bench.busy_neighbours(1, longest=0.5) as burning:
+        time.sleep(2)
+    assert burning["cores"] < 0.75  # stopped by itself after its time (stress-ng rounds it up to a second)
+    with bench.busy_neighbours(0, longest=10) as burning:
+        assert burning == {"processes": 0}
+    with pytest.raises(SystemExit, match="number of processes"), bench.busy_neighbours(-1, longest=1):
+        pass
+
+
+def test_a_reply_tells_which_hot_path_answered_it():
+    """The reports' hot_path / full_stack counts: the hot path names its route in Server-Timing."""
+    bench = _bench()
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nserver-timing: exam_answer;dur=1.2\r\n"
+    assert bench.served_by(head, b"exam_answer")
+    assert not bench.served_by(head, b"exam")
+    assert not bench.served_by(head, b"heartbeat")
+    assert bench.served_by(b"HTTP/1.1 503 Service Unavailable\r\nServer-Timing: heartbeat\r\n", b"heartbeat")
+    assert not bench.served_by(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n", b"exam_answer")

@@ -7,15 +7,18 @@
 #   createdb -h 127.0.0.1 -U postgres -T safetrain_bench_profile st_a      # and st_b, then change st_b's schema
 #   bench/replay/ab.sh st_a st_b 6 5                # 6 pairs of 5 s runs, alternating; prints the medians
 #
-# beat.sql is one beat as `heartbeat_profile.py --show-sql` prints it, in the same two round trips (pipelines):
-# the locked read, then the four writes and the commit. The CPU is that of every PostgreSQL process (from /proc,
-# children included, so the backends pgbench started and that exited are counted), divided by the transactions.
+# beat.sql is one beat as `heartbeat_profile.py --show-sql` prints it (issue 28's hot path), in the same two round
+# trips (pipelines): BEGIN and the locked read, then the writes and the commit; regenerate it when the beat's SQL
+# changes. The CPU is that of every PostgreSQL process (from /proc, children included, so the backends pgbench
+# started and that exited are counted), divided by the transactions.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 pg=(-h 127.0.0.1 -U postgres)
 
 if [ "${1:-}" = prepare ]; then
-  psql "${pg[@]}" -d safetrain_bench_profile -qc "UPDATE learning_studysession SET key_digest = 'k', state = 'active'"
+  # every session playing again; sign-in n's token digest 'k<n>', as beat.sql looks session n's sign-in up
+  psql "${pg[@]}" -d safetrain_bench_profile -qc "UPDATE learning_studysession SET state = 'active'" \
+    -c "UPDATE accounts_authsession SET key_digest = 'k' || id"
   exit
 fi
 

@@ -6,7 +6,6 @@ change before anything else (ACC-03), then a learner's face check at sign-in (FA
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.conf import settings
@@ -15,13 +14,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja.security import APIKeyCookie, HttpBearer
 
+from safetrain.accounts import gate
 from safetrain.accounts.models import AuthSession, SessionEndReason, SessionKind
 from safetrain.accounts.services import (
     auth_session_end,
     auth_session_for,
     auth_session_touch,
-    face_check_pending,
-    password_expired,
     session_end_message,
     two_factor_required,
 )
@@ -47,15 +45,15 @@ ALLOWED_BEFORE_FACE_CHECK = (
 )
 
 
-def _ready(request: HttpRequest, user: Any, session: AuthSession | None) -> Any:
-    if (user.must_change_password or password_expired(user)) and not request.path.startswith(
-        ALLOWED_BEFORE_PASSWORD_CHANGE
-    ):
+def _ready(request: HttpRequest, user: Any, problem: str | None) -> Any:
+    """The user, unless the sign-in's password or face check must come first and this endpoint is not one that
+    clears it."""
+    if problem == gate.PASSWORD and not request.path.startswith(ALLOWED_BEFORE_PASSWORD_CHANGE):
         raise MustChangePassword(
             "must_change_password",
             _("Please change your initial password first (PUT /api/v1/auth/password)."),
         )
-    if face_check_pending(user, session) and not request.path.startswith(ALLOWED_BEFORE_FACE_CHECK):
+    if problem == gate.FACE_CHECK and not request.path.startswith(ALLOWED_BEFORE_FACE_CHECK):
         raise MustChangePassword(
             "face_check_required",
             _("Pass the face check first (POST /api/v1/face-challenges, then /api/v1/face-checks)."),
@@ -63,27 +61,36 @@ def _ready(request: HttpRequest, user: Any, session: AuthSession | None) -> Any:
     return user
 
 
+def _problem(session: AuthSession, user: Any, kind: str) -> str | None:
+    return gate.signin_problem(
+        gate.SigninState.of(session, user),
+        now=timezone.now(),
+        kind=kind,
+        is_learner=lambda: gate.face_check_applies(user),
+    )
+
+
 class BearerToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
         session = auth_session_for(token)
-        if session is None or session.kind != SessionKind.API:
+        if session is None:
             return None
-        if not session.is_open:
+        user = session.user
+        problem = _problem(session, user, SessionKind.API)
+        if problem in (gate.KIND, gate.INACTIVE):
+            return None
+        if problem == gate.ENDED:
             raise SessionEnded(
                 "session_ended", session_end_message(session.end_reason), reason=session.end_reason
             )
-        idle = dt.timedelta(minutes=settings.API_TOKEN_IDLE_MINUTES)
-        if timezone.now() - session.last_seen_at > idle:
+        if problem == gate.IDLE:
             auth_session_end(secret=token, reason=SessionEndReason.IDLE)
             raise SessionEnded("session_ended", session_end_message(SessionEndReason.IDLE), reason="idle")
-        user = session.user
-        if not user.is_active:
-            return None
         auth_session_touch(session)
         request.user = user
         request.token_auth = True  # type: ignore[attr-defined]
         request.auth_session = session  # type: ignore[attr-defined]
-        return _ready(request, user, session)
+        return _ready(request, user, problem)
 
 
 class BrowserSession(APIKeyCookie):
@@ -98,7 +105,21 @@ class BrowserSession(APIKeyCookie):
         if two_factor_required(user) and not user.is_verified():
             # The browser session passed the password only: the API is closed until the second factor.
             raise PermissionDenied("two_factor_required", _("Complete two-factor sign-in first."))
-        return _ready(request, user, getattr(request, "auth_session", None))
+        session = getattr(request, "auth_session", None)
+        if session is None:  # (no AccountPolicyMiddleware in front: no sign-in record to ask)
+            problem = (
+                gate.PASSWORD
+                if gate.password_due(
+                    must_change_password=user.must_change_password,
+                    password_changed_at=user.password_changed_at,
+                    now=timezone.now(),
+                )
+                else None
+            )
+        else:
+            # The middleware has ended a signed-out, idle or deactivated session before this.
+            problem = _problem(session, user, SessionKind.WEB)
+        return _ready(request, user, problem)
 
 
 api_auth = [BearerToken(), BrowserSession()]

@@ -10,18 +10,22 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 
+from safetrain.accounts import gate
+from safetrain.accounts.models import AuthSession, SessionEndReason, SessionKind
 from safetrain.accounts.services import (
+    auth_session_end,
     auth_session_for,
     auth_session_touch,
-    face_check_pending,
-    password_expired,
     session_end_message,
     two_factor_required,
 )
 
 # Paths a signed-in user may reach before changing the initial password or passing two-factor sign-in.
 OPEN_PREFIXES = ("/static/", "/media/", "/healthz", "/i18n/", "/captcha/", "/accounts/logout/", "/api/")
+# The gate's problems that end the request's sign-in (the rest leave it open to the pages that clear them).
+SIGNED_OUT = (gate.KIND, gate.ENDED, gate.IDLE, gate.INACTIVE)
 
 
 class AccountPolicyMiddleware:
@@ -43,20 +47,18 @@ class AccountPolicyMiddleware:
     def _check(self, request: HttpRequest) -> HttpResponse | None:
         user = request.user
         session = auth_session_for(request.session.session_key or "")
-        if session is None or not session.is_open or session.user_id != user.pk:
-            reason = session.end_reason if session is not None else "logout"
-            request.session.flush()
-            request.user = AnonymousUser()
-            if request.path.startswith("/api/"):
-                return JsonResponse(
-                    {"code": "session_ended", "reason": reason, "message": session_end_message(reason)},
-                    status=401,
-                )
-            login_url = reverse("accounts:login")
-            params = {"ended": reason}
-            if request.path != login_url:
-                params["next"] = request.get_full_path()
-            return redirect(f"{login_url}?{urlencode(params)}")
+        problem = (
+            gate.ENDED
+            if session is None or session.user_id != user.pk
+            else gate.signin_problem(
+                gate.SigninState.of(session, user),
+                now=timezone.now(),
+                kind=SessionKind.WEB,
+                is_learner=lambda: gate.face_check_applies(user),
+            )
+        )
+        if problem in SIGNED_OUT:
+            return self._signed_out(request, session, problem)
         auth_session_touch(session)
         request.auth_session = session  # type: ignore[attr-defined]
         if request.path.startswith(OPEN_PREFIXES):
@@ -70,7 +72,7 @@ class AccountPolicyMiddleware:
         change_url = reverse("accounts:password_change")
         if request.path == change_url:
             return None
-        if user.must_change_password or password_expired(user):
+        if problem == gate.PASSWORD:
             return redirect(change_url)
         # Then the face check at sign-in (FACE-01, FACE_CHECK_AT_LOGIN): learners prove who they are first.
         face_paths = (
@@ -78,6 +80,30 @@ class AccountPolicyMiddleware:
             reverse("proctoring:photo"),
             reverse("proctoring:photo_image"),
         )
-        if request.path not in face_paths and face_check_pending(user, session):
+        if problem == gate.FACE_CHECK and request.path not in face_paths:
             return redirect(f"{face_paths[0]}?{urlencode({'next': request.get_full_path()})}")
         return None
+
+    def _signed_out(self, request: HttpRequest, session: AuthSession | None, problem: str) -> HttpResponse:
+        if session is None:
+            reason = SessionEndReason.LOGOUT.value
+        elif problem == gate.IDLE:
+            # (Django's session store expires an idle browser session first; this is its backstop)
+            auth_session_end(secret=request.session.session_key or "", reason=SessionEndReason.IDLE)
+            reason = SessionEndReason.IDLE.value
+        elif problem == gate.INACTIVE:
+            reason = SessionEndReason.DEACTIVATED.value
+        else:
+            reason = session.end_reason
+        request.session.flush()
+        request.user = AnonymousUser()
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                {"code": "session_ended", "reason": reason, "message": session_end_message(reason)},
+                status=401,
+            )
+        login_url = reverse("accounts:login")
+        params = {"ended": reason}
+        if request.path != login_url:
+            params["next"] = request.get_full_path()
+        return redirect(f"{login_url}?{urlencode(params)}")

@@ -25,6 +25,7 @@ from django.utils.translation import ngettext
 from django_otp import devices_for_user
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from safetrain.accounts.gate import face_check_applies, face_check_due, password_due
 from safetrain.accounts.identity import IdType, initial_password_for, parse_identity
 from safetrain.accounts.models import (
     TWO_FACTOR_ROLES,
@@ -594,9 +595,9 @@ def guide_dismiss(*, user: User) -> None:
 
 
 def password_expired(user: User) -> bool:
-    if not user.password_changed_at or not settings.PASSWORD_MAX_AGE_DAYS:
-        return False
-    return timezone.now() - user.password_changed_at > dt.timedelta(days=settings.PASSWORD_MAX_AGE_DAYS)
+    return password_due(
+        must_change_password=False, password_changed_at=user.password_changed_at, now=timezone.now()
+    )
 
 
 # Sign-in ---------------------------------------------------------------------------------------------------
@@ -827,12 +828,8 @@ def auth_session_touch(session: AuthSession) -> None:
 def face_check_pending(user: Any, session: AuthSession | None) -> bool:
     """FACE-01 at sign-in (FACE_CHECK_AT_LOGIN): a learner's signed-in session opens nothing but the check until a
     face check passes. Staff who sign in with a second factor (operators, regulators) are not asked."""
-    return bool(
-        settings.FACE_CHECK_AT_LOGIN
-        and session is not None
-        and session.face_verified_at is None
-        and user.has_role(Role.LEARNER)
-        and not user.needs_two_factor()
+    return session is not None and face_check_due(
+        session.face_verified_at, is_learner=lambda: face_check_applies(user)
     )
 
 

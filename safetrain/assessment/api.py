@@ -4,12 +4,14 @@ during an exam (FACE-01): whether one is due, its challenge and its camera frame
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Router, Schema
+from ninja.renderers import JSONRenderer
 
 from safetrain.assessment import metrics
 from safetrain.assessment.exams import (
@@ -19,6 +21,7 @@ from safetrain.assessment.exams import (
     exam_face_challenge,
     exam_face_check,
     exam_face_state,
+    exam_page_key,
     exam_start,
 )
 from safetrain.assessment.models import AttemptKind, ExamAttempt, QuestionKind
@@ -26,6 +29,7 @@ from safetrain.catalog.models import Programme
 from safetrain.proctoring.api import ChallengeOut, FaceCheckIn, challenge_out, frames_decode
 
 router = Router(tags=["exams"])
+_RENDERER = JSONRenderer()  # the API's (config.api uses ninja's default renderer)
 
 
 class StartIn(Schema):
@@ -60,10 +64,16 @@ class AttemptOut(Schema):
         False, description="an identity check during the exam was not passed (profile rule: flag for review)"
     )
     questions: list[PaperQuestion]
+    page_key: str = Field(
+        "",
+        description="the open paper's key for this sign-in: send it as the X-Exam-Key header with each answer "
+        "(empty once the paper is submitted)",
+    )
 
 
-def attempt_out(attempt: ExamAttempt, *, with_paper: bool = True) -> AttemptOut:
-    """The paper as the candidate sees it, from the copy made when it was drawn (the key is never sent)."""
+def attempt_out(attempt: ExamAttempt, *, with_paper: bool = True, request: Any = None) -> AttemptOut:
+    """The paper as the candidate sees it, from the copy made when it was drawn (the answer key is never sent),
+    with the page key of the sign-in that asked (`request`)."""
     saved = {a.question_id: a.value for a in attempt.answers.all()} if with_paper else {}
     paper = []
     for item in attempt.items if with_paper else []:
@@ -101,6 +111,7 @@ def attempt_out(attempt: ExamAttempt, *, with_paper: bool = True) -> AttemptOut:
         passed=attempt.passed,
         flagged_for_review=attempt.face_flagged_at is not None,
         questions=paper,
+        page_key=exam_page_key(attempt, request),
     )
 
 
@@ -112,7 +123,8 @@ def attempt_out(attempt: ExamAttempt, *, with_paper: bool = True) -> AttemptOut:
 def start(request: HttpRequest, code: str, payload: StartIn):
     programme = get_object_or_404(Programme, code=code)
     return attempt_out(
-        exam_start(learner=request.auth, programme=programme, kind=payload.kind, request=request)
+        exam_start(learner=request.auth, programme=programme, kind=payload.kind, request=request),
+        request=request,
     )
 
 
@@ -122,7 +134,7 @@ def start(request: HttpRequest, code: str, payload: StartIn):
     summary="The paper with the saved answers and the time left",
 )
 def get_attempt(request: HttpRequest, attempt_id: int):
-    return attempt_out(attempt_for(request.auth, attempt_id))
+    return attempt_out(attempt_for(request.auth, attempt_id), request=request)
 
 
 class AnswerIn(Schema):
@@ -134,6 +146,12 @@ class AnswerIn(Schema):
 class AnswerOut(Schema):
     question_id: int
     saved_at: dt.datetime
+
+
+def answer_out_json(question_id: int, saved_at: dt.datetime) -> dict[str, Any]:
+    """AnswerOut as this API renders it (its JSON encoder's forms), for the hot path (assessment.hotpath)."""
+    out = AnswerOut(question_id=question_id, saved_at=saved_at).model_dump()
+    return json.loads(_RENDERER.render(None, out, response_status=200))
 
 
 @router.put(

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import unicodedata
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -31,9 +32,15 @@ from safetrain.assessment.models import (
 from safetrain.assessment.papers import paper_draw, paper_rule_from_preset, rule_total
 from safetrain.catalog.models import Programme
 from safetrain.core.errors import DomainError, NotFound, PermissionDenied
+from safetrain.core.hotpath.keys import page_key
 from safetrain.core.http import client_ip, user_agent
 from safetrain.learning.models import Enrolment
-from safetrain.learning.selectors import active_enrolments, enrolment_overview
+from safetrain.learning.selectors import (
+    EnrolmentStanding,
+    active_enrolments,
+    enrolment_overview,
+    enrolment_standing,
+)
 from safetrain.records.services import audit_log
 
 logger = logging.getLogger(__name__)
@@ -49,42 +56,72 @@ def is_mobile(agent: str) -> bool:
     return bool(MOBILE.search(agent or ""))
 
 
+def _standing_of(row: dict[str, Any] | None) -> EnrolmentStanding:
+    """An enrolment_overview row's totals (None: the enrolment is not in the overview, so not active)."""
+    if row is None:
+        return EnrolmentStanding(
+            active=False,
+            required_minutes=0,
+            credited_minutes=0.0,
+            required_public_minutes=0,
+            public_minutes=0.0,
+            study_days=0,
+        )
+    return EnrolmentStanding(
+        active=True,
+        required_minutes=row["required_minutes"],
+        credited_minutes=row["credited_minutes"],
+        required_public_minutes=row["required_public_minutes"],
+        public_minutes=row["public_minutes"],
+        study_days=row["study_days"],
+        unfinished_required_courses=tuple(
+            c["title"] for c in row["courses"] if c["is_required"] and not c["completed"]
+        ),
+        quizzes_waiting=tuple(
+            lesson["title"]
+            for course in row["courses"]
+            for lesson in course["lessons"]
+            if lesson["watched"] and lesson["quiz_required"] and not lesson["quiz_passed"]
+        ),
+    )
+
+
 def unlock_problems(enrolment: Enrolment, overview: list[dict[str, Any]] | None = None) -> list[str]:
     """What the learner still has to do before the exam (LRN-06), in words; empty when the exam is open.
-    `overview` is the learner's enrolment_overview when the caller already has it."""
+    `overview` is the learner's enrolment_overview when the caller already has it; without it only this
+    enrolment's own totals are read."""
     if overview is None:
-        overview = enrolment_overview(enrolment.learner)
-    row = next((r for r in overview if r["id"] == enrolment.pk), None)
-    if row is None:
+        standing = enrolment_standing(enrolment)
+    else:
+        standing = _standing_of(next((r for r in overview if r["id"] == enrolment.pk), None))
+    if not standing.active:
         return [_("The enrolment is not active (its deadline has passed or it was cancelled).")]
     programme = enrolment.programme
     problems = []
-    if row["credited_minutes"] < row["required_minutes"]:
+    if standing.credited_minutes < standing.required_minutes:
         problems.append(
             _("Study time: %(done).0f of %(need)d minutes.")
-            % {"done": row["credited_minutes"], "need": row["required_minutes"]}
+            % {"done": standing.credited_minutes, "need": standing.required_minutes}
         )
-    if row["public_minutes"] < row["required_public_minutes"]:
+    if standing.public_minutes < standing.required_public_minutes:
         problems.append(
             _("Public courses: %(done).0f of %(need)d minutes.")
-            % {"done": row["public_minutes"], "need": row["required_public_minutes"]}
+            % {"done": standing.public_minutes, "need": standing.required_public_minutes}
         )
-    if programme.includes_job_type_course:
+    if programme.includes_job_type_course and standing.unfinished_required_courses:
         # Shenzhen (S0 8): the general course and the own job-type course are 必学必考, each one complete.
-        unfinished = [c["title"] for c in row["courses"] if c["is_required"] and not c["completed"]]
-        if unfinished:
-            problems.append(_("Courses not complete: %(courses)s.") % {"courses": "、".join(unfinished)})
+        problems.append(
+            _("Courses not complete: %(courses)s.")
+            % {"courses": "、".join(standing.unfinished_required_courses)}
+        )
     days = programme.setting("min_study_days") or 0
-    if row["study_days"] < days:
-        problems.append(_("Study days: %(done)d of %(need)d.") % {"done": row["study_days"], "need": days})
-    waiting = [
-        lesson["title"]
-        for course in row["courses"]
-        for lesson in course["lessons"]
-        if lesson["watched"] and lesson["quiz_required"] and not lesson["quiz_passed"]
-    ]
-    if waiting:
-        problems.append(_("Lesson quizzes not passed yet: %(lessons)s.") % {"lessons": "、".join(waiting)})
+    if standing.study_days < days:
+        problems.append(_("Study days: %(done)d of %(need)d.") % {"done": standing.study_days, "need": days})
+    if standing.quizzes_waiting:
+        problems.append(
+            _("Lesson quizzes not passed yet: %(lessons)s.")
+            % {"lessons": "、".join(standing.quizzes_waiting)}
+        )
     return problems
 
 
@@ -279,6 +316,37 @@ def _value_from_display(item: dict[str, Any], value: Any) -> list[Any]:
     return sorted(order[v] for v in value)
 
 
+def paper_item(items: list[dict[str, Any]], question_id: int) -> dict[str, Any] | None:
+    return next((i for i in items if i["question"] == question_id), None)
+
+
+ANSWER_OPEN, ANSWER_SUBMITTED, ANSWER_TIME_UP = "open", "submitted", "time_up"
+
+
+@dataclass(frozen=True)
+class AnswerDecision:
+    """What becomes of an answer: saved (ANSWER_OPEN, as `stored`), refused because the paper was submitted, or
+    refused because the time is up (the server submits the paper first)."""
+
+    state: str
+    stored: list[Any] | None = None
+    face_check_due: bool = False  # saved all the same; then the due identity check is applied (answer_save)
+
+
+def answer_decide(attempt: Any, item: dict[str, Any] | None, value: Any, now: dt.datetime) -> AnswerDecision:
+    """The one decision on saving an answer (EXM-04), for the full stack (answer_save) and the hot path
+    (assessment.hotpath). `attempt`: the locked attempt's submitted_at, deadline and face_due_at; `item`: the
+    question's item of the paper (None: not on it). A question not on the paper raises NotFound and a value that
+    question cannot take DomainError, with the API's messages."""
+    if attempt.submitted_at is not None:
+        return AnswerDecision(ANSWER_SUBMITTED)
+    if attempt.deadline <= now:
+        return AnswerDecision(ANSWER_TIME_UP)
+    if item is None:
+        raise NotFound("question_not_on_paper", _("This question is not on your paper."))
+    return AnswerDecision(ANSWER_OPEN, _value_from_display(item, value), exam_checks.due(attempt, now))
+
+
 def answer_save(*, learner: Any, attempt_id: int, question_id: int, value: Any) -> ExamAnswer:
     """Save one answer at once (EXM-04). Saving the same answer again changes nothing; an empty list clears it.
     The attempt row is locked while saving, so an answer is either in before the paper is scored or refused."""
@@ -288,23 +356,20 @@ def answer_save(*, learner: Any, attempt_id: int, question_id: int, value: Any) 
         )
         if attempt is None:
             raise NotFound("attempt_not_found", _("This exam attempt does not exist."))
-        due = attempt.submitted_at is None and attempt.deadline <= timezone.now()
-        if attempt.submitted_at is None and not due:
-            item = next((i for i in attempt.items if i["question"] == question_id), None)
-            if item is None:
-                raise NotFound("question_not_on_paper", _("This question is not on your paper."))
-            stored = _value_from_display(item, value)
+        now = timezone.now()
+        decision = answer_decide(attempt, paper_item(attempt.items, question_id), value, now)
+        if decision.state == ANSWER_OPEN:
             answer, _created = ExamAnswer.objects.update_or_create(
                 attempt=attempt,
                 question_id=question_id,
-                defaults={"value": stored, "saved_at": timezone.now()},
+                defaults={"value": decision.stored, "saved_at": now},
             )
             # Saved first, whatever the identity check: an answer given while a check is overdue is kept (and
             # scored if that ends the attempt now, in this same transaction).
-            if exam_checks.due(attempt, timezone.now()):
+            if decision.face_check_due:
                 attempt_face_enforce(attempt_id=attempt.pk)
             return answer
-    if due:  # the time is up: the server submits the paper now (the candidate may be gone)
+    if decision.state == ANSWER_TIME_UP:  # the server submits the paper now (the candidate may be gone)
         attempt_submit(attempt_id=attempt.pk, by="deadline")
     raise Conflict(
         "attempt_submitted",
@@ -312,6 +377,15 @@ def answer_save(*, learner: Any, attempt_id: int, question_id: int, value: Any) 
             "This paper has been submitted (the time was up or you submitted it); answers can no longer change."
         ),
     )
+
+
+def exam_page_key(attempt: ExamAttempt, request: Any) -> str:
+    """The open paper's key for the sign-in of `request` (core.hotpath.keys): the exam page sends it with each
+    answer (header X-Exam-Key), which lets the hot path save it; empty without a sign-in or once submitted."""
+    signin = getattr(request, "auth_session", None)
+    if signin is None or attempt.submitted_at is not None:
+        return ""
+    return page_key("exam", attempt.pk, signin.pk)
 
 
 def _normalise(text: str) -> str:
@@ -358,6 +432,7 @@ def attempt_submit(*, attempt_id: int, by: str = "candidate", learner: Any = Non
             )
     answers = {a.question_id: a for a in attempt.answers.all()}
     score = Decimal(0)
+    marks: dict[tuple[bool, Decimal], list[int]] = {}
     for item in attempt.items:
         answer = answers.get(item["question"])
         if answer is None:
@@ -365,7 +440,10 @@ def attempt_submit(*, attempt_id: int, by: str = "candidate", learner: Any = Non
         answer.correct = is_correct(item["kind"], item["answer"], answer.value)
         answer.score = Decimal(item["score"]) if answer.correct else Decimal(0)
         score += answer.score
-    ExamAnswer.objects.bulk_update(list(answers.values()), ["correct", "score"])
+        marks.setdefault((answer.correct, answer.score), []).append(answer.pk)
+    # One UPDATE per distinct mark (a handful): a bulk_update of a whole paper costs more to compile than to run.
+    for (correct, points), ids in marks.items():
+        ExamAnswer.objects.filter(pk__in=ids).update(correct=correct, score=points)
     attempt.score = score
     # An attempt ended by an identity check not passed is never passed, whatever its score.
     attempt.passed = score >= attempt.rule.pass_mark and by != exam_checks.ENDED_BY

@@ -25,7 +25,14 @@ from safetrain.accounts.models import UNIT_ADMIN_ROLES
 from safetrain.assessment import exam_checks, offline, printing
 from safetrain.assessment.api import attempt_out
 from safetrain.assessment.bank import questions_export, questions_import, template_workbook
-from safetrain.assessment.exams import active_rule, attempt_for, attempts_left, exam_overview, exam_start
+from safetrain.assessment.exams import (
+    active_rule,
+    attempt_for,
+    attempts_left,
+    exam_overview,
+    exam_page_key,
+    exam_start,
+)
 from safetrain.assessment.links import certificate_link
 from safetrain.assessment.models import (
     AttemptKind,
@@ -203,6 +210,8 @@ def attempt_view(request: HttpRequest, attempt_id: int) -> HttpResponse:
             # FACE-01 during the exam: the camera panel, shown when the server says a check is due.
             "face_checks": exam_checks.enabled(attempt),
             "face_poll_seconds": exam_checks.POLL_SECONDS,
+            # Sent with each answer (X-Exam-Key): the answers of this sign-in skip the page stack.
+            "exam_key": exam_page_key(attempt, request),
         },
     )
 

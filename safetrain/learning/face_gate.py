@@ -2,9 +2,9 @@
 
 A check falls due at a random moment: the first within the part of the video still to be watched (so every video
 gets at least one), the next ones at most the profile's interval after the last pass; opening the page again keeps
-a due check due and a coming one no further away. Once due, heartbeats credit
-nothing past the due moment and answer next_action "verify_face"; a pass lets crediting go on, and the profile's
-number of failures, or no pass within its time limit, ends the session and signs the learner out with a notice.
+a due check due and a coming one no further away. Once due, heartbeats credit nothing past the due moment and
+answer next_action "verify_face" (learning.beats); a pass lets crediting go on, and the profile's number of
+failures, or no pass within its time limit, ends the session and signs the learner out with a notice.
 
 The moments come from the operating system's random source, so a script cannot predict them.
 """
@@ -83,12 +83,6 @@ def next_check_at(session: StudySession, now: dt.datetime) -> dt.datetime:
 
 def due(session: StudySession, now: dt.datetime) -> bool:
     return session.face_due_at is not None and now >= session.face_due_at
-
-
-def overdue(session: StudySession, now: dt.datetime) -> bool:
-    """Due for longer than the profile allows to pass it (FACE-03)."""
-    limit = session.enrolment.programme.profile.face_timeout_seconds
-    return due(session, now) and (now - session.face_due_at).total_seconds() > limit
 
 
 def face_sign_out(session: StudySession, *, now: dt.datetime, reason: str) -> None:

@@ -148,13 +148,11 @@ class StudySession(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     ip = models.CharField(max_length=64, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
-    # The sign-in (browser session or API token) that opened the page, and the digest of the page's own heartbeat
-    # key: a heartbeat carrying the key is authenticated by the same locked read that loads the session
-    # (learning.fastpath), as long as that sign-in is open and was seen recently.
+    # The sign-in (browser session or API token) that opened the page: only it reports on the page, and the page's
+    # heartbeat key is bound to it (learning.hotpath).
     auth_session = models.ForeignKey(
         "accounts.AuthSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    key_digest = models.CharField(max_length=64, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["learner", "state"], name="study_session_learner_state")]

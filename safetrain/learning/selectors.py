@@ -11,8 +11,9 @@ from django.core.cache import cache
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from safetrain.catalog.models import Course, CourseStatus, Programme, Video
-from safetrain.learning.models import Enrolment
+from safetrain.catalog.models import Course, CourseStatus, Lesson, Programme, Video
+from safetrain.learning import beats
+from safetrain.learning.models import Enrolment, EnrolmentStatus
 
 
 def courses_of_enrolment(enrolment: Enrolment) -> QuerySet[Course]:
@@ -299,6 +300,89 @@ def enrolment_overview(learner: Any, enrolments: Any = None) -> list[dict[str, A
 
 
 @dataclass(frozen=True)
+class EnrolmentStanding:
+    """Where one enrolment stands against its programme's study requirements (LRN-05, LRN-06): the totals of its
+    `enrolment_overview` row, read from that enrolment's own rows only."""
+
+    active: bool  # studying and within the deadline
+    required_minutes: int
+    credited_minutes: float  # in complete courses only
+    required_public_minutes: int
+    public_minutes: float
+    study_days: int
+    unfinished_required_courses: tuple[str, ...] = ()  # titles, in the programme's order
+    quizzes_waiting: tuple[str, ...] = ()  # lessons watched whose quiz is not passed yet
+
+
+def enrolment_standing(enrolment: Enrolment) -> EnrolmentStanding:
+    """`enrolment_overview`'s totals for one enrolment (the same arithmetic, so the same results) in six small
+    queries: its courses, their video lessons, its progress, its passed quizzes, the quiz banks, its study days.
+    Nothing of the learner's other enrolments is read (an exam start needs only this)."""
+    from safetrain.learning.models import DailyCredit, LessonProgress, QuizAttempt, QuizQuestion
+
+    programme = enrolment.programme
+    active = enrolment.status == EnrolmentStatus.ACTIVE and (
+        enrolment.deadline is None or enrolment.deadline >= timezone.localdate()
+    )
+    courses = list(courses_of_enrolment(enrolment).values_list("pk", "title", "is_public", "is_required"))
+    ids = [c[0] for c in courses]
+    lessons: dict[int, list[tuple[int, str, float]]] = {pk: [] for pk in ids}
+    for course_id, lesson_id, title, duration in (
+        Lesson.objects.filter(chapter__course_id__in=ids, kind="video")
+        .order_by("chapter__order", "chapter_id", "order", "pk")
+        .values_list("chapter__course_id", "pk", "title", "video__duration_seconds")
+    ):
+        lessons[course_id].append((lesson_id, title, duration or 0))
+    progress = {
+        lesson_id: (seconds, completed_at is not None)
+        for lesson_id, seconds, completed_at in LessonProgress.objects.filter(
+            enrolment=enrolment
+        ).values_list("lesson_id", "credited_seconds", "completed_at")
+    }
+    passed = set(
+        QuizAttempt.objects.filter(enrolment=enrolment, passed=True).values_list("lesson_id", flat=True)
+    )
+    quiz_courses = set(
+        QuizQuestion.objects.filter(is_active=True, course_id__in=ids).values_list("course_id", flat=True)
+    )
+    total = public = 0.0
+    own_seconds = 0.0
+    unfinished, waiting = [], []
+    for course_id, title, is_public, is_required in courses:
+        needs_quiz = course_id in quiz_courses
+        credited, completed = 0.0, bool(lessons[course_id])
+        for lesson_id, lesson_title, _duration in lessons[course_id]:
+            seconds, watched = progress.get(lesson_id, (0, False))
+            quiz_passed = lesson_id in passed
+            credited += round(seconds / 60, 2)  # (per lesson, as the overview rounds it)
+            completed = completed and lesson_done(watched, needs_quiz, quiz_passed)
+            if watched and needs_quiz and not quiz_passed:
+                waiting.append(lesson_title)
+        if completed:
+            total += credited
+            public += credited if is_public else 0
+        if is_required:
+            own_seconds += sum(lesson[2] for lesson in lessons[course_id])
+            if not completed:
+                unfinished.append(title)
+    required = programme.required_minutes
+    if programme.includes_job_type_course:
+        required = min(required, math.floor(own_seconds / 60))
+    return EnrolmentStanding(
+        active=active,
+        required_minutes=required,
+        credited_minutes=round(total, 2),
+        required_public_minutes=programme.required_public_minutes,
+        public_minutes=round(public, 2),
+        study_days=DailyCredit.objects.filter(
+            enrolment=enrolment, seconds__gt=F("cancelled_seconds")
+        ).count(),
+        unfinished_required_courses=tuple(unfinished),
+        quizzes_waiting=tuple(waiting),
+    )
+
+
+@dataclass(frozen=True)
 class LessonGap:
     """What is still to be watched of one video lesson (LRN-01, LRN-05): `missing` seconds unwatched, the first of
     them at `start` (None once the lesson counts as watched)."""
@@ -308,15 +392,7 @@ class LessonGap:
 
 
 def lesson_gap(watched: list[list[float]], duration: float, completed: bool) -> LessonGap:
-    from safetrain.learning import intervals
-
-    if completed or duration <= 0:
-        return LessonGap(0.0, None)
-    floor = max(0.0, duration - settings.COMPLETION_TOLERANCE_SECONDS)
-    start = intervals.first_gap(watched, 0.0, floor)
-    if start is None:
-        return LessonGap(0.0, None)
-    return LessonGap(intervals.uncovered(watched, 0.0, duration), start)
+    return LessonGap(*beats.lesson_gap(watched, duration, completed, settings.COMPLETION_TOLERANCE_SECONDS))
 
 
 def resume_position(watched: list[list[float]], duration: float, completed: bool, last: float) -> float:

@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-from safetrain.catalog import versioning
+from safetrain.catalog.migrations import _versioning as versioning
 
 
 class Migration(migrations.Migration):

@@ -34,12 +34,10 @@ from safetrain.catalog.models.qualifications import (
     QualificationItem,
     QualificationKind,
 )
-from safetrain.catalog.models.versions import CatalogueVersion
 from safetrain.catalog.models.videos import Video, VideoStatus
 
 __all__ = [
     "Audience",
-    "CatalogueVersion",
     "Chapter",
     "ConstructionCategory",
     "Course",

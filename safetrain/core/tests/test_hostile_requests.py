@@ -117,25 +117,32 @@ def test_ops_06_an_api_body_is_checked_whatever_its_content_type_and_encoding_sa
     assert response.json()["code"] not in ("control_characters", "bad_encoding")
 
 
-def test_ops_06_the_heartbeat_fast_path_hands_odd_requests_to_django_which_refuses_them(world):
-    """learning.fastpath answers only well-formed heartbeats with a key; a NUL anywhere else is Django's: a 400."""
+def test_ops_06_the_hot_paths_hand_odd_requests_to_django_which_refuses_them(world):
+    """core.hotpath answers only well-formed heartbeats and exam answers with a page key; a NUL anywhere else is
+    Django's: a 400."""
     from config.wsgi import application
 
-    for path, query, body in [
-        ("/api/v1/study-sessions/1/heartbeats", "x=%00", b'{"position": 1}'),
-        ("/api/v1/study-sessions/1\x00/heartbeats", "", b'{"position": 1}'),
-        ("/api/v1/study-sessions/1/heartbeats", "", b'{"event": "play\\u0000"}'),
+    for method, path, query, body, header in [
+        ("POST", "/api/v1/study-sessions/1/heartbeats", "x=%00", b'{"position": 1}', "HTTP_X_STUDY_KEY"),
+        ("POST", "/api/v1/study-sessions/1\x00/heartbeats", "", b'{"position": 1}', "HTTP_X_STUDY_KEY"),
+        ("POST", "/api/v1/study-sessions/1/heartbeats", "", b'{"event": "play\\u0000"}', "HTTP_X_STUDY_KEY"),
+        ("PUT", "/api/v1/attempts/1/answers/2", "x=%00", b'{"value": [1]}', "HTTP_X_EXAM_KEY"),
+        ("PUT", "/api/v1/attempts/1/answers/2", "", b'{"value": ["\\u0000"]}', "HTTP_X_EXAM_KEY"),
     ]:
-        status, headers, content = wsgi_call(application, path, query, body, {"HTTP_X_STUDY_KEY": "k\x00"})
+        # (a credential, so the route's handler looks at the request and hands it over)
+        extra = {header: "k\x00", "HTTP_AUTHORIZATION": "Bearer not-a-token"}
+        status, headers, content = wsgi_call(application, path, query, body, extra, method)
         assert status.startswith("400"), (path, status, content)
         assert json.loads(content)["code"] == "control_characters"
 
 
-def wsgi_call(application, path: str, query: str, body: bytes, extra: dict) -> tuple[str, dict, bytes]:
+def wsgi_call(
+    application, path: str, query: str, body: bytes, extra: dict, method: str = "POST"
+) -> tuple[str, dict, bytes]:
     from tests.test_openapi import connection_kept
 
     environ = {
-        "REQUEST_METHOD": "POST",
+        "REQUEST_METHOD": method,
         "PATH_INFO": path,
         "QUERY_STRING": query,
         "SERVER_NAME": "127.0.0.1",

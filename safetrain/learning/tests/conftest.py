@@ -9,14 +9,12 @@ from dataclasses import dataclass
 
 import pytest
 import time_machine
-from django.core import signals
-from django.db import close_old_connections
-from django.test.client import FakePayload
 
 from safetrain.catalog.models import Video, VideoStatus
 from safetrain.catalog.services import chapter_add, course_create, course_publish, lesson_add
 from safetrain.catalog.tests.factories import published_programme
 from safetrain.learning.services import enrolment_create
+from tests.wsgi_client import wsgi_call
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 START = dt.datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
@@ -50,59 +48,24 @@ class WsgiAnswer:
     status_code: int
     content: bytes
     headers: dict[str, str]
-    delegated: bool  # answered by the full Django stack, not the heartbeat fast path
+    delegated: bool  # answered by the full Django stack, not the heartbeat's hot path
 
     def json(self):
         return json.loads(self.content)
 
 
 def wsgi_post(client, path: str, body: dict | bytes, **headers: str) -> WsgiAnswer:
-    """POST through the production WSGI entry (config.wsgi: the heartbeat fast path in front of Django) with the
-    test client's cookies and default headers, as a WSGI server would call it."""
-    from config.wsgi import application, heartbeat_fast_path
-
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    environ = client._base_environ(
-        PATH_INFO=path,
-        REQUEST_METHOD="POST",
-        CONTENT_TYPE="application/json",
-        CONTENT_LENGTH=str(len(data)),
-        **{"wsgi.input": FakePayload(data)},
-        **{f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()},
-    )
-    answer: dict = {}
-    delegated = []
-    full_stack = heartbeat_fast_path.app
-
-    def start_response(status, response_headers, exc_info=None):
-        answer["status"] = int(status.split()[0])
-        answer["headers"] = dict(response_headers)
-
-    def counting(environ, start_response):
-        delegated.append(True)
-        return full_stack(environ, start_response)
-
-    # As Django's test client does: the test's transaction must survive the request signals.
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    heartbeat_fast_path.app = counting
-    try:
-        chunks = application(environ, start_response)
-        content = b"".join(chunks)
-        if hasattr(chunks, "close"):
-            chunks.close()
-    finally:
-        heartbeat_fast_path.app = full_stack
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
-    return WsgiAnswer(answer["status"], content, answer["headers"], bool(delegated))
+    """POST through the production WSGI entry (config.wsgi: the hot paths in front of Django) with the test client's
+    cookies and default headers, as a WSGI server would call it."""
+    answer = wsgi_call(client, "POST", path, body, **headers)
+    return WsgiAnswer(answer.status, answer.content, answer.headers, answer.delegated)
 
 
 class Player:
     """A scripted client: moves the server's clock and reports playback like the real player.
 
     `via` "api" posts heartbeats to the API through Django's test client; "fast" posts them with the page's
-    heartbeat key through the production WSGI entry, where the fast path answers them."""
+    heartbeat key through the production WSGI entry, where the hot path answers them."""
 
     via = "api"
 

@@ -16,7 +16,7 @@ from safetrain.learning.tests.conftest import SHANGHAI, Player
 @pytest.fixture(autouse=True, params=["api", "fast"])
 def heartbeat_path(request, monkeypatch):
     """Every rule below is proven twice: heartbeats through the API, and with the page's key through the
-    production WSGI entry's fast path (learning.fastpath), which must credit exactly the same."""
+    production WSGI entry's hot path (learning.hotpath), which must credit exactly the same."""
     monkeypatch.setattr(Player, "via", request.param)
     return request.param
 
@@ -26,7 +26,7 @@ def kinds(world) -> set[str]:
 
 
 def test_lrn_01_an_honest_player_earns_exactly_the_time_it_watched_and_completes_the_lesson(
-    lesson, world, api_client, clock
+    lesson, world, api_client, clock, heartbeat_path
 ):
     player = Player(api_client(world.learner_nanshan), clock, lesson.pk)
     for _ in range(20):
@@ -35,7 +35,8 @@ def test_lrn_01_an_honest_player_earns_exactly_the_time_it_watched_and_completes
     assert data["completed"] is True
     assert data["lesson_credited"] == pytest.approx(300)
     assert kinds(world) == set()
-    assert player.delegated == 0  # with the key, the fast path answered every beat itself
+    # With the key, the hot path answered every beat, the completing one too.
+    assert player.delegated == 0
 
 
 def test_lrn_01_heartbeats_twice_as_fast_earn_no_more_than_honest(lesson, world, api_client, clock):

@@ -1,5 +1,5 @@
 """SEC (GB/T 22239 access control) for LRN-01: a study page's heartbeat key is bound to the sign-in that opened the
-page. On both heartbeat paths (the fast path in front of Django, and the API through the full stack) a beat must
+page. On both heartbeat paths (the hot path in front of Django, and the API through the full stack) a beat must
 carry that same sign-in, its bearer token or its browser session cookie; another user's token, another sign-in of
 the same learner and no credentials at all are refused with a Chinese JSON error and a code, and nothing is
 counted."""
@@ -28,7 +28,7 @@ def beat_body(seq: int = 1) -> dict:
 
 def send(client: Client, player: Player, path: str, seq: int = 1, **headers: str):
     """One beat of the player's page by `path`: "fast" with the page's key through the production WSGI entry (the
-    fast path answers it or hands it to the full stack), "api" through the full stack without the key."""
+    hot path answers it or hands it to the full stack), "api" through the full stack without the key."""
     url = f"/api/v1/study-sessions/{player.session['id']}/heartbeats"
     if path == "fast":
         return wsgi_post(client, url, beat_body(seq), x_study_key=player.session["heartbeat_key"], **headers)
@@ -124,7 +124,7 @@ def with_csrf(client: Client) -> dict[str, str]:
 
 def test_sec_lrn_01_a_page_opened_by_a_browser_session_beats_with_its_cookie(lesson, world, clock):
     """The player in a browser: the page opens its study session with the session cookie and sends every beat with
-    the key and that cookie (same-origin fetch). Answered by the fast path; another learner's browser session
+    the key and that cookie (same-origin fetch). Answered by the hot path; another learner's browser session
     with the key is refused."""
     browser = web_client_for(world.learner_nanshan)
     token = with_csrf(browser)

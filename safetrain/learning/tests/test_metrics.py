@@ -1,4 +1,4 @@
-"""OPS-02: heartbeats credited are counted for /metrics, on the fast path and on the API path alike."""
+"""OPS-02: heartbeats credited are counted for /metrics, on the hot path and on the API path alike."""
 
 from __future__ import annotations
 

@@ -109,7 +109,7 @@ class Study:
 
     A heartbeat comes every interval plus a little network delay; the player reports its own position, a little
     behind the server's clock, and the beat credits the position advance, at most the time since the previous beat
-    plus the carried jitter and never more than interval + tolerance (learning.crediting.heartbeat_apply, the clean
+    plus the carried jitter and never more than interval + tolerance (learning.beats.assess_beat, the clean
     path). A face check falls due at a random moment within the lesson's remaining video (face_gate.first_check_at);
     the page is closed before it, so no check is due during the session.
 
@@ -181,7 +181,6 @@ class Study:
             ended_at=ended,
             ip=self.ip,
             user_agent=self.agent,
-            key_digest=f"{rng.getrandbits(256):064x}",
         )
         self.cancelled_days: set[dt.date] = set()
 

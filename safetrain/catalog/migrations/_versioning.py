@@ -1,24 +1,8 @@
-"""The catalogue version (CatalogueVersion) kept by the database: triggers on the tables a heartbeat reads
-(programmes, region profiles, lessons, their chapters, videos) give the version row a new number whenever one of
-their rows is inserted, updated or deleted, however it is changed (the ORM, a queryset update, raw SQL, an
-administrator's psql). Inserts count too: an id can come back after a rollback (SQLite reuses it).
+"""The catalogue-version triggers as migrations 0009, 0010 and 0013 made and dropped them; kept only for those
+migrations (the leading underscore keeps Django's migration loader away from this module).
 
-A video's transcoding progress alone does not change the version: it is written every few seconds while a video
-is transcoded and no heartbeat reads it.
-
-On PostgreSQL the number comes from a sequence, on SQLite from random(), the first one included: a number is never
-handed out twice, so a reader that loaded rows inside a transaction which was then rolled back holds them under a
-number no later change can have. The triggers run in the changing transaction, on PostgreSQL before each
-statement: every transaction changing the catalogue takes the version row first and keeps it until it ends, so two
-of them take turns at that row and never wait for each other's catalogue rows in the opposite order (no deadlock).
-Heartbeats only read the row and never wait for it. The sequence stays when the migration is reversed, so numbers
-handed out before are not handed out again.
-
-The tables and the columns left out are migration 0009's (`install_triggers`); the video trigger names its
-columns (all but the progress) as that migration found them: a migration adding a column to catalog_video must
-create the trigger again (learning's test_catalogue_cache fails until it does). So must a migration adding a NOT
-NULL column (or one with a default) to any watched table: SQLite adds it by rebuilding the table, which drops the
-table's triggers (`restore_triggers`).
+Triggers on the catalogue tables gave the one catalog_catalogueversion row a new number whenever one of their rows
+changed (a sequence on PostgreSQL, random() on SQLite); 0013 dropped them with the model.
 """
 
 from __future__ import annotations
@@ -47,6 +31,25 @@ def install_triggers(watched: dict[str, tuple[str, ...]]) -> Any:
         _drop_triggers(schema_editor, watched)
         if vendor == "postgresql":
             schema_editor.execute("DROP FUNCTION IF EXISTS safetrain_catalogue_changed()", params=None)
+
+    return migrations.RunPython(forwards, backwards)
+
+
+def remove_triggers(watched: dict[str, tuple[str, ...]]) -> Any:
+    """A migration operation: the triggers of `watched` dropped, with the PostgreSQL function and sequence they
+    used; reversed, they are made again as that migration's models have the columns (and the row seeded)."""
+    from django.db import migrations
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        _drop_triggers(schema_editor, watched)
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute("DROP FUNCTION IF EXISTS safetrain_catalogue_changed()", params=None)
+            schema_editor.execute(f'DROP SEQUENCE IF EXISTS "{SEQUENCE}"', params=None)
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        for statement in _trigger_sql(apps, schema_editor.connection.vendor, watched):
+            schema_editor.execute(statement, params=None)
+        seed(schema_editor.connection)
 
     return migrations.RunPython(forwards, backwards)
 
