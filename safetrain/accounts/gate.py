@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from safetrain.accounts.models import AuthSession, Role, SessionKind, User
+from safetrain.core.hotpath import db
 from safetrain.core.hotpath.db import Column
 
 # auth_session_touch refreshes last_seen_at at most this often, so it trails the last request by up to this much.
@@ -174,3 +175,17 @@ def signin_problem(
     if fresh_seconds is not None and seen_ago.total_seconds() > fresh_seconds:
         return STALE
     return None
+
+
+def hot_signin_problem(
+    state: SigninState, *, now: dt.datetime, kind: str
+) -> tuple[str | None, list[db.Statement]]:
+    """The gate as a hot path applies it: a problem, or None with the writes the request must add. A sign-in not seen
+    within HEARTBEAT_ACCOUNT_CHECK_SECONDS is the full stack's to see, except an API token, whose rules are all here:
+    the hot path then keeps it alive itself, as the API's authentication does (auth_session_touch)."""
+    problem = signin_problem(
+        state, now=now, kind=kind, fresh_seconds=settings.HEARTBEAT_ACCOUNT_CHECK_SECONDS
+    )
+    if problem == STALE and kind == SessionKind.API:
+        return None, [db.update(AuthSession, state.id, last_seen_at=now)]
+    return problem, []

@@ -22,11 +22,10 @@ import json
 from functools import cache
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 from pydantic import ConfigDict, ValidationError, create_model
 
-from safetrain.accounts.gate import signin_columns, signin_problem, signin_state
+from safetrain.accounts.gate import hot_signin_problem, signin_columns, signin_state
 from safetrain.accounts.models import AuthSession, User
 from safetrain.assessment import metrics
 from safetrain.assessment.api import AnswerIn, answer_out_json
@@ -135,7 +134,8 @@ def exam_answer(request: HotRequest, connection: Any) -> tuple[int, dict[str, An
         signin = signin_state(values[_SIGNIN:])
         if not page_key_matches(request.key, "exam", attempt_id, signin.id):
             return None
-        if signin_problem(signin, now=now, kind=kind, fresh_seconds=settings.HEARTBEAT_ACCOUNT_CHECK_SECONDS):
+        problem, touch = hot_signin_problem(signin, now=now, kind=kind)
+        if problem:
             return None
         try:
             decision = answer_decide(
@@ -145,7 +145,7 @@ def exam_answer(request: HotRequest, connection: Any) -> tuple[int, dict[str, An
             return None
         if decision.state != ANSWER_OPEN or decision.face_check_due:
             return None
-        tx.execute(answer_upsert(attempt_id, question_id, decision.stored, now))
+        tx.execute_all([*touch, answer_upsert(attempt_id, question_id, decision.stored, now)])
         tx.commit()
     metrics.ANSWERS_SAVED.inc()
     return 200, answer_out_json(question_id, now)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
 
 from safetrain.accounts.gate import SigninState, signin_columns, signin_state
@@ -67,7 +68,7 @@ _LIMITS = (
 class _Read:
     """The SELECT of one database vendor and one way in (by learner, or by the sign-in's credential)."""
 
-    def __init__(self, connection: Any, by_credential: bool) -> None:
+    def __init__(self, connection: Any, by_credential: bool, asynchronous_commit: bool = False) -> None:
         q = connection.ops.quote_name
 
         def table(model: Any) -> str:
@@ -94,7 +95,9 @@ class _Read:
         columns: list[db.Column | str] = [db.Column(*part) for part in (*_STATE, *_LIMITS)]
         if by_credential:
             columns += signin_columns("a", "u")
-        self.row = db.Row([*columns, quiz_due, credit])
+        # The hot path's transaction commits without waiting for the disk (HEARTBEAT_WAIT_FOR_FLUSH), set by its read.
+        self.prefix = ["set_config('synchronous_commit', 'off', true)"] if asynchronous_commit else []
+        self.row = db.Row([*self.prefix, *columns, quiz_due, credit])
         joins = [
             f"JOIN {table(P)} p ON {col('p', P, 'id')} = {col('s', S, 'progress')}",
             f"JOIN {table(E)} e ON {col('e', E, 'id')} = {col('s', S, 'enrolment')}",
@@ -122,6 +125,7 @@ class _Read:
         values = self.row.load(connection, row)
         if values is None:
             return None
+        values = values[len(self.prefix) :]
         n = len(_STATE)
         kind, duration, own_minutes, profile_minutes, cap_hours, face_timeout = values[n : n + len(_LIMITS)]
         # Programme.setting: the programme's own value where it overrides the profile's.
@@ -138,14 +142,14 @@ class _Read:
         return state, signin_state(signin) if signin else None
 
 
-_reads: dict[tuple[str, bool], _Read] = {}
+_reads: dict[tuple[str, bool, bool], _Read] = {}
 
 
-def _read(connection: Any, by_credential: bool) -> _Read:
-    key = (connection.vendor, by_credential)
+def _read(connection: Any, by_credential: bool, asynchronous_commit: bool = False) -> _Read:
+    key = (connection.vendor, by_credential, asynchronous_commit)
     query = _reads.get(key)
     if query is None:
-        query = _reads[key] = _Read(connection, by_credential)
+        query = _reads[key] = _Read(connection, by_credential, asynchronous_commit)
     return query
 
 
@@ -166,7 +170,8 @@ def beat_state_of_signin(
 ) -> tuple[BeatState, SigninState] | None:
     """The session, locked with its progress row, and the sign-in that opened it, found by the digest of that
     sign-in's credential (a bearer token or a session key): another sign-in's credential finds nothing."""
-    query = _read(tx.connection, by_credential=True)
+    asynchronous = tx.pipelined and not settings.HEARTBEAT_WAIT_FOR_FLUSH
+    query = _read(tx.connection, by_credential=True, asynchronous_commit=asynchronous)
     found = query.load(tx.connection, tx.fetch_one(query.sql, [today, session_id, credential_digest]))
     if found is None or found[1] is None:
         return None

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.utils import timezone
 from pydantic import ConfigDict, ValidationError, create_model
 
-from safetrain.accounts.gate import signin_problem
+from safetrain.accounts.gate import hot_signin_problem
 from safetrain.core.crypto import token_digest
 from safetrain.core.hotpath.db import HotTransaction, Statement
 from safetrain.core.hotpath.dispatch import HotRequest
@@ -59,8 +59,7 @@ def heartbeat_hot(request: HotRequest, connection: Any) -> tuple[int, dict[str, 
         found = _plain_beat(tx, request, beat, now)
         if found is None:
             return None  # (rolled back: nothing was written)
-        for statement in found[0]:
-            tx.execute(statement)
+        tx.execute_all(found[0])
         tx.commit()
     result = found[1]
     metrics.heartbeat_counted(result.credited_seconds)
@@ -82,7 +81,8 @@ def _plain_beat(
     state, signin = found
     if not page_key_matches(request.key, "study", session_id, signin.id):
         return None
-    if signin_problem(signin, now=now, kind=kind, fresh_seconds=settings.HEARTBEAT_ACCOUNT_CHECK_SECONDS):
+    problem, touch = hot_signin_problem(signin, now=now, kind=kind)
+    if problem:
         return None
     if state.state != SessionState.ACTIVE or enrolment_ended(state, today) or face_overdue(state, now):
         return None  # (the full stack ends the session or signs the learner out)
@@ -95,6 +95,9 @@ def _plain_beat(
         today=today,
         ip=client_ip(request),
         user_agent=user_agent(request),
-        asynchronous_commit=tx.connection.vendor == "postgresql" and not settings.HEARTBEAT_WAIT_FOR_FLUSH,
+        # (on PostgreSQL the read already set it: core.hotpath.db's pipelined transaction)
+        asynchronous_commit=not tx.pipelined
+        and tx.connection.vendor == "postgresql"
+        and not settings.HEARTBEAT_WAIT_FOR_FLUSH,
     )
-    return statements, outcome.result
+    return [*touch, *statements], outcome.result

@@ -319,16 +319,45 @@ def test_acc_03_acc_05_an_ended_sign_in_or_a_password_to_change_goes_to_the_full
     refused_alike(client, paper, question, [0], key=paper["page_key"])
 
 
-def test_acc_04_a_sign_in_not_seen_for_a_while_is_seen_by_the_full_stack_and_kept_alive(sitting, settings):
+def test_acc_04_an_api_token_not_seen_for_a_while_is_kept_alive_by_the_hot_path(sitting, settings):
+    """Every rule of a bearer token is the gate's: the hot path touches it itself, as the API's authentication."""
     client, paper = sitting
     question = paper["questions"][0]["id"]
     signin = AuthSession.objects.get(user__enrolments__exam_attempts=paper["id"], ended_at__isnull=True)
     long_ago = timezone.now() - dt.timedelta(seconds=settings.HEARTBEAT_ACCOUNT_CHECK_SECONDS + 5)
     AuthSession.objects.filter(pk=signin.pk).update(last_seen_at=long_ago)
     stale = put(client, paper, question, [0], key=paper["page_key"])
+    assert hot(stale)
+    assert stale.status == 200
+    assert AuthSession.objects.get(pk=signin.pk).last_seen_at > long_ago
+    assert row(paper, question)["value"] is not None
+    assert hot(put(client, paper, question, [1], key=paper["page_key"]))
+
+
+def test_acc_04_a_browser_session_not_seen_for_a_while_is_seen_by_the_full_stack_and_kept_alive(
+    programme, world, web_client, settings
+):
+    """A browser session's session store and second factor are the full stack's: it sees the sign-in at least every
+    HEARTBEAT_ACCOUNT_CHECK_SECONDS."""
+    learner = world.learner_nanshan
+    studied(learner, programme)
+    client = web_client(learner)
+    client.post(f"/assessment/exams/{programme.code}/start/", {"kind": "exam"})
+    attempt = ExamAttempt.objects.get()
+    signin = AuthSession.objects.get(user=learner, ended_at__isnull=True)
+    key, paper, question = (
+        page_key("exam", attempt.pk, signin.pk),
+        {"id": attempt.pk},
+        attempt.items[0]["question"],
+    )
+    long_ago = timezone.now() - dt.timedelta(seconds=settings.HEARTBEAT_ACCOUNT_CHECK_SECONDS + 5)
+    AuthSession.objects.filter(pk=signin.pk).update(last_seen_at=long_ago)
+    client.cookies["csrftoken"] = "a" * 32  # (the page sends its CSRF token too, for the full stack)
+    path = f"/api/v1/attempts/{attempt.pk}/answers/{question}"
+    stale = wsgi_call(client, "PUT", path, {"value": [0]}, **{"X-Exam-Key": key, "X-CSRFToken": "a" * 32})
     assert (stale.status, stale.delegated) == (200, True)
     assert AuthSession.objects.get(pk=signin.pk).last_seen_at > long_ago
-    assert hot(put(client, paper, question, [1], key=paper["page_key"]))
+    assert hot(put(client, paper, question, [1], key=key))
 
 
 def test_exm_04_an_acknowledged_answer_is_committed_synchronously(sitting):
@@ -341,3 +370,31 @@ def test_exm_04_an_acknowledged_answer_is_committed_synchronously(sitting):
         with connection.cursor() as cursor:
             cursor.execute("SHOW synchronous_commit")
             assert cursor.fetchone()[0] == "on"
+
+
+def test_ops_06_control_characters_and_odd_encodings_in_an_answer_are_the_full_stacks_to_refuse(
+    programme, sitting
+):
+    """A fill-in answer holding a control character (raw or escaped), a lone surrogate, a body that is not UTF-8 or
+    a query string: the full stack refuses it (400, in Chinese) exactly as without the key, and nothing is saved."""
+    client, paper = sitting
+    key = paper["page_key"]
+    fill = fill_question(programme, paper)
+    for body in (
+        {"value": ["a\u0001", "b"]},
+        {"value": ["\u0000", "b"]},
+        b'{"value": ["\\ud800", "b"]}',
+        '{"value": ["安全", "b"]}'.encode("utf-16"),
+    ):
+        refused = refused_alike(client, paper, fill, key=key, body=body)
+        assert refused.status == 400, body
+        assert refused.json()["code"] in ("control_characters", "bad_encoding"), body
+    path = f"/api/v1/attempts/{paper['id']}/answers/{fill}"
+    client.defaults["QUERY_STRING"] = "x=%00"
+    try:
+        queried = wsgi_call(client, "PUT", path, {"value": ["a", "b"]}, **{"X-Exam-Key": key})
+    finally:
+        del client.defaults["QUERY_STRING"]
+    assert (queried.status, queried.delegated, queried.json()["code"]) == (400, True, "control_characters")
+    assert not ExamAnswer.objects.filter(attempt_id=paper["id"]).exists()
+    assert hot(put(client, paper, fill, ["安全第一", "预防为主"], key=key))  # the same answer in plain text

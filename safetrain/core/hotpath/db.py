@@ -92,6 +92,20 @@ def add_to(
     return (*_add_to_sql(model, tuple(values), tuple(unique), tuple(amounts)), tuple(values.values()))
 
 
+def combined(statements: list[Statement]) -> Statement:
+    """Several INSERTs and UPDATEs of different tables as one PostgreSQL statement (the first ones as
+    data-modifying WITH queries): one execution instead of several, with the same effect."""
+    *first, last = statements
+    if not first:
+        return last
+    queries = ", ".join(f"w{i} AS ({statement[0]})" for i, statement in enumerate(first))
+    return (
+        f"WITH {queries} {last[0]}",
+        tuple(f for statement in statements for f in statement[1]),
+        tuple(v for statement in statements for v in statement[2]),
+    )
+
+
 class Column:
     """A selected column: its SQL and the field that loads its value (as the ORM would)."""
 
@@ -192,9 +206,19 @@ class HotTransaction:
         with self.connection.wrap_database_errors:
             self.cursor.execute(statement[0], _params(self.connection, statement))
 
+    def execute_all(self, statements: list[Statement]) -> None:
+        """Writes to different tables, as one statement where the transaction is pipelined (PostgreSQL)."""
+        if self.pipelined and statements:
+            self.execute(combined(statements))
+        else:
+            for statement in statements:
+                self.execute(statement)
+
     def commit(self) -> None:
         if self.pipelined:
-            self.cursor.execute("COMMIT")
+            # (a failed write may surface here: pipeline mode reports results as they arrive)
+            with self.connection.wrap_database_errors:
+                self.cursor.execute("COMMIT")
         self.committed = True
 
     def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
@@ -205,9 +229,9 @@ class HotTransaction:
             self._atomic.__exit__(kind, error, traceback)
             return
         try:
-            if kind is None and not self.committed:
-                self.cursor.execute("ROLLBACK")
             with self.connection.wrap_database_errors:
+                if kind is None and not self.committed:
+                    self.cursor.execute("ROLLBACK")
                 self._pipeline.__exit__(kind, error, traceback)  # sends and waits for what is queued
         except BaseException:
             self.connection.close()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connections
 from django.http.cookie import parse_cookie
@@ -22,6 +23,7 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from safetrain.core.hotpath.db import ReadFailed
+from safetrain.core.middleware import CONTROL, JSON_CONTROL, JSON_SURROGATE
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 4096
@@ -96,14 +98,26 @@ def content_length(environ: dict[str, Any]) -> int | None:
     return length if 0 < length <= MAX_BODY else None
 
 
+def plain_text(environ: dict[str, Any], body: bytes) -> bool:
+    """No query string, and a UTF-8 body without control characters or surrogate escapes, raw or escaped: anything
+    else is the full stack's to refuse, with its messages (core.middleware.ControlCharacterMiddleware)."""
+    if environ.get("QUERY_STRING"):
+        return False
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not (CONTROL.search(text) or JSON_CONTROL.search(body) or JSON_SURROGATE.search(body))
+
+
 def serve(
     route: Route, args: tuple[str, ...], environ: dict[str, Any], body: bytes
 ) -> tuple[int, dict, str] | None:
     """The route's answer (status, JSON body, Server-Timing), or None for the full stack."""
     started = time.perf_counter()
     signin = credential(environ)
-    if signin is None:
-        return None  # no sign-in at all: the full stack refuses it
+    if signin is None or not plain_text(environ, body):
+        return None  # no sign-in at all, or text to refuse: the full stack answers
     request = HotRequest(environ["REQUEST_METHOD"], args, environ[route.key_header], signin, body, environ)
     # As Django at the start and end of every request: a connection past its age or broken is dropped.
     connection = connections["default"]
@@ -113,7 +127,7 @@ def serve(
     except ReadFailed:
         logger.warning("%s: the read failed; the full stack answers", route.name, exc_info=True)
         answer = None
-    except DatabaseError:
+    except (DatabaseError, psycopg.Error):
         # Nothing was written (the transaction rolled back): the page keeps what it has and sends it again.
         logger.exception("%s failed", route.name)
         with translation.override(settings.LANGUAGE_CODE):
