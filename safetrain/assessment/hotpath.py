@@ -23,7 +23,7 @@ from functools import cache
 from typing import Any
 
 from django.utils import timezone
-from pydantic import ConfigDict, ValidationError, create_model
+from pydantic import ValidationError
 
 from safetrain.accounts.gate import hot_signin_problem, signin_columns, signin_state
 from safetrain.accounts.models import AuthSession, User
@@ -34,31 +34,19 @@ from safetrain.assessment.models import ExamAnswer, ExamAttempt
 from safetrain.core.crypto import token_digest
 from safetrain.core.errors import DomainError
 from safetrain.core.hotpath import db
-from safetrain.core.hotpath.dispatch import HotRequest
+from safetrain.core.hotpath.dispatch import HotRequest, body_model
 from safetrain.core.hotpath.keys import page_key_matches
 from safetrain.learning.models import Enrolment
 
-# The API's answer body (AnswerIn) as a plain pydantic model: the same fields and limits, without django-ninja's
-# validator for reading ORM objects. A body it refuses goes to the full stack, which answers with the API's message.
-_Body = create_model(
-    "AnswerBody",
-    __config__=ConfigDict(extra="ignore"),
-    **{name: (field.annotation, field) for name, field in AnswerIn.model_fields.items()},
-)
+_Body = body_model("AnswerBody", AnswerIn)
 
 _ATTEMPT = [db.Column("a", ExamAttempt, name) for name in ("submitted_at", "deadline", "face_due_at")]
 _SIGNIN = len(_ATTEMPT) + 1  # where the sign-in's values start: after the attempt's and the item
 
 
-def _name(model: Any, field: str | None = None) -> str:
-    """A table's or a column's name, quoted (both databases quote identifiers so)."""
-    name = model._meta.db_table if field is None else model._meta.get_field(field).column
-    return '"' + name + '"'
-
-
 def _item_sql(vendor: str) -> str:
     """The paper's item of one question (JSON), found in the database: the whole paper never leaves it."""
-    items = "a." + _name(ExamAttempt, "items")
+    items = "a." + db.column(ExamAttempt, "items")
     if vendor == "postgresql":
         path = "'$[*] ? (@.question == $q)'"
         return f"jsonb_path_query_first({items}, {path}, jsonb_build_object('q', %s::bigint))"
@@ -70,11 +58,11 @@ def _read(vendor: str, lock: bool) -> tuple[db.Row, str]:
     """The attempt (locked), the item, and the sign-in; parameters: question id, credential digest, attempt id."""
     row = db.Row([*_ATTEMPT, _item_sql(vendor), *signin_columns("s", "u")])
     sql = (
-        f"SELECT {row.sql} FROM {_name(ExamAttempt)} a "
-        f"JOIN {_name(Enrolment)} e ON e.{_name(Enrolment, 'id')} = a.{_name(ExamAttempt, 'enrolment')} "
-        f"JOIN {_name(AuthSession)} s ON s.{_name(AuthSession, 'key_digest')} = %s "
-        f"JOIN {_name(User)} u ON u.{_name(User, 'id')} = s.{_name(AuthSession, 'user')} "
-        f"WHERE a.{_name(ExamAttempt, 'id')} = %s AND e.{_name(Enrolment, 'learner')} = u.{_name(User, 'id')}"
+        f"SELECT {row.sql} FROM {db.table(ExamAttempt)} a "
+        f"JOIN {db.table(Enrolment)} e ON e.{db.column(Enrolment, 'id')} = a.{db.column(ExamAttempt, 'enrolment')} "
+        f"JOIN {db.table(AuthSession)} s ON s.{db.column(AuthSession, 'key_digest')} = %s "
+        f"JOIN {db.table(User)} u ON u.{db.column(User, 'id')} = s.{db.column(AuthSession, 'user')} "
+        f"WHERE a.{db.column(ExamAttempt, 'id')} = %s AND e.{db.column(Enrolment, 'learner')} = u.{db.column(User, 'id')}"
         # Only the attempt row: saving an answer and scoring the paper (attempt_submit) take turns on it.
         + (" FOR UPDATE OF a" if lock else "")
     )

@@ -69,13 +69,10 @@ class _Read:
     """The SELECT of one database vendor and one way in (by learner, or by the sign-in's credential)."""
 
     def __init__(self, connection: Any, by_credential: bool, asynchronous_commit: bool = False) -> None:
-        q = connection.ops.quote_name
-
-        def table(model: Any) -> str:
-            return q(model._meta.db_table)
+        table = db.table
 
         def col(alias: str, model: Any, name: str) -> str:
-            return f"{alias}.{q(model._meta.get_field(name).column)}"
+            return db.column(model, name, alias)
 
         S, P, E, D = StudySession, LessonProgress, Enrolment, DailyCredit
         credit = (

@@ -20,12 +20,12 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from pydantic import ConfigDict, ValidationError, create_model
+from pydantic import ValidationError
 
 from safetrain.accounts.gate import hot_signin_problem
 from safetrain.core.crypto import token_digest
 from safetrain.core.hotpath.db import HotTransaction, Statement
-from safetrain.core.hotpath.dispatch import HotRequest
+from safetrain.core.hotpath.dispatch import HotRequest, body_model
 from safetrain.core.hotpath.keys import page_key_matches
 from safetrain.core.http import client_ip, user_agent
 from safetrain.learning import metrics
@@ -37,13 +37,7 @@ from safetrain.learning.models import SessionState
 
 PATTERN = r"/api/v1/study-sessions/(\d{1,18})/heartbeats"
 
-# The API's heartbeat body (learning.api.HeartbeatIn) as a plain pydantic model: the same fields and limits,
-# without django-ninja's validator for ORM objects, which a JSON body never needs.
-HeartbeatBody = create_model(
-    "HeartbeatBody",
-    __config__=ConfigDict(extra="ignore"),
-    **{name: (field.annotation, field) for name, field in HeartbeatIn.model_fields.items()},
-)
+HeartbeatBody = body_model("HeartbeatBody", HeartbeatIn)
 
 
 def heartbeat_hot(request: HotRequest, connection: Any) -> tuple[int, dict[str, Any]] | None:

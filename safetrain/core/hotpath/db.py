@@ -23,6 +23,17 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'  # (both databases quote identifiers so)
 
 
+def table(model: type[models.Model]) -> str:
+    """The model's table, quoted, for SQL built from the metadata."""
+    return _quote(model._meta.db_table)
+
+
+def column(model: type[models.Model], name: str, alias: str = "") -> str:
+    """A field's column, quoted, after `alias.` when given."""
+    quoted = _quote(model._meta.get_field(name).column)
+    return f"{alias}.{quoted}" if alias else quoted
+
+
 def _columns(model: type[models.Model], names: Iterable[str]) -> tuple[tuple[models.Field, ...], list[str]]:
     fields = tuple(model._meta.get_field(name) for name in names)
     return fields, [_quote(field.column) for field in fields]

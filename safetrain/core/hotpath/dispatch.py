@@ -21,6 +21,7 @@ from django.db import DatabaseError, connections
 from django.http.cookie import parse_cookie
 from django.utils import translation
 from django.utils.translation import gettext
+from pydantic import BaseModel, ConfigDict, create_model
 
 from safetrain.core.hotpath.db import ReadFailed
 from safetrain.core.middleware import CONTROL, JSON_CONTROL, JSON_SURROGATE
@@ -56,6 +57,17 @@ class Route:
 
 
 ROUTES: list[Route] = []
+
+
+def body_model(name: str, schema: type[BaseModel]) -> type[BaseModel]:
+    """An API body schema (a django-ninja Schema) as a plain pydantic model: the same fields and limits, without
+    ninja's validator for reading ORM objects, which a JSON body never needs. A body it refuses goes to the full
+    stack, which answers with the API's messages."""
+    return create_model(
+        name,
+        __config__=ConfigDict(extra="ignore"),
+        **{field_name: (f.annotation, f) for field_name, f in schema.model_fields.items()},
+    )
 
 
 def route_register(*, name: str, method: str, pattern: str, key_header: str, handler: Handler) -> None:
