@@ -164,15 +164,13 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # IMMEDIATE: writers take the lock at BEGIN, so concurrent requests wait instead of failing mid-transaction.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
-# The hot paths' statements (safetrain.core.hotpath) are prepared by psycopg on each PostgreSQL connection after
-# DB_PREPARE_THRESHOLD runs (psycopg's prepare_threshold; Django's own queries bind on the client and are never
-# prepared). PgBouncer in transaction mode follows prepared statements from version 1.21 (max_prepared_statements);
-# behind an older or another transaction-pooling pooler set DB_PREPARED_STATEMENTS=false.
+# The hot paths' statements (safetrain.core.hotpath.db) are prepared on each PostgreSQL connection the first time
+# they run; Django's own queries bind on the client and are never prepared. PgBouncer in transaction mode follows
+# prepared statements from version 1.21 (max_prepared_statements); behind an older or another transaction-pooling
+# pooler set DB_PREPARED_STATEMENTS=false (psycopg's prepare_threshold None, which the hot paths read).
 DB_PREPARED_STATEMENTS = env.bool("DB_PREPARED_STATEMENTS", default=True)
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
-        env.int("DB_PREPARE_THRESHOLD", default=1) if DB_PREPARED_STATEMENTS else None
-    )
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 1 if DB_PREPARED_STATEMENTS else None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache and Celery: Redis when REDIS_URL is set; otherwise local memory and eager tasks.

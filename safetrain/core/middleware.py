@@ -147,9 +147,10 @@ class ControlCharacterMiddleware:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return "bad_encoding"
-        if CONTROL.search(text) or JSON_CONTROL.search(body):
+        escapes = b"\\u" in body  # (the escape patterns cost a try at every byte: most bodies hold none)
+        if CONTROL.search(text) or (escapes and JSON_CONTROL.search(body)):
             return "control_characters"
-        if JSON_SURROGATE.search(body) and _holds_lone_surrogate(text):
+        if escapes and JSON_SURROGATE.search(body) and _holds_lone_surrogate(text):
             return "control_characters"
         return ""
 

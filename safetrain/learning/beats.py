@@ -81,7 +81,9 @@ class BeatState:
     daily_cap_seconds: float
     face_timeout_seconds: float
     today_credit: float
-    quiz_due: bool = False  # the lesson's course has a quiz this enrolment has not passed for it (QZ-01)
+    # The lesson's course has a quiz this enrolment has not passed for it (QZ-01); None: not read (the hot path
+    # reads it for a completed lesson only).
+    quiz_due: bool | None = False
 
 
 @dataclass

@@ -9,7 +9,7 @@ body, a wrong key, another sign-in's credential or none, a sign-in that ended, i
 `HEARTBEAT_ACCOUNT_CHECK_SECONDS` (so the full account rules run at least that often and keep a browser session
 alive), an inactive account, a password to change, a face check at sign-in pending, a session no longer playing,
 an ended enrolment, an overdue face check, any beat whose outcome needs the ORM (a suspicious event, the end of
-the session), and a database failure before the writes (a dropped connection: the full stack connects again). A
+the session), the beat that completes its lesson (whose quiz only the full stack reads), and a database failure before the writes (a dropped connection: the full stack connects again). A
 failure at the writes or the COMMIT is a 503 (core.hotpath.dispatch): the page beats again, never credited twice.
 """
 
@@ -81,8 +81,8 @@ def _plain_beat(
     if state.state != SessionState.ACTIVE or enrolment_ended(state, today) or face_overdue(state, now):
         return None  # (the full stack ends the session or signs the learner out)
     outcome = assess_beat(state, beat, now, today, Rules.from_settings())
-    if outcome.needs_orm:
-        return None
+    if outcome.needs_orm or (state.quiz_due is None and outcome.result.completed):
+        return None  # (the beat that completes a lesson: the full stack reads whether its quiz is due)
     statements = beat_writes(
         state,
         outcome,

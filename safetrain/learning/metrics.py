@@ -10,8 +10,14 @@ HEARTBEATS = Counter(
 CREDITED_SECONDS = Counter("safetrain_study_seconds_credited", "Study seconds credited by heartbeats.")
 
 
+_CREDITED, _NOT_CREDITED = (
+    HEARTBEATS.labels("yes"),
+    HEARTBEATS.labels("no"),
+)  # (looked up once: every beat counts)
+
+
 def heartbeat_counted(credited_seconds: float) -> None:
     """After the beat's transaction committed."""
-    HEARTBEATS.labels("yes" if credited_seconds > 0 else "no").inc()
+    (_CREDITED if credited_seconds > 0 else _NOT_CREDITED).inc()
     if credited_seconds > 0:
         CREDITED_SECONDS.inc(credited_seconds)

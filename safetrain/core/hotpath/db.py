@@ -1,20 +1,27 @@
-"""The hot paths' database access: SQL built once per statement shape from the models' own metadata, run through
-psycopg 3's pipeline mode and its automatic prepared statements on PostgreSQL, through Django's cursor elsewhere.
+"""The hot paths' database access: SQL built once per statement shape from the models' metadata; on PostgreSQL,
+run through libpq's pipeline mode, on SQLite and inside Django's transactions through Django's cursor.
 
 On PostgreSQL, between requests (autocommit), a `HotTransaction` sends BEGIN with its first read in one round trip
-and its writes with the COMMIT in a second one (`Connection.pipeline()`); statements go through a server-binding
-`psycopg.Cursor`, which prepares each after `prepare_threshold` executions (`DATABASES["default"]["OPTIONS"]`).
-Inside Django's transaction handling (the API's requests, tests, SQLite) it is an ordinary `transaction.atomic()`.
+and its writes with the COMMIT in a second one, through the connection's `pgconn` (core.hotpath's docstring says
+why not psycopg's own pipeline). Each statement is prepared on the connection the first time it runs. Values go
+through each field's `get_db_prep_save` (skipped where a stock field stores the value unchanged) and the
+connection's own dumpers; read values through the connection's own loaders, then the fields' converters.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import select
+import weakref
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import psycopg
 from django.db import DatabaseError, models, transaction
+from psycopg import errors, pq
+from psycopg.adapt import PyFormat
 
 Statement = tuple[str, tuple[models.Field, ...], tuple[Any, ...]]
 
@@ -106,15 +113,28 @@ def add_to(
 def combined(statements: list[Statement]) -> Statement:
     """Several INSERTs and UPDATEs of different tables as one PostgreSQL statement (the first ones as
     data-modifying WITH queries): one execution instead of several, with the same effect."""
-    *first, last = statements
-    if not first:
-        return last
-    queries = ", ".join(f"w{i} AS ({statement[0]})" for i, statement in enumerate(first))
-    return (
-        f"WITH {queries} {last[0]}",
-        tuple(f for statement in statements for f in statement[1]),
-        tuple(v for statement in statements for v in statement[2]),
-    )
+    if len(statements) == 1:
+        return statements[0]
+    return (*_combined(tuple(statement[0] for statement in statements), statements), _values(statements))
+
+
+_combinations: dict[tuple[str, ...], tuple[str, tuple[models.Field, ...]]] = {}
+
+
+def _combined(sqls: tuple[str, ...], statements: list[Statement]) -> tuple[str, tuple[models.Field, ...]]:
+    found = _combinations.get(sqls)
+    if found is None:
+        queries = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(sqls[:-1]))
+        fields = tuple(field for statement in statements for field in statement[1])
+        found = _combinations[sqls] = (f"WITH {queries} {sqls[-1]}", fields)
+    return found
+
+
+def _values(statements: list[Statement]) -> tuple[Any, ...]:
+    values: tuple[Any, ...] = ()
+    for statement in statements:
+        values += statement[2]
+    return values
 
 
 class Column:
@@ -155,14 +175,213 @@ class Row:
         return values
 
 
+# The value types that Django's stock fields store unchanged on PostgreSQL: their get_db_prep_save, a tenth of a
+# beat's server CPU, is skipped for such values (any other field or value goes through it).
+_INTEGERS = (models.AutoField, models.BigAutoField, models.IntegerField, models.BigIntegerField)
+_PLAIN: dict[type, tuple[type, ...]] = {
+    **dict.fromkeys(_INTEGERS, (int,)),
+    **dict.fromkeys(
+        (models.PositiveIntegerField, models.PositiveSmallIntegerField, models.SmallIntegerField), (int,)
+    ),
+    models.FloatField: (float,),
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.BooleanField: (bool,),
+    models.DateField: (dt.date,),
+    models.DateTimeField: (dt.datetime,),  # (aware ones only: Django makes a naive one aware, with a warning)
+}
+
+
+def _plain_types(field: models.Field) -> tuple[type, ...]:
+    if type(field) is models.ForeignKey:
+        return _plain_types(field.target_field)
+    found = _PLAIN.get(type(field))
+    return (type(None), *found) if found else ()
+
+
+_plains: dict[str, tuple[tuple[type, ...], ...]] = {}  # by statement: its parameters' plain types
+
+
 def _params(connection: Any, statement: Statement) -> list[Any]:
-    _sql, fields, values = statement
-    return [field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)]
+    sql, fields, values = statement
+    if connection.vendor != "postgresql":
+        return [
+            field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)
+        ]
+    plains = _plains.get(sql)
+    if plains is None:
+        plains = _plains[sql] = tuple(_plain_types(field) for field in fields)
+    return [
+        value
+        if type(value) in plain and (type(value) is not dt.datetime or value.tzinfo is not None)
+        else field.get_db_prep_save(value, connection)
+        for field, plain, value in zip(fields, plains, values, strict=True)
+    ]
 
 
 class ReadFailed(DatabaseError):
     """A read before any write failed (a dropped connection, say): nothing of the transaction was written, so the
     full stack may answer the request (it connects again)."""
+
+
+@cache
+def _wire_sql(sql: str) -> tuple[bytes, bytes]:
+    """The statement's name on a connection and its text with libpq's `$n` placeholders."""
+    pieces = sql.split("%s")
+    text = "".join(f"{piece}${i}" for i, piece in enumerate(pieces[:-1], 1)) + pieces[-1]
+    return b"hot_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest().encode(), text.encode()
+
+
+class _Adapted:
+    """Per open connection: the statements prepared on it, and its own dumpers and loaders (those Django set up)."""
+
+    def __init__(self, raw: psycopg.Connection) -> None:
+        self.prepared: set[bytes] = set()
+        self.adapters, self.raw = raw.adapters, raw
+        self.dumpers: dict[Any, Any] = {}
+        self.loaders: dict[int, Any] = {}
+
+    def dumper(self, value: Any) -> Any:
+        """The function that dumps values of this one's type as text (psycopg's dumper, or its choice by value)."""
+        kind = type(value)
+        found = self.dumpers.get(kind)
+        if found is None:
+            dumper = self.adapters.get_dumper(kind, PyFormat.TEXT)(kind, self.raw)
+            if kind is int:
+                found = _int_text  # (int's dumper only picks the integer type by size: the text is the same)
+            elif dumper.get_key(value, PyFormat.TEXT) is kind:
+                found = dumper.dump
+            else:
+                found = partial(_dump_upgraded, dumper)
+            self.dumpers[kind] = found
+        return found
+
+    def _loader(self, oid: int) -> Any:
+        found = self.adapters.get_loader(oid, pq.Format.TEXT) or self.adapters.get_loader(0, pq.Format.TEXT)
+        own = psycopg.adapters.get_loader(oid, pq.Format.TEXT)  # (psycopg's own, in C)
+        if (
+            oid == _TIMESTAMPTZ
+            and getattr(found, "timezone", None) is dt.UTC
+            and self.raw.info.timezone is dt.UTC
+        ):
+            # Django's loader (psycopg_any.BaseTzLoader, in Python) only sets the zone to its own; where both are
+            # UTC, psycopg's gives the same values.
+            found = own
+        return found(oid, self.raw)
+
+    def row(self, result: Any) -> tuple | None:
+        if not result.ntuples:
+            return None
+        values = []
+        for i in range(result.nfields):
+            value = result.get_value(0, i)
+            if value is not None:
+                oid = result.ftype(i)
+                loader = self.loaders.get(oid)
+                if loader is None:
+                    loader = self.loaders[oid] = self._loader(oid)
+                value = loader.load(value)
+            values.append(value)
+        return tuple(values)
+
+
+def _int_text(value: int) -> bytes:
+    return b"%d" % value
+
+
+def _dump_upgraded(dumper: Any, value: Any) -> bytes | None:
+    return dumper.upgrade(value, PyFormat.TEXT).dump(value)
+
+
+_adapted: weakref.WeakKeyDictionary[psycopg.Connection, _Adapted] = weakref.WeakKeyDictionary()
+_OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
+_TIMESTAMPTZ = psycopg.adapters.types["timestamptz"].oid
+
+
+class _Wire:
+    """libpq's pipeline mode, driven through the connection's `pgconn` (psycopg.pq): statements are queued as they
+    are sent and their results read at each `sync()`, one round trip. Each statement is prepared on the connection
+    the first time it is sent, unless prepared statements are off (prepare_threshold None)."""
+
+    def __init__(self, raw: psycopg.Connection) -> None:
+        self.pgconn = raw.pgconn
+        self.encoding = raw.info.encoding
+        self.prepare = raw.prepare_threshold is not None
+        self.adapted = _adapted.get(raw) or _adapted.setdefault(raw, _Adapted(raw))
+        self.expected: list[
+            bytes | bool
+        ] = []  # per result: a name being prepared, or whether its row is wanted
+        self.pgconn.enter_pipeline_mode()
+
+    def send(self, sql: str, params: Iterable[Any] = (), *, row: bool = False) -> None:
+        dumper = self.adapted.dumper
+        values = [None if value is None else dumper(value)(value) for value in params] or None
+        name, text = _wire_sql(sql)
+        if not self.prepare:
+            self.pgconn.send_query_params(text, values)
+        else:
+            if name not in self.adapted.prepared and name not in self.expected:
+                self.pgconn.send_prepare(name, text)
+                self.expected.append(name)
+            self.pgconn.send_query_prepared(name, values)
+        self.expected.append(row)
+
+    def sync(self) -> list[tuple | None]:
+        """Send what is queued; the first row (or None) of each statement sent with `row=True`. A failed
+        statement's error is raised once the whole answer is read (PostgreSQL skips the statements after it)."""
+        pgconn, rows, failure = self.pgconn, [], None
+        pgconn.pipeline_sync()
+        while pgconn.flush():  # (the connection is non-blocking: 1 means not everything was sent yet)
+            _wait(pgconn, select.POLLIN | select.POLLOUT)
+            pgconn.consume_input()
+        for expected in self.expected:
+            result = _next_result(pgconn)
+            if result.status in _OK:
+                if isinstance(expected, bytes):
+                    self.adapted.prepared.add(expected)
+                elif expected:
+                    rows.append(self.adapted.row(result))
+            elif result.status == pq.ExecStatus.PIPELINE_ABORTED:
+                if expected is True:
+                    rows.append(None)
+            elif failure is None:
+                failure = _error(result, self.encoding)
+        self.expected.clear()
+        if _next_result(pgconn).status != pq.ExecStatus.PIPELINE_SYNC:
+            raise psycopg.InterfaceError("the pipeline's answer did not end where it should")
+        if failure is not None:
+            raise failure
+        return rows
+
+    def close(self) -> None:
+        self.pgconn.exit_pipeline_mode()
+
+
+def _wait(pgconn: Any, events: int) -> None:
+    # poll(), not select(): a server holding a thousand client sockets may give a database socket a descriptor
+    # from 1024 up. The wait releases the GIL.
+    poller = select.poll()
+    poller.register(pgconn.socket, events)
+    poller.poll()
+
+
+def _next_result(pgconn: Any) -> Any:
+    while True:
+        while pgconn.is_busy():
+            _wait(pgconn, select.POLLIN)
+            pgconn.consume_input()
+        result = pgconn.get_result()
+        if result is not None:  # (None ends each statement's results)
+            return result
+
+
+def _error(result: Any, encoding: str) -> psycopg.Error:
+    sqlstate = result.error_field(pq.DiagnosticField.SQLSTATE)
+    try:
+        kind = errors.lookup(sqlstate.decode()) if sqlstate else psycopg.DatabaseError
+    except KeyError:
+        kind = psycopg.DatabaseError
+    return kind((result.error_message or b"").decode(encoding, "replace").strip())
 
 
 class HotTransaction:
@@ -184,15 +403,10 @@ class HotTransaction:
 
     def __enter__(self) -> HotTransaction:
         if self.pipelined:
-            raw = self.connection.connection
             try:
                 with self.connection.wrap_database_errors:
-                    self._pipeline = raw.pipeline()
-                    self._pipeline.__enter__()
-                    self.cursor = psycopg.Cursor(
-                        raw
-                    )  # server-side binding: prepared after prepare_threshold runs
-                    self.cursor.execute("BEGIN")
+                    self.wire = _Wire(self.connection.connection)
+                    self.wire.send("BEGIN")
             except DatabaseError as error:
                 self.connection.close()  # (a dropped connection: nothing was sent that could be written)
                 raise ReadFailed(str(error)) from error
@@ -205,6 +419,9 @@ class HotTransaction:
     def fetch_one(self, sql: str, params: list[Any]) -> tuple | None:
         try:
             with self.connection.wrap_database_errors:
+                if self.pipelined:
+                    self.wire.send(sql, params, row=True)
+                    return self.wire.sync()[-1]
                 self.cursor.execute(sql, params)
                 return self.cursor.fetchone()
         except DatabaseError as error:
@@ -215,7 +432,10 @@ class HotTransaction:
     def execute(self, statement: Statement) -> None:
         self.writes += 1
         with self.connection.wrap_database_errors:
-            self.cursor.execute(statement[0], _params(self.connection, statement))
+            if self.pipelined:
+                self.wire.send(statement[0], _params(self.connection, statement))
+            else:
+                self.cursor.execute(statement[0], _params(self.connection, statement))
 
     def execute_all(self, statements: list[Statement]) -> None:
         """Writes to different tables, as one statement where the transaction is pipelined (PostgreSQL)."""
@@ -227,9 +447,9 @@ class HotTransaction:
 
     def commit(self) -> None:
         if self.pipelined:
-            # (a failed write may surface here: pipeline mode reports results as they arrive)
             with self.connection.wrap_database_errors:
-                self.cursor.execute("COMMIT")
+                self.wire.send("COMMIT")
+                self.wire.sync()  # (a failed write surfaces here: its error, after the whole answer)
         self.committed = True
 
     def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
@@ -239,16 +459,18 @@ class HotTransaction:
             self.cursor.close()
             self._atomic.__exit__(kind, error, traceback)
             return
+        if kind is not None:
+            self.connection.close()  # whatever failed, the next request starts on a fresh connection
+            return
         try:
             with self.connection.wrap_database_errors:
-                if kind is None and not self.committed:
-                    self.cursor.execute("ROLLBACK")
-                self._pipeline.__exit__(kind, error, traceback)  # sends and waits for what is queued
+                if not self.committed:
+                    self.wire.send("ROLLBACK")
+                    self.wire.sync()
+                self.wire.close()
         except BaseException:
             self.connection.close()
             raise
-        if kind is not None:
-            self.connection.close()  # whatever failed, the next request starts on a fresh connection
 
 
 def run(connection: Any, statements: Iterable[Statement]) -> None:
@@ -258,9 +480,18 @@ def run(connection: Any, statements: Iterable[Statement]) -> None:
         return
     if connection.vendor == "postgresql":
         raw = connection.connection
-        with connection.wrap_database_errors, raw.pipeline(), psycopg.Cursor(raw) as cursor:
-            for statement in statements:
-                cursor.execute(statement[0], _params(connection, statement))
+        with connection.wrap_database_errors:
+            try:
+                wire = _Wire(raw)
+                if not raw.autocommit and raw.pgconn.transaction_status == pq.TransactionStatus.IDLE:
+                    wire.send("BEGIN")  # (as psycopg before a transaction's first statement)
+                for statement in statements:
+                    wire.send(statement[0], _params(connection, statement))
+                wire.sync()
+                wire.close()
+            except BaseException:
+                connection.close()  # (half a pipeline: this connection cannot be trusted any more)
+                raise
         return
     with connection.cursor() as cursor:
         for statement in statements:

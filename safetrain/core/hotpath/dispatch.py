@@ -119,7 +119,10 @@ def plain_text(environ: dict[str, Any], body: bytes) -> bool:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return not (CONTROL.search(text) or JSON_CONTROL.search(body) or JSON_SURROGATE.search(body))
+    if CONTROL.search(text):
+        return False
+    # (the escape patterns try every byte: most bodies hold no escape at all)
+    return b"\\u" not in body or not (JSON_CONTROL.search(body) or JSON_SURROGATE.search(body))
 
 
 def serve(

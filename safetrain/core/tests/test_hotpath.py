@@ -343,16 +343,20 @@ def test_lrn_01_the_hot_transaction_inside_djangos_transaction():
 
 
 @pytest.fixture
-def postgresql(db, django_db_blocker):
+def postgresql(request, db, django_db_blocker):
     """A connection to this machine's PostgreSQL (the suite's test database when it is PostgreSQL, as in CI), between
     requests as in production (autocommit), on a copy of the table in a schema of its own (every new connection of
-    it finds the copy first): nothing outlives the test."""
+    it finds the copy first): nothing outlives the test. Its prepare_threshold is the test's parameter (1, as
+    settings sets it; None with DB_PREPARED_STATEMENTS=false)."""
     if connection.vendor == "postgresql":
         settings_dict = dict(connection.settings_dict)
     else:
         settings_dict = environ.Env.db_url_config("postgres://postgres@127.0.0.1:5432/test")
     schema = f"hotpath_{secrets.token_hex(4)}"
-    settings_dict["OPTIONS"] = {"prepare_threshold": 1, "options": f"-c search_path={schema},public"}
+    settings_dict["OPTIONS"] = {
+        "prepare_threshold": getattr(request, "param", 1),
+        "options": f"-c search_path={schema},public",
+    }
     other = ConnectionHandler({"default": settings_dict})["default"]
     with django_db_blocker.unblock():  # (a connection of the test's own)
         with other.cursor() as cursor:
@@ -370,8 +374,8 @@ def postgresql(db, django_db_blocker):
 
 
 def test_lrn_01_the_hot_transaction_between_requests_pipelined_and_prepared_on_postgresql(postgresql):
-    """Outside any transaction, as in production: psycopg's pipeline mode, each statement prepared after
-    DB_PREPARE_THRESHOLD runs (psycopg's prepare_threshold, from the DATABASES OPTIONS)."""
+    """Outside any transaction, as in production: libpq's pipeline mode, each statement prepared on the connection
+    the first time it runs."""
     assert hotdb.HotTransaction(postgresql).pipelined
     _hot_transaction_writes_reads_and_rolls_back(postgresql, 1)
     assert postgresql.get_autocommit()
@@ -382,6 +386,17 @@ def test_lrn_01_the_hot_transaction_between_requests_pipelined_and_prepared_on_p
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [statement for (statement,) in cursor.fetchall()]
     assert any("FROM accounts_authsession a WHERE a.key_digest = $1" in s for s in prepared)
+
+
+@pytest.mark.parametrize("postgresql", [None], indirect=True)
+def test_ops_01_without_prepared_statements_the_hot_transaction_prepares_nothing(postgresql):
+    """DB_PREPARED_STATEMENTS=false (behind a pooler that cannot follow prepared statements): the same transactions,
+    with the same effects and errors, and nothing prepared on the connection."""
+    assert hotdb.HotTransaction(postgresql).pipelined
+    _hot_transaction_writes_reads_and_rolls_back(postgresql, 1)
+    with postgresql.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] == 0
 
 
 @pytest.mark.django_db
