@@ -514,7 +514,7 @@ except ValueError as exc:
         f"METRICS_ALLOWED_NETWORKS: {exc} (write networks such as 10.0.0.0/8)"
     ) from exc
 NODE_NAME = env.str("NODE_NAME", default="") or __import__("socket").gethostname()
-DESIGN_LOAD_RPS = env.float("DESIGN_LOAD_RPS", default=1300.0)
+DESIGN_LOAD_RPS = env.float("DESIGN_LOAD_RPS", default=1600.0)
 LOAD_WINDOW_SECONDS = env.float("LOAD_WINDOW_SECONDS", default=60.0)
 # "backup": the queue of the backups (OPS-03), which run for hours on a worker of their own.
 CELERY_QUEUES_WATCHED = env.list("CELERY_QUEUES_WATCHED", default=["celery", "backup"])
