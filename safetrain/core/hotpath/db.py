@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import select
-import weakref
 from collections.abc import Iterable
 from functools import cache, partial
 from typing import Any
@@ -293,7 +292,15 @@ def _dump_upgraded(dumper: Any, value: Any) -> bytes | None:
     return dumper.upgrade(value, PyFormat.TEXT).dump(value)
 
 
-_adapted: weakref.WeakKeyDictionary[psycopg.Connection, _Adapted] = weakref.WeakKeyDictionary()
+def _adapted_of(connection: Any) -> _Adapted:
+    """Kept on Django's wrapper with the open connection it serves: a new connection starts afresh, and a closed
+    one's adapters go with it (they hold the connection, so a weak mapping keyed by it would never let go)."""
+    adapted = getattr(connection, "hot_adapted", None)
+    if adapted is None or adapted.raw is not connection.connection:
+        adapted = connection.hot_adapted = _Adapted(connection.connection)
+    return adapted
+
+
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 _TIMESTAMPTZ = psycopg.adapters.types["timestamptz"].oid
 
@@ -303,14 +310,16 @@ class _Wire:
     are sent and their results read at each `sync()`, one round trip. Each statement is prepared on the connection
     the first time it is sent, unless prepared statements are off (prepare_threshold None)."""
 
-    def __init__(self, raw: psycopg.Connection) -> None:
+    def __init__(self, connection: Any) -> None:
+        raw = connection.connection
         self.pgconn = raw.pgconn
         self.encoding = raw.info.encoding
         self.prepare = raw.prepare_threshold is not None
-        self.adapted = _adapted.get(raw) or _adapted.setdefault(raw, _Adapted(raw))
+        self.adapted = _adapted_of(connection)
         self.expected: list[
             bytes | bool
         ] = []  # per result: a name being prepared, or whether its row is wanted
+        self.answered = False  # the last sync's whole answer was read: the connection is in a known state
         self.pgconn.enter_pipeline_mode()
 
     def send(self, sql: str, params: Iterable[Any] = (), *, row: bool = False) -> None:
@@ -330,25 +339,26 @@ class _Wire:
         """Send what is queued; the first row (or None) of each statement sent with `row=True`. A failed
         statement's error is raised once the whole answer is read (PostgreSQL skips the statements after it)."""
         pgconn, rows, failure = self.pgconn, [], None
+        expected, self.expected, self.answered = self.expected, [], False
         pgconn.pipeline_sync()
         while pgconn.flush():  # (the connection is non-blocking: 1 means not everything was sent yet)
             _wait(pgconn, select.POLLIN | select.POLLOUT)
             pgconn.consume_input()
-        for expected in self.expected:
+        for wanted in expected:
             result = _next_result(pgconn)
             if result.status in _OK:
-                if isinstance(expected, bytes):
-                    self.adapted.prepared.add(expected)
-                elif expected:
+                if isinstance(wanted, bytes):
+                    self.adapted.prepared.add(wanted)
+                elif wanted:
                     rows.append(self.adapted.row(result))
             elif result.status == pq.ExecStatus.PIPELINE_ABORTED:
-                if expected is True:
+                if wanted is True:
                     rows.append(None)
             elif failure is None:
                 failure = _error(result, self.encoding)
-        self.expected.clear()
         if _next_result(pgconn).status != pq.ExecStatus.PIPELINE_SYNC:
             raise psycopg.InterfaceError("the pipeline's answer did not end where it should")
+        self.answered = True
         if failure is not None:
             raise failure
         return rows
@@ -366,13 +376,17 @@ def _wait(pgconn: Any, events: int) -> None:
 
 
 def _next_result(pgconn: Any) -> Any:
+    ended = False
     while True:
         while pgconn.is_busy():
             _wait(pgconn, select.POLLIN)
             pgconn.consume_input()
         result = pgconn.get_result()
-        if result is not None:  # (None ends each statement's results)
+        if result is not None:
             return result
+        if ended:  # (one None ends each statement's results; two in a row: nothing more is coming)
+            raise psycopg.InterfaceError("the pipeline's answer ended before its results")
+        ended = True
 
 
 def _error(result: Any, encoding: str) -> psycopg.Error:
@@ -405,7 +419,7 @@ class HotTransaction:
         if self.pipelined:
             try:
                 with self.connection.wrap_database_errors:
-                    self.wire = _Wire(self.connection.connection)
+                    self.wire = _Wire(self.connection)
                     self.wire.send("BEGIN")
             except DatabaseError as error:
                 self.connection.close()  # (a dropped connection: nothing was sent that could be written)
@@ -481,17 +495,21 @@ def run(connection: Any, statements: Iterable[Statement]) -> None:
     if connection.vendor == "postgresql":
         raw = connection.connection
         with connection.wrap_database_errors:
+            wire = None
             try:
-                wire = _Wire(raw)
+                wire = _Wire(connection)
                 if not raw.autocommit and raw.pgconn.transaction_status == pq.TransactionStatus.IDLE:
                     wire.send("BEGIN")  # (as psycopg before a transaction's first statement)
                 for statement in statements:
                     wire.send(statement[0], _params(connection, statement))
                 wire.sync()
-                wire.close()
             except BaseException:
-                connection.close()  # (half a pipeline: this connection cannot be trusted any more)
+                if wire is None or not wire.answered:
+                    connection.close()  # (half a pipeline: this connection cannot be trusted any more)
+                    raise
+                wire.close()  # (a statement failed, the whole answer read: the caller's transaction is failed)
                 raise
+            wire.close()
         return
     with connection.cursor() as cursor:
         for statement in statements:

@@ -5,9 +5,11 @@ pipeline mode and prepared statements on PostgreSQL, Django's transaction elsewh
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import json
 import secrets
+import weakref
 
 import environ
 import pytest
@@ -397,6 +399,36 @@ def test_ops_01_without_prepared_statements_the_hot_transaction_prepares_nothing
     with postgresql.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements")
         assert cursor.fetchone()[0] == 0
+
+
+def test_ops_01_a_new_connection_starts_with_its_own_adapters_and_the_closed_ones_go(postgresql):
+    """The dumpers, loaders and prepared names kept for a connection hold it: they must go when it is closed
+    (CONN_MAX_AGE, errors), or every connection a worker ever had would stay in memory."""
+    postgresql.close()  # (the fixture's own cursor keeps the connection it set up with)
+    with hotdb.HotTransaction(postgresql) as tx:
+        tx.fetch_one(SQL, ["x"])
+    closed = weakref.ref(postgresql.connection)
+    postgresql.close()
+    with hotdb.HotTransaction(postgresql) as tx:
+        assert tx.fetch_one(SQL, ["x"]) is None
+    gc.collect()
+    assert closed() is None
+    assert postgresql.hot_adapted.raw is postgresql.connection
+
+
+def test_ops_01_a_failed_statement_in_the_callers_transaction_leaves_it_failed_not_closed(postgresql):
+    """run() inside a caller's transaction: the error is raised after the whole answer is read, and the connection
+    stays open, out of pipeline mode, for the caller to roll back (as a cursor's error would)."""
+    postgresql.ensure_connection()
+    postgresql.set_autocommit(False)
+    with pytest.raises(IntegrityError):
+        hotdb.run(postgresql, [_session(1, "f1"), _session(1, "f1")])
+    assert postgresql.connection is not None
+    assert postgresql.connection.pgconn.pipeline_status == 0  # (pq.PipelineStatus.OFF)
+    postgresql.rollback()
+    postgresql.set_autocommit(True)
+    with hotdb.HotTransaction(postgresql) as tx:
+        assert tx.fetch_one(SQL, ["f1"]) is None  # (rolled back)
 
 
 @pytest.mark.django_db
