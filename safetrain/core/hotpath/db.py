@@ -257,15 +257,11 @@ class _Adapted:
 
     def _loader(self, oid: int) -> Any:
         found = self.adapters.get_loader(oid, pq.Format.TEXT) or self.adapters.get_loader(0, pq.Format.TEXT)
-        own = psycopg.adapters.get_loader(oid, pq.Format.TEXT)  # (psycopg's own, in C)
-        if (
-            oid == _TIMESTAMPTZ
-            and getattr(found, "timezone", None) is dt.UTC
-            and self.raw.info.timezone is dt.UTC
-        ):
+        utc = getattr(found, "timezone", None) is dt.UTC and self.raw.info.timezone is dt.UTC
+        if oid == _TIMESTAMPTZ and utc:
             # Django's loader (psycopg_any.BaseTzLoader, in Python) only sets the zone to its own; where both are
-            # UTC, psycopg's gives the same values.
-            found = own
+            # UTC, psycopg's own (in C) gives the same values.
+            found = psycopg.adapters.get_loader(oid, pq.Format.TEXT)
         return found(oid, self.raw)
 
     def row(self, result: Any) -> tuple | None:
@@ -316,9 +312,8 @@ class _Wire:
         self.encoding = raw.info.encoding
         self.prepare = raw.prepare_threshold is not None
         self.adapted = _adapted_of(connection)
-        self.expected: list[
-            bytes | bool
-        ] = []  # per result: a name being prepared, or whether its row is wanted
+        # Per result to come: the name of a statement being prepared, or whether its row is wanted.
+        self.expected: list[bytes | bool] = []
         self.answered = False  # the last sync's whole answer was read: the connection is in a known state
         self.pgconn.enter_pipeline_mode()
 
