@@ -9,8 +9,9 @@ body, a wrong key, another sign-in's credential or none, a sign-in that ended, i
 `HEARTBEAT_ACCOUNT_CHECK_SECONDS` (so the full account rules run at least that often and keep a browser session
 alive), an inactive account, a password to change, a face check at sign-in pending, a session no longer playing,
 an ended enrolment, an overdue face check, any beat whose outcome needs the ORM (a suspicious event, the end of
-the session), the beat that completes its lesson (whose quiz only the full stack reads), and a database failure before the writes (a dropped connection: the full stack connects again). A
-failure at the writes or the COMMIT is a 503 (core.hotpath.dispatch): the page beats again, never credited twice.
+the session), the beat that completes its lesson (whose quiz only the full stack reads), and a database failure
+before the writes (a dropped connection: the full stack connects again). A failure at the writes or the COMMIT is
+a 503 (core.hotpath.dispatch): the page beats again, never credited twice.
 """
 
 from __future__ import annotations

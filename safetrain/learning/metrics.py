@@ -10,10 +10,8 @@ HEARTBEATS = Counter(
 CREDITED_SECONDS = Counter("safetrain_study_seconds_credited", "Study seconds credited by heartbeats.")
 
 
-_CREDITED, _NOT_CREDITED = (
-    HEARTBEATS.labels("yes"),
-    HEARTBEATS.labels("no"),
-)  # (looked up once: every beat counts)
+# (looked up once: every beat counts)
+_CREDITED, _NOT_CREDITED = HEARTBEATS.labels("yes"), HEARTBEATS.labels("no")
 
 
 def heartbeat_counted(credited_seconds: float) -> None:
